@@ -1,0 +1,162 @@
+"""The `charter` command: argument parsing, output format choice and exit codes; no logic.
+
+Imports of the stages happen inside each command, so `charter --version` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from compiler import __version__
+
+# Exit codes, one table for every command (docs/cli.md repeats it).
+EXIT_OK = 0  # clean
+EXIT_SPEC_ERRORS = 1  # the specs have errors (or warnings under --strict)
+EXIT_USAGE = 2  # bad arguments, missing paths, environment problems, internal errors
+
+
+class UsageError(Exception):
+    """A problem with how charter was called, not with the specs: exit 2."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="charter", description="Validate, compile and reconcile declarative ML system specs."
+    )
+    parser.add_argument("--version", action="version", version=f"charter {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    v = sub.add_parser("validate", help="check specs and print diagnostics")
+    v.add_argument("paths", nargs="*", type=Path, help="files or folders (default: the project's spec folders)")
+    v.add_argument("--format", default="auto", choices=("auto", "text", "short", "json", "github", "sarif"),
+                   help="output format (auto: github under GitHub Actions, else text)")
+    v.add_argument("--strict", action="store_true", help="warnings fail the run too")
+    v.add_argument("--color", default="auto", choices=("auto", "always", "never"), help="colour the text format")
+    v.add_argument("--root", type=Path, default=None, help="repository root (default: found from the cwd)")
+
+    s = sub.add_parser("schema", help="write the JSON Schemas of the spec language")
+    s.add_argument("--out", type=Path, default=Path("schemas"), help="output folder (default: schemas/)")
+    s.add_argument("--check", action="store_true", help="write nothing; exit 1 when the folder is stale")
+
+    e = sub.add_parser("explain", help="print the long explanation of a diagnostic code")
+    e.add_argument("code", help="a code such as X301, or its name such as unknown-reference")
+
+    i = sub.add_parser("init", help="scaffold a new Charter repository")
+    i.add_argument("dir", type=Path, help="folder to create or fill (must hold no Charter files yet)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return COMMANDS[args.command](args)
+    except UsageError as exc:
+        print(f"charter: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("charter: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+    except Exception as exc:  # a bug in charter, never in the specs: say so, briefly
+        if os.environ.get("CHARTER_DEBUG"):
+            raise
+        print(f"charter: internal error: {type(exc).__name__}: {exc}\n"
+              "(set CHARTER_DEBUG=1 for a traceback, and please report it)", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _validate(args: argparse.Namespace) -> int:
+    import gc
+
+    # A short-lived process that allocates many small containers: the cyclic collector would
+    # only re-scan live trees (about a third of the run on 1,000 specs) and free nothing.
+    gc.disable()
+    from compiler.config import find_root
+    from compiler.diagnostics.format import FORMATTERS
+    from compiler.driver import validate_tree
+
+    root = (args.root or find_root(Path.cwd())).resolve()
+    if not root.is_dir():
+        raise UsageError(f"root folder not found: {root}")
+    result = validate_tree(root, args.paths)
+    if result.missing:
+        raise UsageError("path not found: " + ", ".join(result.missing))
+    fmt = args.format
+    if fmt == "auto":
+        fmt = "github" if os.environ.get("GITHUB_ACTIONS") == "true" else "text"
+    failed = result.errors > 0 or (args.strict and result.warnings > 0)
+    status = "fail" if failed else "ok"
+    if fmt == "text":
+        colour = args.color == "always" or (args.color == "auto" and sys.stdout.isatty()
+                                            and not os.environ.get("NO_COLOR"))
+        out = FORMATTERS["text"](result.diagnostics, result.sources, colour=colour, redactions=result.redactions)
+        out += _summary(result)
+    else:
+        out = FORMATTERS[fmt](result.diagnostics, status=status)
+    sys.stdout.write(out)
+    sys.stdout.flush()
+    return EXIT_SPEC_ERRORS if failed else EXIT_OK
+
+
+def _summary(result) -> str:
+    def plural(n: int, word: str) -> str:
+        return f"{n} {word}{'' if n == 1 else 's'}"
+
+    specs = plural(len(result.specset), "spec")
+    if not result.diagnostics:
+        return f"ok: {specs} in {plural(result.files, 'file')}, no problems\n"
+    return f"{plural(result.errors, 'error')}, {plural(result.warnings, 'warning')} in {plural(result.files, 'file')}\n"
+
+
+def _schema(args: argparse.Namespace) -> int:
+    from compiler.spec.jsonschema import check_schemas, write_schemas
+
+    if args.check:
+        stale = check_schemas(args.out)
+        for name in stale:
+            print(f"{args.out / name}: stale or missing", file=sys.stderr)
+        if stale:
+            print("run `charter schema --out schemas/` to regenerate", file=sys.stderr)
+        return EXIT_SPEC_ERRORS if stale else EXIT_OK
+    for path in write_schemas(args.out):
+        print(path)
+    return EXIT_OK
+
+
+def _explain(args: argparse.Namespace) -> int:
+    from compiler.diagnostics.codes import explanation, lookup
+
+    try:
+        entry = lookup(args.code)
+    except KeyError:
+        from compiler.diagnostics.codes import CODES
+        from compiler.diagnostics.suggest import did_you_mean
+
+        close = did_you_mean(args.code.upper(), CODES)
+        raise UsageError(f"unknown code `{args.code}`" + (f"; did you mean {close[0]}?" if close else "")) from None
+    sys.stdout.write(f"{entry.code} ({entry.name}, {entry.severity}): {entry.summary}\n\n")
+    sys.stdout.write(explanation(entry.code))
+    return EXIT_OK
+
+
+def _init(args: argparse.Namespace) -> int:
+    from compiler.scaffold import ScaffoldError, scaffold
+
+    try:
+        for path in scaffold(args.dir):
+            print(f"created {path}")
+    except ScaffoldError as exc:
+        raise UsageError(str(exc)) from None
+    print(f"next: cd {args.dir} && charter validate")
+    return EXIT_OK
+
+
+COMMANDS = {"validate": _validate, "schema": _schema, "explain": _explain, "init": _init}

@@ -1,0 +1,63 @@
+"""Project settings: find the repository root and read `charter.yaml` (kind `Project`).
+
+Input: a starting folder. Output: the root, the `Project` settings (defaults when there is
+no `charter.yaml`) and diagnostics about the settings file itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from compiler.diagnostics import Diagnostic, Span, make
+from compiler.load import load_documents
+from compiler.load.document import SourceFile
+from compiler.spec.project import Project
+
+CONFIG_FILE = "charter.yaml"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """The repository root, its project settings and where they came from."""
+
+    root: Path
+    project: Project
+    source: SourceFile | None = None
+
+
+def find_root(start: Path) -> Path:
+    """The nearest folder at or above `start` holding `charter.yaml` or `.git`; else `start`."""
+    start = start.resolve()
+    for folder in (start, *start.parents):
+        if (folder / CONFIG_FILE).is_file() or (folder / ".git").exists():
+            return folder
+    return start
+
+
+def default_project() -> Project:
+    return Project.model_validate({"apiVersion": "charter/v1", "kind": "Project", "metadata": {"name": "project"}})
+
+
+def load_settings(root: Path) -> tuple[Settings, list[Diagnostic]]:
+    """Read `charter.yaml` under `root`; a missing file means defaults, a bad one diagnostics."""
+    path = root / CONFIG_FILE
+    if not path.is_file():
+        return Settings(root, default_project()), []
+    from compiler.validate.schema import validate_model  # the model pass is shared with specs
+
+    sources, docs, diags = load_documents([path], root)
+    if diags or not docs:
+        return Settings(root, default_project(), sources[0] if sources else None), diags
+    if len(docs) > 1:
+        diags.append(make("S226", "charter.yaml holds one document, the Project", docs[1].span("")))
+    doc = docs[0]
+    if isinstance(doc.data, dict) and doc.data.get("kind") != "Project":
+        diags.append(make("S201", "charter.yaml must have `kind: Project`", doc.span("/kind")))
+        return Settings(root, default_project(), sources[0]), diags
+    if not isinstance(doc.data, dict):
+        diags.append(make("S209", "charter.yaml must be a mapping", Span(doc.file, 1, 1)))
+        return Settings(root, default_project(), sources[0]), diags
+    project, problems = validate_model(doc, Project)
+    diags.extend(problems)
+    return Settings(root, project or default_project(), sources[0]), diags

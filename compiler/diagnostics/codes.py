@@ -1,0 +1,98 @@
+"""The registry of diagnostic codes: one literal table, like mypy's `errorcodes.py`.
+
+Codes are grouped by stage: `L1xx` load, `S2xx` schema and fields, `X3xx` cross-references,
+`G4xx` graph, `R5xx` render, `P6xx` git and plan. A retired code is never reused; when a code
+is renamed the old one stays in `aliases`. The long explanation of each code lives in
+`compiler/diagnostics/explain/<CODE>.md` and is what `charter explain` prints.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+
+
+@dataclass(frozen=True, slots=True)
+class Code:
+    """One registry entry."""
+
+    code: str
+    name: str
+    severity: str
+    summary: str
+    parent: str | None = None
+    aliases: tuple[str, ...] = ()
+
+
+_E, _W = "error", "warning"
+
+_TABLE = [
+    # L1xx: reading files and YAML
+    Code("L101", "yaml-syntax", _E, "the file is not valid YAML"),
+    Code("L102", "duplicate-key", _E, "a mapping defines the same key twice"),
+    Code("L103", "file-too-large", _E, "the file is larger than the size limit"),
+    Code("L104", "nesting-too-deep", _E, "the document nests deeper than the limit"),
+    Code("L105", "alias-expansion", _E, "aliases expand the document beyond the node limit"),
+    Code("L106", "unsupported-tag", _E, "a YAML tag such as `!!python/object` is not allowed"),
+    Code("L107", "bad-encoding", _E, "the file is not UTF-8 (or UTF-16/32 with a byte order mark)"),
+    Code("L108", "unreadable-file", _E, "the file cannot be read"),
+    Code("L109", "complex-key", _E, "a mapping key is not a plain scalar"),
+    Code("L110", "number-too-long", _E, "a numeric literal has too many digits"),
+    Code("L111", "empty-file", _W, "a spec file holds no document"),
+    # S2xx: document shape and field values
+    Code("S201", "unknown-kind", _E, "`kind` names no Charter kind"),
+    Code("S202", "unsupported-api-version", _E, "`apiVersion` is not `charter/v1`"),
+    Code("S203", "unknown-field", _E, "a field that the kind does not define"),
+    Code("S204", "missing-field", _E, "a required field is missing"),
+    Code("S205", "wrong-type", _E, "a value has the wrong type"),
+    Code("S206", "invalid-value", _E, "a value is outside the allowed set or range"),
+    Code("S207", "invalid-name", _E, "a resource name is not a DNS-1123 label"),
+    Code("S208", "invalid-handle", _E, "an owner handle is not `@user` or `@org/team`"),
+    Code("S209", "not-a-mapping", _E, "a document is not a mapping"),
+    Code("S210", "unsafe-text", _E, "text holds control or bidirectional-override characters"),
+    Code("S211", "raci-accountable", _E, "a RACI stage needs exactly one Accountable"),
+    Code("S212", "raci-responsible", _E, "a RACI stage needs at least one Responsible"),
+    Code("S213", "unknown-estimator", _E, "the estimator is not a public scikit-learn estimator"),
+    Code("S214", "unknown-estimator-param", _E, "the estimator has no such parameter"),
+    Code("S215", "invalid-estimator-param", _E, "a parameter value breaks the estimator's constraints"),
+    Code("S216", "estimator-task-mismatch", _E, "the estimator does not fit the model's task"),
+    Code("S217", "metric-task-mismatch", _E, "the metric does not apply to the model's task"),
+    Code("S218", "invalid-expression", _E, "an expression is not in Charter's expression language"),
+    Code("S219", "invalid-cron", _E, "a schedule is not a valid cron expression"),
+    Code("S220", "invalid-duration", _E, "a duration is not like `30m`, `24h` or `7d`"),
+    Code("S221", "rollout-steps", _E, "canary traffic steps must rise to 100"),
+    Code("S222", "canary-without-analysis", _W, "a canary or blue-green rollout has no analysis gates"),
+    Code("S223", "literal-secret", _E, "a credential is written into a spec"),
+    Code("S224", "invalid-regex", _E, "a regular expression does not compile"),
+    Code("S225", "unsafe-path", _E, "a path leaves the repository or is absolute"),
+    Code("S226", "invalid-option", _E, "options that cannot be used together"),
+    # X3xx: references between specs
+    Code("X301", "unknown-reference", _E, "a reference names no spec of the expected kind"),
+    Code("X302", "wrong-kind-reference", _E, "a reference names a spec of another kind"),
+    Code("X303", "duplicate-name", _E, "two specs of one kind share a name"),
+    Code("X304", "unknown-column", _E, "a rule, feature or expression names an unknown column"),
+    Code("X305", "not-owned", _E, "a spec is covered by no Ownership and there is no default"),
+    Code("X306", "owned-twice", _E, "a spec is covered by more than one Ownership"),
+    Code("X307", "unknown-slice", _E, "a gate names a slice the model does not define"),
+    Code("X308", "column-type-mismatch", _E, "a rule or expression uses a column of the wrong type"),
+    Code("X309", "gates-for-other-model", _E, "a rollout's analysis gates belong to another model"),
+]
+
+CODES: dict[str, Code] = {c.code: c for c in _TABLE}
+_BY_NAME = {c.name: c for c in _TABLE}
+_ALIASES = {alias: c for c in _TABLE for alias in c.aliases}
+
+
+def lookup(code_or_name: str) -> Code:
+    """Find an entry by code, name or alias; raises KeyError (a bug) when unknown."""
+    key = code_or_name.strip()
+    entry = CODES.get(key.upper()) or _BY_NAME.get(key.lower()) or _ALIASES.get(key.upper())
+    if entry is None:
+        raise KeyError(code_or_name)
+    return entry
+
+
+def explanation(code: str) -> str:
+    """The long Markdown explanation of a code, as shipped in the package."""
+    entry = lookup(code)
+    return resources.files("compiler.diagnostics.explain").joinpath(f"{entry.code}.md").read_text("utf-8")

@@ -1,0 +1,58 @@
+"""Runs the stages in order for one source tree and returns what they produced.
+
+Input: a root folder and the paths to check. Output: `ValidateResult` (sources for snippets,
+the SpecSet, every diagnostic sorted, and the spans to redact in output).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from compiler.config import Settings, load_settings
+from compiler.diagnostics import Diagnostic, Severity, Span, sort_key
+from compiler.load import discover, load_documents
+from compiler.spec import SpecSet
+from compiler.validate import validate_documents
+
+
+@dataclass(frozen=True, slots=True)
+class ValidateResult:
+    """Everything `charter validate` reports, in a stable order."""
+
+    settings: Settings
+    sources: dict[str, str]
+    specset: SpecSet
+    diagnostics: tuple[Diagnostic, ...]
+    redactions: tuple[Span, ...]
+    files: int
+    missing: tuple[str, ...] = ()
+
+    @property
+    def errors(self) -> int:
+        return sum(d.severity is Severity.ERROR for d in self.diagnostics)
+
+    @property
+    def warnings(self) -> int:
+        return sum(d.severity is Severity.WARNING for d in self.diagnostics)
+
+
+def validate_tree(root: Path, paths: Sequence[Path] = ()) -> ValidateResult:
+    """Load, check and cross-check every spec under `paths` (default: the project's folders)."""
+    settings, diags = load_settings(root)
+    targets = list(paths) or [root / p for p in settings.project.spec.specs]
+    files, missing = discover(targets, root)
+    config = (root / "charter.yaml").resolve()
+    files = [f for f in files if f != config]
+    sources, documents, load_diags = load_documents(files, root)
+    diags.extend(load_diags)
+    specset, problems = validate_documents(documents, settings.project)
+    diags.extend(problems)
+    from compiler.validate.rules.text import redactions
+
+    ordered = tuple(sorted(diags, key=sort_key))
+    texts = {s.path: s.text for s in sources}
+    if settings.source is not None:
+        texts[settings.source.path] = settings.source.text
+    return ValidateResult(settings, texts, specset, ordered, tuple(redactions(ordered)), len(files), tuple(missing))

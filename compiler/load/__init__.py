@@ -1,0 +1,119 @@
+"""Load stage: files -> `Document`s (plain data + positions by JSON pointer).
+
+Input: paths (or bytes from a git blob). Output: `SourceFile`s, `Document`s and load
+diagnostics (`L1xx`). Knows nothing about ML or about the spec kinds; one unreadable file
+never stops the others from being read.
+"""
+
+from __future__ import annotations
+
+import codecs
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+from compiler.diagnostics import Diagnostic, Span, make
+from compiler.load.document import Document, SourceFile
+from compiler.load.yaml import parse_documents
+
+__all__ = ["Document", "SourceFile", "decode", "discover", "load_documents", "load_source", "MAX_FILE_BYTES"]
+
+MAX_FILE_BYTES = 1 << 20  # 1 MiB: a spec is hand-written; anything larger is a mistake or an attack
+SPEC_SUFFIXES = (".yaml", ".yml")
+
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+
+
+def decode(path: str, raw: bytes) -> tuple[SourceFile | None, Diagnostic | None]:
+    """Bytes -> text. UTF-8 by default; UTF-16/32 only with a byte order mark, as YAML allows."""
+    if len(raw) > MAX_FILE_BYTES:
+        return None, make("L103", f"file is {len(raw)} bytes, over the limit of {MAX_FILE_BYTES}",
+                          Span(path, 1, 1), help="split it into several spec files")
+    encoding, skip = "utf-8", 0
+    for bom, name in _BOMS:
+        if raw.startswith(bom):
+            encoding, skip = name, len(bom)
+            break
+    try:
+        text = raw[skip:].decode(encoding)
+    except UnicodeDecodeError as exc:
+        offset = exc.start + skip
+        line = raw.count(b"\n", 0, offset) + 1
+        col = offset - (raw.rfind(b"\n", 0, offset) + 1) + 1
+        return None, make("L107", f"the file is not valid {encoding.upper()} (byte 0x{raw[offset]:02x})",
+                          Span(path, line, col), help="save the file as UTF-8")
+    if "\x00" in text:
+        at = text.index("\x00")
+        line = text.count("\n", 0, at) + 1
+        return None, make("L107", "the file holds NUL characters (binary or mis-encoded?)",
+                          Span(path, line, at - text.rfind("\n", 0, at)), help="save the file as UTF-8")
+    return SourceFile(path, text), None
+
+
+def load_source(source: SourceFile) -> tuple[list[Document], list[Diagnostic]]:
+    """Parse one decoded file; never raises for bad input."""
+    docs, diags = parse_documents(source)
+    if not docs and not diags:
+        diags = [make("L111", "the file holds no YAML document", Span(source.path, 1, 1))]
+    return docs, diags
+
+
+def discover(paths: Iterable[Path], root: Path) -> tuple[list[Path], list[str]]:
+    """Spec files under `paths`, sorted; returns (files, missing paths)."""
+    found: set[Path] = set()
+    missing: list[str] = []
+    for p in paths:
+        if p.is_file():
+            found.add(p.resolve())
+        elif p.is_dir():
+            for dirpath, dirnames, filenames in os.walk(p):
+                # Hidden folders (.git, .venv) never hold specs; sorted for a stable walk.
+                dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+                for name in filenames:
+                    if name.endswith(SPEC_SUFFIXES) and not name.startswith("."):
+                        found.add((Path(dirpath) / name).resolve())
+        else:
+            missing.append(str(p))
+    return sorted(found, key=lambda f: relpath(f, root)), missing
+
+
+def relpath(path: Path, root: Path) -> str:
+    """Repo-relative POSIX path when inside `root`, else the path as given."""
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def load_documents(files: Iterable[Path], root: Path) -> tuple[list[SourceFile], list[Document], list[Diagnostic]]:
+    """Read and parse every file; collect all problems of all files."""
+    sources: list[SourceFile] = []
+    documents: list[Document] = []
+    diags: list[Diagnostic] = []
+    for path in files:
+        rel = relpath(path, root)
+        try:
+            size = path.stat().st_size
+            if size > MAX_FILE_BYTES:  # checked before reading, so a huge file is never loaded
+                diags.append(make("L103", f"file is {size} bytes, over the limit of {MAX_FILE_BYTES}",
+                                  Span(rel, 1, 1), help="split it into several spec files"))
+                continue
+            raw = path.read_bytes()
+        except OSError as exc:
+            diags.append(make("L108", f"cannot read file: {exc.strerror or exc}", Span(rel, 1, 1)))
+            continue
+        source, problem = decode(rel, raw)
+        if problem:
+            diags.append(problem)
+            continue
+        sources.append(source)
+        docs, problems = load_source(source)
+        documents.extend(docs)
+        diags.extend(problems)
+    return sources, documents, diags

@@ -1,0 +1,106 @@
+"""Types shared by every kind: names, handles, durations, metadata and the document envelope."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
+from pydantic_core import PydanticCustomError
+
+API_VERSION = "charter/v1"
+
+_NAME = re.compile(r"[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?\Z")
+# GitHub user names (39 chars, alphanumerics and single inner hyphens) and org/team slugs.
+_HANDLE = re.compile(r"@[A-Za-z0-9](?:-?[A-Za-z0-9]){0,38}(?:/[A-Za-z0-9][A-Za-z0-9_.-]{0,99})?\Z")
+_DURATION = re.compile(r"(?:[0-9]{1,6}[smhdw])+\Z")
+_DURATION_PART = re.compile(r"([0-9]+)([smhdw])")
+_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_COLUMN = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}\Z")
+_ENV = re.compile(r"[A-Z_][A-Z0-9_]{0,127}\Z")
+
+
+def _name(value: str) -> str:
+    if not _NAME.match(value):
+        raise PydanticCustomError(
+            "charter_name",
+            "`{shown}` is not a valid name: use at most 63 lowercase letters, digits and `-`, "
+            "starting and ending with a letter or digit",
+            {"shown": value[:80]},
+        )
+    return value
+
+
+def _handle(value: str) -> str:
+    if not _HANDLE.match(value):
+        raise PydanticCustomError(
+            "charter_handle", "`{shown}` is not an owner handle like `@user` or `@org/team`", {"shown": value[:80]}
+        )
+    return value
+
+
+def _duration(value: str) -> str:
+    if not _DURATION.match(value):
+        raise PydanticCustomError(
+            "charter_duration", "`{shown}` is not a duration like `30m`, `24h` or `7d`", {"shown": value[:80]}
+        )
+    return value
+
+
+def _column(value: str) -> str:
+    if not _COLUMN.match(value):
+        raise PydanticCustomError(
+            "charter_column",
+            "`{shown}` is not a column name: use letters, digits and `_`, not starting with a digit",
+            {"shown": value[:80]},
+        )
+    return value
+
+
+def _env(value: str) -> str:
+    if not _ENV.match(value):
+        raise PydanticCustomError(
+            "charter_env", "`{shown}` is not an environment variable name like `CHURN_DB_URL`", {"shown": value[:80]}
+        )
+    return value
+
+
+def duration_seconds(text: str) -> int:
+    """`1h30m` -> 5400."""
+    return sum(int(n) * _SECONDS[u] for n, u in _DURATION_PART.findall(text))
+
+
+def _pattern(regex: re.Pattern, description: str) -> WithJsonSchema:
+    # The JSON Schema carries the same rule as the validator, for editors.
+    return WithJsonSchema({"type": "string", "pattern": "^" + regex.pattern.removesuffix("\\Z") + "$",
+                           "description": description})
+
+
+Name = Annotated[str, AfterValidator(_name), _pattern(_NAME, "A DNS-1123 label: lowercase letters, digits, `-`.")]
+Handle = Annotated[str, AfterValidator(_handle), _pattern(_HANDLE, "An owner handle: `@user` or `@org/team`.")]
+Duration = Annotated[str, AfterValidator(_duration), _pattern(_DURATION, "A duration such as `30m`, `24h`, `7d`.")]
+Column = Annotated[str, AfterValidator(_column), _pattern(_COLUMN, "A column name.")]
+EnvVar = Annotated[str, AfterValidator(_env), _pattern(_ENV, "An environment variable name.")]
+Severity = Literal["error", "warn"]
+
+
+class Strict(BaseModel):
+    """Base of every spec model: unknown fields are errors, models are immutable values."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Metadata(Strict):
+    """Identity of a spec: its name (a DNS-1123 label, since names become Kubernetes, Argo and
+    Airflow identifiers), a description and free-form labels."""
+
+    name: Name = Field(description="Unique name of the spec within its kind; other specs refer to it by this name.")
+    description: str | None = Field(None, max_length=2000, description="One or two sentences for people.")
+    labels: dict[str, str] = Field(default_factory=dict, description="Free-form labels copied to generated resources.")
+
+
+class Document(Strict):
+    """The envelope every kind shares: `apiVersion`, `kind`, `metadata`, `spec`."""
+
+    api_version: Literal["charter/v1"] = Field(alias="apiVersion", description="Always `charter/v1`.")
+    metadata: Metadata

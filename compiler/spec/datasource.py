@@ -1,0 +1,96 @@
+"""`DataSource`: where a table comes from and what its columns are."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from compiler.spec.base import Column, Document, Duration, EnvVar, Strict
+
+ColumnType = Literal["string", "integer", "float", "boolean", "category", "datetime", "date"]
+
+
+class ColumnSchema(Strict):
+    """One declared column. Ingest enforces the type; `nullable: false` rejects missing values."""
+
+    name: Column = Field(description="Column name as it appears in the data.")
+    type: ColumnType = Field(description="Logical type: string, integer, float, boolean, category, datetime or date.")
+    nullable: bool = Field(True, description="Whether missing values are allowed.")
+    description: str | None = Field(None, max_length=2000, description="What the column means.")
+    values: list[str | int] | None = Field(
+        None, min_length=1, description="Allowed values of a `category` column (optional)."
+    )
+
+
+class Connection(Strict):
+    """A database connection. The URL is read from an environment variable at run time, so a
+    credential never sits in git; without one, `path` names a SQLite file."""
+
+    url_env: EnvVar = Field(description="Environment variable holding an SQLAlchemy URL.")
+
+
+class CsvOptions(Strict):
+    """Options of the CSV reader."""
+
+    delimiter: str = Field(",", min_length=1, max_length=1, description="Field separator.")
+    encoding: Literal["utf-8", "latin-1", "utf-16"] = Field("utf-8", description="Text encoding.")
+    header: bool = Field(True, description="Whether the first line holds column names.")
+
+
+class Freshness(Strict):
+    """How old the newest row may be before the data counts as stale."""
+
+    column: Column = Field(description="Timestamp column to measure.")
+    max_age: Duration = Field(description="Largest accepted age of the newest row, e.g. `36h`.")
+
+
+class DataSourceSpec(Strict):
+    """The `spec` of a DataSource."""
+
+    format: Literal["csv", "parquet", "jsonl", "sql"] = Field(description="Storage format.")
+    path: str | None = Field(
+        None,
+        min_length=1,
+        max_length=1024,
+        description="File path relative to the repository root (a SQLite file for `sql` without `connection`).",
+    )
+    query: str | None = Field(None, min_length=1, max_length=20000, description="SQL query, for `format: sql`.")
+    table: Column | None = Field(None, description="Table to read whole, for `format: sql`.")
+    connection: Connection | None = Field(None, description="Database connection, for `format: sql`.")
+    csv: CsvOptions | None = Field(None, description="CSV reader options.")
+    columns: list[ColumnSchema] = Field(
+        alias="schema", min_length=1, description="The typed column schema; ingest enforces it."
+    )
+    primary_key: list[Column] = Field(default_factory=list, description="Columns that identify a row.")
+    freshness: Freshness | None = Field(None, description="Staleness limit of the data.")
+
+    @model_validator(mode="after")
+    def _format_fields(self) -> DataSourceSpec:
+        from pydantic_core import PydanticCustomError
+
+        if self.format == "sql":
+            if (self.query is None) == (self.table is None):
+                raise PydanticCustomError("charter_option", "a `sql` source needs exactly one of `query` or `table`")
+            if self.connection is None and self.path is None:
+                raise PydanticCustomError(
+                    "charter_option", "a `sql` source needs `connection.url_env`, or `path` to a SQLite file"
+                )
+        else:
+            if self.path is None:
+                raise PydanticCustomError("charter_option", "a `{fmt}` source needs `path`", {"fmt": self.format})
+            for extra in ("query", "table", "connection"):
+                if getattr(self, extra) is not None:
+                    raise PydanticCustomError(
+                        "charter_option", "`{field}` applies only to `format: sql`", {"field": extra}
+                    )
+        if self.csv is not None and self.format != "csv":
+            raise PydanticCustomError("charter_option", "`csv` options apply only to `format: csv`")
+        return self
+
+
+class DataSource(Document):
+    """A table of data: a file in the repository or a database query, with its column schema."""
+
+    kind: Literal["DataSource"]
+    spec: DataSourceSpec

@@ -1,0 +1,83 @@
+"""JSON Schemas of the spec language, generated from the pydantic models.
+
+The models are the source of truth; `schemas/` holds what `charter schema` writes, and a test
+keeps the committed copy in sync. Editors use them through `# yaml-language-server: $schema=`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from compiler.spec import KINDS
+from compiler.spec.project import Project
+
+DRAFT = "https://json-schema.org/draft/2020-12/schema"
+BASE_ID = "https://charter.invalid/schemas/"
+
+
+def _dump(schema: dict) -> str:
+    return json.dumps(schema, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def kind_schema(model: type) -> dict:
+    schema = model.model_json_schema(by_alias=True, mode="validation")
+    name = model.__name__.lower()
+    return {"$schema": DRAFT, "$id": f"{BASE_ID}{name}.schema.json", **schema}
+
+
+def combined_schema() -> dict:
+    """One schema for any spec document: `kind` selects the kind's schema."""
+    defs: dict = {}
+    branches = []
+    for kind, model in KINDS.items():
+        schema = model.model_json_schema(by_alias=True, mode="validation", ref_template="#/$defs/{model}")
+        for def_name, body in schema.pop("$defs", {}).items():
+            defs[def_name] = body
+        defs[kind] = schema
+        branches.append({"if": {"properties": {"kind": {"const": kind}}, "required": ["kind"]},
+                         "then": {"$ref": f"#/$defs/{kind}"}})
+    return {
+        "$schema": DRAFT,
+        "$id": f"{BASE_ID}charter.schema.json",
+        "title": "Charter spec document",
+        "type": "object",
+        "required": ["apiVersion", "kind", "metadata", "spec"],
+        "properties": {"apiVersion": {"const": "charter/v1"}, "kind": {"enum": list(KINDS)}},
+        "allOf": branches,
+        "$defs": defs,
+    }
+
+
+def render_schemas() -> dict[str, str]:
+    """File name -> content, sorted, deterministic."""
+    files = {f"{m.__name__.lower()}.schema.json": _dump(kind_schema(m)) for m in (*KINDS.values(), Project)}
+    files["charter.schema.json"] = _dump(combined_schema())
+    return dict(sorted(files.items()))
+
+
+def write_schemas(out: Path) -> list[Path]:
+    """Write every schema atomically (temp file + rename)."""
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, text in render_schemas().items():
+        target = out / name
+        fd, tmp = tempfile.mkstemp(dir=out, prefix=f".{name}.", suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; schemas are ordinary repository files
+        os.replace(tmp, target)
+        written.append(target)
+    return written
+
+
+def check_schemas(out: Path) -> list[str]:
+    """Names of schema files that are missing or differ from what would be written."""
+    stale = []
+    for name, text in render_schemas().items():
+        path = out / name
+        if not path.is_file() or path.read_text(encoding="utf-8") != text:
+            stale.append(name)
+    return stale

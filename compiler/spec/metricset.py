@@ -1,0 +1,103 @@
+"""`MetricSet`: how a model is judged: metrics, gates, business metrics and monitoring."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_core import PydanticCustomError
+
+from compiler.spec.base import Column, Document, Name, Strict
+
+# Metric name -> (tasks it applies to, whether higher is better). No scikit-learn import here;
+# the runtime maps these names onto sklearn.metrics.
+_B, _M, _R = "binary_classification", "multiclass_classification", "regression"
+METRICS: dict[str, tuple[frozenset[str], bool]] = {
+    "accuracy": (frozenset({_B, _M}), True),
+    "balanced_accuracy": (frozenset({_B, _M}), True),
+    "precision": (frozenset({_B}), True),
+    "recall": (frozenset({_B}), True),
+    "f1": (frozenset({_B}), True),
+    "roc_auc": (frozenset({_B}), True),
+    "average_precision": (frozenset({_B}), True),
+    "log_loss": (frozenset({_B, _M}), False),
+    "brier_score": (frozenset({_B}), False),
+    "f1_macro": (frozenset({_B, _M}), True),
+    "f1_weighted": (frozenset({_B, _M}), True),
+    "precision_macro": (frozenset({_B, _M}), True),
+    "recall_macro": (frozenset({_B, _M}), True),
+    "roc_auc_ovr": (frozenset({_M}), True),
+    "mae": (frozenset({_R}), False),
+    "mse": (frozenset({_R}), False),
+    "rmse": (frozenset({_R}), False),
+    "r2": (frozenset({_R}), True),
+    "mape": (frozenset({_R}), False),
+    "median_absolute_error": (frozenset({_R}), False),
+    "explained_variance": (frozenset({_R}), True),
+}
+
+
+class Gate(Strict):
+    """A threshold the model must pass to be promoted: `min`/`max` on the metric, or at most
+    `max_drop` worse than the baseline named by `versus`."""
+
+    metric: str = Field(description="A metric valid for the model's task.")
+    slice: Name | None = Field(None, description="Evaluate on this slice of the model instead of all rows.")
+    min: float | None = None
+    max: float | None = None
+    max_drop: float | None = Field(None, ge=0, description="Largest allowed regression against `versus`.")
+    versus: Literal["production", "previous"] | None = Field(None, description="Baseline for `max_drop`.")
+    id: Name | None = Field(None, description="Stable id for waivers and reports (default: derived).")
+
+    @model_validator(mode="after")
+    def _threshold(self) -> Gate:
+        if self.min is None and self.max is None and self.max_drop is None:
+            raise PydanticCustomError("charter_option", "a gate needs `min`, `max` or `max_drop`")
+        if (self.max_drop is None) != (self.versus is None):
+            raise PydanticCustomError("charter_option", "`max_drop` and `versus` go together")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise PydanticCustomError("charter_option", "`min` is greater than `max`")
+        return self
+
+
+class BusinessMetric(Strict):
+    """A metric computed from confusion counts (`tp`, `fp`, `tn`, `fn`, `n`) or, for regression,
+    from error sums (`n`, `sum_error`, `sum_abs_error`, `sum_squared_error`, `mean_prediction`)."""
+
+    name: Name
+    expression: str = Field(min_length=1, max_length=2000)
+    min: float | None = None
+    max: float | None = None
+
+
+class Drift(Strict):
+    """Feature drift detection against the training profile."""
+
+    method: Literal["psi", "ks"] = Field("psi", description="Population stability index or Kolmogorov-Smirnov.")
+    alert_above: float = Field(0.2, gt=0, description="Alert when a feature's drift exceeds this.")
+    features: list[Column] | None = Field(None, description="Features to watch (default: all).")
+
+
+class Monitoring(Strict):
+    """Scheduled checks of new data against what the model was trained on."""
+
+    drift: Drift = Field(default_factory=Drift)
+    schedule: str = Field(description="Cron expression (five fields, UTC), e.g. `0 6 * * *`.")
+    enabled: bool = True
+
+
+class MetricSetSpec(Strict):
+    """The `spec` of a MetricSet."""
+
+    model: Name = Field(description="The Model this set judges.")
+    metrics: list[str] = Field(default_factory=list, description="Extra metrics to report (gated ones always are).")
+    gates: list[Gate] = Field(default_factory=list)
+    business: list[BusinessMetric] = Field(default_factory=list)
+    monitoring: Monitoring | None = None
+
+
+class MetricSet(Document):
+    """Metrics, promotion gates, business metrics and monitoring for one Model."""
+
+    kind: Literal["MetricSet"]
+    spec: MetricSetSpec

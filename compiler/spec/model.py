@@ -1,0 +1,106 @@
+"""`Model`: what to learn from which data, with which scikit-learn estimator."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+from pydantic_core import PydanticCustomError
+
+from compiler.spec.base import Column, Document, Name, Strict
+
+Task = Literal["binary_classification", "multiclass_classification", "regression"]
+
+
+class DataRef(Strict):
+    """Which data trains the model."""
+
+    source: Name = Field(description="DataSource to train on.")
+    validation: Name | None = Field(None, description="ValidationSuite applied before training.")
+    target: Column = Field(description="Column to predict.")
+    features: list[Column] | None = Field(
+        None, min_length=1, description="Columns to use (default: every column but the target and `exclude`)."
+    )
+    exclude: list[Column] = Field(default_factory=list, description="Columns never used as features (ids, leaks).")
+
+
+class Split(Strict):
+    """How rows are split into training and test sets."""
+
+    method: Literal["random", "stratified", "time"] = Field("random", description="Split method.")
+    test_size: float = Field(0.2, gt=0, lt=1, description="Share of rows held out for evaluation.")
+    seed: int = Field(42, ge=0, le=2**32 - 1, description="Random seed; the same seed gives the same split.")
+    stratify: bool = Field(False, description="Keep class proportions (classification only).")
+    time_column: Column | None = Field(None, description="Ordering column, for `method: time`.")
+
+    @model_validator(mode="after")
+    def _time(self) -> Split:
+        if self.method == "time" and self.time_column is None:
+            raise PydanticCustomError("charter_option", "a `time` split needs `time_column`")
+        if self.method != "time" and self.time_column is not None:
+            raise PydanticCustomError("charter_option", "`time_column` applies only to `method: time`")
+        return self
+
+
+class NumericPrep(Strict):
+    """Preprocessing of numeric features."""
+
+    impute: Literal["mean", "median", "most_frequent", "constant", "none"] = "median"
+    scale: Literal["standard", "minmax", "robust", "none"] = "none"
+
+
+class CategoricalPrep(Strict):
+    """Preprocessing of string, category and boolean features."""
+
+    impute: Literal["most_frequent", "constant", "none"] = "most_frequent"
+    encode: Literal["onehot", "ordinal"] = "onehot"
+    max_categories: int | None = Field(None, ge=2, le=10000, description="Rarer categories fold into one.")
+
+
+class Preprocessing(Strict):
+    """Feature preprocessing, compiled to a scikit-learn ColumnTransformer."""
+
+    numeric: NumericPrep = Field(default_factory=NumericPrep)
+    categorical: CategoricalPrep = Field(default_factory=CategoricalPrep)
+
+
+class Estimator(Strict):
+    """A scikit-learn estimator by its public import path, and its constructor parameters.
+    Parameters are checked against the estimator's own constraints when the spec is validated."""
+
+    class_: str = Field(alias="class", min_length=1, max_length=200, description="e.g. `sklearn.linear_model.LogisticRegression`.")
+    params: dict[str, Any] = Field(default_factory=dict, description="Constructor parameters.")
+
+
+class Slice(Strict):
+    """A named subset of rows, evaluated separately (`where` is an expression)."""
+
+    name: Name
+    where: str = Field(min_length=1, max_length=2000)
+
+
+class Guardrail(Strict):
+    """A business rule that overrides the model: rows matching `when` get `predict`."""
+
+    name: Name
+    when: str = Field(min_length=1, max_length=2000)
+    predict: str | int | float | bool
+
+
+class ModelSpec(Strict):
+    """The `spec` of a Model."""
+
+    task: Task = Field(description="binary_classification, multiclass_classification or regression.")
+    data: DataRef
+    split: Split = Field(default_factory=Split)
+    preprocessing: Preprocessing = Field(default_factory=Preprocessing)
+    estimator: Estimator
+    slices: list[Slice] = Field(default_factory=list, description="Subsets evaluated separately.")
+    guardrails: list[Guardrail] = Field(default_factory=list, description="Rules applied after prediction.")
+
+
+class Model(Document):
+    """A trained model: task, data, split, preprocessing and a scikit-learn estimator."""
+
+    kind: Literal["Model"]
+    spec: ModelSpec

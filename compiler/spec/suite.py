@@ -1,0 +1,290 @@
+"""`ValidationSuite`: cleaning steps and data-quality rules for one DataSource.
+
+Prepare steps are one-key mappings (`- deduplicate: {keys: [id]}`), rules are tagged by `rule:`.
+Both are plain data here; `compiler.execute` runs them vectorised, and `compiler.validate`
+checks the columns they name against the source's schema.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+from pydantic_core import PydanticCustomError
+
+from compiler.spec.base import Column, Document, Duration, Name, Severity, Strict
+
+Scalar = str | int | float | bool
+
+
+class Standardize(Strict):
+    """Map spellings of one value onto one: `true: [yes, Y, "1"]`, `false: [no, N, "0"]` for a
+    boolean column, or `mapping: {M: male}` for any column."""
+
+    column: Column
+    true: list[Scalar] | None = Field(None, min_length=1, description="Spellings that mean true.")
+    false: list[Scalar] | None = Field(None, min_length=1, description="Spellings that mean false.")
+    mapping: dict[str, Scalar] | None = Field(None, min_length=1, description="Value -> replacement.")
+    case_insensitive: bool = Field(True, description="Compare spellings ignoring case and surrounding spaces.")
+
+    @model_validator(mode="after")
+    def _one_form(self) -> Standardize:
+        if self.mapping is None and self.true is None and self.false is None:
+            raise PydanticCustomError("charter_option", "`standardize` needs `true`/`false` or `mapping`")
+        if self.mapping is not None and (self.true is not None or self.false is not None):
+            raise PydanticCustomError("charter_option", "use either `true`/`false` or `mapping`, not both")
+        return self
+
+
+class DropColumns(Strict):
+    """Remove columns before checks and training."""
+
+    columns: list[Column] = Field(min_length=1)
+
+
+class Deduplicate(Strict):
+    """Keep one row per key."""
+
+    keys: list[Column] = Field(min_length=1, description="Columns that identify a row.")
+    keep: Literal["first", "last"] = Field("last", description="Which duplicate survives.")
+
+
+class FillNull(Strict):
+    """Replace missing values by a constant or a statistic of the column."""
+
+    columns: list[Column] = Field(min_length=1)
+    value: Scalar | None = Field(None, description="Constant to fill with.")
+    strategy: Literal["mean", "median", "mode"] | None = Field(None, description="Statistic to fill with.")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> FillNull:
+        if (self.value is None) == (self.strategy is None):
+            raise PydanticCustomError("charter_option", "`fill_null` needs exactly one of `value` or `strategy`")
+        return self
+
+
+class DropNull(Strict):
+    """Drop rows with a missing value in any of the columns."""
+
+    columns: list[Column] = Field(min_length=1)
+
+
+class Clip(Strict):
+    """Clip outliers to bounds, or to quantiles of the column."""
+
+    column: Column
+    min: float | None = None
+    max: float | None = None
+    quantiles: tuple[float, float] | None = Field(None, description="Lower and upper quantile, e.g. [0.01, 0.99].")
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Clip:
+        if self.quantiles is not None:
+            lo, hi = self.quantiles
+            if self.min is not None or self.max is not None:
+                raise PydanticCustomError("charter_option", "use either `min`/`max` or `quantiles`, not both")
+            if not 0 <= lo < hi <= 1:
+                raise PydanticCustomError("charter_option", "`quantiles` must satisfy 0 <= low < high <= 1")
+        elif self.min is None and self.max is None:
+            raise PydanticCustomError("charter_option", "`clip` needs `min`, `max` or `quantiles`")
+        elif self.min is not None and self.max is not None and self.min > self.max:
+            raise PydanticCustomError("charter_option", "`min` is greater than `max`")
+        return self
+
+
+class Rename(Strict):
+    """Rename columns: `mapping: {old: new}`."""
+
+    mapping: dict[Column, Column] = Field(min_length=1)
+
+
+class PrepareStep(Strict):
+    """One cleaning step: a mapping with exactly one of the keys below."""
+
+    standardize: Standardize | None = None
+    drop_columns: DropColumns | None = None
+    deduplicate: Deduplicate | None = None
+    fill_null: FillNull | None = None
+    drop_null: DropNull | None = None
+    clip: Clip | None = None
+    rename: Rename | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> PrepareStep:
+        if len(self.model_fields_set) != 1:
+            raise PydanticCustomError(
+                "charter_option", "a prepare step holds exactly one of: {steps}", {"steps": ", ".join(STEP_NAMES)}
+            )
+        return self
+
+    @property
+    def op(self) -> str:
+        return next(iter(self.model_fields_set))
+
+    @property
+    def args(self) -> Strict:
+        return getattr(self, self.op)
+
+
+STEP_NAMES = tuple(PrepareStep.model_fields)
+
+
+class _Rule(Strict):
+    severity: Severity = Field("error", description="`error` stops the run, `warn` only reports.")
+    id: Name | None = Field(None, description="Stable id for waivers and reports (default: derived).")
+    description: str | None = Field(None, max_length=2000)
+
+
+class _Bounds(_Rule):
+    min: float | None = None
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def _some_bound(self):
+        if self.min is None and self.max is None:
+            raise PydanticCustomError("charter_option", "give `min`, `max` or both")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise PydanticCustomError("charter_option", "`min` is greater than `max`")
+        return self
+
+
+class NotNull(_Rule):
+    """No missing values in the columns."""
+
+    rule: Literal["not_null"]
+    columns: list[Column] = Field(min_length=1)
+
+
+class Unique(_Rule):
+    """The columns together identify a row (compound keys allowed)."""
+
+    rule: Literal["unique"]
+    columns: list[Column] = Field(min_length=1)
+
+
+class Between(_Bounds):
+    """Every value lies within [min, max] (exclusive when `strict`)."""
+
+    rule: Literal["between"]
+    column: Column
+    strict: bool = False
+
+
+class InSet(_Rule):
+    """Every value is one of `values`."""
+
+    rule: Literal["in_set"]
+    column: Column
+    values: list[Scalar] = Field(min_length=1)
+
+
+class Regex(_Rule):
+    """Every value fully matches the regular expression (Python `re` syntax)."""
+
+    rule: Literal["regex"]
+    column: Column
+    pattern: str = Field(min_length=1, max_length=1000)
+
+
+class Length(_Bounds):
+    """String length lies within [min, max]."""
+
+    rule: Literal["length"]
+    column: Column
+
+
+class NullFraction(_Rule):
+    """The share of missing values is at most `max`."""
+
+    rule: Literal["null_fraction"]
+    column: Column
+    max: float = Field(ge=0, le=1)
+
+
+class RowCount(_Bounds):
+    """The table has between `min` and `max` rows."""
+
+    rule: Literal["row_count"]
+
+
+class DistinctCount(_Bounds):
+    """The number of distinct values lies within [min, max]."""
+
+    rule: Literal["distinct_count"]
+    column: Column
+
+
+class MeanBetween(_Bounds):
+    """The column mean lies within [min, max]."""
+
+    rule: Literal["mean_between"]
+    column: Column
+
+
+class StdevBetween(_Bounds):
+    """The column standard deviation lies within [min, max]."""
+
+    rule: Literal["stdev_between"]
+    column: Column
+
+
+class QuantileBetween(_Bounds):
+    """The `quantile` of the column lies within [min, max]."""
+
+    rule: Literal["quantile_between"]
+    column: Column
+    quantile: float = Field(ge=0, le=1)
+
+
+class Compare(_Rule):
+    """Row-wise comparison of two columns: `left op right`."""
+
+    rule: Literal["compare"]
+    left: Column
+    op: Literal["<", "<=", ">", ">=", "==", "!="]
+    right: Column
+
+
+class NotInFuture(_Rule):
+    """No timestamp lies in the future (beyond `tolerance`)."""
+
+    rule: Literal["not_in_future"]
+    column: Column
+    tolerance: Duration = "0s"
+
+
+class FreshnessRule(_Rule):
+    """The newest timestamp is at most `max_age` old."""
+
+    rule: Literal["freshness"]
+    column: Column
+    max_age: Duration
+
+
+class Expression(_Rule):
+    """A row-wise boolean expression in Charter's expression language holds for every row."""
+
+    rule: Literal["expression"]
+    check: str = Field(min_length=1, max_length=2000)
+
+
+Rule = Annotated[
+    NotNull | Unique | Between | InSet | Regex | Length | NullFraction | RowCount | DistinctCount
+    | MeanBetween | StdevBetween | QuantileBetween | Compare | NotInFuture | FreshnessRule | Expression,
+    Field(discriminator="rule"),
+]
+
+
+class ValidationSuiteSpec(Strict):
+    """The `spec` of a ValidationSuite."""
+
+    source: Name = Field(description="The DataSource this suite checks.")
+    prepare: list[PrepareStep] = Field(default_factory=list, description="Cleaning steps, applied in order.")
+    rules: list[Rule] = Field(default_factory=list, description="Data-quality rules, checked after `prepare`.")
+
+
+class ValidationSuite(Document):
+    """Cleaning steps and data-quality rules for one DataSource."""
+
+    kind: Literal["ValidationSuite"]
+    spec: ValidationSuiteSpec

@@ -1,0 +1,37 @@
+"""Validate stage: `Document`s -> `SpecSet` + diagnostics.
+
+Input: the documents of one tree (and the project settings). Output: a `SpecSet` of the
+documents that passed the model pass, plus diagnostics from the model pass (`S2xx`) and from
+the semantic rules in `compiler.validate.rules` (`S2xx`, `X3xx`). Never raises for bad input.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from compiler.diagnostics import Diagnostic, Span
+from compiler.load.document import Document
+from compiler.spec import Spec, SpecSet
+from compiler.validate.context import Context
+from compiler.validate.rules import load_rules
+from compiler.validate.schema import check_document
+
+__all__ = ["validate_documents"]
+
+
+def validate_documents(
+    documents: Sequence[Document], project: object | None = None
+) -> tuple[SpecSet, list[Diagnostic]]:
+    """Run the model pass over every document, then every semantic rule over the result."""
+    diags: list[Diagnostic] = []
+    specs: list[Spec] = []
+    for doc in documents:
+        model, problems = check_document(doc)
+        diags.extend(problems)
+        if model is not None:
+            specs.append(Spec(model, doc.file, doc.index, doc.span("")))
+    specset = SpecSet(tuple(specs), project)
+    ctx = Context(specset, tuple(documents), project)
+    for rule in load_rules():
+        diags.extend(rule.check(ctx))
+    return specset, diags

@@ -1,0 +1,94 @@
+"""Unsafe text and literal secrets (S210, S223).
+
+## What it does
+Scans every string of every document, before any other check, for two things:
+control or bidirectional-override characters (S210), and credentials written into the spec
+(S223): URLs with a password, private keys, cloud and GitHub tokens, and values of keys
+named like `password`, `secret`, `token` or `api_key`.
+
+## Why is this bad?
+Bidi overrides make text read differently from what it is ("Trojan Source"), and terminal
+escapes in a name would rewrite a reviewer's terminal or a PR comment. A secret in a spec is
+in git history forever, and in every generated file and log that repeats it. Charter never
+echoes the value it found: diagnostics and source snippets mask it.
+
+## Example
+```yaml
+kind: DataSource
+spec:
+  format: sql
+  connection: {url: "postgresql://etl:hunter2@db/prod"}
+```
+
+## Use instead
+```yaml
+kind: DataSource
+spec:
+  format: sql
+  connection: {url_env: CHURN_DB_URL}   # set in the runner's environment or a secret store
+```
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from compiler.diagnostics import Diagnostic, has_unsafe_chars, make
+from compiler.load.document import Document, escape_token
+from compiler.validate.context import Context
+
+CODES = ("S210", "S223")
+
+_SECRET_VALUES = (
+    (re.compile(r"[a-z][a-z0-9+.-]*://[^\s/:@]+:[^\s/@]+@"), "a URL with a password"),
+    (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"), "a private key"),
+    (re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"), "an AWS access key"),
+    (re.compile(r"\bgh[pousr]_[A-Za-z0-9]{36,}\b"), "a GitHub token"),
+    (re.compile(r"\bglpat-[A-Za-z0-9_-]{20,}\b"), "a GitLab token"),
+    (re.compile(r"\bxox[baprs]-[A-Za-z0-9-]{10,}\b"), "a Slack token"),
+    (re.compile(r"\bsk-[A-Za-z0-9]{32,}\b"), "an API secret key"),
+)
+_SECRET_KEYS = re.compile(r"(?i)(?:^|_|-)(?:password|passwd|secret|token|api_?key|access_?key|private_?key|credentials?)$")
+# Cheap pre-filter: most strings hold none of these, so the regexes above rarely run.
+_HINTS = ("://", "-----", "AKIA", "ASIA", "gh", "glpat", "xox", "sk-")
+
+
+def check(ctx: Context) -> Iterator[Diagnostic]:
+    for doc in ctx.documents:
+        yield from _walk(doc, doc.data, "")
+
+
+def _walk(doc: Document, value: object, ptr: str) -> Iterator[Diagnostic]:
+    if isinstance(value, dict):
+        for k, v in value.items():
+            p = f"{ptr}/{escape_token(k)}"
+            if has_unsafe_chars(k):
+                yield make("S210", "a key holds control or bidi characters", doc.span(p, key=True), pointer=p,
+                           help="retype the key; it may not display what it contains")
+            if isinstance(v, str) and v and _SECRET_KEYS.search(k) and not v.startswith(("${", "env:", "secret:")):
+                yield _secret(doc, p, f"a literal value for `{k}`")
+                continue
+            yield from _walk(doc, v, p)
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _walk(doc, v, f"{ptr}/{i}")
+    elif isinstance(value, str):
+        if has_unsafe_chars(value):
+            yield make("S210", "text holds control or bidi characters", doc.span(ptr), pointer=ptr,
+                       help="retype the value; it may not display what it contains")
+        if any(h in value for h in _HINTS):
+            for pattern, what in _SECRET_VALUES:
+                if pattern.search(value):
+                    yield _secret(doc, ptr, what)
+                    break
+
+
+def _secret(doc: Document, ptr: str, what: str) -> Diagnostic:
+    return make("S223", f"{what} is written into the spec", doc.span(ptr), pointer=ptr,
+                help="remove it, rotate it, and read it from an environment variable (e.g. `connection.url_env`)")
+
+
+def redactions(diags) -> list:
+    """Spans whose source text must be masked in every snippet (the secrets found above)."""
+    return [d.span for d in diags if d.code == "S223" and d.span is not None]

@@ -1,0 +1,61 @@
+"""End to end: the `charter` command on the worked example in a temporary git repository."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from tests.conftest import REPO, run_charter
+
+
+def test_example_validates_clean(example_repo):
+    result = run_charter("validate", cwd=example_repo)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no problems" in result.stdout
+
+
+def test_version():
+    result = run_charter("--version", cwd=REPO)
+    assert result.returncode == 0
+    assert re.fullmatch(r"charter \d+\.\d+\.\d+\n", result.stdout)
+
+
+def test_typo_in_reference_is_reported_with_position(example_repo):
+    model = example_repo / "specs/churn/model.yaml"
+    model.write_text(model.read_text().replace("source: customers\n", "source: custmers\n"))
+    result = run_charter("validate", "--format", "short", cwd=example_repo)
+    assert result.returncode == 1
+    assert "specs/churn/model.yaml:10:13: error X301 unknown data source `custmers` [unknown-reference]" in result.stdout
+
+
+def test_json_format(example_repo):
+    (example_repo / "specs/extra.yaml").write_text("apiVersion: charter/v1\nkind: Modle\nmetadata: {name: x}\n")
+    result = run_charter("validate", "--format", "json", cwd=example_repo)
+    doc = json.loads(result.stdout)
+    assert result.returncode == 1
+    assert doc["status"] == "fail"
+    [diag] = doc["diagnostics"]
+    assert (diag["code"], diag["span"]["line"], diag["span"]["col"]) == ("S201", 2, 7)
+    assert diag["help"] == "did you mean `Model`?"
+
+
+def test_missing_path_is_a_usage_error(example_repo):
+    result = run_charter("validate", "no-such-dir", cwd=example_repo)
+    assert result.returncode == 2
+    assert "path not found" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_init_scaffolds_a_clean_repository(tmp_path):
+    result = run_charter("init", "new-repo", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    check = run_charter("validate", cwd=tmp_path / "new-repo")
+    assert check.returncode == 0, check.stdout
+    again = run_charter("init", "new-repo", cwd=tmp_path)
+    assert again.returncode == 2
+    assert "already has" in again.stderr
+
+
+def test_schema_check_passes_on_committed_schemas():
+    result = run_charter("schema", "--out", "schemas", "--check", cwd=REPO)
+    assert result.returncode == 0, result.stderr + "\nrun `charter schema --out schemas/` to regenerate"

@@ -1,0 +1,56 @@
+"""Shared fixtures and the `--update-golden` flag."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+
+
+def pytest_addoption(parser):
+    parser.addoption("--update-golden", action="store_true", help="rewrite expected outputs of golden tests")
+
+
+@pytest.fixture
+def update_golden(request) -> bool:
+    return request.config.getoption("--update-golden")
+
+
+def need_shared() -> Path:
+    """The shared folder beside the repo; a test skips without it, but fails under CI."""
+    if not SHARED.is_dir():
+        if os.environ.get("CI"):
+            pytest.fail(f"{SHARED} is missing and CI is set")
+        pytest.skip(f"{SHARED} is missing")
+    return SHARED
+
+
+def run_charter(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run the real command line in a subprocess, as a user would."""
+    full_env = {**os.environ, **(env or {})}
+    full_env.pop("GITHUB_ACTIONS", None)
+    full_env["PYTHONPATH"] = str(REPO)
+    return subprocess.run([sys.executable, "-m", "compiler", *args], cwd=cwd, env=full_env,
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture
+def example_repo(tmp_path: Path) -> Path:
+    """A temporary git repository holding a copy of the worked example."""
+    dest = tmp_path / "repo"
+    dest.mkdir()
+    shutil.copy(REPO / "charter.yaml", dest / "charter.yaml")
+    shutil.copytree(REPO / "specs", dest / "specs")
+    shutil.copytree(REPO / "schemas", dest / "schemas")
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run([*git, "init", "-q", "-b", "main"], cwd=dest, check=True)
+    subprocess.run([*git, "add", "-A"], cwd=dest, check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "example"], cwd=dest, check=True)
+    return dest
