@@ -76,6 +76,7 @@ _TABLE = [
     Code("X307", "unknown-slice", _E, "a gate names a slice the model does not define"),
     Code("X308", "column-type-mismatch", _E, "a rule or expression uses a column of the wrong type"),
     Code("X309", "gates-for-other-model", _E, "a rollout's analysis gates belong to another model"),
+    Code("X310", "suite-for-other-source", _E, "a model's validation suite checks another data source"),
 ]
 
 CODES: dict[str, Code] = {c.code: c for c in _TABLE}

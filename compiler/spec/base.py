@@ -17,6 +17,7 @@ _DURATION = re.compile(r"(?:[0-9]{1,6}[smhdw])+\Z")
 _DURATION_PART = re.compile(r"([0-9]+)([smhdw])")
 _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _COLUMN = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}\Z")
+_QUANTITY = re.compile(r"[0-9]+(?:\.[0-9]+)?(?:m|k|M|G|T|Ki|Mi|Gi|Ti)?\Z")
 _ENV = re.compile(r"[A-Z_][A-Z0-9_]{0,127}\Z")
 
 
@@ -65,6 +66,15 @@ def _env(value: str) -> str:
     return value
 
 
+def _quantity(value: str) -> str:
+    if not _QUANTITY.match(value):
+        raise PydanticCustomError(
+            "charter_quantity", "`{shown}` is not a Kubernetes quantity like `500m`, `2` or `512Mi`",
+            {"shown": value[:40]},
+        )
+    return value
+
+
 def duration_seconds(text: str) -> int:
     """`1h30m` -> 5400."""
     return sum(int(n) * _SECONDS[u] for n, u in _DURATION_PART.findall(text))
@@ -81,6 +91,7 @@ Handle = Annotated[str, AfterValidator(_handle), _pattern(_HANDLE, "An owner han
 Duration = Annotated[str, AfterValidator(_duration), _pattern(_DURATION, "A duration such as `30m`, `24h`, `7d`.")]
 Column = Annotated[str, AfterValidator(_column), _pattern(_COLUMN, "A column name.")]
 EnvVar = Annotated[str, AfterValidator(_env), _pattern(_ENV, "An environment variable name.")]
+Quantity = Annotated[str, AfterValidator(_quantity), _pattern(_QUANTITY, "A Kubernetes quantity: `500m`, `512Mi`.")]
 Severity = Literal["error", "warn"]
 
 

@@ -7,9 +7,7 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from compiler.spec.base import Document, Duration, Handle, Name, Strict
-
-_QUANTITY = r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$"
+from compiler.spec.base import Document, Duration, Handle, Name, Quantity, Strict
 
 
 class Replicas(Strict):
@@ -28,8 +26,8 @@ class Replicas(Strict):
 class ResourceAmounts(Strict):
     """CPU and memory in Kubernetes quantities (`500m`, `1`, `512Mi`)."""
 
-    cpu: str | None = Field(None, pattern=_QUANTITY)
-    memory: str | None = Field(None, pattern=_QUANTITY)
+    cpu: Quantity | None = None
+    memory: Quantity | None = None
 
 
 class Resources(Strict):

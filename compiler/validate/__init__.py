@@ -34,4 +34,14 @@ def validate_documents(
     ctx = Context(specset, tuple(documents), project)
     for rule in load_rules():
         diags.extend(rule.check(ctx))
-    return specset, diags
+    return specset, _drop_secret_echoes(diags)
+
+
+def _drop_secret_echoes(diags: list[Diagnostic]) -> list[Diagnostic]:
+    """A literal secret is one cause: keep its S223 and drop the other diagnostics on the same
+    value, whose messages might repeat it (`... is not an environment variable name`)."""
+    secret = {(d.span.file, d.span.line, d.span.col) for d in diags if d.code == "S223" and d.span}
+    if not secret:
+        return diags
+    return [d for d in diags if d.code == "S223" or d.span is None
+            or (d.span.file, d.span.line, d.span.col) not in secret]

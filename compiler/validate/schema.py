@@ -26,7 +26,8 @@ _TYPE_ERRORS = {
     "string_sub_type": "a string", "literal_error": None,
 }  # fmt: skip
 _CUSTOM = {
-    "charter_name": "S207", "charter_handle": "S208", "charter_duration": "S220", "charter_option": "S226",
+    "charter_name": "S207", "charter_handle": "S208", "charter_duration": "S220", "charter_option": "S226", "charter_quantity": "S206",
+    "charter_column": "S206", "charter_env": "S206",
     "charter_raci_accountable": "S211", "charter_raci_responsible": "S212",
 }  # fmt: skip
 
@@ -143,7 +144,8 @@ def _diagnostic(doc: Document, model: type[BaseModel], err: dict, ptr: str, rest
         return make("S204", f"missing required field {ctx.get('discriminator', '`rule`')}".replace("'", "`"),
                     doc.span(ptr), pointer=ptr)
     if etype in _CUSTOM:
-        return make(_CUSTOM[etype], err["msg"], doc.span(ptr), pointer=ptr)
+        # A whole-mapping problem (fields that do not go together) points at the mapping's key.
+        return make(_CUSTOM[etype], err["msg"], doc.span(ptr, key=isinstance(value, dict)), pointer=ptr)
     if etype == "literal_error":
         expected = [e.strip().strip("'") for e in str(ctx.get("expected", "")).replace(" or ", ", ").split(",")]
         got = value if isinstance(value, str) else describe(value)

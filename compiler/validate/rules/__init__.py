@@ -14,6 +14,11 @@ RULES: tuple[str, ...] = (
     "duplicates",
     "references",
     "ownership",
+    "sources",
+    "suites",
+    "models",
+    "metrics",
+    "rollout",
 )
 
 

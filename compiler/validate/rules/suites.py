@@ -1,0 +1,105 @@
+"""Validation suite columns, types and patterns (X304, X308, S224, S218).
+
+## What it does
+Follows a ValidationSuite's `prepare` steps over its DataSource's schema (renames, dropped
+columns, values standardised to booleans), then checks that every step and rule names a column
+that exists at that point, that the rule fits the column's type (`mean_between` on numbers,
+`regex` on text, `freshness` on timestamps), that `regex` patterns compile, and that
+`expression` checks are valid boolean expressions over the columns.
+
+## Why is this bad?
+Each of these mistakes otherwise surfaces only when the pipeline runs on real data, after the
+change merged; some (a rule on a column that a later rename removed) silently check nothing.
+
+## Example
+```yaml
+kind: ValidationSuite
+spec:
+  source: customers
+  prepare:
+    - rename: {mapping: {tenure: tenure_months}}
+  rules:
+    - {rule: between, column: tenure, min: 0, max: 600}
+    - {rule: regex, column: customer_id, pattern: "C[0-9{6}"}
+```
+
+## Use instead
+```yaml
+kind: ValidationSuite
+spec:
+  source: customers
+  prepare:
+    - rename: {mapping: {tenure: tenure_months}}
+  rules:
+    - {rule: between, column: tenure_months, min: 0, max: 600}
+    - {rule: regex, column: customer_id, pattern: "C[0-9]{6}"}
+```
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from compiler.diagnostics import Diagnostic, make
+from compiler.validate.context import Context
+from compiler.validate.frames import (
+    NUMERIC, TEMPORAL, TEXT, check_expression, prepared_frame, source_frame, unknown_column,
+)  # fmt: skip
+
+CODES = ("X304", "X308", "S224", "S218")
+
+# rule -> column types it accepts (None: any type)
+_NEEDS = {
+    "between": NUMERIC | TEMPORAL, "mean_between": NUMERIC, "stdev_between": NUMERIC,
+    "quantile_between": NUMERIC, "regex": TEXT, "length": TEXT, "not_in_future": TEMPORAL,
+    "freshness": TEMPORAL,
+}  # fmt: skip
+_WORDS = {frozenset(NUMERIC): "a number", frozenset(NUMERIC | TEMPORAL): "a number or date",
+          frozenset(TEXT): "a string", frozenset(TEMPORAL): "a date or datetime"}  # fmt: skip
+
+
+def check(ctx: Context) -> Iterator[Diagnostic]:
+    for suite in ctx.specset.of_kind("ValidationSuite"):
+        source = ctx.specset.get("DataSource", suite.model.spec.source)
+        if source is None:
+            continue  # reported by the references rule
+        frame, diags = prepared_frame(ctx, suite, source_frame(source), report=True)
+        yield from diags
+        cols = frame.columns
+        for i, rule in enumerate(suite.model.spec.rules):
+            base = f"/spec/rules/{i}"
+            for field, name in _columns(rule):
+                if name not in cols:
+                    yield unknown_column(ctx, suite, f"{base}/{field}", name, cols)
+                elif rule.rule in _NEEDS and cols[name] not in _NEEDS[rule.rule]:
+                    wanted = _WORDS[frozenset(_NEEDS[rule.rule])]
+                    yield make("X308", f"`{rule.rule}` needs {wanted} column, `{name}` is {cols[name]}",
+                               ctx.span(suite, f"{base}/{field}"), pointer=f"{base}/{field}")
+            if rule.rule == "compare" and rule.left in cols and rule.right in cols:
+                kinds = {_family(cols[rule.left]), _family(cols[rule.right])}
+                if len(kinds) > 1:
+                    yield make("X308", f"cannot compare `{rule.left}` ({cols[rule.left]}) with `{rule.right}` "
+                               f"({cols[rule.right]})", ctx.span(suite, f"{base}/right"), pointer=f"{base}/right")
+            elif rule.rule == "regex":
+                try:
+                    re.compile(rule.pattern)
+                except (re.error, RecursionError, OverflowError) as exc:
+                    yield make("S224", f"the pattern does not compile: {getattr(exc, 'msg', exc)}",
+                               ctx.span(suite, f"{base}/pattern"), pointer=f"{base}/pattern")
+            elif rule.rule == "expression":
+                yield from check_expression(ctx, suite, f"{base}/check", rule.check, frame.expr_columns())
+
+
+def _family(column_type: str) -> str:
+    return "number" if column_type in NUMERIC else "time" if column_type in TEMPORAL else column_type
+
+
+def _columns(rule) -> Iterator[tuple[str, str]]:
+    if hasattr(rule, "column"):
+        yield "column", rule.column
+    for k, col in enumerate(getattr(rule, "columns", None) or ()):
+        yield f"columns/{k}", col
+    if rule.rule == "compare":
+        yield "left", rule.left
+        yield "right", rule.right
