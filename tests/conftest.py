@@ -34,8 +34,9 @@ def need_shared() -> Path:
 
 def run_charter(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
     """Run the real command line in a subprocess, as a user would."""
-    full_env = {**os.environ, **(env or {})}
-    full_env.pop("GITHUB_ACTIONS", None)
+    full_env = {**os.environ}
+    full_env.pop("GITHUB_ACTIONS", None)  # the tests choose the format, not the CI they run in
+    full_env.update(env or {})
     full_env["PYTHONPATH"] = str(REPO)
     return subprocess.run([sys.executable, "-m", "compiler", *args], cwd=cwd, env=full_env,
                           capture_output=True, text=True, timeout=120)

@@ -59,3 +59,29 @@ def test_init_scaffolds_a_clean_repository(tmp_path):
 def test_schema_check_passes_on_committed_schemas():
     result = run_charter("schema", "--out", "schemas", "--check", cwd=REPO)
     assert result.returncode == 0, result.stderr + "\nrun `charter schema --out schemas/` to regenerate"
+
+
+def test_warnings_pass_unless_strict(example_repo):
+    rollout = example_repo / "specs/churn/rollout.yaml"
+    rollout.write_text(rollout.read_text().replace("        analysis: {gates: churn-quality, on_failure: rollback}\n", ""))
+    relaxed = run_charter("validate", cwd=example_repo)
+    assert relaxed.returncode == 0 and "warning[S222]" in relaxed.stdout
+    strict = run_charter("validate", "--strict", cwd=example_repo)
+    assert strict.returncode == 1
+
+
+def test_github_format_is_default_under_actions(example_repo):
+    model = example_repo / "specs/churn/model.yaml"
+    model.write_text(model.read_text().replace("task: binary_classification", "task: binary"))
+    result = run_charter("validate", cwd=example_repo, env={"GITHUB_ACTIONS": "true"})
+    assert result.returncode == 1
+    assert result.stdout.startswith("::error file=specs/churn/model.yaml,line=8,col=9,")
+
+
+def test_all_files_reported_in_one_run(example_repo):
+    (example_repo / "specs/a.yaml").write_text("a: [1\n")
+    (example_repo / "specs/b.yaml").write_bytes(b"a: \xff\n")
+    (example_repo / "specs/c.yaml").write_text("apiVersion: charter/v1\nkind: Nope\n")
+    result = run_charter("validate", "--format", "short", cwd=example_repo)
+    assert result.returncode == 1
+    assert [line.split(":")[0] for line in result.stdout.splitlines()] == ["specs/a.yaml", "specs/b.yaml", "specs/c.yaml"]
