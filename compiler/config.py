@@ -11,7 +11,7 @@ from pathlib import Path
 
 from compiler.diagnostics import Diagnostic, Span, make
 from compiler.load import load_documents
-from compiler.load.document import SourceFile
+from compiler.load.document import Document, SourceFile
 from compiler.spec.project import Project
 
 CONFIG_FILE = "charter.yaml"
@@ -24,6 +24,7 @@ class Settings:
     root: Path
     project: Project
     source: SourceFile | None = None
+    document: Document | None = None
 
 
 def find_root(start: Path) -> Path:
@@ -60,4 +61,4 @@ def load_settings(root: Path) -> tuple[Settings, list[Diagnostic]]:
         return Settings(root, default_project(), sources[0]), diags
     project, problems = validate_model(doc, Project)
     diags.extend(problems)
-    return Settings(root, project or default_project(), sources[0]), diags
+    return Settings(root, project or default_project(), sources[0], doc), diags

@@ -47,7 +47,7 @@ def validate_tree(root: Path, paths: Sequence[Path] = ()) -> ValidateResult:
     files = [f for f in files if f != config]
     sources, documents, load_diags = load_documents(files, root)
     diags.extend(load_diags)
-    specset, problems = validate_documents(documents, settings.project)
+    specset, problems = validate_documents(documents, settings.project, settings.document)
     diags.extend(problems)
     from compiler.validate.rules.text import redactions
 

@@ -20,7 +20,7 @@ __all__ = ["validate_documents"]
 
 
 def validate_documents(
-    documents: Sequence[Document], project: object | None = None
+    documents: Sequence[Document], project: object | None = None, project_doc: Document | None = None
 ) -> tuple[SpecSet, list[Diagnostic]]:
     """Run the model pass over every document, then every semantic rule over the result."""
     diags: list[Diagnostic] = []
@@ -31,7 +31,7 @@ def validate_documents(
         if model is not None:
             specs.append(Spec(model, doc.file, doc.index, doc.span("")))
     specset = SpecSet(tuple(specs), project)
-    ctx = Context(specset, tuple(documents), project)
+    ctx = Context(specset, tuple(documents), project, project_doc)
     for rule in load_rules():
         diags.extend(rule.check(ctx))
     return specset, _drop_secret_echoes(diags)

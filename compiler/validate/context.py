@@ -16,6 +16,7 @@ class Context:
     specset: SpecSet
     documents: tuple[Document, ...]
     project: object | None = None
+    project_doc: Document | None = None  # charter.yaml, for spans of project settings
     _by_origin: dict[tuple[str, int], Document] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:

@@ -17,6 +17,7 @@ RULES: tuple[str, ...] = (
     "sources",
     "suites",
     "models",
+    "estimator",
     "metrics",
     "rollout",
 )

@@ -33,7 +33,7 @@ from collections.abc import Iterator
 from compiler.diagnostics import Diagnostic, make
 from compiler.validate.context import Context
 
-CODES = ("X305", "X306")
+CODES = ("X301", "X302", "X305", "X306")
 
 
 def check(ctx: Context) -> Iterator[Diagnostic]:
@@ -42,6 +42,8 @@ def check(ctx: Context) -> Iterator[Diagnostic]:
         for i, name in enumerate(own.model.spec.covers):
             owners.setdefault(name, []).append((own, i))
     default = getattr(getattr(ctx.project, "spec", None), "default_ownership", None)
+    if default is not None and ctx.specset.get("Ownership", default) is None:
+        yield _unknown_default(ctx, default)
     for spec in ctx.specset:
         if spec.kind == "Ownership":
             continue
@@ -57,3 +59,17 @@ def check(ctx: Context) -> Iterator[Diagnostic]:
                        ctx.span(second, f"/spec/covers/{i}"), pointer=f"/spec/covers/{i}",
                        labels=(ctx.defined_here(first, f"`{first.name}` covers it too"),),
                        help="keep it in exactly one `covers` list")
+
+
+def _unknown_default(ctx: Context, name: str) -> Diagnostic:
+    from compiler.diagnostics import Span
+    from compiler.diagnostics.suggest import suggestion
+
+    doc = ctx.project_doc
+    span = doc.span("/spec/default_ownership") if doc is not None else Span("charter.yaml", 1, 1)
+    other = next((s for s in ctx.specset if s.name == name), None)
+    if other is not None:
+        return make("X302", f"`{name}` is a {other.kind}, not an Ownership", span,
+                    pointer="/spec/default_ownership", labels=(ctx.defined_here(other),))
+    return make("X301", f"unknown ownership `{name}`", span, pointer="/spec/default_ownership",
+                help=suggestion(name, ctx.specset.names("Ownership"), "ownerships"))
