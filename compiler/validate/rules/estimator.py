@@ -77,17 +77,20 @@ def _class_help(path: str) -> str:
     by_name: dict[str, list[str]] = {}
     for p in paths:
         by_name.setdefault(p.rsplit(".", 1)[-1], []).append(p)
-    bare = path.rsplit(".", 1)[-1]
-    # A bare or private path to a real class (`HistGradientBoostingClassifier`,
-    # `sklearn.ensemble._forest.RandomForestClassifier`): name its public path.
-    close = list(by_name.get(bare, ()))
-    close += did_you_mean(path, paths)
-    close += [p for name in did_you_mean(bare, by_name) for p in by_name[name]]
+    module, _, bare = path.rpartition(".")
+    if bare in by_name:
+        # A bare or private path to a real class (`HistGradientBoostingClassifier`,
+        # `sklearn.ensemble._forest.RandomForestClassifier`): name its public path.
+        close = by_name[bare]
+    elif module and module.split(".")[0] != "sklearn":
+        # `xgboost.XGBRegressor` is no misspelt `SGDRegressor`: say what Charter supports.
+        return "Charter supports scikit-learn estimators only, by public path such as `sklearn.svm.SVC`"
+    else:
+        close = did_you_mean(path, paths) if module else []
+        close += [p for name in did_you_mean(bare, by_name) for p in by_name[name]]
     close = list(dict.fromkeys(close))[:3]
     if close:
         return "did you mean " + " or ".join(f"`{c}`" for c in close) + "?"
-    if not path.startswith("sklearn."):
-        return "Charter supports scikit-learn estimators only, by public path such as `sklearn.svm.SVC`"
     return f"use a public import path of scikit-learn {catalog.sklearn_version()}, such as `sklearn.svm.SVC`"
 
 
