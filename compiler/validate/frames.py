@@ -1,26 +1,18 @@
-"""The columns a spec can see: a DataSource's schema, reshaped by a suite's prepare steps.
-
-Shared by the rules that check column names and expressions, so that all of them agree on
-what `rename`, `drop_columns` and `standardize` do to the table.
-"""
+"""Column diagnostics shared by the rules: unknown columns, expression problems, and spans
+inside expression strings. The column arithmetic itself is in `compiler.spec.frames`."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 from compiler.diagnostics import Diagnostic, Span, make
 from compiler.diagnostics.suggest import suggestion
-from compiler.load.document import escape_token
 from compiler.spec import Spec
+from compiler.spec.frames import EXPR_TYPE, NUMERIC, TEMPORAL, TEXT, prepare_steps, source_columns
 from compiler.validate.context import Context
 
-# Column type -> expression type.
-EXPR_TYPE = {"integer": "number", "float": "number", "string": "string", "category": "string",
-             "boolean": "boolean", "datetime": "datetime", "date": "datetime"}  # fmt: skip
-NUMERIC = {"integer", "float"}
-TEXT = {"string", "category"}
-TEMPORAL = {"datetime", "date"}
+__all__ = ["NUMERIC", "TEMPORAL", "TEXT", "Frame", "check_expression", "expr_span", "prepared_frame",
+           "source_frame", "unknown_column"]  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,41 +26,17 @@ class Frame:
 
 
 def source_frame(source: Spec) -> Frame:
-    return Frame({c.name: c.type for c in source.model.spec.columns})
+    return Frame(source_columns(source.model))
 
 
 def prepared_frame(ctx: Context, suite: Spec, base: Frame, report: bool = False) -> tuple[Frame, list[Diagnostic]]:
     """Apply the suite's prepare steps to `base`; with `report`, flag unknown columns on the way."""
     cols = dict(base.columns)
     diags: list[Diagnostic] = []
-    for i, step in enumerate(suite.model.spec.prepare):
-        op, args = step.op, step.args
-        ptr = f"/spec/prepare/{i}/{op}"
-        if op == "rename":
-            for old, new in args.mapping.items():
-                if old not in cols:
-                    if report:
-                        diags.append(unknown_column(ctx, suite, f"{ptr}/mapping/{escape_token(old)}", old, cols, key=True))
-                    continue
-                cols[new] = cols.pop(old)
-            continue
-        for j, col in _step_columns(op, args):
-            if col not in cols and report:
-                diags.append(unknown_column(ctx, suite, f"{ptr}/{j}", col, cols))
-        if op == "drop_columns":
-            for col in args.columns:
-                cols.pop(col, None)
-        elif op == "standardize" and args.mapping is None and args.column in cols:
-            cols[args.column] = "boolean"
+    for pointer, name in prepare_steps(suite.model, cols):
+        if report:
+            diags.append(unknown_column(ctx, suite, pointer, name, cols, key="/mapping/" in pointer))
     return Frame(cols), diags
-
-
-def _step_columns(op: str, args) -> Iterator[tuple[str, str]]:
-    if hasattr(args, "column"):
-        yield "column", args.column
-    for field in ("columns", "keys"):
-        for k, col in enumerate(getattr(args, field, None) or ()):
-            yield f"{field}/{k}", col
 
 
 def unknown_column(ctx: Context, spec: Spec, pointer: str, name: str, cols, *, key: bool = False,
