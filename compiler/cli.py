@@ -41,6 +41,13 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--out", type=Path, default=Path("schemas"), help="output folder (default: schemas/)")
     s.add_argument("--check", action="store_true", help="write nothing; exit 1 when the folder is stale")
 
+    c = sub.add_parser("compile", help="compile the specs into target files")
+    c.add_argument("--target", action="append", choices=("ir",), default=None,
+                   help="target to render (repeatable; default: ir)")
+    c.add_argument("--out", default=None, help="output folder (default: `output` of charter.yaml); `-` for stdout")
+    c.add_argument("--check", action="store_true", help="write nothing; exit 1 when generated files are stale")
+    c.add_argument("--root", type=Path, default=None, help="repository root (default: found from the cwd)")
+
     e = sub.add_parser("explain", help="print the long explanation of a diagnostic code")
     e.add_argument("code", help="a code such as X301, or its name such as unknown-reference")
 
@@ -159,4 +166,36 @@ def _init(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"validate": _validate, "schema": _schema, "explain": _explain, "init": _init}
+def _compile(args: argparse.Namespace) -> int:
+    from compiler.atomic import write_atomic
+    from compiler.config import find_root
+    from compiler.diagnostics.format import FORMATTERS
+    from compiler.driver import compile_tree
+
+    root = (args.root or find_root(Path.cwd())).resolve()
+    result, graph = compile_tree(root)
+    if graph is None:
+        sys.stdout.write(FORMATTERS["text"](result.diagnostics, result.sources, redactions=result.redactions))
+        print("charter: not compiled: the specs have errors", file=sys.stderr)
+        return EXIT_SPEC_ERRORS
+    files = {"ir.json": graph.to_json()}
+    if args.out == "-":
+        for text in files.values():
+            sys.stdout.write(text)
+        return EXIT_OK
+    out = root / (args.out or graph.project.get("output", "generated"))
+    stale = [name for name, text in files.items()
+             if not (out / name).is_file() or (out / name).read_text(encoding="utf-8") != text]
+    if args.check:
+        for name in stale:
+            print(f"{(out / name).relative_to(root)}: stale or missing", file=sys.stderr)
+        if stale:
+            print("run `charter compile` and commit the result", file=sys.stderr)
+        return EXIT_SPEC_ERRORS if stale else EXIT_OK
+    for name in stale:
+        write_atomic(out / name, files[name])
+        print(f"wrote {(out / name).relative_to(root)}")
+    return EXIT_OK
+
+
+COMMANDS = {"compile": _compile, "validate": _validate, "schema": _schema, "explain": _explain, "init": _init}

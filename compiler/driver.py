@@ -56,3 +56,13 @@ def validate_tree(root: Path, paths: Sequence[Path] = ()) -> ValidateResult:
     if settings.source is not None:
         texts[settings.source.path] = settings.source.text
     return ValidateResult(settings, texts, specset, ordered, tuple(redactions(ordered)), len(files), tuple(missing))
+
+
+def compile_tree(root: Path) -> tuple[ValidateResult, object | None]:
+    """Validate, then build the IR when there are no errors (None otherwise)."""
+    result = validate_tree(root)
+    if result.errors or result.missing:
+        return result, None
+    from compiler.ir import build_graph
+
+    return result, build_graph(result.specset, result.settings.project)

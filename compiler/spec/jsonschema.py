@@ -7,10 +7,9 @@ keeps the committed copy in sync. Editors use them through `# yaml-language-serv
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
+from compiler.atomic import write_atomic
 from compiler.spec import KINDS
 from compiler.spec.project import Project
 
@@ -60,16 +59,10 @@ def render_schemas() -> dict[str, str]:
 
 def write_schemas(out: Path) -> list[Path]:
     """Write every schema atomically (temp file + rename)."""
-    out.mkdir(parents=True, exist_ok=True)
     written = []
     for name, text in render_schemas().items():
-        target = out / name
-        fd, tmp = tempfile.mkstemp(dir=out, prefix=f".{name}.", suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; schemas are ordinary repository files
-        os.replace(tmp, target)
-        written.append(target)
+        write_atomic(out / name, text)
+        written.append(out / name)
     return written
 
 

@@ -1,0 +1,183 @@
+"""SpecSet -> PipelineGraph: resolve names, feature lists and owners once, so that every
+target and the runtime read the same, already-decided facts.
+
+Step hashes cover only what determines a step's result: spec fields that describe it
+(descriptions and labels do not), and the hashes of the steps it needs. The runtime adds the
+input data's fingerprint and library versions when it decides whether a step must re-run.
+"""
+
+from __future__ import annotations
+
+from compiler.ir.graph import ModelPipeline, PipelineGraph, Step, content_hash, order_steps
+from compiler.spec import Spec, SpecSet
+from compiler.spec.frames import NUMERIC, TEMPORAL, features, prepared_columns
+from compiler.spec.metricset import METRICS
+
+_STAGE_OF_KIND = {"DataSource": "data", "ValidationSuite": "validation", "Model": "model",
+                  "MetricSet": "evaluation", "RolloutPolicy": "deployment"}  # fmt: skip
+# (name, needs, inputs, outputs)
+_TEMPLATE = (
+    ("ingest", (), (), ("raw",)),
+    ("prepare", ("ingest",), ("raw",), ("prepared",)),
+    ("validate", ("prepare",), ("prepared",), ("validated", "data_report")),
+    ("split", ("validate",), ("validated",), ("train_set", "test_set")),
+    ("train", ("split",), ("train_set",), ("model",)),
+    ("evaluate", ("train", "split"), ("model", "train_set", "test_set"), ("metrics", "profile")),
+    ("gate", ("evaluate",), ("metrics",), ("verdict",)),
+    ("package", ("gate", "train", "evaluate"), ("model", "metrics", "verdict"), ("package",)),
+)
+
+
+def _dump(model) -> dict:
+    return model.model_dump(mode="json", by_alias=True)
+
+
+def build_graph(specset: SpecSet, project) -> PipelineGraph:
+    """Build the IR of a SpecSet that validated without errors."""
+    owners = _ownership(specset, project)
+    models = tuple(_pipeline(specset, m, owners) for m in sorted(specset.of_kind("Model"), key=lambda s: s.name))
+    files = {}
+    for spec in sorted(specset, key=lambda s: (s.kind, s.name)):
+        raci = _dump_raci(spec.model) if spec.kind == "Ownership" else owners.get(spec.name, {})
+        files[f"{spec.kind}/{spec.name}"] = {"kind": spec.kind, "name": spec.name, "file": spec.file,
+                                             "owners": _file_owners(spec.kind, raci)}  # fmt: skip
+    settings = _dump(project.spec) if project is not None else {}
+    settings["name"] = project.metadata.name if project is not None else "project"
+    return PipelineGraph(settings, models, files)
+
+
+def _dump_raci(ownership) -> dict:
+    return {k: v for k, v in _dump(ownership.spec.raci).items() if v is not None}
+
+
+def _ownership(specset: SpecSet, project) -> dict[str, dict]:
+    """Spec name -> RACI (stage -> roles) of the Ownership covering it, or of the default."""
+    default_name = getattr(getattr(project, "spec", None), "default_ownership", None)
+    default = specset.get("Ownership", default_name) if default_name else None
+    result: dict[str, dict] = {}
+    for own in specset.of_kind("Ownership"):
+        raci = {k: v for k, v in _dump(own.model.spec.raci).items() if v is not None}
+        for name in own.model.spec.covers:
+            result.setdefault(name, raci)
+    if default is not None:
+        raci = {k: v for k, v in _dump(default.model.spec.raci).items() if v is not None}
+        for spec in specset:
+            result.setdefault(spec.name, raci)
+    return result
+
+
+# A stage without RACI of its own falls back to the nearest one, then to every stage.
+_FALLBACK = {"validation": "data", "evaluation": "model", "monitoring": "deployment"}
+
+
+def _file_owners(kind: str, raci: dict) -> list[str]:
+    if kind == "Ownership":  # who may change the owners: every Accountable it names
+        return sorted({r["accountable"] for r in raci.values()})
+    stage = _STAGE_OF_KIND.get(kind)
+    stage = stage if stage in raci else _FALLBACK.get(stage)
+    roles = [raci[stage]] if stage in raci else list(raci.values())
+    handles = {h for r in roles for h in (*r["responsible"], r["accountable"])}
+    return sorted(handles)
+
+
+def _pipeline(specset: SpecSet, model: Spec, owners: dict) -> ModelPipeline:
+    body = model.model.spec
+    source = specset.get("DataSource", body.data.source)
+    suite = specset.get("ValidationSuite", body.data.validation) if body.data.validation else None
+    metricsets = sorted((m for m in specset.of_kind("MetricSet") if m.model.spec.model == model.name),
+                        key=lambda s: s.name)
+    policies = sorted((p for p in specset.of_kind("RolloutPolicy") if p.model.spec.model == model.name),
+                      key=lambda s: s.name)
+    columns = prepared_columns(source.model, suite.model if suite else None)
+    feats = features(model.model, columns)
+    params = {
+        "ingest": {"source": source.name, **_dump(source.model.spec)},
+        "prepare": {"suite": suite.name if suite else None,
+                    "steps": [_dump(s) for s in suite.model.spec.prepare] if suite else []},
+        "validate": {"suite": suite.name if suite else None, "rules": _rules(suite) if suite else []},
+        "split": {"task": body.task, "target": body.data.target, **_dump(body.split)},
+        "train": {"task": body.task, "target": body.data.target, "features": feats,
+                  "numeric": [c for c in feats if columns[c] in NUMERIC or columns[c] == "boolean"],
+                  "temporal": [c for c in feats if columns[c] in TEMPORAL],
+                  "categorical": [c for c in feats if columns[c] in ("string", "category")],
+                  "preprocessing": _dump(body.preprocessing), "estimator": _dump(body.estimator)},
+        "evaluate": _evaluate(body, metricsets, feats, columns),
+        "gate": {"gates": _gates(metricsets), "business": [
+            {"name": b.name, "min": b.min, "max": b.max} for ms in metricsets for b in ms.model.spec.business]},
+        "package": {"model": model.name, "runtimes": sorted({p.model.spec.serving.runtime for p in policies}),
+                    "owners": owners.get(model.name, {})},
+    }
+    steps: dict[str, Step] = {}
+    for name, needs, inputs, outputs in _TEMPLATE:
+        upstream = [steps[n].hash for n in needs]
+        digest = content_hash({"step": name, "params": params[name], "needs": upstream})
+        steps[name] = Step(f"{model.name}/{name}", model.name, name, tuple(f"{model.name}/{n}" for n in needs),
+                           inputs, outputs, params[name], digest)
+    sources = sorted({s.file for s in (model, source, suite, *metricsets, *policies) if s is not None})
+    monitoring = next((_dump(ms.model.spec.monitoring) for ms in metricsets if ms.model.spec.monitoring), None)
+    return ModelPipeline(model.name, body.task, model.model.metadata.description or "",
+                         order_steps(list(steps.values())), tuple(sources), owners.get(model.name, {}),
+                         monitoring, tuple(_rollout(specset, p, owners) for p in policies))
+
+
+def _rules(suite: Spec) -> list[dict]:
+    rules, seen = [], {}
+    for rule in suite.model.spec.rules:
+        d = _dump(rule)
+        if not d.get("id"):
+            cols = d.get("column") or "+".join(d.get("columns") or ()) or (
+                f"{d['left']}{d['op']}{d['right']}" if d["rule"] == "compare" else "")
+            base = f"{d['rule']}:{cols}" if cols else d["rule"]
+            seen[base] = seen.get(base, 0) + 1
+            d["id"] = base if seen[base] == 1 else f"{base}#{seen[base]}"
+        rules.append(d)
+    return rules
+
+
+def _gates(metricsets: list[Spec]) -> list[dict]:
+    gates, seen = [], {}
+    for ms in metricsets:
+        for g in ms.model.spec.gates:
+            d = _dump(g)
+            d["metric_set"] = ms.name
+            d["higher_is_better"] = METRICS[g.metric][1]
+            if not d.get("id"):
+                base = f"{ms.name}:{g.metric}" + (f"@{g.slice}" if g.slice else "") + (
+                    ":drop" if g.max_drop is not None else "")
+                seen[base] = seen.get(base, 0) + 1
+                d["id"] = base if seen[base] == 1 else f"{base}#{seen[base]}"
+            gates.append(d)
+    return gates
+
+
+def _evaluate(body, metricsets: list[Spec], feats: list[str], columns: dict[str, str]) -> dict:
+    metrics = sorted({m for ms in metricsets for m in (*ms.model.spec.metrics, *(g.metric for g in ms.model.spec.gates))})
+    monitoring = next((ms.model.spec.monitoring for ms in metricsets if ms.model.spec.monitoring), None)
+    drift_features = (monitoring.drift.features if monitoring and monitoring.drift.features else feats)
+    return {"task": body.task, "target": body.data.target, "metrics": metrics,
+            "slices": [_dump(s) for s in body.slices], "guardrails": [_dump(g) for g in body.guardrails],
+            "business": [{"name": b.name, "expression": b.expression} for ms in metricsets for b in ms.model.spec.business],
+            "profile": {"features": list(drift_features), "types": {c: columns[c] for c in drift_features}}}  # fmt: skip
+
+
+def _rollout(specset: SpecSet, policy: Spec, owners: dict) -> dict:
+    body = policy.model.spec
+    deployment = owners.get(policy.name, {}).get("deployment") or owners.get(body.model, {}).get("deployment")
+    envs = []
+    for env in body.environments:
+        d = _dump(env)
+        if isinstance(env.approval, list):
+            d["approvers"] = sorted(env.approval)
+        elif env.approval == "accountable" and deployment:
+            d["approvers"] = [deployment["accountable"]]
+        elif env.approval == "responsible" and deployment:
+            d["approvers"] = sorted(deployment["responsible"])
+        else:
+            d["approvers"] = []
+        d["namespace"] = env.namespace or env.name
+        analysis = env.strategy.analysis
+        if analysis is not None:
+            ms = specset.get("MetricSet", analysis.gates)
+            d["strategy"]["analysis"]["gate_list"] = _gates([ms]) if ms else []
+        envs.append(d)
+    return {"name": policy.name, "serving": _dump(body.serving), "environments": envs}

@@ -1,0 +1,129 @@
+"""The IR: `PipelineGraph`, a versioned, content-hashed value that every renderer and the
+runtime consume. Nothing downstream of it reads specs.
+
+A graph holds one `ModelPipeline` per Model; a pipeline is a DAG of `Step`s on stdlib
+`graphlib`, with deterministic order (ready steps sorted by id) so golden files are stable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from graphlib import CycleError, TopologicalSorter
+from typing import Any
+
+IR_VERSION = 1
+STEP_KINDS = ("ingest", "prepare", "validate", "split", "train", "evaluate", "gate", "package")
+
+
+def canonical_json(value: Any) -> str:
+    """The one serialisation used for hashing and files: sorted keys, no spaces, UTF-8."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def content_hash(value: Any) -> str:
+    return hashlib.sha256(canonical_json(value).encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One node of a model pipeline: what it runs, on what, and the hash of everything
+    (from the specs) that determines its result, upstream hashes included."""
+
+    id: str  # "<model>/<name>", unique in the graph
+    model: str
+    name: str  # one of STEP_KINDS
+    needs: tuple[str, ...]
+    inputs: tuple[str, ...]  # artifact names read
+    outputs: tuple[str, ...]  # artifact names written
+    params: dict = field(hash=False)
+    hash: str = ""
+
+    def to_dict(self) -> dict:
+        return {"id": self.id, "model": self.model, "name": self.name, "needs": list(self.needs),
+                "inputs": list(self.inputs), "outputs": list(self.outputs), "params": self.params,
+                "hash": self.hash}  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Step:
+        return cls(d["id"], d["model"], d["name"], tuple(d["needs"]), tuple(d["inputs"]), tuple(d["outputs"]),
+                   d["params"], d["hash"])  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class ModelPipeline:
+    """Everything about one Model that targets need: its steps in topological order, where it
+    came from, its owners, monitoring and rollout."""
+
+    name: str
+    task: str
+    description: str
+    steps: tuple[Step, ...]
+    sources: tuple[str, ...]  # spec files that define it, repo-relative
+    owners: dict = field(hash=False)  # stage -> {responsible, accountable, consulted, informed}
+    monitoring: dict | None = field(default=None, hash=False)
+    rollouts: tuple = field(default=(), hash=False)  # one dict per RolloutPolicy, by name
+
+    def step(self, name: str) -> Step | None:
+        return next((s for s in self.steps if s.name == name), None)
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "task": self.task, "description": self.description,
+                "steps": [s.to_dict() for s in self.steps], "sources": list(self.sources),
+                "owners": self.owners, "monitoring": self.monitoring, "rollouts": list(self.rollouts)}  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ModelPipeline:
+        return cls(d["name"], d["task"], d["description"], tuple(Step.from_dict(s) for s in d["steps"]),
+                   tuple(d["sources"]), d["owners"], d["monitoring"], tuple(d["rollouts"]))  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineGraph:
+    """The intermediate state between a SpecSet and every target: the IR.
+
+    `project` holds the settings renderers need (image, artifact store, output folder,
+    targets); `files` maps every spec name to the file that defines it and its owners, for
+    CODEOWNERS and for the "generated from" headers.
+    """
+
+    project: dict = field(hash=False)
+    models: tuple[ModelPipeline, ...]
+    files: dict = field(hash=False)
+    ir_version: int = IR_VERSION
+
+    def model(self, name: str) -> ModelPipeline | None:
+        return next((m for m in self.models if m.name == name), None)
+
+    def to_dict(self) -> dict:
+        return {"ir_version": self.ir_version, "project": self.project,
+                "models": [m.to_dict() for m in self.models], "files": self.files}  # fmt: skip
+
+    def to_json(self) -> str:
+        """Canonical, pretty JSON: byte-identical for identical graphs."""
+        return json.dumps(self.to_dict(), sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str) -> PipelineGraph:
+        d = json.loads(text)
+        if d.get("ir_version") != IR_VERSION:
+            raise ValueError(f"IR version {d.get('ir_version')} is not {IR_VERSION}")
+        return cls(d["project"], tuple(ModelPipeline.from_dict(m) for m in d["models"]), d["files"], d["ir_version"])
+
+
+def order_steps(steps: list[Step]) -> tuple[Step, ...]:
+    """Topological order with ready steps sorted by id; raises CycleError with the loop."""
+    by_id = {s.id: s for s in steps}
+    sorter = TopologicalSorter({s.id: set(s.needs) for s in steps})
+    sorter.prepare()
+    ordered: list[Step] = []
+    while sorter.is_active():
+        ready = sorted(sorter.get_ready())
+        ordered.extend(by_id[i] for i in ready if i in by_id)
+        sorter.done(*ready)
+    return tuple(ordered)
+
+
+__all__ = ["IR_VERSION", "STEP_KINDS", "CycleError", "ModelPipeline", "PipelineGraph", "Step", "canonical_json",
+           "content_hash", "order_steps"]  # fmt: skip

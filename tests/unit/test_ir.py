@@ -1,0 +1,128 @@
+"""The IR: structure, determinism, round trips and what each spec change invalidates."""
+
+from __future__ import annotations
+
+import random
+import shutil
+from graphlib import CycleError
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from compiler.driver import compile_tree
+from compiler.ir import PipelineGraph, Step
+from compiler.ir.graph import STEP_KINDS, order_steps
+from tests.conftest import REPO
+
+
+def _copy_example(tmp_path: Path) -> Path:
+    root = tmp_path / "repo"
+    root.mkdir()
+    shutil.copy(REPO / "charter.yaml", root)
+    shutil.copytree(REPO / "specs", root / "specs")
+    return root
+
+
+def _graph(root: Path) -> PipelineGraph:
+    result, graph = compile_tree(root)
+    assert graph is not None, [d.to_dict() for d in result.diagnostics]
+    return graph
+
+
+def _hashes(graph: PipelineGraph, model: str) -> dict[str, str]:
+    return {s.name: s.hash for s in graph.model(model).steps}
+
+
+def test_example_builds_two_models_in_step_order():
+    graph = _graph(REPO)
+    assert [m.name for m in graph.models] == ["churn", "delivery-time"]
+    for m in graph.models:
+        assert tuple(s.name for s in m.steps) == STEP_KINDS
+        seen: set[str] = set()
+        for s in m.steps:
+            assert set(s.needs) <= seen
+            seen.add(s.id)
+    churn = graph.model("churn")
+    assert churn.step("train").params["categorical"] == ["contract", "region"]
+    assert churn.rollouts[0]["environments"][1]["approvers"] == ["@carol"]
+    assert graph.files["Model/churn"] == {"kind": "Model", "name": "churn", "file": "specs/churn/model.yaml",
+                                          "owners": ["@acme/ds", "@bob"]}
+    delivery = graph.model("delivery-time")
+    assert "courier_tenure" in delivery.step("train").params["features"]  # after the suite's rename
+    assert delivery.step("train").params["temporal"] == ["created_at"]
+
+
+def test_json_round_trip_and_determinism():
+    graph = _graph(REPO)
+    text = graph.to_json()
+    assert PipelineGraph.from_json(text) == graph
+    assert _graph(REPO).to_json() == text
+
+
+def test_unsupported_ir_version_is_refused():
+    text = _graph(REPO).to_json().replace('"ir_version": 1', '"ir_version": 99')
+    with pytest.raises(ValueError, match="IR version 99"):
+        PipelineGraph.from_json(text)
+
+
+def _edit(root: Path, rel: str, old: str, new: str) -> None:
+    path = root / rel
+    text = path.read_text()
+    assert old in text, old
+    path.write_text(text.replace(old, new, 1))
+
+
+@pytest.mark.parametrize(
+    ("rel", "old", "new", "changed_from"),
+    [
+        ("specs/churn/model.yaml", "learning_rate: 0.1", "learning_rate: 0.05", "train"),
+        ("specs/churn/model.yaml", "seed: 42", "seed: 43", "split"),
+        ("specs/churn/data.yaml", "{rule: row_count, min: 100}", "{rule: row_count, min: 50}", "validate"),
+        ("specs/churn/data.yaml", "keep: last", "keep: first", "prepare"),
+        ("specs/churn/data.yaml", "path: specs/data/customers.csv", "path: specs/data/customers2.csv", "ingest"),
+        ("specs/churn/model.yaml", "{metric: roc_auc, min: 0.70}", "{metric: roc_auc, min: 0.75}", "gate"),
+        ("specs/churn/model.yaml", '"tenure_months < 6"', '"tenure_months < 7"', "evaluate"),
+        ("specs/churn/model.yaml", "description: Predicts which", "description: Guesses which", None),
+    ],
+)
+def test_a_change_invalidates_exactly_its_step_and_downstream(tmp_path, rel, old, new, changed_from):
+    root = _copy_example(tmp_path)
+    before = _hashes(_graph(root), "churn")
+    _edit(root, rel, old, new)
+    after = _hashes(_graph(root), "churn")
+    changed = {name for name in STEP_KINDS if before[name] != after[name]}
+    if changed_from is None:
+        assert changed == set()
+        return
+    start = STEP_KINDS.index(changed_from)
+    downstream = set(STEP_KINDS[start:])
+    if changed_from == "evaluate":
+        downstream = {"evaluate", "gate", "package"}
+    elif changed_from == "gate":
+        downstream = {"gate", "package"}
+    assert changed == downstream
+    assert _hashes(_graph(root), "delivery-time") == _hashes(_graph(REPO), "delivery-time")
+
+
+def test_cycles_are_detected():
+    a = Step("m/a", "m", "a", ("m/b",), (), (), {})
+    b = Step("m/b", "m", "b", ("m/a",), (), (), {})
+    with pytest.raises(CycleError):
+        order_steps([a, b])
+
+
+@settings(max_examples=100)
+@given(st.integers(2, 12), st.randoms(use_true_random=False))
+def test_topological_order_respects_edges_and_is_stable(n, rnd: random.Random):
+    ids = [f"m/s{i:02d}" for i in range(n)]
+    steps = [Step(i, "m", i, tuple(sorted(rnd.sample(ids[:k], rnd.randint(0, k)))), (), (), {})
+             for k, i in enumerate(ids)]
+    ordered = order_steps(steps)
+    position = {s.id: k for k, s in enumerate(ordered)}
+    for s in steps:
+        assert all(position[d] < position[s.id] for d in s.needs)
+    shuffled = list(steps)
+    rnd.shuffle(shuffled)
+    assert order_steps(shuffled) == ordered
