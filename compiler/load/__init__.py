@@ -72,15 +72,22 @@ def discover(paths: Iterable[Path], root: Path) -> tuple[list[Path], list[str]]:
         if p.is_file():
             found.add(p.resolve())
         elif p.is_dir():
-            for dirpath, dirnames, filenames in os.walk(p):
+            # Resolve the folder once, not every file: realpath costs a syscall per component.
+            for dirpath, dirnames, filenames in os.walk(p.resolve()):
                 # Hidden folders (.git, .venv) never hold specs; sorted for a stable walk.
                 dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
                 for name in filenames:
                     if name.endswith(SPEC_SUFFIXES) and not name.startswith("."):
-                        found.add((Path(dirpath) / name).resolve())
+                        found.add(Path(dirpath, name))
         else:
             missing.append(str(p))
-    return sorted(found, key=lambda f: relpath(f, root)), missing
+    base = str(root.resolve())
+    return sorted(found, key=lambda f: _rel(str(f), base)), missing
+
+
+def _rel(path: str, base: str) -> str:
+    prefix = base.rstrip("/") + "/"
+    return path[len(prefix):] if path.startswith(prefix) else path
 
 
 def relpath(path: Path, root: Path) -> str:
@@ -96,8 +103,9 @@ def load_documents(files: Iterable[Path], root: Path) -> tuple[list[SourceFile],
     sources: list[SourceFile] = []
     documents: list[Document] = []
     diags: list[Diagnostic] = []
+    base = str(root.resolve())
     for path in files:
-        rel = relpath(path, root)
+        rel = _rel(str(path), base) if path.is_absolute() else relpath(path, root)
         try:
             size = path.stat().st_size
             if size > MAX_FILE_BYTES:  # checked before reading, so a huge file is never loaded

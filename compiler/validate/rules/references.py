@@ -73,11 +73,12 @@ def _get(model: object, pointer: str) -> object:
 
 def check(ctx: Context) -> Iterator[Diagnostic]:
     specs = ctx.specset
+    all_names = {s.name for s in specs}
     for spec, pointer, name, target in references(ctx):
         if target == "*":
-            if any(s.name == name for s in specs):
+            if name in all_names:
                 continue
-            candidates = {s.name for s in specs}
+            candidates = all_names
             yield make("X301", f"`{name}` names no spec", ctx.span(spec, pointer), pointer=pointer,
                        help=_help(name, candidates))
             continue
