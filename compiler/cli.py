@@ -48,6 +48,28 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--check", action="store_true", help="write nothing; exit 1 when generated files are stale")
     c.add_argument("--root", type=Path, default=None, help="repository root (default: found from the cwd)")
 
+    r = sub.add_parser("run", help="run a model's pipeline locally (cached by content hash)")
+    r.add_argument("model", help="name of the Model to run")
+    r.add_argument("--step", default=None, help="run only this step (its inputs must exist in the store)")
+    r.add_argument("--force", action="store_true", help="re-run steps even when their inputs are unchanged")
+    r.add_argument("--store", default=None, help="artifact store (default: `artifact_store` of charter.yaml)")
+    r.add_argument("--format", default="text", choices=("text", "json"), help="output format")
+    r.add_argument("--root", type=Path, default=None, help="repository root (default: found from the cwd)")
+
+    k = sub.add_parser("check-data", help="ingest, clean and check the data of a source or suite")
+    k.add_argument("source", help="name of a DataSource or ValidationSuite")
+    k.add_argument("--force", action="store_true", help="re-run even when inputs are unchanged")
+    k.add_argument("--store", default=None, help="artifact store (default: `artifact_store` of charter.yaml)")
+    k.add_argument("--format", default="text", choices=("text", "json"), help="output format")
+    k.add_argument("--root", type=Path, default=None, help="repository root (default: found from the cwd)")
+
+    mo = sub.add_parser("monitor", help="compare a new batch of data with the promoted model's training profile")
+    mo.add_argument("model", help="name of the Model")
+    mo.add_argument("--data", required=True, help="a .csv/.parquet/.jsonl file, or the name of a DataSource")
+    mo.add_argument("--format", default="text", choices=("text", "json"), help="output format")
+    mo.add_argument("--report", type=Path, default=None, help="also write the JSON report to this file")
+    mo.add_argument("--root", type=Path, default=None, help="repository root (default: found from the cwd)")
+
     e = sub.add_parser("explain", help="print the long explanation of a diagnostic code")
     e.add_argument("code", help="a code such as X301, or its name such as unknown-reference")
 
@@ -198,4 +220,81 @@ def _compile(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"compile": _compile, "validate": _validate, "schema": _schema, "explain": _explain, "init": _init}
+def _graph_or_exit(args: argparse.Namespace):
+    from compiler.config import find_root
+    from compiler.diagnostics.format import FORMATTERS
+    from compiler.driver import compile_tree
+
+    root = (args.root or find_root(Path.cwd())).resolve()
+    result, graph = compile_tree(root)
+    if graph is None:
+        sys.stderr.write(FORMATTERS["text"](result.diagnostics, result.sources, redactions=result.redactions))
+        raise UsageError("the specs have errors; run `charter validate`")
+    return root, graph
+
+
+def _run(args: argparse.Namespace) -> int:
+    return _execute(args, args.model, only=args.step)
+
+
+def _check_data(args: argparse.Namespace) -> int:
+    root, graph = _graph_or_exit(args)
+    for pipeline in graph.models:
+        if args.source in (pipeline.step("ingest").params["source"], pipeline.step("validate").params["suite"]):
+            return _execute(args, pipeline.name, until="validate", graph=(root, graph))
+    raise UsageError(f"no model pipeline reads `{args.source}`; check-data runs the sources and suites that models use")
+
+
+def _execute(args: argparse.Namespace, model: str, *, only: str | None = None, until: str | None = None,
+             graph=None) -> int:
+    import json
+
+    from compiler.execute.failure import RunError
+    from compiler.execute.runner import Runner
+
+    root, graph = graph or _graph_or_exit(args)
+    text = args.format == "text"
+    echo = (lambda line: print(line, flush=True)) if text else (lambda line: None)
+    try:
+        runner = Runner(graph, root, store=args.store, force=args.force, echo=echo)
+        result = runner.run(model, only=only, until=until)
+    except RunError as exc:
+        raise UsageError(str(exc)) from None
+    if not text:
+        print(json.dumps(result.to_dict(), indent=2, sort_keys=True))
+        return result.exit_code
+    if result.failed:
+        print(f"\nerror: {result.failed}")
+        if result.report:
+            print(result.report)
+    elif result.promoted and until is None and only in (None, "package"):
+        print(f"\nok: {model} version {result.promoted} recorded in charter.lock")
+    else:
+        print("\nok")
+    return result.exit_code
+
+
+def _monitor(args: argparse.Namespace) -> int:
+    import json
+
+    from compiler.atomic import write_atomic
+    from compiler.execute.errors import DataError
+    from compiler.execute.failure import RunError
+    from compiler.execute.monitor import format_report, monitor
+
+    root, graph = _graph_or_exit(args)
+    try:
+        report = monitor(graph, root, args.model, args.data, None)
+    except RunError as exc:
+        raise UsageError(str(exc)) from None
+    except DataError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_SPEC_ERRORS
+    text = json.dumps(report, indent=2, sort_keys=True, default=str) + "\n"
+    if args.report is not None:
+        write_atomic(args.report, text)
+    sys.stdout.write(text if args.format == "json" else format_report(report))
+    return EXIT_SPEC_ERRORS if report["alert"] else EXIT_OK
+
+
+COMMANDS = {"monitor": _monitor, "check-data": _check_data, "run": _run, "compile": _compile, "validate": _validate, "schema": _schema, "explain": _explain, "init": _init}

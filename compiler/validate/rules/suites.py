@@ -51,11 +51,11 @@ CODES = ("X304", "X308", "S224", "S218")
 
 # rule -> column types it accepts (None: any type)
 _NEEDS = {
-    "between": NUMERIC | TEMPORAL, "mean_between": NUMERIC, "stdev_between": NUMERIC,
+    "between": NUMERIC, "mean_between": NUMERIC, "stdev_between": NUMERIC,
     "quantile_between": NUMERIC, "regex": TEXT, "length": TEXT, "not_in_future": TEMPORAL,
     "freshness": TEMPORAL,
 }  # fmt: skip
-_WORDS = {frozenset(NUMERIC): "a number", frozenset(NUMERIC | TEMPORAL): "a number or date",
+_WORDS = {frozenset(NUMERIC): "a number",
           frozenset(TEXT): "a string", frozenset(TEMPORAL): "a date or datetime"}  # fmt: skip
 
 

@@ -1,0 +1,81 @@
+"""Gate: compare the evaluated metrics with the MetricSet's thresholds and the baseline.
+
+`max_drop` gates compare with the metrics recorded in `charter.lock` for the version in
+production (`versus: production`) or the last run (`versus: previous`); with no baseline yet
+such a gate passes and says so. A metric that could not be computed fails its gate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class GateResult:
+    id: str
+    metric: str
+    slice: str | None
+    value: float | None
+    threshold: str
+    passed: bool
+    margin: float | None  # how far inside (+) or outside (-) the threshold
+    note: str = ""
+
+
+def _value(metrics: dict, metric: str, slice_name: str | None) -> float | None:
+    if slice_name is None:
+        return metrics["metrics"].get(metric)
+    return metrics["slices"].get(slice_name, {}).get("metrics", {}).get(metric)
+
+
+def check_gates(params: dict, metrics: dict, baselines: dict[str, dict | None]) -> list[GateResult]:
+    results = []
+    for g in params["gates"]:
+        value = _value(metrics, g["metric"], g["slice"])
+        if g.get("max_drop") is not None:
+            base = baselines.get(g["versus"])
+            base_value = _value(base, g["metric"], g["slice"]) if base else None
+            if base_value is None:
+                results.append(GateResult(g["id"], g["metric"], g["slice"], value, f"drop <= {g['max_drop']}", True,
+                                          None, f"no {g['versus']} baseline yet"))
+                continue
+            if value is None:
+                results.append(GateResult(g["id"], g["metric"], g["slice"], None, f"drop <= {g['max_drop']}", False,
+                                          None, "not computable"))
+                continue
+            drop = (base_value - value) if g["higher_is_better"] else (value - base_value)
+            results.append(GateResult(g["id"], g["metric"], g["slice"], value,
+                                      f"drop <= {g['max_drop']} vs {base_value:.4g}", drop <= g["max_drop"],
+                                      g["max_drop"] - drop))
+            continue
+        results.append(_bounds(g["id"], g["metric"], g["slice"], value, g.get("min"), g.get("max")))
+    for b in params["business"]:
+        results.append(_bounds(f"business:{b['name']}", b["name"], None, metrics["business"].get(b["name"]),
+                               b.get("min"), b.get("max")))
+    return results
+
+
+def _bounds(gid: str, metric: str, slice_name, value, low, high) -> GateResult:
+    parts = ([f">= {low:g}"] if low is not None else []) + ([f"<= {high:g}"] if high is not None else [])
+    threshold = " and ".join(parts) or "none"
+    if value is None:
+        return GateResult(gid, metric, slice_name, None, threshold, low is None and high is None, None,
+                          "not computable")
+    margins = ([value - low] if low is not None else []) + ([high - value] if high is not None else [])
+    margin = min(margins) if margins else None
+    return GateResult(gid, metric, slice_name, value, threshold, margin is None or margin >= 0, margin)
+
+
+def verdict(results: list[GateResult]) -> dict:
+    return {"passed": all(r.passed for r in results), "gates": [asdict(r) for r in results]}
+
+
+def table(results: list[GateResult]) -> str:
+    """A plain table of gate results, failures first, for the terminal and the run log."""
+    rows = [("gate", "value", "threshold", "margin", "result")]
+    for r in sorted(results, key=lambda r: (r.passed, r.id)):
+        value = "n/a" if r.value is None else f"{r.value:.4g}"
+        margin = "" if r.margin is None else f"{r.margin:+.4g}"
+        rows.append((r.id, value, r.threshold, margin, ("ok" if r.passed else "FAILED") + (f" ({r.note})" if r.note else "")))
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows)

@@ -1,0 +1,87 @@
+"""Package: the model (skops, plus joblib where a serving runtime demands it), its metrics,
+a model card following Google's Model Card sections, and the run record."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from compiler.execute.store import write_json
+
+# KServe's sklearn server loads `model.joblib`; MLServer's sklearn runtime does too.
+_JOBLIB_RUNTIMES = {"kserve-sklearn", "kserve-mlserver"}
+
+
+def save_model(pipeline, folder: Path, runtimes: list[str]) -> list[str]:
+    import skops.io as sio
+
+    files = ["model.skops"]
+    sio.dump(pipeline, folder / "model.skops")
+    if _JOBLIB_RUNTIMES & set(runtimes):
+        import joblib
+
+        joblib.dump(pipeline, folder / "model.joblib")
+        files.append("model.joblib")
+    return files
+
+
+def load_model(folder: Path):
+    """Load a model saved by `save_model`, trusting only scikit-learn's and numpy's types."""
+    import skops.io as sio
+
+    path = folder / "model.skops"
+    untrusted = sio.get_untrusted_types(file=path)
+    unexpected = [t for t in untrusted if not t.startswith(("sklearn.", "numpy.", "scipy.", "builtins."))]
+    if unexpected:
+        raise ValueError(f"refusing to load {path}: unexpected types {', '.join(unexpected[:5])}")
+    return sio.load(path, trusted=untrusted)
+
+
+def _fmt(value) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
+
+
+def model_card(model: str, description: str, task: str, train: dict, metrics: dict, verdict: dict,
+               owners: dict, ingest: dict, version: str) -> str:
+    """Markdown, Google Model Card sections; a pure function of its inputs (no timestamps)."""
+    lines = [f"# Model card: {model}", "", "## Model details", ""]
+    lines += [f"- Version: `{version}`", f"- Task: {task.replace('_', ' ')}",
+              f"- Estimator: `{train['estimator']['class']}`",
+              f"- Parameters: {', '.join(f'`{k}={v}`' for k, v in sorted(train['estimator']['params'].items())) or 'defaults'}",
+              f"- Features ({len(train['features'])}): {', '.join(f'`{f}`' for f in train['features'])}",
+              f"- Target: `{train['target']}`"]  # fmt: skip
+    lines += ["", "## Intended use", "", description or "_No description given in the Model spec._"]
+    lines += ["", "## Training data", "",
+              f"- Source: `{ingest['source']}` ({ingest['format']}{', ' + ingest['path'] if ingest.get('path') else ''})",
+              f"- Rows: {metrics['rows']['train']} for training, {metrics['rows']['test']} held out for evaluation"]
+    lines += ["", "## Metrics", "", "| metric | value |", "| --- | --- |"]
+    lines += [f"| {k} | {_fmt(v)} |" for k, v in sorted(metrics["metrics"].items())]
+    if metrics["business"]:
+        lines += ["", "| business metric | value |", "| --- | --- |"]
+        lines += [f"| {k} | {_fmt(v)} |" for k, v in sorted(metrics["business"].items())]
+    if metrics["slices"]:
+        lines += ["", "## Metrics per slice", "", "| slice | rows | " + " | ".join(sorted(metrics["metrics"])) + " |",
+                  "| --- | --- |" + " --- |" * len(metrics["metrics"])]
+        for name, s in sorted(metrics["slices"].items()):
+            lines.append(f"| {name} | {s['rows']} | " + " | ".join(_fmt(s["metrics"][m]) for m in sorted(s["metrics"])) + " |")
+    lines += ["", "## Gates", "", "| gate | value | threshold | result |", "| --- | --- | --- | --- |"]
+    lines += [f"| {g['id']} | {_fmt(g['value'])} | {g['threshold']} | {'pass' if g['passed'] else 'FAIL'} |"
+              for g in verdict["gates"]]
+    lines += ["", "## Owners", "", "| stage | responsible | accountable | consulted | informed |",
+              "| --- | --- | --- | --- | --- |"]
+    for stage, r in owners.items():
+        lines.append(f"| {stage} | {', '.join(r['responsible'])} | {r['accountable']} | "
+                     f"{', '.join(r.get('consulted') or []) or '-'} | {', '.join(r.get('informed') or []) or '-'} |")
+    lines += ["", "## Caveats and recommendations", ""]
+    caveats = [f"- Guardrail `{k}` overrode {v} test predictions." for k, v in sorted(metrics["guardrails"].items())]
+    caveats += [f"- Slice `{k}` has only {s['rows']} test rows; its metrics are noisy." for k, s in
+                sorted(metrics["slices"].items()) if s["rows"] < 30]
+    lines += caveats or ["- None recorded."]
+    return "\n".join(lines) + "\n"
+
+
+def write_package(folder: Path, files: dict[str, object]) -> None:
+    for name, value in files.items():
+        if isinstance(value, str):
+            (folder / name).write_text(value, encoding="utf-8")
+        else:
+            write_json(folder / name, value)

@@ -1,0 +1,189 @@
+"""Runs a model pipeline of the IR step by step, reusing every step whose run key is unchanged.
+
+A step's run key hashes its IR content hash, the run keys of the steps it needs, the input
+data's fingerprint (for ingest) and the versions of Charter and the libraries that compute
+it. Unchanged key, existing artifacts: the step is skipped (like `dvc repro`). Heavy
+libraries are imported only when a step really runs, so a fully cached re-run stays fast.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+from compiler.execute.failure import RunError
+from compiler.execute.lock import read_lock, write_lock
+from compiler.execute.store import Store, read_json, write_json
+from compiler.ir.graph import ModelPipeline, PipelineGraph, Step, content_hash
+
+_LIBRARIES = ("polars", "pandas", "scikit-learn", "skops", "numpy")
+
+
+def versions() -> dict[str, str]:
+    from compiler import __version__
+
+    found = {"charter": __version__}
+    for lib in _LIBRARIES:
+        try:
+            found[lib] = metadata.version(lib)
+        except metadata.PackageNotFoundError:
+            found[lib] = "missing"
+    return found
+
+
+@dataclass
+class StepOutcome:
+    id: str
+    status: str  # "ran" | "cached" | "failed"
+    seconds: float
+    run_key: str
+    detail: str = ""
+
+
+@dataclass
+class RunResult:
+    model: str
+    outcomes: list[StepOutcome] = field(default_factory=list)
+    promoted: str | None = None
+    failed: str | None = None  # why the run stopped, when it did
+    report: str = ""  # rule or gate table of a failure
+    exit_code: int = 0
+
+    def to_dict(self) -> dict:
+        return {"model": self.model, "promoted": self.promoted, "failed": self.failed, "exit_code": self.exit_code,
+                "steps": [o.__dict__ for o in self.outcomes]}  # fmt: skip
+
+
+class Runner:
+    """Runs pipelines of one graph against one store; `echo` receives progress lines."""
+
+    def __init__(self, graph: PipelineGraph, root: Path, *, store: str | None = None, force: bool = False,
+                 echo: Callable[[str], None] = lambda line: None, now=None):
+        self.graph, self.root, self.force, self.echo = graph, root, force, echo
+        self.store = Store(store or graph.project.get("artifact_store", ".charter/artifacts"), root)
+        self.versions = versions()
+        self.now = now
+
+    def run_keys(self, pipeline: ModelPipeline) -> dict[str, str]:
+        from compiler.execute.ingest import fingerprint
+
+        keys: dict[str, str] = {}
+        for step in pipeline.steps:
+            extra = {}
+            if step.name == "ingest":
+                extra["data"] = fingerprint(step.params, self.root)
+            keys[step.id] = content_hash({"hash": step.hash, "needs": [keys[n] for n in step.needs],
+                                          "versions": self.versions, **extra})  # fmt: skip
+        return keys
+
+    def run(self, model: str, *, only: str | None = None, until: str | None = None) -> RunResult:
+        pipeline = self.graph.model(model)
+        if pipeline is None:
+            names = ", ".join(f"`{m.name}`" for m in self.graph.models) or "none"
+            raise RunError(f"no model named `{model}`", hint=f"models in this repository: {names}")
+        steps = list(pipeline.steps)
+        if only is not None:
+            if pipeline.step(only) is None:
+                raise RunError(f"model `{model}` has no step `{only}`",
+                               hint="steps: " + ", ".join(s.name for s in pipeline.steps))
+        if until is not None:
+            steps = steps[: [s.name for s in steps].index(until) + 1]
+        keys = self.keys = self.run_keys(pipeline)
+        result = RunResult(model)
+        for step in steps:
+            if only is not None and step.name != only:
+                if not self.store.has(keys[step.id]) and step.id in self._needed(pipeline, only):
+                    raise RunError(f"step `{only}` needs `{step.name}`, which has not run for these inputs",
+                                   hint=f"run `charter run {model}` (or its earlier steps) first")
+                continue
+            outcome = self._step(pipeline, step, keys, result)
+            result.outcomes.append(outcome)
+            self.echo(f"{step.id:<28} {outcome.status:<7} {outcome.seconds:6.2f}s  {outcome.detail}".rstrip())
+            if outcome.status == "failed":
+                break
+        return result
+
+    def _needed(self, pipeline: ModelPipeline, name: str) -> set[str]:
+        step = pipeline.step(name)
+        return set(step.needs) if step else set()
+
+    def _inputs(self, pipeline: ModelPipeline, step: Step, keys: dict[str, str]) -> dict[str, Path]:
+        folders = {}
+        for need in step.needs:
+            folder = self.store.step_dir(keys[need])
+            for output in next(s for s in pipeline.steps if s.id == need).outputs:
+                folders[output] = folder
+        return folders
+
+    def _step(self, pipeline: ModelPipeline, step: Step, keys: dict[str, str], result: RunResult) -> StepOutcome:
+        key = keys[step.id]
+        started = time.perf_counter()
+        if self.store.has(key) and not self.force:
+            detail = self._after_cached(pipeline, step, key, result)
+            return StepOutcome(step.id, "cached", time.perf_counter() - started, key, detail)
+        from compiler.execute import steps as impl
+        from compiler.execute.errors import DataError
+
+        inputs = self._inputs(pipeline, step, keys)
+        self.current_key = key
+        try:
+            with self.store.writing(key) as out:
+                detail = getattr(impl, f"run_{step.name}")(self, pipeline, step, inputs, out)
+        except impl.StepFailed as failed:
+            result.failed, result.report, result.exit_code = failed.message, failed.report, 1
+            return StepOutcome(step.id, "failed", time.perf_counter() - started, key, failed.message)
+        except DataError as exc:
+            result.failed, result.exit_code = str(exc), 1
+            return StepOutcome(step.id, "failed", time.perf_counter() - started, key, str(exc))
+        detail = self._after_ran(pipeline, step, key, result) or detail
+        return StepOutcome(step.id, "ran", time.perf_counter() - started, key, detail)
+
+    def _after_cached(self, pipeline: ModelPipeline, step: Step, key: str, result: RunResult) -> str:
+        if step.name == "package":
+            return self._promote(pipeline, key, result)
+        return ""
+
+    def _after_ran(self, pipeline: ModelPipeline, step: Step, key: str, result: RunResult) -> str:
+        if step.name == "package":
+            return self._promote(pipeline, key, result)
+        return ""
+
+    def _promote(self, pipeline: ModelPipeline, key: str, result: RunResult) -> str:
+        """Copy the package to its model version folder and record it in charter.lock."""
+        folder = self.store.step_dir(key)
+        record = read_json(folder / "run.json")
+        version = record["version"]
+        target = self.store.promote(pipeline.name, version, folder)
+        lock = read_lock(self.root)
+        entry = {"version": version, "spec_hash": pipeline.step("package").hash,
+                 "data_fingerprint": record["data_fingerprint"], "metrics": read_json(folder / "metrics.json"),
+                 "artifact_uri": _uri(target, self.root)}  # fmt: skip
+        result.promoted = version
+        if lock["models"].get(pipeline.name) != entry:
+            lock["models"][pipeline.name] = entry
+            write_lock(self.root, lock)
+            return f"promoted {version}"
+        return f"version {version}"
+
+    def baselines(self, model: str) -> dict[str, dict | None]:
+        production = read_lock(self.root)["models"].get(model, {}).get("metrics")
+        previous_path = self.store.base / "runs" / model / "last.json"
+        previous = read_json(previous_path) if previous_path.is_file() else None
+        return {"production": production, "previous": previous}
+
+    def remember(self, model: str, metrics: dict) -> None:
+        path = self.store.base / "runs" / model / "last.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        write_json(tmp, metrics)
+        tmp.replace(path)
+
+
+def _uri(path: Path, root: Path) -> str:
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return path.resolve().as_uri()

@@ -1,0 +1,163 @@
+"""One function per IR step kind: read its inputs from the store, write its outputs to `out`.
+
+Each returns a short detail for the progress line, or raises `StepFailed` (a verdict the user
+must act on: failing data rules, failing gates) or `DataError` (unreadable or mistyped data).
+Tables between steps are Parquet files; the model is saved with skops.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+import polars as pl
+
+from compiler.execute.store import read_json, write_json
+
+
+class StepFailed(Exception):
+    def __init__(self, message: str, report: str = ""):
+        super().__init__(message)
+        self.message, self.report = message, report
+
+
+def _schema_after_prepare(schema: list[dict], steps: list[dict]) -> list[dict]:
+    """The declared schema with the prepare steps' renames and drops applied."""
+    columns = [dict(c) for c in schema]
+    for step in steps:
+        if step.get("rename"):
+            mapping = step["rename"]["mapping"]
+            for c in columns:
+                c["name"] = mapping.get(c["name"], c["name"])
+        elif step.get("drop_columns"):
+            dropped = set(step["drop_columns"]["columns"])
+            columns = [c for c in columns if c["name"] not in dropped]
+    return columns
+
+
+def run_ingest(runner, pipeline, step, inputs, out: Path) -> str:
+    from compiler.execute.ingest import fingerprint, read_source
+
+    df = read_source(step.params, runner.root)
+    df.write_parquet(out / "raw.parquet")
+    write_json(out / "fingerprint.json", {"data": fingerprint(step.params, runner.root)})
+    return f"{df.height} rows, {df.width} columns"
+
+
+def run_prepare(runner, pipeline, step, inputs, out: Path) -> str:
+    from compiler.execute.prepare import apply_prepare, finalize_types
+
+    raw = pl.read_parquet(inputs["raw"] / "raw.parquet")
+    schema = pipeline.step("ingest").params["schema"]
+    df = apply_prepare(raw, step.params["steps"])
+    df = finalize_types(df, _schema_after_prepare(schema, step.params["steps"]))
+    df.write_parquet(out / "prepared.parquet")
+    return f"{raw.height} -> {df.height} rows"
+
+
+def run_validate(runner, pipeline, step, inputs, out: Path) -> str:
+    from compiler.execute.rules import check_rules
+
+    df = pl.read_parquet(inputs["prepared"] / "prepared.parquet")
+    now = runner.now or datetime.now(timezone.utc)
+    results = check_rules(df, step.params["rules"], now=now)
+    report = [r.__dict__ if hasattr(r, "__dict__") else _asdict(r) for r in results]
+    errors = [r for r in results if not r.passed and r.severity == "error"]
+    warnings = [r for r in results if not r.passed and r.severity != "error"]
+    if errors:
+        raise StepFailed(f"{len(errors)} data rule(s) failed", rules_table(results))
+    write_json(out / "data_report.json", {"rows": df.height, "rules": report})
+    df.write_parquet(out / "validated.parquet")
+    passed = sum(r.passed for r in results)
+    return f"{passed}/{len(results)} rules passed" + (f", {len(warnings)} warning(s)" if warnings else "")
+
+
+def _asdict(result) -> dict:
+    from dataclasses import asdict
+
+    return asdict(result)
+
+
+def rules_table(results) -> str:
+    rows = [("rule", "severity", "failing", "sample rows", "message")]
+    for r in sorted(results, key=lambda r: (r.passed, r.severity != "error", r.id)):
+        if r.passed:
+            continue
+        rows.append((r.id, r.severity, f"{r.failing}/{r.total}", ", ".join(map(str, r.sample)), r.message))
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows)
+
+
+def run_split(runner, pipeline, step, inputs, out: Path) -> str:
+    from compiler.execute.train import split
+
+    df = pl.read_parquet(inputs["validated"] / "validated.parquet")
+    train, test = split(df, step.params)
+    train.write_parquet(out / "train_set.parquet")
+    test.write_parquet(out / "test_set.parquet")
+    return f"{train.height} train / {test.height} test"
+
+
+def run_train(runner, pipeline, step, inputs, out: Path) -> str:
+    from compiler.execute.package import save_model
+    from compiler.execute.train import fit
+
+    train = pl.read_parquet(inputs["train_set"] / "train_set.parquet")
+    model = fit(train, step.params)
+    save_model(model, out, [])
+    return step.params["estimator"]["class"].rsplit(".", 1)[-1]
+
+
+def run_evaluate(runner, pipeline, step, inputs, out: Path) -> str:
+    from compiler.execute.evaluate import evaluate
+    from compiler.execute.package import load_model
+
+    model = load_model(inputs["model"])
+    train = pl.read_parquet(inputs["train_set"] / "train_set.parquet")
+    test = pl.read_parquet(inputs["test_set"] / "test_set.parquet")
+    metrics, profile = evaluate(model, test, train, step.params, pipeline.step("train").params)
+    write_json(out / "metrics.json", metrics)
+    write_json(out / "profile.json", profile)
+    shown = ", ".join(f"{k}={v:.3f}" for k, v in sorted(metrics["metrics"].items()) if v is not None)
+    return shown[:120]
+
+
+def run_gate(runner, pipeline, step, inputs, out: Path) -> str:
+    from compiler.execute.gate import check_gates, table, verdict
+
+    metrics = read_json(inputs["metrics"] / "metrics.json")
+    results = check_gates(step.params, metrics, runner.baselines(pipeline.name))
+    runner.remember(pipeline.name, metrics)
+    doc = verdict(results)
+    if not doc["passed"]:
+        failed = [r for r in results if not r.passed]
+        raise StepFailed(f"{len(failed)} gate(s) failed; the model is not promoted", table(results))
+    write_json(out / "verdict.json", doc)
+    return f"{len(results)} gate(s) passed"
+
+
+def run_package(runner, pipeline, step, inputs, out: Path) -> str:
+    import shutil
+
+    from compiler.execute.package import model_card, write_package
+
+    shutil.copy2(inputs["model"] / "model.skops", out / "model.skops")
+    shutil.copy2(inputs["metrics"] / "profile.json", out / "profile.json")  # what `charter monitor` compares with
+    model = None
+    if {"kserve-sklearn", "kserve-mlserver"} & set(step.params["runtimes"]):
+        from compiler.execute.package import load_model, save_model
+
+        model = load_model(inputs["model"])
+        save_model(model, out, step.params["runtimes"])
+    metrics = read_json(inputs["metrics"] / "metrics.json")
+    verdict = read_json(inputs["verdict"] / "verdict.json")
+    version = runner.current_key[:12]
+    ingest = pipeline.step("ingest").params
+    fingerprint = read_json(runner.store.step_dir(runner.keys[f"{pipeline.name}/ingest"]) / "fingerprint.json")["data"]
+    card = model_card(pipeline.name, pipeline.description, pipeline.task, pipeline.step("train").params, metrics,
+                      verdict, step.params["owners"], ingest, version)
+    record = {"model": pipeline.name, "version": version, "data_fingerprint": fingerprint,
+              "steps": {s.name: s.hash for s in pipeline.steps}, "versions": runner.versions,
+              "sources": list(pipeline.sources)}  # fmt: skip
+    write_package(out, {"metrics.json": metrics, "verdict.json": verdict, "model_card.md": card, "run.json": record})
+    return f"version {version}"

@@ -1,0 +1,124 @@
+"""Split and train: from the validated table to a fitted scikit-learn Pipeline.
+
+The estimator class is looked up in scikit-learn's own registry (`all_estimators`), never
+imported from an arbitrary path, and the pipeline is seeded everywhere so that two runs on
+the same data give the same model and the same metrics.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import numpy as np
+import pandas as pd
+import polars as pl
+
+from compiler.execute.failure import RunError
+
+
+def split(df: pl.DataFrame, params: dict) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Train/test split by `method` (random, stratified, time), deterministic for a seed."""
+    target = params["target"]
+    df = df.filter(pl.col(target).is_not_null())
+    n = df.height
+    n_test = int(round(n * params["test_size"]))
+    if n < 4 or n_test < 1 or n - n_test < 2:
+        raise RunError(f"{n} labelled rows are too few to split with test_size {params['test_size']}")
+    if params["method"] == "time":
+        ordered = df.with_row_index("__row").sort([params["time_column"], "__row"])
+        return ordered.head(n - n_test).drop("__row"), ordered.tail(n_test).drop("__row")
+    from sklearn.model_selection import train_test_split
+
+    stratify = None
+    if params["method"] == "stratified" or params.get("stratify"):
+        labels = df.get_column(target).to_numpy()
+        _, counts = np.unique(labels.astype(str), return_counts=True)
+        if counts.min() < 2:
+            raise RunError(f"cannot stratify on `{target}`: a class has a single row",
+                           hint="use `method: random`, or collect more data for that class")
+        stratify = labels
+    index = np.arange(n)
+    train_idx, test_idx = train_test_split(index, test_size=n_test, random_state=params["seed"], stratify=stratify)
+    return df[np.sort(train_idx)], df[np.sort(test_idx)]
+
+
+def estimator_class(path: str):
+    """The scikit-learn class at a public path, resolved through scikit-learn's registry."""
+    from sklearn.utils.discovery import all_estimators
+
+    module_name, _, class_name = path.rpartition(".")
+    registry = dict(all_estimators())
+    cls = registry.get(class_name)
+    if cls is None or not module_name.startswith("sklearn"):
+        raise RunError(f"`{path}` is not a scikit-learn estimator")
+    if getattr(importlib.import_module(module_name), class_name, None) is not cls:
+        raise RunError(f"`{path}` is not the public path of `{class_name}`")
+    return cls
+
+
+def to_pandas(df: pl.DataFrame, params: dict) -> pd.DataFrame:
+    """Feature frame for scikit-learn: numbers as float, dates as epoch seconds, text as object."""
+    cols = []
+    for c in params["numeric"]:
+        cols.append(pl.col(c).cast(pl.Float64))
+    for c in params["temporal"]:
+        cols.append(pl.col(c).cast(pl.Datetime("us")).dt.epoch("s").cast(pl.Float64).alias(c))
+    for c in params["categorical"]:
+        cols.append(pl.col(c).cast(pl.String))
+    frame = df.select(cols).to_pandas()
+    for c in params["categorical"]:
+        # SimpleImputer and the encoders want np.nan for missing text, not pandas' NA.
+        frame[c] = frame[c].astype(object).where(frame[c].notna(), np.nan)
+    return frame[params["features"]]
+
+
+def target(df: pl.DataFrame, params: dict) -> np.ndarray:
+    y = df.get_column(params["target"])
+    if params["task"] == "regression":
+        return y.cast(pl.Float64).to_numpy()
+    return y.to_numpy()
+
+
+def build_pipeline(params: dict):
+    """ColumnTransformer (impute, scale, encode) + the declared estimator, seeded."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import MinMaxScaler, OneHotEncoder, OrdinalEncoder, RobustScaler, StandardScaler
+
+    prep = params["preprocessing"]
+    numeric_steps = []
+    if prep["numeric"]["impute"] != "none":
+        numeric_steps.append(("impute", SimpleImputer(strategy=prep["numeric"]["impute"])))
+    scaler = {"standard": StandardScaler, "minmax": MinMaxScaler, "robust": RobustScaler}.get(prep["numeric"]["scale"])
+    if scaler is not None:
+        numeric_steps.append(("scale", scaler()))
+    categorical_steps = []
+    cat = prep["categorical"]
+    if cat["impute"] != "none":
+        categorical_steps.append(("impute", SimpleImputer(strategy=cat["impute"], fill_value="missing")))
+    if cat["encode"] == "onehot":
+        categorical_steps.append(("encode", OneHotEncoder(handle_unknown="infrequent_if_exist", sparse_output=False,
+                                                          max_categories=cat.get("max_categories"))))
+    else:
+        categorical_steps.append(("encode", OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1)))
+    numeric = [*params["numeric"], *params["temporal"]]
+    transformers = []
+    if numeric:
+        transformers.append(("numeric", Pipeline(numeric_steps) if numeric_steps else "passthrough", numeric))
+    if params["categorical"]:
+        transformers.append(("categorical", Pipeline(categorical_steps), params["categorical"]))
+    cls = estimator_class(params["estimator"]["class"])
+    kwargs = dict(params["estimator"]["params"])
+    if "random_state" in cls().get_params() and "random_state" not in kwargs:
+        kwargs["random_state"] = 0  # seeded everywhere: same data, same model
+    return Pipeline([("prepare", ColumnTransformer(transformers, remainder="drop")), ("model", cls(**kwargs))])
+
+
+def fit(train: pl.DataFrame, params: dict):
+    pipeline = build_pipeline(params)
+    try:
+        pipeline.fit(to_pandas(train, params), target(train, params))
+    except (ValueError, TypeError) as exc:
+        raise RunError(f"training failed: {str(exc).splitlines()[0][:300]}") from None
+    return pipeline

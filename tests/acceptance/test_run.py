@@ -1,0 +1,87 @@
+"""End to end: `charter run` and `charter check-data` on the worked example."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.conftest import run_charter
+
+pytest.importorskip("polars")
+pytest.importorskip("sklearn")
+pytest.importorskip("skops")
+
+
+def _statuses(stdout: str) -> dict[str, str]:
+    out = {}
+    for line in stdout.splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and "/" in parts[0] and parts[1] in ("ran", "cached", "failed"):
+            out[parts[0].split("/", 1)[1]] = parts[1]
+    return out
+
+
+def _edit(path, old, new):
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+
+
+def test_run_caches_and_invalidates_exactly(example_repo):
+    first = run_charter("run", "churn", cwd=example_repo)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert set(_statuses(first.stdout).values()) == {"ran"}
+    lock = json.loads((example_repo / "charter.lock").read_text())
+    entry = lock["models"]["churn"]
+    assert entry["metrics"]["metrics"]["roc_auc"] > 0.7
+    assert (example_repo / entry["artifact_uri"] / "model.skops").is_file()
+    assert (example_repo / entry["artifact_uri"] / "model_card.md").is_file()
+
+    again = run_charter("run", "churn", cwd=example_repo)
+    assert again.returncode == 0
+    assert set(_statuses(again.stdout).values()) == {"cached"}
+
+    _edit(example_repo / "specs/churn/model.yaml", "learning_rate: 0.1", "learning_rate: 0.05")
+    changed = run_charter("run", "churn", cwd=example_repo)
+    assert changed.returncode == 0, changed.stdout
+    statuses = _statuses(changed.stdout)
+    assert {k for k, v in statuses.items() if v == "ran"} == {"train", "evaluate", "gate", "package"}
+
+
+def test_metrics_are_deterministic(example_repo, tmp_path):
+    a = run_charter("run", "delivery-time", "--store", str(tmp_path / "a"), cwd=example_repo)
+    metrics_a = json.loads((example_repo / "charter.lock").read_text())["models"]["delivery-time"]["metrics"]
+    b = run_charter("run", "delivery-time", "--store", str(tmp_path / "b"), "--force", cwd=example_repo)
+    metrics_b = json.loads((example_repo / "charter.lock").read_text())["models"]["delivery-time"]["metrics"]
+    assert a.returncode == 0 and b.returncode == 0, a.stdout + b.stdout
+    assert metrics_a == metrics_b
+
+
+def test_failed_gate_is_not_promoted(example_repo):
+    _edit(example_repo / "specs/churn/model.yaml", "{metric: roc_auc, min: 0.70}", "{metric: roc_auc, min: 0.999}")
+    result = run_charter("run", "churn", cwd=example_repo)
+    assert result.returncode == 1
+    assert "not promoted" in result.stdout
+    assert "FAILED" in result.stdout and "churn-quality:roc_auc" in result.stdout
+    assert not (example_repo / "charter.lock").exists()
+
+
+def test_failed_data_rule_stops_the_run(example_repo):
+    _edit(example_repo / "specs/churn/data.yaml", "{rule: row_count, min: 100}", "{rule: row_count, min: 100000}")
+    result = run_charter("run", "churn", cwd=example_repo)
+    assert result.returncode == 1
+    assert _statuses(result.stdout)["validate"] == "failed"
+    assert "row_count" in result.stdout
+
+
+def test_check_data_runs_only_the_data_steps(example_repo):
+    result = run_charter("check-data", "customers", cwd=example_repo)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert set(_statuses(result.stdout)) == {"ingest", "prepare", "validate"}
+
+
+def test_unknown_model_is_a_usage_error(example_repo):
+    result = run_charter("run", "nope", cwd=example_repo)
+    assert result.returncode == 2
+    assert "no model named `nope`" in result.stderr
