@@ -85,3 +85,27 @@ def test_unknown_model_is_a_usage_error(example_repo):
     result = run_charter("run", "nope", cwd=example_repo)
     assert result.returncode == 2
     assert "no model named `nope`" in result.stderr
+
+
+def test_monitor_alerts_on_drift(example_repo):
+    assert run_charter("run", "churn", cwd=example_repo).returncode == 0
+    same = run_charter("monitor", "churn", "--data", "specs/data/customers.csv", cwd=example_repo)
+    assert same.returncode == 0, same.stdout + same.stderr
+    rows = (example_repo / "specs/data/customers.csv").read_text().splitlines()
+    header = rows[0].split(",")
+    contract = header.index("contract")
+    drifted = [rows[0]] + [",".join("monthly" if i == contract else v for i, v in enumerate(r.split(",")))
+                           for r in rows[1:]]
+    (example_repo / "batch.csv").write_text("\n".join(drifted) + "\n")
+    result = run_charter("monitor", "churn", "--data", "batch.csv", "--format", "json",
+                         "--report", "report.json", cwd=example_repo)
+    assert result.returncode == 1
+    report = json.loads((example_repo / "report.json").read_text())
+    assert report["drift"]["contract"]["alert"] is True
+    assert report["drift"]["region"]["alert"] is False
+
+
+def test_monitor_needs_a_promoted_model(example_repo):
+    result = run_charter("monitor", "churn", "--data", "specs/data/customers.csv", cwd=example_repo)
+    assert result.returncode == 2
+    assert "no promoted version" in result.stderr
