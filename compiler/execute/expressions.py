@@ -1,6 +1,7 @@
 """Charter's expression language translated into polars expressions (vectorised; never `eval`).
 
-Null semantics follow SQL, as polars does: comparisons with null give null. Callers decide what
+Null semantics follow SQL, as polars does: comparisons with null give null, except that
+`x == null` and `x != null` test for null. Callers decide what
 null means: a data rule treats it as failing (a check that cannot be confirmed did not pass),
 slices and guardrails treat it as false.
 """
@@ -60,6 +61,11 @@ def _expr(node: ast.AST) -> pl.Expr:  # noqa: C901 - one case per node type
                 values = [_literal(e) for e in right.elts]  # type: ignore[attr-defined]
                 test = _expr(left).is_in(values)
                 parts.append(test.not_() if isinstance(op, ast.NotIn) else test)
+            elif _is_null(right) and isinstance(op, ast.Eq | ast.NotEq):
+                # `x == null` reads as a null test, not as SQL's always-unknown comparison.
+                parts.append(_expr(left).is_null() if isinstance(op, ast.Eq) else _expr(left).is_not_null())
+            elif _is_null(left) and isinstance(op, ast.Eq | ast.NotEq):
+                parts.append(_expr(right).is_null() if isinstance(op, ast.Eq) else _expr(right).is_not_null())
             else:
                 parts.append(_COMPARE[type(op)](_expr(left), _expr(right)))
             left = right  # a < b < c means a < b and b < c
@@ -67,6 +73,11 @@ def _expr(node: ast.AST) -> pl.Expr:  # noqa: C901 - one case per node type
     if isinstance(node, ast.Call):
         return _call(node.func.id, [_expr(a) for a in node.args])  # type: ignore[attr-defined]
     raise DataError(f"unsupported expression element {type(node).__name__}")
+
+
+def _is_null(node: ast.AST) -> bool:
+    return (isinstance(node, ast.Constant) and node.value is None) or (
+        isinstance(node, ast.Name) and node.id in ("null", "None"))
 
 
 def _call(name: str, args: list[pl.Expr]) -> pl.Expr:
