@@ -8,7 +8,9 @@ never stops the others from being read.
 from __future__ import annotations
 
 import codecs
+import dataclasses
 import os
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -56,11 +58,29 @@ def decode(path: str, raw: bytes) -> tuple[SourceFile | None, Diagnostic | None]
     return SourceFile(path, text), None
 
 
+# Substrings (lower-cased) that any credential or credential-like key contains, and the
+# characters that may not reach a terminal. A file with none of them needs no closer look.
+_SECRET_HINTS = ("://", "-----", "akia", "asia", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "glpat-", "xox", "sk-",
+                 "passw", "passwd", "secret", "token", "apikey", "api_key", "accesskey", "access_key", "privatekey",
+                 "private_key", "credential")
+_UNSAFE_CHARS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def suspect(text: str) -> bool:
+    """Could `text` hold a literal secret or unsafe characters? (Cheap: C substring searches.)"""
+    if "\\" in text:  # double-quoted escapes (`\e`, `\u202e`) produce characters the text does not show
+        return True
+    lower = text.lower()
+    return any(h in lower for h in _SECRET_HINTS) or _UNSAFE_CHARS.search(text) is not None
+
+
 def load_source(source: SourceFile) -> tuple[list[Document], list[Diagnostic]]:
     """Parse one decoded file; never raises for bad input."""
     docs, diags = parse_documents(source)
     if not docs and not diags:
         diags = [make("L111", "the file holds no YAML document", Span(source.path, 1, 1))]
+    if docs and not suspect(source.text):
+        docs = [dataclasses.replace(d, suspect=False) for d in docs]
     return docs, diags
 
 

@@ -37,6 +37,9 @@ class Document:
     data: object
     values: dict[str, Pos] = field(repr=False)
     keys: dict[str, Pos] = field(repr=False)
+    # False when the file's text holds nothing that could be a secret or an unsafe character,
+    # so the rule that looks for them can skip walking this document (see load.suspect).
+    suspect: bool = True
 
     def span(self, pointer: str, *, key: bool = False) -> Span:
         """The span of the value (or key) at `pointer`, or of its nearest recorded ancestor."""

@@ -132,7 +132,8 @@ def _walk(source: SourceFile, docs: list[Document], problems: list[Diagnostic]) 
     CollectionEndEvent = ev.CollectionEndEvent
     DocumentStartEvent, DocumentEndEvent = ev.DocumentStartEvent, ev.DocumentEndEvent
     try:
-        # Per document state. A stack frame is [container, pointer, pending_key, node_count_at_start, anchor].
+        # Per document state. A stack frame is
+        # [container, pointer, pending_key, node_count_at_start, anchor, pending_key_pointer].
         stack: list[list] = []
         values: dict = {}
         keys: dict = {}
@@ -162,9 +163,26 @@ def _walk(source: SourceFile, docs: list[Document], problems: list[Diagnostic]) 
                     if tag is not None and tag not in _ALLOWED_TAGS:
                         raise _Abort(_bad_tag(tag, _span(file, start, end)))
                     text = event.value
-                    if stack and type(stack[-1][0]) is dict and stack[-1][2] is None:
-                        value = text  # a mapping key: always its text, never resolved
-                    elif tag is None:
+                    frame = stack[-1] if stack else None
+                    if frame is not None and frame[2] is None and type(frame[0]) is dict:
+                        # A mapping key: always its text, never resolved. Its pointer is kept in
+                        # the frame for the value that follows.
+                        key = text
+                        ptr = frame[1] + "/" + (escape_token(key) if ("/" in key or "~" in key) else key)
+                        pos = (start.line + 1, start.column + 1, end.line + 1, end.column + 1)
+                        container = frame[0]
+                        if key in container:
+                            # Not fatal: report every duplicate of the file; the last one wins.
+                            problems.append(_duplicate(key, ptr, keys, _span(file, start, end)))
+                        else:
+                            keys[ptr] = pos
+                        frame[2] = key
+                        frame[5] = ptr
+                        container[key] = None  # reserve, so a later duplicate is seen
+                        if event.anchor is not None:
+                            anchors[event.anchor] = (key, 1)
+                        continue
+                    if tag is None:
                         # libyaml reports plain scalars with style ''
                         value = text if event.style else (_resolve_plain(text, file, start, end) if text else None)
                     elif tag == "!":
@@ -181,22 +199,10 @@ def _walk(source: SourceFile, docs: list[Document], problems: list[Diagnostic]) 
                 frame = stack[-1]
                 container = frame[0]
                 if type(container) is dict:
-                    key = frame[2]
-                    if key is None:
-                        if etype is AliasEvent:
-                            raise _Abort(make("L109", "an alias cannot be a mapping key", _span(file, start, end)))
-                        key = value
-                        ptr = frame[1] + "/" + (escape_token(key) if ("/" in key or "~" in key) else key)
-                        if key in container:
-                            # Not fatal: report every duplicate of the file; the last one wins.
-                            problems.append(_duplicate(key, ptr, keys, _span(file, start, end)))
-                        else:
-                            keys[ptr] = pos
-                        frame[2] = key
-                        container[key] = None  # reserve, so a later duplicate is seen
-                        continue
-                    ptr = frame[1] + "/" + (escape_token(key) if ("/" in key or "~" in key) else key)
-                    container[key] = value
+                    if frame[2] is None:  # only an alias can get here as a key
+                        raise _Abort(make("L109", "an alias cannot be a mapping key", _span(file, start, end)))
+                    ptr = frame[5]
+                    container[frame[2]] = value
                     frame[2] = None
                 else:
                     ptr = f"{frame[1]}/{len(container)}"
@@ -223,14 +229,14 @@ def _walk(source: SourceFile, docs: list[Document], problems: list[Diagnostic]) 
                         if key is None:
                             raise _Abort(make("L109", "a mapping key must be a plain scalar, not a collection",
                                               _span(file, start, event.end_mark)))
-                        ptr = frame[1] + "/" + (escape_token(key) if ("/" in key or "~" in key) else key)
+                        ptr = frame[5]
                         container[key] = new
                         frame[2] = None
                     else:
                         ptr = f"{frame[1]}/{len(container)}"
                         container.append(new)
                 values[ptr] = (start.line + 1, start.column + 1, start.line + 1, start.column + 1)
-                stack.append([new, ptr, None, count, event.anchor])
+                stack.append([new, ptr, None, count, event.anchor, None])
             elif issubclass(etype, CollectionEndEvent):
                 frame = stack.pop()
                 end = event.end_mark

@@ -161,3 +161,12 @@ def test_unsafe_characters_never_reach_output(tmp_path: Path):
     for d in result.diagnostics:
         assert "\u202e" not in d.message and "\x1b" not in d.message
     assert os.sep not in "".join(d.span.file for d in result.diagnostics if d.span) or os.sep == "/"
+
+
+def test_suspect_prescan():
+    from compiler.load import suspect
+
+    assert not suspect("spec:\n  primary_key: [id]\n  keys: [a]\n")
+    for text in ("url: postgresql://u:p@h/db", "password: x", "a: \"\\e[31m\"", "a: \u202e", "API_KEY: x",
+                 "t: ghp_abcdefghijklmnopqrstuvwxyz0123456789"):
+        assert suspect(text), text
