@@ -56,7 +56,7 @@ def test_negative_case(case: Path, tmp_path: Path, update_golden: bool):
     result = validate_tree(root)
     golden = case / "expected.txt"
     if golden.exists():
-        # A few cases pin the full human output, to keep its layout from drifting.
+        # Every negative case pins its full human output: codes, lines, columns, messages, help.
         text = format_text(result.diagnostics, result.sources, redactions=result.redactions)
         if update_golden:
             golden.write_text(text, encoding="utf-8")
