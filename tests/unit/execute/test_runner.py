@@ -1,0 +1,80 @@
+"""The runner: interruption safety, --step, and the store layout."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("polars")
+pytest.importorskip("sklearn")
+
+from compiler.driver import compile_tree  # noqa: E402
+from compiler.execute import steps  # noqa: E402
+from compiler.execute.failure import RunError  # noqa: E402
+from compiler.execute.runner import Runner  # noqa: E402
+from tests.conftest import REPO  # noqa: E402
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    root = tmp_path / "repo"
+    root.mkdir()
+    shutil.copy(REPO / "charter.yaml", root)
+    shutil.copytree(REPO / "specs", root / "specs")
+    return root
+
+
+def _runner(root: Path, **kw) -> Runner:
+    _, graph = compile_tree(root)
+    assert graph is not None
+    return Runner(graph, root, **kw)
+
+
+def test_interrupted_package_leaves_no_partial_artifact_and_keeps_the_lock(repo, monkeypatch):
+    first = _runner(repo).run("delivery-time")
+    assert first.exit_code == 0 and first.promoted
+    lock_before = (repo / "charter.lock").read_bytes()
+    promoted = repo / json.loads(lock_before)["models"]["delivery-time"]["artifact_uri"]
+    model_before = (promoted / "model.skops").read_bytes()
+
+    spec = repo / "specs/delivery/model.yaml"
+    spec.write_text(spec.read_text().replace("max_depth: 12", "max_depth: 10"))
+
+    def crash(runner, pipeline, step, inputs, out):
+        (out / "model.skops").write_bytes(b"half")  # a partial write, then the process dies
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(steps, "run_package", crash)
+    runner = _runner(repo)
+    with pytest.raises(KeyboardInterrupt):
+        runner.run("delivery-time")
+    package_key = runner.keys["delivery-time/package"]
+    assert not runner.store.step_dir(package_key).exists()
+    assert not any(p.name.startswith(".") for p in runner.store.step_dir(package_key).parent.iterdir())
+    assert (repo / "charter.lock").read_bytes() == lock_before
+    assert (promoted / "model.skops").read_bytes() == model_before
+
+    monkeypatch.undo()
+    again = _runner(repo).run("delivery-time")  # the next run completes from the cached steps
+    statuses = {o.id.split("/")[1]: o.status for o in again.outcomes}
+    assert statuses["train"] == "cached" and statuses["package"] == "ran"
+    assert again.promoted != first.promoted
+
+
+def test_single_step_needs_its_inputs(repo):
+    with pytest.raises(RunError, match="needs `split`"):
+        _runner(repo).run("churn", only="train")
+    full = _runner(repo).run("churn", until="split")
+    assert [o.status for o in full.outcomes] == ["ran"] * 4
+    only = _runner(repo).run("churn", only="train")
+    assert [(o.id, o.status) for o in only.outcomes] == [("churn/train", "ran")]
+
+
+def test_unknown_step_and_model(repo):
+    with pytest.raises(RunError, match="no step `trian`"):
+        _runner(repo).run("churn", only="trian")
+    with pytest.raises(RunError, match="no model named"):
+        _runner(repo).run("nope")
