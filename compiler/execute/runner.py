@@ -20,6 +20,9 @@ from compiler.execute.store import Store, read_json, write_json
 from compiler.ir.graph import ModelPipeline, PipelineGraph, Step, content_hash
 
 _LIBRARIES = ("polars", "pandas", "scikit-learn", "skops", "numpy")
+# Steps recomputed in memory when needed instead of stored: re-reading the source costs about
+# what reading a stored copy would, and writing a copy of every table on every run does not pay.
+EPHEMERAL = frozenset({"ingest", "prepare"})
 
 
 def versions() -> dict[str, str]:
@@ -66,6 +69,7 @@ class Runner:
         self.store = Store(store or graph.project.get("artifact_store", ".charter/artifacts"), root)
         self.versions = versions()
         self.now = now
+        self.fingerprints: dict[str, str] = {}
 
     def run_keys(self, pipeline: ModelPipeline) -> dict[str, str]:
         from compiler.execute.ingest import fingerprint
@@ -74,7 +78,7 @@ class Runner:
         for step in pipeline.steps:
             extra = {}
             if step.name == "ingest":
-                extra["data"] = fingerprint(step.params, self.root)
+                extra["data"] = self.fingerprints[pipeline.name] = fingerprint(step.params, self.root)
             keys[step.id] = content_hash({"hash": step.hash, "needs": [keys[n] for n in step.needs],
                                           "versions": self.versions, **extra})  # fmt: skip
         return keys
@@ -84,31 +88,52 @@ class Runner:
         if pipeline is None:
             names = ", ".join(f"`{m.name}`" for m in self.graph.models) or "none"
             raise RunError(f"no model named `{model}`", hint=f"models in this repository: {names}")
+        if only is not None and pipeline.step(only) is None:
+            raise RunError(f"model `{model}` has no step `{only}`",
+                           hint="steps: " + ", ".join(s.name for s in pipeline.steps))
         steps = list(pipeline.steps)
-        if only is not None:
-            if pipeline.step(only) is None:
-                raise RunError(f"model `{model}` has no step `{only}`",
-                               hint="steps: " + ", ".join(s.name for s in pipeline.steps))
         if until is not None:
             steps = steps[: [s.name for s in steps].index(until) + 1]
         keys = self.keys = self.run_keys(pipeline)
+        self.memory: dict[str, object] = {}  # tables of ephemeral steps, by output name
+        must = self._must_run(pipeline, steps, keys, only)
         result = RunResult(model)
         for step in steps:
-            if only is not None and step.name != only:
-                if not self.store.has(keys[step.id]) and step.id in self._needed(pipeline, only):
-                    raise RunError(f"step `{only}` needs `{step.name}`, which has not run for these inputs",
-                                   hint=f"run `charter run {model}` (or its earlier steps) first")
+            if only is not None and step.id not in must:
                 continue
-            outcome = self._step(pipeline, step, keys, result)
+            if step.id in must:
+                outcome = self._step(pipeline, step, keys, result)
+            elif step.name in EPHEMERAL:
+                outcome = StepOutcome(step.id, "cached", 0.0, keys[step.id], "not needed")
+            else:
+                started = time.perf_counter()
+                detail = self._after_cached(pipeline, step, keys[step.id], result)
+                outcome = StepOutcome(step.id, "cached", time.perf_counter() - started, keys[step.id], detail)
             result.outcomes.append(outcome)
             self.echo(f"{step.id:<28} {outcome.status:<7} {outcome.seconds:6.2f}s  {outcome.detail}".rstrip())
             if outcome.status == "failed":
                 break
         return result
 
-    def _needed(self, pipeline: ModelPipeline, name: str) -> set[str]:
-        step = pipeline.step(name)
-        return set(step.needs) if step else set()
+    def _must_run(self, pipeline: ModelPipeline, steps: list[Step], keys: dict[str, str], only: str | None) -> set[str]:
+        """Steps to execute: stale persisted steps (or just `only`), plus the ephemeral steps they need."""
+        by_id = {s.id: s for s in pipeline.steps}
+        if only is not None:
+            target = pipeline.step(only)
+            must = {target.id}
+            for need in target.needs:
+                if by_id[need].name not in EPHEMERAL and not self.store.has(keys[need]):
+                    raise RunError(f"step `{only}` needs `{by_id[need].name}`, which has not run for these inputs",
+                                   hint=f"run `charter run {pipeline.name}` (or its earlier steps) first")
+        else:
+            must = {s.id for s in steps if s.name not in EPHEMERAL and (self.force or not self.store.has(keys[s.id]))}
+        # Ephemeral steps (ingest, prepare) are recomputed in memory whenever a step that runs needs them.
+        for step in reversed(pipeline.steps):
+            if step.id in must:
+                for need in step.needs:
+                    if by_id[need].name in EPHEMERAL:
+                        must.add(need)
+        return must
 
     def _inputs(self, pipeline: ModelPipeline, step: Step, keys: dict[str, str]) -> dict[str, Path]:
         folders = {}
@@ -121,17 +146,17 @@ class Runner:
     def _step(self, pipeline: ModelPipeline, step: Step, keys: dict[str, str], result: RunResult) -> StepOutcome:
         key = keys[step.id]
         started = time.perf_counter()
-        if self.store.has(key) and not self.force:
-            detail = self._after_cached(pipeline, step, key, result)
-            return StepOutcome(step.id, "cached", time.perf_counter() - started, key, detail)
         from compiler.execute import steps as impl
         from compiler.execute.errors import DataError
 
         inputs = self._inputs(pipeline, step, keys)
         self.current_key = key
         try:
-            with self.store.writing(key) as out:
-                detail = getattr(impl, f"run_{step.name}")(self, pipeline, step, inputs, out)
+            if step.name in EPHEMERAL:
+                detail = getattr(impl, f"run_{step.name}")(self, pipeline, step, inputs, None)
+            else:
+                with self.store.writing(key) as out:
+                    detail = getattr(impl, f"run_{step.name}")(self, pipeline, step, inputs, out)
         except impl.StepFailed as failed:
             result.failed, result.report, result.exit_code = failed.message, failed.report, 1
             return StepOutcome(step.id, "failed", time.perf_counter() - started, key, failed.message)

@@ -35,30 +35,29 @@ def _schema_after_prepare(schema: list[dict], steps: list[dict]) -> list[dict]:
     return columns
 
 
-def run_ingest(runner, pipeline, step, inputs, out: Path) -> str:
-    from compiler.execute.ingest import fingerprint, read_source
+def run_ingest(runner, pipeline, step, inputs, out: None) -> str:
+    from compiler.execute.ingest import read_source
 
     df = read_source(step.params, runner.root)
-    df.write_parquet(out / "raw.parquet")
-    write_json(out / "fingerprint.json", {"data": fingerprint(step.params, runner.root)})
+    runner.memory["raw"] = df  # ephemeral: kept in memory for the steps of this run
     return f"{df.height} rows, {df.width} columns"
 
 
-def run_prepare(runner, pipeline, step, inputs, out: Path) -> str:
+def run_prepare(runner, pipeline, step, inputs, out: None) -> str:
     from compiler.execute.prepare import apply_prepare, finalize_types
 
-    raw = pl.read_parquet(inputs["raw"] / "raw.parquet")
+    raw = runner.memory.pop("raw")
     schema = pipeline.step("ingest").params["schema"]
     df = apply_prepare(raw, step.params["steps"])
     df = finalize_types(df, _schema_after_prepare(schema, step.params["steps"]))
-    df.write_parquet(out / "prepared.parquet")
+    runner.memory["prepared"] = df
     return f"{raw.height} -> {df.height} rows"
 
 
 def run_validate(runner, pipeline, step, inputs, out: Path) -> str:
     from compiler.execute.rules import check_rules
 
-    df = pl.read_parquet(inputs["prepared"] / "prepared.parquet")
+    df = runner.memory["prepared"]
     now = runner.now or datetime.now(timezone.utc)
     results = check_rules(df, step.params["rules"], now=now)
     report = [r.__dict__ if hasattr(r, "__dict__") else _asdict(r) for r in results]
@@ -67,7 +66,6 @@ def run_validate(runner, pipeline, step, inputs, out: Path) -> str:
     if errors:
         raise StepFailed(f"{len(errors)} data rule(s) failed", rules_table(results))
     write_json(out / "data_report.json", {"rows": df.height, "rules": report})
-    df.write_parquet(out / "validated.parquet")
     passed = sum(r.passed for r in results)
     return f"{passed}/{len(results)} rules passed" + (f", {len(warnings)} warning(s)" if warnings else "")
 
@@ -91,7 +89,7 @@ def rules_table(results) -> str:
 def run_split(runner, pipeline, step, inputs, out: Path) -> str:
     from compiler.execute.train import split
 
-    df = pl.read_parquet(inputs["validated"] / "validated.parquet")
+    df = runner.memory["prepared"]
     train, test = split(df, step.params)
     train.write_parquet(out / "train_set.parquet")
     test.write_parquet(out / "test_set.parquet")
@@ -153,7 +151,7 @@ def run_package(runner, pipeline, step, inputs, out: Path) -> str:
     verdict = read_json(inputs["verdict"] / "verdict.json")
     version = runner.current_key[:12]
     ingest = pipeline.step("ingest").params
-    fingerprint = read_json(runner.store.step_dir(runner.keys[f"{pipeline.name}/ingest"]) / "fingerprint.json")["data"]
+    fingerprint = runner.fingerprints[pipeline.name]
     card = model_card(pipeline.name, pipeline.description, pipeline.task, pipeline.step("train").params, metrics,
                       verdict, step.params["owners"], ingest, version)
     record = {"model": pipeline.name, "version": version, "data_fingerprint": fingerprint,

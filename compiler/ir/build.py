@@ -19,8 +19,10 @@ _STAGE_OF_KIND = {"DataSource": "data", "ValidationSuite": "validation", "Model"
 _TEMPLATE = (
     ("ingest", (), (), ("raw",)),
     ("prepare", ("ingest",), ("raw",), ("prepared",)),
-    ("validate", ("prepare",), ("prepared",), ("validated", "data_report")),
-    ("split", ("validate",), ("validated",), ("train_set", "test_set")),
+    ("validate", ("prepare",), ("prepared",), ("data_report",)),
+    # split reads the prepared table itself: validation only checks it, and passing the table
+    # through validate would cost a copy of it per run.
+    ("split", ("prepare", "validate"), ("prepared",), ("train_set", "test_set")),
     ("train", ("split",), ("train_set",), ("model",)),
     ("evaluate", ("train", "split"), ("model", "train_set", "test_set"), ("metrics", "profile")),
     ("gate", ("evaluate",), ("metrics",), ("verdict",)),
