@@ -25,13 +25,17 @@ def validate_documents(
     """Run the model pass over every document, then every semantic rule over the result."""
     diags: list[Diagnostic] = []
     specs: list[Spec] = []
+    broken: set[tuple[str, str]] = set()
     for doc in documents:
         model, problems = check_document(doc)
         diags.extend(problems)
         if model is not None:
             specs.append(Spec(model, doc.file, doc.index, doc.span("")))
+        elif isinstance(doc.data, dict) and isinstance(doc.data.get("metadata"), dict):
+            # Already reported; references to it must not be reported again as unknown.
+            broken.add((str(doc.data.get("kind")), str(doc.data["metadata"].get("name"))))
     specset = SpecSet(tuple(specs), project)
-    ctx = Context(specset, tuple(documents), project, project_doc)
+    ctx = Context(specset, tuple(documents), project, project_doc, frozenset(broken))
     for rule in load_rules():
         diags.extend(rule.check(ctx))
     return specset, _drop_secret_echoes(diags)

@@ -17,6 +17,7 @@ class Context:
     documents: tuple[Document, ...]
     project: object | None = None
     project_doc: Document | None = None  # charter.yaml, for spans of project settings
+    broken: frozenset = frozenset()  # (kind, name) of documents that failed the model pass
     _by_origin: dict[tuple[str, int], Document] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:

@@ -74,7 +74,10 @@ def _get(model: object, pointer: str) -> object:
 def check(ctx: Context) -> Iterator[Diagnostic]:
     specs = ctx.specset
     all_names = {s.name for s in specs}
+    broken_names = {name for _, name in ctx.broken}
     for spec, pointer, name, target in references(ctx):
+        if (target, name) in ctx.broken or (target == "*" and name in broken_names):
+            continue  # the referenced spec exists but has errors of its own, reported already
         if target == "*":
             if name in all_names:
                 continue
