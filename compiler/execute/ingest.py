@@ -34,17 +34,32 @@ def _path(params: dict, root: Path) -> Path:
     return path
 
 
-def fingerprint(params: dict, root: Path) -> str:
+def fingerprint(params: dict, root: Path, cache: dict | None = None) -> str:
     """sha256 of the input bytes; for database queries, of the query (data changes behind a
-    query are not detected: `charter run --force` re-reads them)."""
+    query are not detected: `charter run --force` re-reads them).
+
+    `cache` maps a path to (size, mtime_ns, inode, hash), so an unchanged file is not hashed
+    again on every run (as DVC's state database does)."""
     digest = hashlib.sha256()
     if params["format"] == "sql" and params.get("connection"):
         digest.update(f"{params['source']}\0{params.get('query') or params.get('table')}".encode())
         return digest.hexdigest()
     try:
-        with _path(params, root).open("rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(chunk)
+        path = _path(params, root)
+        st = path.stat()
+        stamp = [st.st_size, st.st_mtime_ns, st.st_ino]
+        known = cache.get(str(path)) if cache is not None else None
+        if known and known[:3] == stamp:
+            file_hash = known[3]
+        else:
+            inner = hashlib.sha256()
+            with path.open("rb") as fh:
+                for chunk in iter(lambda: fh.read(1 << 20), b""):
+                    inner.update(chunk)
+            file_hash = inner.hexdigest()
+            if cache is not None:
+                cache[str(path)] = [*stamp, file_hash]
+        digest.update(file_hash.encode())
     except DataError:
         digest.update(b"missing")  # reported when ingest runs
     if params["format"] == "sql":
@@ -168,16 +183,28 @@ def cast_columns(df: pl.DataFrame, types: dict[str, str], source: str) -> pl.Dat
     """Cast columns to their declared types; any value that does not convert is a DataError."""
     if not types:
         return df
+    # Columns already of the target type need no cast and cannot fail one.
+    _same = {"integer": (pl.Int64,), "float": (pl.Float64,), "string": (pl.String,), "category": (pl.String,),
+             "date": (pl.Date,), "datetime": (pl.Datetime("us"),), "boolean": (pl.Boolean,)}  # fmt: skip
+    types = {n: k for n, k in types.items() if df.schema[n] not in _same[k]}
+    if not types:
+        return df
     exprs = [_target(kind, pl.col(name), df.schema[name]).alias(name) for name, kind in types.items()]
     cast = df.with_columns(exprs)
-    # A value failed when it was present before and is null after (one vectorised pass).
-    bad = cast.select([((pl.col(n).is_null()) & df.get_column(n).is_not_null()
-                        & (df.get_column(n).cast(pl.String).str.strip_chars() != "")).sum().alias(n)
-                       for n in types]).row(0, named=True)
+
+    def failed(name: str) -> pl.Expr:
+        # A value failed when it was present before and is null after; blank text counts as missing.
+        before = pl.col(f"__before_{name}")
+        present = before.is_not_null()
+        if df.schema[name] == pl.String:
+            present = present & (before.str.strip_chars() != "")
+        return pl.col(name).is_null() & present
+
+    both = cast.with_columns([df.get_column(n).alias(f"__before_{n}") for n in types])
+    bad = both.select([failed(n).sum().alias(n) for n in types]).row(0, named=True)
     for name, count in bad.items():
         if count:
-            mask = cast.get_column(name).is_null() & df.get_column(name).is_not_null() & (
-                df.get_column(name).cast(pl.String).str.strip_chars() != "")
+            mask = both.select(failed(name).alias("m")).get_column("m")
             rows = mask.arg_true().head(5).to_list()
             values = ", ".join(f"`{shorten(df.get_column(name)[r])}`" for r in rows[:3])
             raise DataError(f"source `{source}`: column `{name}` ({types[name]}): {count} value(s) are not "

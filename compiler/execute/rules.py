@@ -121,14 +121,15 @@ def check_rules(df: pl.DataFrame, rules: list[dict], *, now: datetime) -> list[R
         else:
             exprs.append(_observed(df, r, now).alias(f"r{i}"))
     values = df.select(exprs).row(0) if exprs else ()
+    # Sample rows of every failing row rule, in one more parallel pass.
+    failing_rules = [i for i, (r, v) in enumerate(zip(rules, values)) if r["rule"] in _ROW and v]
+    samples = df.select([_row_mask(df, rules[i], now).arg_true().head(5).implode().alias(f"s{i}")
+                         for i in failing_rules]).row(0, named=True) if failing_rules else {}
     results = []
     for i, (r, value) in enumerate(zip(rules, values)):
         if r["rule"] in _ROW:
             failing = int(value or 0)
-            sample = []
-            if failing:
-                mask = df.select(_row_mask(df, r, now).alias("m")).get_column("m")
-                sample = [k + 1 for k in mask.arg_true().head(5).to_list()]
+            sample = [k + 1 for k in samples.get(f"s{i}", [])]
             results.append(RuleResult(r["id"], r["rule"], r["severity"], failing == 0, failing, df.height, sample,
                                       None, _row_message(r, failing)))
         else:

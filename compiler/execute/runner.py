@@ -74,13 +74,24 @@ class Runner:
     def run_keys(self, pipeline: ModelPipeline) -> dict[str, str]:
         from compiler.execute.ingest import fingerprint
 
+        cache_path = self.store.base / "fingerprints.json"
+        try:
+            cache = read_json(cache_path) if cache_path.is_file() else {}
+        except ValueError:
+            cache = {}  # a damaged cache only costs a re-hash
+        before = dict(cache)
         keys: dict[str, str] = {}
         for step in pipeline.steps:
             extra = {}
             if step.name == "ingest":
-                extra["data"] = self.fingerprints[pipeline.name] = fingerprint(step.params, self.root)
+                extra["data"] = self.fingerprints[pipeline.name] = fingerprint(step.params, self.root, cache)
             keys[step.id] = content_hash({"hash": step.hash, "needs": [keys[n] for n in step.needs],
                                           "versions": self.versions, **extra})  # fmt: skip
+        if cache != before:
+            cache_path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cache_path.with_suffix(".tmp")
+            write_json(tmp, cache)
+            tmp.replace(cache_path)
         return keys
 
     def run(self, model: str, *, only: str | None = None, until: str | None = None) -> RunResult:

@@ -1,0 +1,289 @@
+"""`charter check-data` on a generated 5,000,000-row table against pandera, DuckDB and polars
+running the same 16 rules, in the same run, checking that all report the same failing counts.
+
+    pip install -e '.[dev,bench]'
+    python benchmarks/bench_check_data.py [--rows 5000000] [--runs 3] [--json]
+
+Each engine runs as a whole process (`/usr/bin/time` gives wall time and peak memory), reads
+the same Parquet file and prints its failing count per rule as JSON; the harness compares
+them. Targets (issue 3): charter <= 0.5x pandera and <= 1.1x the faster of DuckDB and
+polars, with peak memory no higher than pandera's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+COUNTRIES = ["se", "no", "dk", "fi", "de"]
+ROW_RULES = ["not_null", "unique", "seats", "discount", "country", "email", "account_len", "compare", "future",
+             "expression"]
+
+SPEC = """\
+apiVersion: charter/v1
+kind: DataSource
+metadata: {name: events}
+spec:
+  format: parquet
+  path: events.parquet
+  schema:
+    - {name: id, type: string, nullable: false}
+    - {name: account, type: string}
+    - {name: country, type: category}
+    - {name: plan, type: category}
+    - {name: seats, type: integer}
+    - {name: tenure, type: integer}
+    - {name: spend, type: float}
+    - {name: discount, type: float}
+    - {name: sessions, type: integer}
+    - {name: tickets, type: integer}
+    - {name: score, type: float}
+    - {name: created, type: datetime}
+    - {name: email, type: string}
+    - {name: label, type: boolean}
+---
+apiVersion: charter/v1
+kind: ValidationSuite
+metadata: {name: events-quality}
+spec:
+  source: events
+  rules:
+    - {id: not-null, rule: not_null, columns: [id, account], severity: warn}
+    - {id: unique, rule: unique, columns: [id], severity: warn}
+    - {id: seats, rule: between, column: seats, min: 1, max: 100000, severity: warn}
+    - {id: discount, rule: between, column: discount, min: 0, max: 1, severity: warn}
+    - {id: country, rule: in_set, column: country, values: [se, "no", dk, fi, de], severity: warn}
+    - {id: email, rule: regex, column: email, pattern: "[^@]+@[^@]+\\\\.[a-z]+", severity: warn}
+    - {id: account-len, rule: length, column: account, min: 6, max: 12, severity: warn}
+    - {id: compare, rule: compare, left: tenure, op: ">=", right: tickets, severity: warn}
+    - {id: future, rule: not_in_future, column: created, severity: warn}
+    - {id: expression, rule: expression, check: "spend >= 0 and sessions >= 0", severity: warn}
+    - {id: spend-nulls, rule: null_fraction, column: spend, max: 0.05, severity: warn}
+    - {id: rows, rule: row_count, min: 1000, severity: warn}
+    - {id: plans, rule: distinct_count, column: plan, max: 10, severity: warn}
+    - {id: spend-mean, rule: mean_between, column: spend, min: 0, max: 10000, severity: warn}
+    - {id: tenure-stdev, rule: stdev_between, column: tenure, min: 0, max: 5000, severity: warn}
+    - {id: seats-median, rule: quantile_between, column: seats, quantile: 0.5, min: 1, max: 500, severity: warn}
+---
+apiVersion: charter/v1
+kind: Model
+metadata: {name: events-model}
+spec:
+  task: binary_classification
+  data: {source: events, validation: events-quality, target: label, exclude: [id, account, email, created]}
+  estimator: {class: sklearn.linear_model.LogisticRegression}
+"""
+
+POLARS = """
+import json, sys, polars as pl
+from datetime import datetime
+df = pl.read_parquet(sys.argv[1])
+c = pl.col
+now = datetime.now()
+masks = {
+  "not_null": c("id").is_null() | c("account").is_null(),
+  "unique": ~c("id").is_first_distinct(),
+  "seats": c("seats").is_not_null() & ((c("seats") < 1) | (c("seats") > 100000)),
+  "discount": c("discount").is_not_null() & ((c("discount") < 0) | (c("discount") > 1)),
+  "country": c("country").is_not_null() & ~c("country").is_in(["se", "no", "dk", "fi", "de"]),
+  "email": c("email").is_not_null() & ~c("email").str.contains(r"^(?:[^@]+@[^@]+\\.[a-z]+)$"),
+  "account_len": c("account").is_not_null() & ((c("account").str.len_chars() < 6) | (c("account").str.len_chars() > 12)),
+  "compare": ~(c("tenure") >= c("tickets")).fill_null(False),
+  "future": c("created").is_not_null() & (c("created") > now),
+  "expression": ~((c("spend") >= 0) & (c("sessions") >= 0)).fill_null(False),
+}
+out = df.select([m.sum().alias(k) for k, m in masks.items()] + [
+  (c("spend").null_count() / pl.len()).alias("spend_nulls"), pl.len().alias("rows"),
+  c("plan").drop_nulls().n_unique().alias("plans"), c("spend").mean().alias("spend_mean"),
+  c("tenure").std().alias("tenure_stdev"), c("seats").quantile(0.5, interpolation="linear").alias("seats_median"),
+]).row(0, named=True)
+print(json.dumps({k: int(out[k]) for k in masks}))
+"""
+
+DUCKDB = """
+import json, sys, duckdb
+path = sys.argv[1]
+con = duckdb.connect()
+row = con.execute(f'''
+SELECT
+  count(*) FILTER (WHERE id IS NULL OR account IS NULL),
+  count(*) - count(DISTINCT id),
+  count(*) FILTER (WHERE seats < 1 OR seats > 100000),
+  count(*) FILTER (WHERE discount < 0 OR discount > 1),
+  count(*) FILTER (WHERE country NOT IN ('se', 'no', 'dk', 'fi', 'de')),
+  count(*) FILTER (WHERE NOT regexp_full_match(email, '[^@]+@[^@]+\\\\.[a-z]+')),
+  count(*) FILTER (WHERE length(account) < 6 OR length(account) > 12),
+  count(*) FILTER (WHERE NOT coalesce(tenure >= tickets, false)),
+  count(*) FILTER (WHERE created > now()::TIMESTAMP),
+  count(*) FILTER (WHERE NOT coalesce(spend >= 0 AND sessions >= 0, false)),
+  count(*) FILTER (WHERE spend IS NULL) / count(*), count(*), count(DISTINCT plan), avg(spend),
+  stddev_samp(tenure), quantile_cont(seats, 0.5)
+FROM read_parquet('{path}')''').fetchone()
+names = ["not_null", "unique", "seats", "discount", "country", "email", "account_len", "compare", "future", "expression"]
+print(json.dumps({n: int(v) for n, v in zip(names, row)}))
+"""
+
+PANDERA = """
+import json, sys, warnings
+warnings.filterwarnings("ignore")
+import pandas as pd, pandera.pandas as pa
+from datetime import datetime
+df = pd.read_parquet(sys.argv[1])
+now = datetime.now()
+def rule(name, fn):
+    return pa.Check(fn, name=name)
+schema = pa.DataFrameSchema({
+  "id": pa.Column(str, nullable=True, checks=[rule("unique", lambda s: ~s.duplicated(keep="first"))]),
+  "account": pa.Column(str, nullable=True, checks=[rule("account_len", lambda s: s.str.len().between(6, 12))]),
+  "country": pa.Column(str, nullable=True, checks=[rule("country", lambda s: s.isin(["se", "no", "dk", "fi", "de"]))]),
+  "seats": pa.Column("Int64", nullable=True, checks=[rule("seats", lambda s: s.between(1, 100000)),
+                                                  rule("seats_median", lambda s: 1 <= s.median() <= 500)]),
+  "discount": pa.Column(float, nullable=True, checks=[rule("discount", lambda s: s.between(0, 1))]),
+  "email": pa.Column(str, nullable=True, checks=[rule("email", lambda s: s.str.fullmatch(r"[^@]+@[^@]+\\.[a-z]+"))]),
+  "created": pa.Column("datetime64[us]", nullable=True, checks=[rule("future", lambda s: s <= now)]),
+  "spend": pa.Column(float, nullable=True, checks=[rule("spend_nulls", lambda s: s.isna().mean() <= 0.05),
+                                                 rule("spend_mean", lambda s: 0 <= s.mean() <= 10000)]),
+  "tenure": pa.Column("Int64", nullable=True, checks=[rule("tenure_stdev", lambda s: 0 <= s.std() <= 5000)]),
+  "plan": pa.Column(str, nullable=True, checks=[rule("plans", lambda s: s.nunique() <= 10)]),
+}, checks=[
+  rule("not_null", lambda d: d["id"].notna() & d["account"].notna()),
+  rule("compare", lambda d: (d["tenure"] >= d["tickets"]).fillna(False).astype(bool)),
+  rule("expression", lambda d: ((d["spend"] >= 0) & (d["sessions"] >= 0)).fillna(False).astype(bool)),
+  rule("rows", lambda d: len(d) >= 1000),
+], strict=False, coerce=False)
+counts = {}
+try:
+    schema.validate(df, lazy=True)
+except pa.errors.SchemaErrors as exc:
+    fc = exc.failure_cases
+    for name, group in fc.groupby("check"):
+        # dataframe-wide checks list a failure case per column of a failing row: count rows
+        counts[str(name)] = int(group["index"].nunique())
+names = ["not_null", "unique", "seats", "discount", "country", "email", "account_len", "compare", "future", "expression"]
+print(json.dumps({n: counts.get(n, 0) for n in names}))
+"""
+
+
+def generate(path: Path, rows: int) -> None:
+    """A deterministic table with a few failures of every row rule."""
+    import numpy as np
+    import polars as pl
+
+    rng = np.random.default_rng(0)
+    ids = np.char.add("e", np.arange(rows).astype(str))
+    dup = rng.choice(rows, 2 * (rows // 20_000), replace=False)
+    half = len(dup) // 2
+    ids[dup[:half]] = ids[dup[half:]]
+    accounts = np.char.add("acct", (rng.integers(1, 99_999_999, rows)).astype(str))
+    df = pl.DataFrame({
+        "id": ids,
+        "account": accounts,
+        "country": rng.choice(COUNTRIES + ["xx"], rows, p=[0.2, 0.2, 0.2, 0.2, 0.1999, 0.0001]),
+        "plan": rng.choice(["free", "team", "business", "enterprise"], rows),
+        "seats": rng.integers(0, 1000, rows),
+        "tenure": rng.integers(0, 3000, rows),
+        "spend": rng.gamma(2.0, 50.0, rows) * np.where(rng.random(rows) < 0.0001, -1, 1),
+        "discount": rng.random(rows) * 1.00002,
+        "sessions": rng.integers(0, 500, rows),
+        "tickets": rng.integers(0, 20, rows),
+        "score": rng.normal(0, 1, rows),
+        "created": pl.datetime_range(pl.datetime(2020, 1, 1), pl.datetime(2024, 1, 1), interval="1m", eager=True)
+        .sample(rows, with_replacement=True, seed=1),
+        "email": np.char.add(np.char.add("user", np.arange(rows).astype(str)), "@example.com"),
+        "label": rng.random(rows) < 0.3,
+    }).with_columns(
+        pl.when(pl.int_range(pl.len()) % 50_000 == 7).then(None).otherwise(pl.col("account")).alias("account"),
+        pl.when(pl.int_range(pl.len()) % 40 == 3).then(None).otherwise(pl.col("spend")).alias("spend"),
+        pl.when(pl.int_range(pl.len()) % 100_000 == 11).then(pl.lit("broken")).otherwise(pl.col("email")).alias("email"),
+        pl.when(pl.int_range(pl.len()) % 200_000 == 13).then(pl.datetime(2099, 1, 1)).otherwise(pl.col("created"))
+        .alias("created"),
+    )
+    df.write_parquet(path)
+
+
+def _run(cmd: list[str], cwd: Path, env: dict | None = None) -> tuple[float, int, str]:
+    proc = subprocess.run(["/usr/bin/time", "-f", "%e %M", *cmd], cwd=cwd, capture_output=True, text=True,
+                          env={**os.environ, **(env or {})})
+    if proc.returncode not in (0, 1):
+        raise SystemExit(f"{' '.join(cmd[:3])} failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
+    seconds, kb = proc.stderr.strip().splitlines()[-1].split()
+    return float(seconds), int(kb), proc.stdout
+
+
+def _charter_counts(cwd: Path) -> dict[str, int]:
+    store = sorted((cwd / ".charter").rglob("data_report.json"))
+    report = json.loads(store[-1].read_text())
+    by_id = {r["id"]: r["failing"] for r in report["rules"]}
+    rename = {"account-len": "account_len", "not-null": "not_null"}
+    return {rename.get(k, k): v for k, v in by_id.items() if rename.get(k, k) in ROW_RULES}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=5_000_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    charter = Path(sys.executable).with_name("charter")
+    charter_cmd = [str(charter)] if charter.exists() else [sys.executable, "-m", "compiler"]
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        generate(root / "events.parquet", args.rows)
+        (root / "charter.yaml").write_text("apiVersion: charter/v1\nkind: Project\nmetadata: {name: bench}\n"
+                                           "spec: {specs: [specs], default_ownership: owners}\n")
+        (root / "specs").mkdir()
+        (root / "specs" / "events.yaml").write_text(SPEC + "---\napiVersion: charter/v1\nkind: Ownership\n"
+                                                    "metadata: {name: owners}\nspec:\n  covers: [events]\n  raci:\n"
+                                                    "    data: {responsible: ['@a'], accountable: '@b'}\n")
+        for name, code in (("polars", POLARS), ("duckdb", DUCKDB), ("pandera", PANDERA)):
+            (root / f"run_{name}.py").write_text(textwrap.dedent(code))
+        engines = {
+            "charter check-data": [*charter_cmd, "check-data", "events", "--force"],
+            "polars (hand-written)": [sys.executable, "run_polars.py", "events.parquet"],
+            "duckdb (hand-written SQL)": [sys.executable, "run_duckdb.py", "events.parquet"],
+            "pandera": [sys.executable, "run_pandera.py", "events.parquet"],
+        }
+        timings: dict[str, list[tuple[float, int]]] = {k: [] for k in engines}
+        counts: dict[str, dict] = {}
+        for _ in range(args.runs):
+            for name, cmd in engines.items():
+                seconds, kb, out = _run(cmd, root)
+                timings[name].append((seconds, kb))
+                counts[name] = _charter_counts(root) if name.startswith("charter") else json.loads(out)
+    median = {k: statistics.median(t for t, _ in v) for k, v in timings.items()}
+    peak = {k: max(m for _, m in v) / 1024 for k, v in timings.items()}
+    agree = all(c == counts["polars (hand-written)"] for c in counts.values())
+    fastest = min(median["polars (hand-written)"], median["duckdb (hand-written SQL)"])
+    charter = median["charter check-data"]
+    summary = {
+        "rows": args.rows, "runs": args.runs, "median_s": median, "peak_mib": peak, "failing_counts": counts,
+        "counts_agree": agree, "ratio_vs_pandera": charter / median["pandera"], "ratio_vs_fastest": charter / fastest,
+        "targets": {"<= 0.5x pandera": charter <= 0.5 * median["pandera"], "<= 1.1x fastest of duckdb/polars":
+                    charter <= 1.1 * fastest, "peak memory <= pandera": peak["charter check-data"] <= peak["pandera"]},
+    }  # fmt: skip
+    if args.json:
+        print(json.dumps(summary, indent=2))
+        return 0
+    print(f"{args.rows:,} rows x 14 columns, 16 rules; median of {args.runs} runs, whole processes")
+    for name in engines:
+        print(f"  {name:<26} {median[name]:7.2f} s   peak {peak[name]:7.0f} MiB")
+    print(f"  failing counts agree across engines: {agree}")
+    if not agree:
+        for name, c in counts.items():
+            print(f"    {name}: {c}")
+    print(f"  charter / pandera = {summary['ratio_vs_pandera']:.2f}, charter / fastest = {summary['ratio_vs_fastest']:.2f}")
+    for target, met in summary["targets"].items():
+        print(f"  target {target:<36} {'met' if met else 'MISSED'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
