@@ -71,7 +71,8 @@ def _row_mask(df: pl.DataFrame, r: dict, now: datetime) -> pl.Expr:
     if kind == "not_null":
         return pl.any_horizontal([pl.col(c).is_null() for c in r["columns"]])
     if kind == "unique":
-        return ~pl.struct(r["columns"]).is_first_distinct()
+        cols = r["columns"]
+        return ~(pl.col(cols[0]) if len(cols) == 1 else pl.struct(cols)).is_first_distinct()
     if kind == "between":
         return _outside(pl.col(r["column"]), r.get("min"), r.get("max"), r.get("strict", False))
     if kind == "in_set":
@@ -114,26 +115,28 @@ def _observed(df: pl.DataFrame, r: dict, now: datetime) -> pl.Expr:
 
 
 def check_rules(df: pl.DataFrame, rules: list[dict], *, now: datetime) -> list[RuleResult]:
-    exprs = []
+    # Pass 1 evaluates every row mask and table statistic in one parallel select; the masks are
+    # kept as (bit-packed) boolean columns, so counting failures and sampling failing rows in
+    # pass 2 costs almost nothing and no mask is computed twice.
+    row_ids = [i for i, r in enumerate(rules) if r["rule"] in _ROW]
+    table_ids = [i for i, r in enumerate(rules) if r["rule"] not in _ROW]
+    counts: dict = {}
+    if row_ids:
+        masks = df.select([_row_mask(df, rules[i], now).alias(f"m{i}") for i in row_ids])
+        counts = masks.select([pl.col(f"m{i}").sum().alias(f"r{i}") for i in row_ids]
+                              + [pl.col(f"m{i}").arg_true().head(5).implode().alias(f"s{i}") for i in row_ids]
+                              ).row(0, named=True)
+    stats = df.select([_observed(df, rules[i], now).alias(f"r{i}") for i in table_ids]).row(0, named=True) \
+        if table_ids else {}
+    results = []
     for i, r in enumerate(rules):
         if r["rule"] in _ROW:
-            exprs.append(_row_mask(df, r, now).sum().alias(f"r{i}"))
-        else:
-            exprs.append(_observed(df, r, now).alias(f"r{i}"))
-    values = df.select(exprs).row(0) if exprs else ()
-    # Sample rows of every failing row rule, in one more parallel pass.
-    failing_rules = [i for i, (r, v) in enumerate(zip(rules, values)) if r["rule"] in _ROW and v]
-    samples = df.select([_row_mask(df, rules[i], now).arg_true().head(5).implode().alias(f"s{i}")
-                         for i in failing_rules]).row(0, named=True) if failing_rules else {}
-    results = []
-    for i, (r, value) in enumerate(zip(rules, values)):
-        if r["rule"] in _ROW:
-            failing = int(value or 0)
-            sample = [k + 1 for k in samples.get(f"s{i}", [])]
+            failing = int(counts[f"r{i}"] or 0)
+            sample = [k + 1 for k in counts[f"s{i}"]] if failing else []
             results.append(RuleResult(r["id"], r["rule"], r["severity"], failing == 0, failing, df.height, sample,
                                       None, _row_message(r, failing)))
         else:
-            results.append(_table_result(r, value, df.height))
+            results.append(_table_result(r, stats[f"r{i}"], df.height))
     return results
 
 
