@@ -12,7 +12,7 @@ from pathlib import Path
 
 from compiler import __version__
 
-# Exit codes, one table for every command (docs/cli.md repeats it).
+# Exit codes, one table for every command (docs/diagnostics.md and docs/runtime.md list them).
 EXIT_OK = 0  # clean
 EXIT_SPEC_ERRORS = 1  # the specs have errors (or warnings under --strict)
 EXIT_USAGE = 2  # bad arguments, missing paths, environment problems, internal errors

@@ -39,6 +39,7 @@ _TABLE = [
     Code("L109", "complex-key", _E, "a mapping key is not a plain scalar"),
     Code("L110", "number-too-long", _E, "a numeric literal has too many digits"),
     Code("L111", "empty-file", _W, "a spec file holds no document"),
+    Code("L112", "merge-key", _E, "YAML merge keys (`<<`) are not supported"),
     # S2xx: document shape and field values
     Code("S201", "unknown-kind", _E, "`kind` names no Charter kind"),
     Code("S202", "unsupported-api-version", _E, "`apiVersion` is not `charter/v1`"),

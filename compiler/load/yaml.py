@@ -168,6 +168,10 @@ def _walk(source: SourceFile, docs: list[Document], problems: list[Diagnostic]) 
                         # A mapping key: always its text, never resolved. Its pointer is kept in
                         # the frame for the value that follows.
                         key = text
+                        if key == "<<" and not event.style:
+                            raise _Abort(make("L112", "merge keys (`<<`) are not supported", _span(file, start, end),
+                                              help="write the fields out; an alias (`*name`) may still be used "
+                                                   "as a whole value"))
                         ptr = frame[1] + "/" + (escape_token(key) if ("/" in key or "~" in key) else key)
                         pos = (start.line + 1, start.column + 1, end.line + 1, end.column + 1)
                         container = frame[0]

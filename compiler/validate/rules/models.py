@@ -61,7 +61,8 @@ def check(ctx: Context) -> Iterator[Diagnostic]:
         body = model.model.spec
         data = body.data
         suite = ctx.specset.get("ValidationSuite", data.validation) if data.validation else None
-        if suite is not None and suite.model.spec.source != data.source:
+        source_ok = ctx.specset.get("DataSource", data.source) is not None  # else X301/X302 said it
+        if suite is not None and source_ok and suite.model.spec.source != data.source:
             yield make("X310", f"validation suite `{suite.name}` checks `{suite.model.spec.source}`, "
                        f"but the model trains on `{data.source}`", ctx.span(model, "/spec/data/validation"),
                        pointer="/spec/data/validation", labels=(ctx.defined_here(suite),),
