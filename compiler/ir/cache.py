@@ -1,0 +1,67 @@
+"""A cache of the compiled IR, keyed by everything it is a function of: the bytes of
+`charter.yaml` and of every spec file, and the Charter code itself.
+
+`charter run` and `check-data` on an unchanged tree then skip parsing, validation and the
+IR build, and never import pydantic. The cache lives in `.charter/cache/` (never committed),
+holds the IR of a tree that validated without errors, and is written atomically.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import compiler
+from compiler.atomic import write_atomic
+from compiler.ir.graph import PipelineGraph
+
+CACHE = Path(".charter") / "cache" / "ir.json"
+
+
+def _code_fingerprint() -> str:
+    """Version plus the size and mtime of every module, so an edited checkout never reads a
+    cache written by other code."""
+    digest = hashlib.sha256(compiler.__version__.encode())
+    base = Path(compiler.__file__).parent
+    for path in sorted(base.rglob("*")):
+        if path.suffix in (".py", ".json", ".md") and "__pycache__" not in path.parts:
+            st = path.stat()
+            digest.update(f"{path.relative_to(base)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
+def tree_key(root: Path, spec_dirs: list[str]) -> str:
+    from compiler.load import discover
+
+    digest = hashlib.sha256(_code_fingerprint().encode())
+    config = root / "charter.yaml"
+    digest.update(config.read_bytes() if config.is_file() else b"-")
+    files, missing = discover([root / d for d in spec_dirs], root)
+    for path in files:
+        if path.resolve() == config.resolve():
+            continue
+        digest.update(f"\0{path}\0".encode())
+        digest.update(path.read_bytes())
+    digest.update(repr(missing).encode())
+    return digest.hexdigest()
+
+
+def load_cached(root: Path) -> PipelineGraph | None:
+    path = root / CACHE
+    try:
+        entry = json.loads(path.read_text(encoding="utf-8"))
+        if entry["key"] != tree_key(root, entry["spec_dirs"]):
+            return None
+        return PipelineGraph.from_json(json.dumps(entry["graph"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # no cache, or a damaged one: compile again
+
+
+def store(root: Path, graph: PipelineGraph) -> None:
+    spec_dirs = list(graph.project.get("specs", ["specs"]))
+    entry = {"key": tree_key(root, spec_dirs), "spec_dirs": spec_dirs, "graph": graph.to_dict()}
+    try:
+        write_atomic(root / CACHE, json.dumps(entry, sort_keys=True))
+    except OSError:
+        pass  # a read-only checkout still runs, just without the cache
