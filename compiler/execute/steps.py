@@ -93,16 +93,23 @@ def run_split(runner, pipeline, step, inputs, out: Path) -> str:
     train, test = split(df, step.params)
     train.write_parquet(out / "train_set.parquet")
     test.write_parquet(out / "test_set.parquet")
+    runner.memory["train_set"], runner.memory["test_set"] = train, test  # later steps of this run
     return f"{train.height} train / {test.height} test"
+
+
+def _table(runner, inputs, name: str) -> pl.DataFrame:
+    cached = runner.memory.get(name)
+    return cached if cached is not None else pl.read_parquet(inputs[name] / f"{name}.parquet")
 
 
 def run_train(runner, pipeline, step, inputs, out: Path) -> str:
     from compiler.execute.package import save_model
     from compiler.execute.train import fit
 
-    train = pl.read_parquet(inputs["train_set"] / "train_set.parquet")
+    train = _table(runner, inputs, "train_set")
     model = fit(train, step.params)
     save_model(model, out, [])
+    runner.memory["model"] = model
     return step.params["estimator"]["class"].rsplit(".", 1)[-1]
 
 
@@ -110,9 +117,11 @@ def run_evaluate(runner, pipeline, step, inputs, out: Path) -> str:
     from compiler.execute.evaluate import evaluate
     from compiler.execute.package import load_model
 
-    model = load_model(inputs["model"])
-    train = pl.read_parquet(inputs["train_set"] / "train_set.parquet")
-    test = pl.read_parquet(inputs["test_set"] / "test_set.parquet")
+    # Within one run the model and the sets are still in memory; reading them back (skops
+    # load with type checks) would only cost time.
+    model = runner.memory.get("model") or load_model(inputs["model"])
+    train = _table(runner, inputs, "train_set")
+    test = _table(runner, inputs, "test_set")
     metrics, profile = evaluate(model, test, train, step.params, pipeline.step("train").params)
     write_json(out / "metrics.json", metrics)
     write_json(out / "profile.json", profile)
