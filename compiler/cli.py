@@ -272,6 +272,12 @@ def _execute(args: argparse.Namespace, model: str, *, only: str | None = None, u
     try:
         runner = Runner(graph, root, store=args.store, force=args.force, echo=echo)
         result = runner.run(model, only=only, until=until)
+        if graph.project.get("tracking") == "mlflow" and until is None:
+            from compiler.execute.tracking import log_run
+
+            run_id = log_run(runner, graph.model(model), result)
+            if run_id:
+                echo(f"{'mlflow':<28} logged  run {run_id}" + (" (model registered)" if result.promoted else ""))
     except RunError as exc:
         raise UsageError(str(exc)) from None
     if not text:

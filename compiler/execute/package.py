@@ -24,16 +24,24 @@ def save_model(pipeline, folder: Path, runtimes: list[str]) -> list[str]:
     return files
 
 
+def trusted_types(path: Path) -> list[str]:
+    """The types a skops file needs, when all are scikit-learn's, numpy's or scipy's; anything
+    else means the file was not written by Charter, and loading it is refused."""
+    import skops.io as sio
+
+    untrusted = sio.get_untrusted_types(file=path)
+    unexpected = [t for t in untrusted if not t.startswith(("sklearn.", "numpy.", "scipy.", "builtins."))]
+    if unexpected:
+        raise ValueError(f"refusing to load {path}: unexpected types {', '.join(unexpected[:5])}")
+    return untrusted
+
+
 def load_model(folder: Path):
     """Load a model saved by `save_model`, trusting only scikit-learn's and numpy's types."""
     import skops.io as sio
 
     path = folder / "model.skops"
-    untrusted = sio.get_untrusted_types(file=path)
-    unexpected = [t for t in untrusted if not t.startswith(("sklearn.", "numpy.", "scipy.", "builtins."))]
-    if unexpected:
-        raise ValueError(f"refusing to load {path}: unexpected types {', '.join(unexpected[:5])}")
-    return sio.load(path, trusted=untrusted)
+    return sio.load(path, trusted=trusted_types(path))
 
 
 def _fmt(value) -> str:
