@@ -253,10 +253,12 @@ def _run(args: argparse.Namespace) -> int:
 
 def _check_data(args: argparse.Namespace) -> int:
     root, graph = _graph_or_exit(args)
-    for pipeline in graph.models:
-        if args.source in (pipeline.step("ingest").params["source"], pipeline.step("validate").params["suite"]):
-            return _execute(args, pipeline.name, until="validate", graph=(root, graph))
-    raise UsageError(f"no model pipeline reads `{args.source}`; check-data runs the sources and suites that models use")
+    check = graph.check(args.source)
+    if check is None:
+        names = sorted({c.step("ingest").params["source"] for c in graph.checks} | {c.name for c in graph.checks})
+        raise UsageError(f"no DataSource or ValidationSuite named `{args.source}`"
+                         + (f"; defined: {', '.join(names)}" if names else ""))
+    return _execute(args, check.name, graph=(root, graph))
 
 
 def _execute(args: argparse.Namespace, model: str, *, only: str | None = None, until: str | None = None,

@@ -95,7 +95,7 @@ class Runner:
         return keys
 
     def run(self, model: str, *, only: str | None = None, until: str | None = None) -> RunResult:
-        pipeline = self.graph.model(model)
+        pipeline = self.graph.pipeline(model)
         if pipeline is None:
             names = ", ".join(f"`{m.name}`" for m in self.graph.models) or "none"
             raise RunError(f"no model named `{model}`", hint=f"models in this repository: {names}")

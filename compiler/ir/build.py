@@ -45,7 +45,43 @@ def build_graph(specset: SpecSet, project) -> PipelineGraph:
                                              "owners": _file_owners(spec.kind, raci)}  # fmt: skip
     settings = _dump(project.spec) if project is not None else {}
     settings["name"] = project.metadata.name if project is not None else "project"
-    return PipelineGraph(settings, models, files)
+    checks = []
+    checked = set()
+    for suite in sorted(specset.of_kind("ValidationSuite"), key=lambda s: s.name):
+        source = specset.get("DataSource", suite.model.spec.source)
+        if source is not None:
+            checked.add(source.name)
+            checks.append(_check(source, suite))
+    for source in sorted(specset.of_kind("DataSource"), key=lambda s: s.name):
+        if source.name not in checked:
+            checks.append(_check(source, None))
+    return PipelineGraph(settings, models, files, checks=tuple(checks))
+
+
+def _data_params(source: Spec, suite: Spec | None) -> dict[str, dict]:
+    return {
+        "ingest": {"source": source.name, **_dump(source.model.spec)},
+        "prepare": {"suite": suite.name if suite else None,
+                    "steps": [_dump(s) for s in suite.model.spec.prepare] if suite else []},
+        "validate": {"suite": suite.name if suite else None, "rules": _rules(suite) if suite else []},
+    }
+
+
+def _steps(name: str, params: dict[str, dict], template) -> tuple[Step, ...]:
+    steps: dict[str, Step] = {}
+    for step, needs, inputs, outputs in template:
+        upstream = [steps[n].hash for n in needs]
+        digest = content_hash({"step": step, "params": params[step], "needs": upstream})
+        steps[step] = Step(f"{name}/{step}", name, step, tuple(f"{name}/{n}" for n in needs), inputs, outputs,
+                           params[step], digest)
+    return order_steps(list(steps.values()))
+
+
+def _check(source: Spec, suite: Spec | None) -> ModelPipeline:
+    name = suite.name if suite is not None else source.name
+    files = sorted({s.file for s in (source, suite) if s is not None})
+    return ModelPipeline(name, "data-check", "", _steps(name, _data_params(source, suite), _TEMPLATE[:3]),
+                         tuple(files), {})
 
 
 def _dump_raci(ownership) -> dict:
@@ -93,10 +129,7 @@ def _pipeline(specset: SpecSet, model: Spec, owners: dict) -> ModelPipeline:
     columns = prepared_columns(source.model, suite.model if suite else None)
     feats = features(model.model, columns)
     params = {
-        "ingest": {"source": source.name, **_dump(source.model.spec)},
-        "prepare": {"suite": suite.name if suite else None,
-                    "steps": [_dump(s) for s in suite.model.spec.prepare] if suite else []},
-        "validate": {"suite": suite.name if suite else None, "rules": _rules(suite) if suite else []},
+        **_data_params(source, suite),
         "split": {"task": body.task, "target": body.data.target, **_dump(body.split)},
         "train": {"task": body.task, "target": body.data.target, "features": feats,
                   "numeric": [c for c in feats if columns[c] in NUMERIC or columns[c] == "boolean"],
@@ -109,16 +142,10 @@ def _pipeline(specset: SpecSet, model: Spec, owners: dict) -> ModelPipeline:
         "package": {"model": model.name, "runtimes": sorted({p.model.spec.serving.runtime for p in policies}),
                     "owners": owners.get(model.name, {})},
     }
-    steps: dict[str, Step] = {}
-    for name, needs, inputs, outputs in _TEMPLATE:
-        upstream = [steps[n].hash for n in needs]
-        digest = content_hash({"step": name, "params": params[name], "needs": upstream})
-        steps[name] = Step(f"{model.name}/{name}", model.name, name, tuple(f"{model.name}/{n}" for n in needs),
-                           inputs, outputs, params[name], digest)
     sources = sorted({s.file for s in (model, source, suite, *metricsets, *policies) if s is not None})
     monitoring = next((_dump(ms.model.spec.monitoring) for ms in metricsets if ms.model.spec.monitoring), None)
     return ModelPipeline(model.name, body.task, model.model.metadata.description or "",
-                         order_steps(list(steps.values())), tuple(sources), owners.get(model.name, {}),
+                         _steps(model.name, params, _TEMPLATE), tuple(sources), owners.get(model.name, {}),
                          monitoring, tuple(_rollout(specset, p, owners) for p in policies))
 
 

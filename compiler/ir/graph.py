@@ -92,13 +92,26 @@ class PipelineGraph:
     models: tuple[ModelPipeline, ...]
     files: dict = field(hash=False)
     ir_version: int = IR_VERSION
+    # Data-only pipelines (ingest -> prepare -> validate), one per ValidationSuite and one per
+    # DataSource that no suite checks, for `charter check-data`. Their steps hash like the
+    # models' data steps, so the two share cached results.
+    checks: tuple[ModelPipeline, ...] = ()
 
     def model(self, name: str) -> ModelPipeline | None:
         return next((m for m in self.models if m.name == name), None)
 
+    def check(self, name: str) -> ModelPipeline | None:
+        """The data check of a suite by its name, else the first one reading a source of that name."""
+        by_suite = next((c for c in self.checks if c.step("validate").params["suite"] == name), None)
+        return by_suite or next((c for c in self.checks if c.step("ingest").params["source"] == name), None)
+
+    def pipeline(self, name: str) -> ModelPipeline | None:
+        return self.model(name) or next((c for c in self.checks if c.name == name), None)
+
     def to_dict(self) -> dict:
         return {"ir_version": self.ir_version, "project": self.project,
-                "models": [m.to_dict() for m in self.models], "files": self.files}  # fmt: skip
+                "models": [m.to_dict() for m in self.models], "files": self.files,
+                "checks": [c.to_dict() for c in self.checks]}  # fmt: skip
 
     def to_json(self) -> str:
         """Canonical, pretty JSON: byte-identical for identical graphs."""
@@ -109,7 +122,8 @@ class PipelineGraph:
         d = json.loads(text)
         if d.get("ir_version") != IR_VERSION:
             raise ValueError(f"IR version {d.get('ir_version')} is not {IR_VERSION}")
-        return cls(d["project"], tuple(ModelPipeline.from_dict(m) for m in d["models"]), d["files"], d["ir_version"])
+        return cls(d["project"], tuple(ModelPipeline.from_dict(m) for m in d["models"]), d["files"], d["ir_version"],
+                   tuple(ModelPipeline.from_dict(c) for c in d.get("checks", ())))
 
 
 def order_steps(steps: list[Step]) -> tuple[Step, ...]:

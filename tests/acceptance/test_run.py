@@ -120,3 +120,30 @@ def test_ir_cache_never_hides_a_spec_change(example_repo):
     _edit(example_repo / "specs/churn/data.yaml", "{rule: row_count, min: oops}", "{rule: row_count, min: 100000}")
     tightened = run_charter("check-data", "customers", cwd=example_repo)
     assert tightened.returncode == 1 and "row_count" in tightened.stdout
+
+
+def test_check_data_of_a_source_no_model_uses(example_repo):
+    (example_repo / "specs/extra.yaml").write_text("""\
+apiVersion: charter/v1
+kind: DataSource
+metadata: {name: deliveries-raw}
+spec:
+  format: csv
+  path: specs/data/deliveries.csv
+  schema:
+    - {name: order_id, type: string}
+    - {name: items, type: integer}
+---
+apiVersion: charter/v1
+kind: Ownership
+metadata: {name: extra-owners}
+spec:
+  covers: [deliveries-raw]
+  raci:
+    data: {responsible: ["@acme/data"], accountable: "@dana"}
+""")
+    result = run_charter("check-data", "deliveries-raw", cwd=example_repo)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "deliveries-raw/ingest" in result.stdout and "408 rows, 2 columns" in result.stdout
+    unknown = run_charter("check-data", "nope", cwd=example_repo)
+    assert unknown.returncode == 2 and "no DataSource or ValidationSuite named `nope`" in unknown.stderr

@@ -126,3 +126,13 @@ def test_topological_order_respects_edges_and_is_stable(n, rnd: random.Random):
     shuffled = list(steps)
     rnd.shuffle(shuffled)
     assert order_steps(shuffled) == ordered
+
+
+def test_data_checks_share_hashes_with_model_data_steps():
+    graph = _graph(REPO)
+    assert [c.name for c in graph.checks] == ["customers-quality", "deliveries-quality"]
+    check = graph.check("customers")
+    assert check is graph.check("customers-quality")
+    churn = graph.model("churn")
+    assert [s.hash for s in check.steps] == [churn.step(n).hash for n in ("ingest", "prepare", "validate")]
+    assert graph.check("nope") is None
