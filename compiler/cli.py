@@ -270,9 +270,19 @@ def _execute(args: argparse.Namespace, model: str, *, only: str | None = None, u
 
     root, graph = graph or _graph_or_exit(args)
     text = args.format == "text"
-    echo = (lambda line: print(line, flush=True)) if text else (lambda line: None)
+    live = text and sys.stdout.isatty()
+
+    def echo(line: str) -> None:
+        if text:
+            # On a terminal the step's "running" line is overwritten by its result.
+            print(("\r\x1b[K" if live else "") + line, flush=True)
+
+    def progress(step_id: str) -> None:
+        if live:
+            print(f"{step_id:<28} running...", end="", flush=True)
+
     try:
-        runner = Runner(graph, root, store=args.store, force=args.force, echo=echo)
+        runner = Runner(graph, root, store=args.store, force=args.force, echo=echo, progress=progress)
         result = runner.run(model, only=only, until=until)
         if graph.project.get("tracking") == "mlflow" and until is None:
             from compiler.execute.tracking import log_run

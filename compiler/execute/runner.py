@@ -64,8 +64,9 @@ class Runner:
     """Runs pipelines of one graph against one store; `echo` receives progress lines."""
 
     def __init__(self, graph: PipelineGraph, root: Path, *, store: str | None = None, force: bool = False,
-                 echo: Callable[[str], None] = lambda line: None, now=None):
-        self.graph, self.root, self.force, self.echo = graph, root, force, echo
+                 echo: Callable[[str], None] = lambda line: None, now=None,
+                 progress: Callable[[str], None] = lambda step_id: None):
+        self.graph, self.root, self.force, self.echo, self.progress = graph, root, force, echo, progress
         self.store = Store(store or graph.project.get("artifact_store", ".charter/artifacts"), root)
         self.versions = versions()
         self.now = now
@@ -113,6 +114,7 @@ class Runner:
             if only is not None and step.id not in must:
                 continue
             if step.id in must:
+                self.progress(step.id)
                 outcome = self._step(pipeline, step, keys, result)
             elif step.name in EPHEMERAL:
                 outcome = StepOutcome(step.id, "cached", 0.0, keys[step.id], "not needed")
