@@ -86,6 +86,22 @@ def load_batch(pipeline, data: str, root: Path, graph) -> pl.DataFrame:
     return finalize_types(df, _schema_after_prepare(schema, steps))
 
 
+def _local_artifact(uri: str, root: Path) -> Path:
+    """The promoted package as a local folder, downloaded first from a remote store."""
+    if "://" not in uri or uri.startswith("file://"):
+        path = Path(uri.removeprefix("file://"))
+        return path if path.is_absolute() else root / path
+    import tempfile
+
+    import fsspec
+
+    fs, remote = fsspec.core.url_to_fs(uri)
+    folder = Path(tempfile.mkdtemp(prefix="charter-monitor-"))
+    for path in fs.find(remote):
+        fs.get_file(path, str(folder / path.rstrip("/").rsplit("/", 1)[-1]))
+    return folder
+
+
 def monitor(graph, root: Path, model: str, data: str, store) -> dict:
     pipeline = graph.model(model)
     if pipeline is None:
@@ -93,8 +109,7 @@ def monitor(graph, root: Path, model: str, data: str, store) -> dict:
     entry = read_lock(root)["models"].get(model)
     if entry is None:
         raise RunError(f"`{model}` has no promoted version in charter.lock", hint=f"run `charter run {model}` first")
-    folder = Path(entry["artifact_uri"])
-    folder = folder if folder.is_absolute() else root / folder
+    folder = _local_artifact(entry["artifact_uri"], root)
     if not (folder / "profile.json").is_file():
         raise RunError(f"the promoted artifact of `{model}` has no training profile at {folder}",
                        hint=f"re-run `charter run {model} --force` to package it again")

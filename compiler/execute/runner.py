@@ -16,7 +16,7 @@ from pathlib import Path
 
 from compiler.execute.failure import RunError
 from compiler.execute.lock import read_lock, write_lock
-from compiler.execute.store import Store, read_json, write_json
+from compiler.execute.store import open_store, read_json, write_json
 from compiler.ir.graph import ModelPipeline, PipelineGraph, Step, content_hash
 
 _LIBRARIES = ("polars", "pandas", "scikit-learn", "skops", "numpy")
@@ -67,7 +67,7 @@ class Runner:
                  echo: Callable[[str], None] = lambda line: None, now=None,
                  progress: Callable[[str], None] = lambda step_id: None):
         self.graph, self.root, self.force, self.echo, self.progress = graph, root, force, echo, progress
-        self.store = Store(store or graph.project.get("artifact_store", ".charter/artifacts"), root)
+        self.store = open_store(store or graph.project.get("artifact_store", ".charter/artifacts"), root)
         self.versions = versions()
         self.now = now
         self.fingerprints: dict[str, str] = {}
@@ -220,7 +220,9 @@ class Runner:
         tmp.replace(path)
 
 
-def _uri(path: Path, root: Path) -> str:
+def _uri(path: Path | str, root: Path) -> str:
+    if isinstance(path, str):  # already a URL of a remote store
+        return path
     try:
         return path.resolve().relative_to(root.resolve()).as_posix()
     except ValueError:

@@ -2,8 +2,10 @@
 
 A step run writes its outputs into a temporary folder next to its final place and renames it
 when complete, so an interrupted run never leaves a half-written artifact that a later run
-could mistake for a cached result. Today the store is a local folder (relative to the
-repository root, or an absolute path, or a `file://` URL).
+could mistake for a cached result. The store is a local folder (relative to the repository
+root, an absolute path, or a `file://` URL), or any fsspec URL (`s3://`, `gs://`, `az://`,
+`memory://`, ...): then steps are built in a local cache and uploaded with their `_SUCCESS`
+marker last, which is what makes a remote folder count as complete.
 """
 
 from __future__ import annotations
@@ -22,17 +24,21 @@ from compiler.execute.failure import RunError
 DONE = "_SUCCESS"
 
 
+def open_store(uri: str, root: Path) -> Store:
+    """A local store for paths and `file://` URLs, a remote one for any other fsspec URL."""
+    scheme = urlparse(uri).scheme
+    if scheme in ("", "file") or (len(scheme) == 1 and uri[1:3] == ":\\"):
+        return Store(uri, root)
+    return RemoteStore(uri, root)
+
+
 class Store:
     """A local artifact store rooted at `base`."""
 
     def __init__(self, uri: str, root: Path):
         parsed = urlparse(uri)
-        if parsed.scheme in ("", "file"):
-            path = Path(parsed.path if parsed.scheme else uri)
-            self.base = path if path.is_absolute() else (root / path)
-        else:
-            raise RunError(f"artifact store `{parsed.scheme}://` is not supported yet; use a local folder",
-                           hint="set `artifact_store` in charter.yaml to a folder such as `.charter/artifacts`")
+        path = Path(parsed.path if parsed.scheme == "file" else uri)
+        self.base = path if path.is_absolute() else (root / path)
         self.uri = uri
 
     def step_dir(self, run_key: str) -> Path:
@@ -78,6 +84,76 @@ class Store:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         return final
+
+
+class RemoteStore(Store):
+    """An fsspec store; `base` is a local cache (also home of run bookkeeping)."""
+
+    def __init__(self, uri: str, root: Path):
+        try:
+            import fsspec
+        except ImportError:
+            raise RunError("remote artifact stores need fsspec", hint="pip install fsspec") from None
+        try:
+            self.fs, self.remote = fsspec.core.url_to_fs(uri)
+        except (ImportError, ValueError) as exc:
+            raise RunError(f"cannot open artifact store `{urlparse(uri).scheme}://`: {exc}",
+                           hint="install the fsspec implementation for it (s3fs, gcsfs, adlfs, ...)") from None
+        import hashlib
+
+        self.uri = uri.rstrip("/")
+        self.base = root / ".charter" / "store-cache" / hashlib.sha256(self.uri.encode()).hexdigest()[:12]
+
+    def _remote(self, *parts: str) -> str:
+        return "/".join([self.remote.rstrip("/"), *parts])
+
+    def _remote_step(self, run_key: str) -> str:
+        return self._remote("steps", run_key[:2], run_key)
+
+    def has(self, run_key: str) -> bool:
+        return super().has(run_key) or self.fs.exists(self._remote_step(run_key) + "/" + DONE)
+
+    def step_dir(self, run_key: str) -> Path:
+        local = super().step_dir(run_key)
+        if not (local / DONE).is_file() and self.fs.exists(self._remote_step(run_key) + "/" + DONE):
+            self._download(self._remote_step(run_key), local)
+        return local
+
+    def _download(self, remote: str, local: Path) -> None:
+        local.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=local.parent, prefix=f".{local.name[:12]}."))
+        try:
+            for path in self.fs.find(remote):
+                name = path.rstrip("/").rsplit("/", 1)[-1]
+                self.fs.get_file(path, str(tmp / name))
+            if local.exists():
+                shutil.rmtree(local)
+            os.replace(tmp, local)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+
+    def _upload(self, local: Path, remote: str) -> None:
+        # Every file first, the `_SUCCESS` marker last: readers trust only marked folders.
+        self.fs.makedirs(remote, exist_ok=True)
+        for item in sorted(local.iterdir()):
+            if item.is_file() and item.name != DONE:
+                self.fs.put_file(str(item), f"{remote}/{item.name}")
+        self.fs.put_file(str(local / DONE), f"{remote}/{DONE}")
+
+    @contextmanager
+    def writing(self, run_key: str):
+        with super().writing(run_key) as tmp:
+            yield tmp
+        self._upload(super().step_dir(run_key), self._remote_step(run_key))
+
+    def promote(self, model: str, version: str, source: Path) -> str:
+        local = super().promote(model, version, source)
+        remote = self._remote("models", model, version)
+        if not self.fs.exists(f"{remote}/{DONE}"):
+            self._upload(local, remote)
+        protocol = self.fs.protocol if isinstance(self.fs.protocol, str) else self.fs.protocol[0]
+        return f"{protocol}://{remote.split('://', 1)[-1].lstrip('/')}"
 
 
 def write_json(path: Path, value: object) -> None:

@@ -78,3 +78,20 @@ def test_unknown_step_and_model(repo):
         _runner(repo).run("churn", only="trian")
     with pytest.raises(RunError, match="no model named"):
         _runner(repo).run("nope")
+
+
+def test_remote_fsspec_store(repo):
+    pytest.importorskip("fsspec")
+    import fsspec
+
+    uri = "memory://charter-test-store"
+    first = _runner(repo, store=uri).run("churn")
+    assert first.exit_code == 0 and first.promoted
+    lock = json.loads((repo / "charter.lock").read_text())
+    assert lock["models"]["churn"]["artifact_uri"].startswith("memory://charter-test-store/models/churn/")
+    fs = fsspec.filesystem("memory")
+    assert fs.exists(f"/charter-test-store/models/churn/{first.promoted}/model.skops")
+    shutil.rmtree(repo / ".charter" / "store-cache")  # another machine: only the remote store is shared
+    again = _runner(repo, store=uri).run("churn")
+    assert {o.status for o in again.outcomes} == {"cached"}
+    assert again.promoted == first.promoted
