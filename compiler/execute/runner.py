@@ -109,7 +109,7 @@ class Runner:
         keys = self.keys = self.run_keys(pipeline)
         self.memory: dict[str, object] = {}  # tables of ephemeral steps, by output name
         must = self._must_run(pipeline, steps, keys, only)
-        result = RunResult(model)
+        result = self.result = RunResult(model)  # the package step records the timings so far
         for step in steps:
             if only is not None and step.id not in must:
                 continue

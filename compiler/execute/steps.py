@@ -163,8 +163,11 @@ def run_package(runner, pipeline, step, inputs, out: Path) -> str:
     fingerprint = runner.fingerprints[pipeline.name]
     card = model_card(pipeline.name, pipeline.description, pipeline.task, pipeline.step("train").params, metrics,
                       verdict, step.params["owners"], ingest, version)
+    timings = {o.id.split("/", 1)[1]: {"status": o.status, "seconds": round(o.seconds, 3)}
+               for o in runner.result.outcomes}
     record = {"model": pipeline.name, "version": version, "data_fingerprint": fingerprint,
-              "steps": {s.name: s.hash for s in pipeline.steps}, "versions": runner.versions,
-              "sources": list(pipeline.sources)}  # fmt: skip
+              "inputs": {"source": ingest["source"], "format": ingest["format"], "path": ingest.get("path")},
+              "steps": {s.name: s.hash for s in pipeline.steps}, "run_keys": dict(runner.keys),
+              "versions": runner.versions, "sources": list(pipeline.sources), "timings": timings}  # fmt: skip
     write_package(out, {"metrics.json": metrics, "verdict.json": verdict, "model_card.md": card, "run.json": record})
     return f"version {version}"

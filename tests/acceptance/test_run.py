@@ -37,6 +37,14 @@ def test_run_caches_and_invalidates_exactly(example_repo):
     assert entry["metrics"]["metrics"]["roc_auc"] > 0.7
     assert (example_repo / entry["artifact_uri"] / "model.skops").is_file()
     assert (example_repo / entry["artifact_uri"] / "model_card.md").is_file()
+    record = json.loads((example_repo / entry["artifact_uri"] / "run.json").read_text())
+    assert record["inputs"]["path"] == "specs/data/customers.csv"
+    assert set(record["timings"]) == {"ingest", "prepare", "validate", "split", "train", "evaluate", "gate"}
+    assert record["versions"]["charter"] and len(record["run_keys"]) == 8
+    card = (example_repo / entry["artifact_uri"] / "model_card.md").read_text()
+    for section in ("## Model details", "## Intended use", "## Training data", "## Metrics per slice", "## Owners",
+                    "## Caveats and recommendations"):
+        assert section in card
 
     again = run_charter("run", "churn", cwd=example_repo)
     assert again.returncode == 0
