@@ -42,8 +42,8 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--check", action="store_true", help="write nothing; exit 1 when the folder is stale")
 
     c = sub.add_parser("compile", help="compile the specs into target files")
-    c.add_argument("--target", action="append", choices=("ir",), default=None,
-                   help="target to render (repeatable; default: ir)")
+    c.add_argument("--target", action="append", default=None,
+                   help="target to render (repeatable; default: ir and the `targets` of charter.yaml)")
     c.add_argument("--out", default=None, help="output folder (default: `output` of charter.yaml); `-` for stdout")
     c.add_argument("--check", action="store_true", help="write nothing; exit 1 when generated files are stale")
     c.add_argument("--root", type=Path, default=None, help="repository root (default: found from the cwd)")
@@ -190,33 +190,47 @@ def _init(args: argparse.Namespace) -> int:
 
 def _compile(args: argparse.Namespace) -> int:
     from compiler.atomic import write_atomic
-    from compiler.config import find_root
-    from compiler.diagnostics.format import FORMATTERS
-    from compiler.driver import compile_tree
+    from compiler.render import TARGETS, render_graph
 
-    root = (args.root or find_root(Path.cwd())).resolve()
-    result, graph = compile_tree(root)
-    if graph is None:
-        sys.stdout.write(FORMATTERS["text"](result.diagnostics, result.sources, redactions=result.redactions))
-        print("charter: not compiled: the specs have errors", file=sys.stderr)
-        return EXIT_SPEC_ERRORS
-    files = {"ir.json": graph.to_json()}
-    if args.out == "-":
-        for text in files.values():
+    root, graph = _graph_or_exit(args)
+    wanted = list(dict.fromkeys(args.target or ["ir", *graph.project.get("targets", [])]))
+    unavailable = [t for t in wanted if t not in TARGETS]
+    if args.target and unavailable:
+        raise UsageError(f"target(s) not available in this version: {', '.join(unavailable)}; "
+                         f"available: {', '.join(TARGETS)}")
+    if unavailable:
+        print(f"note: charter.yaml lists targets this version cannot render yet: {', '.join(unavailable)}",
+              file=sys.stderr)
+    out = (args.out or graph.project.get("output", "generated")).rstrip("/")
+    if out == "-":
+        bundle = render_graph(graph, [t for t in wanted if t in TARGETS], "")
+        for text in bundle.files.values():
             sys.stdout.write(text)
         return EXIT_OK
-    out = root / (args.out or graph.project.get("output", "generated"))
-    stale = [name for name, text in files.items()
-             if not (out / name).is_file() or (out / name).read_text(encoding="utf-8") != text]
+    bundle = render_graph(graph, [t for t in wanted if t in TARGETS], out)
+    stale = [path for path, text in bundle.files.items()
+             if not (root / path).is_file() or (root / path).read_text(encoding="utf-8") != text]
+    out_dir = root / out
+    orphans = sorted(p.relative_to(root).as_posix() for p in out_dir.rglob("*")
+                     if p.is_file() and p.relative_to(root).as_posix() not in bundle.files) if out_dir.is_dir() else []
     if args.check:
-        for name in stale:
-            print(f"{(out / name).relative_to(root)}: stale or missing", file=sys.stderr)
-        if stale:
+        for path in stale:
+            state = "missing" if not (root / path).is_file() else "stale or edited by hand"
+            print(f"{path}: {state}", file=sys.stderr)
+        for path in orphans:
+            print(f"{path}: no longer generated; remove it", file=sys.stderr)
+        if stale or orphans:
             print("run `charter compile` and commit the result", file=sys.stderr)
-        return EXIT_SPEC_ERRORS if stale else EXIT_OK
-    for name in stale:
-        write_atomic(out / name, files[name])
-        print(f"wrote {(out / name).relative_to(root)}")
+            return EXIT_SPEC_ERRORS
+        print(f"ok: {len(bundle.files)} generated file(s) up to date")
+        return EXIT_OK
+    for path in stale:
+        write_atomic(root / path, bundle.files[path])
+        print(f"wrote {path}")
+    for path in orphans:
+        print(f"note: {path} is no longer generated; remove it", file=sys.stderr)
+    if not stale:
+        print(f"ok: {len(bundle.files)} generated file(s) up to date")
     return EXIT_OK
 
 

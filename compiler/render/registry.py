@@ -1,0 +1,17 @@
+"""The built-in targets, a literal table of `name -> "module:function"` imported only when
+the target is selected (like yamllint's rule registry)."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+
+TARGETS: dict[str, str] = {
+    "ir": "compiler.render.ir:render",
+    "codeowners": "compiler.render.codeowners:render",
+}
+
+
+def load_target(name: str) -> Callable[..., dict[str, str]]:
+    module, _, func = TARGETS[name].partition(":")
+    return getattr(importlib.import_module(module), func)
