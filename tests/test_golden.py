@@ -56,3 +56,17 @@ def test_compile_check_in_a_repository(example_repo):
     assert edited.returncode == 1 and ".github/CODEOWNERS: stale or edited by hand" in edited.stderr
     (example_repo / "generated/old.yaml").write_text("x: 1\n")
     assert "no longer generated" in run_charter("compile", "--check", cwd=example_repo).stderr
+
+
+def test_docs_escape_spec_text(example_repo):
+    from tests.conftest import run_charter
+
+    model = example_repo / "specs/churn/model.yaml"
+    model.write_text(model.read_text().replace(
+        "description: Predicts which customers cancel within the next month.",
+        'description: "<script>alert(1)</script> [x](javascript:alert(1)) | *bold* `tick`"'))
+    assert run_charter("compile", "--target", "docs", cwd=example_repo).returncode == 0
+    page = (example_repo / "generated/docs/churn.md").read_text()
+    assert "<script>" not in page and "&lt;script&gt;" in page
+    assert "[x](javascript" not in page and "\\[x\\]" in page
+    assert "\\| \\*bold\\*" in page

@@ -9,6 +9,7 @@ from collections.abc import Callable
 TARGETS: dict[str, str] = {
     "ir": "compiler.render.ir:render",
     "codeowners": "compiler.render.codeowners:render",
+    "docs": "compiler.render.docs:render",
 }
 
 
