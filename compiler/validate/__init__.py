@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from compiler.diagnostics import Diagnostic, Span
+from compiler.diagnostics import Diagnostic
 from compiler.load.document import Document
 from compiler.spec import Spec, SpecSet
 from compiler.validate.context import Context
