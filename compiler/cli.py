@@ -234,19 +234,11 @@ def _compile(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _find_root(start: Path) -> Path:
-    # Same rule as compiler.config.find_root, without importing the spec models.
-    start = start.resolve()
-    for folder in (start, *start.parents):
-        if (folder / "charter.yaml").is_file() or (folder / ".git").exists():
-            return folder
-    return start
-
-
 def _graph_or_exit(args: argparse.Namespace):
+    from compiler.config import find_root
     from compiler.ir.cache import load_cached, store
 
-    root = (args.root or _find_root(Path.cwd())).resolve()
+    root = (args.root or find_root(Path.cwd())).resolve()
     graph = load_cached(root)  # an unchanged tree: no parsing, validation or pydantic import
     if graph is not None:
         return root, graph

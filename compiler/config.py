@@ -9,10 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 from compiler.diagnostics import Diagnostic, Span, make
-from compiler.load import load_documents
 from compiler.load.document import Document, SourceFile
-from compiler.spec.project import Project
+
+if TYPE_CHECKING:  # the models are imported only where settings are read, so find_root stays cheap
+    from compiler.spec.project import Project
 
 CONFIG_FILE = "charter.yaml"
 
@@ -37,6 +40,8 @@ def find_root(start: Path) -> Path:
 
 
 def default_project() -> Project:
+    from compiler.spec.project import Project
+
     return Project.model_validate({"apiVersion": "charter/v1", "kind": "Project", "metadata": {"name": "project"}})
 
 
@@ -45,6 +50,8 @@ def load_settings(root: Path) -> tuple[Settings, list[Diagnostic]]:
     path = root / CONFIG_FILE
     if not path.is_file():
         return Settings(root, default_project()), []
+    from compiler.load import load_documents
+    from compiler.spec.project import Project
     from compiler.validate.schema import validate_model  # the model pass is shared with specs
 
     sources, docs, diags = load_documents([path], root)

@@ -63,7 +63,6 @@ def load_batch(pipeline, data: str, root: Path, graph) -> pl.DataFrame:
     then apply the model's prepare steps."""
     from compiler.execute.ingest import read_source
     from compiler.execute.prepare import apply_prepare, finalize_types
-    from compiler.execute.steps import _schema_after_prepare
 
     params = dict(pipeline.step("ingest").params)
     other = next((m.step("ingest").params for m in graph.models if m.step("ingest").params["source"] == data), None)
@@ -77,13 +76,9 @@ def load_batch(pipeline, data: str, root: Path, graph) -> pl.DataFrame:
         params.update(format=fmt, path=data, query=None, table=None, connection=None,
                       csv=params.get("csv") if fmt == "csv" else None)
     target = pipeline.step("train").params["target"]
-    schema = params["schema"]
-    if not any(c["name"] == target for c in schema):
-        schema = schema  # the batch may lack labels; read_source reports missing declared columns
-    df = read_source({**params, "schema": schema}, root, allow_missing=[target])
-    steps = pipeline.step("prepare").params["steps"]
-    df = apply_prepare(df, steps)
-    return finalize_types(df, _schema_after_prepare(schema, steps))
+    df = read_source(params, root, allow_missing=[target])  # a batch may come without labels
+    prepare = pipeline.step("prepare").params
+    return finalize_types(apply_prepare(df, prepare["steps"]), prepare["schema"])
 
 
 def _local_artifact(uri: str, root: Path) -> Path:

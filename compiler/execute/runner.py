@@ -120,7 +120,7 @@ class Runner:
                 outcome = StepOutcome(step.id, "cached", 0.0, keys[step.id], "not needed")
             else:
                 started = time.perf_counter()
-                detail = self._after_cached(pipeline, step, keys[step.id], result)
+                detail = self._after(pipeline, step, keys[step.id], result)
                 outcome = StepOutcome(step.id, "cached", time.perf_counter() - started, keys[step.id], detail)
             result.outcomes.append(outcome)
             self.echo(f"{step.id:<28} {outcome.status:<7} {outcome.seconds:6.2f}s  {outcome.detail}".rstrip())
@@ -176,18 +176,12 @@ class Runner:
         except DataError as exc:
             result.failed, result.exit_code = str(exc), 1
             return StepOutcome(step.id, "failed", time.perf_counter() - started, key, str(exc))
-        detail = self._after_ran(pipeline, step, key, result) or detail
+        detail = self._after(pipeline, step, key, result) or detail
         return StepOutcome(step.id, "ran", time.perf_counter() - started, key, detail)
 
-    def _after_cached(self, pipeline: ModelPipeline, step: Step, key: str, result: RunResult) -> str:
-        if step.name == "package":
-            return self._promote(pipeline, key, result)
-        return ""
-
-    def _after_ran(self, pipeline: ModelPipeline, step: Step, key: str, result: RunResult) -> str:
-        if step.name == "package":
-            return self._promote(pipeline, key, result)
-        return ""
+    def _after(self, pipeline: ModelPipeline, step: Step, key: str, result: RunResult) -> str:
+        """Whether the package step ran or was reused, its version is promoted (idempotent)."""
+        return self._promote(pipeline, key, result) if step.name == "package" else ""
 
     def _promote(self, pipeline: ModelPipeline, key: str, result: RunResult) -> str:
         """Copy the package to its model version folder and record it in charter.lock."""

@@ -21,20 +21,6 @@ class StepFailed(Exception):
         self.message, self.report = message, report
 
 
-def _schema_after_prepare(schema: list[dict], steps: list[dict]) -> list[dict]:
-    """The declared schema with the prepare steps' renames and drops applied."""
-    columns = [dict(c) for c in schema]
-    for step in steps:
-        if step.get("rename"):
-            mapping = step["rename"]["mapping"]
-            for c in columns:
-                c["name"] = mapping.get(c["name"], c["name"])
-        elif step.get("drop_columns"):
-            dropped = set(step["drop_columns"]["columns"])
-            columns = [c for c in columns if c["name"] not in dropped]
-    return columns
-
-
 def run_ingest(runner, pipeline, step, inputs, out: None) -> str:
     from compiler.execute.ingest import read_source
 
@@ -47,9 +33,7 @@ def run_prepare(runner, pipeline, step, inputs, out: None) -> str:
     from compiler.execute.prepare import apply_prepare, finalize_types
 
     raw = runner.memory.pop("raw")
-    schema = pipeline.step("ingest").params["schema"]
-    df = apply_prepare(raw, step.params["steps"])
-    df = finalize_types(df, _schema_after_prepare(schema, step.params["steps"]))
+    df = finalize_types(apply_prepare(raw, step.params["steps"]), step.params["schema"])
     runner.memory["prepared"] = df
     return f"{raw.height} -> {df.height} rows"
 

@@ -62,7 +62,11 @@ def _data_params(source: Spec, suite: Spec | None) -> dict[str, dict]:
     return {
         "ingest": {"source": source.name, **_dump(source.model.spec)},
         "prepare": {"suite": suite.name if suite else None,
-                    "steps": [_dump(s) for s in suite.model.spec.prepare] if suite else []},
+                    "steps": [_dump(s) for s in suite.model.spec.prepare] if suite else [],
+                    # The declared types after renames and drops, so the runtime need not redo
+                    # the column arithmetic of compiler.spec.frames.
+                    "schema": [{"name": n, "type": t} for n, t in
+                               prepared_columns(source.model, suite.model if suite else None).items()]},
         "validate": {"suite": suite.name if suite else None, "rules": _rules(suite) if suite else []},
     }
 

@@ -14,8 +14,6 @@ _NAME = re.compile(r"[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?\Z")
 # GitHub user names (39 chars, alphanumerics and single inner hyphens) and org/team slugs.
 _HANDLE = re.compile(r"@[A-Za-z0-9](?:-?[A-Za-z0-9]){0,38}(?:/[A-Za-z0-9][A-Za-z0-9_.-]{0,99})?\Z")
 _DURATION = re.compile(r"(?:[0-9]{1,6}[smhdw])+\Z")
-_DURATION_PART = re.compile(r"([0-9]+)([smhdw])")
-_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _COLUMN = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}\Z")
 _QUANTITY = re.compile(r"[0-9]+(?:\.[0-9]+)?(?:m|k|M|G|T|Ki|Mi|Gi|Ti)?\Z")
 _ENV = re.compile(r"[A-Z_][A-Z0-9_]{0,127}\Z")
@@ -73,11 +71,6 @@ def _quantity(value: str) -> str:
             {"shown": value[:40]},
         )
     return value
-
-
-def duration_seconds(text: str) -> int:
-    """`1h30m` -> 5400."""
-    return sum(int(n) * _SECONDS[u] for n, u in _DURATION_PART.findall(text))
 
 
 def _pattern(regex: re.Pattern, description: str) -> WithJsonSchema:

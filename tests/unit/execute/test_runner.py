@@ -95,3 +95,9 @@ def test_remote_fsspec_store(repo):
     again = _runner(repo, store=uri).run("churn")
     assert {o.status for o in again.outcomes} == {"cached"}
     assert again.promoted == first.promoted
+
+    from compiler.execute.monitor import monitor
+
+    _, graph = compile_tree(repo)  # monitor downloads the promoted package from the remote store
+    report = monitor(graph, repo, "churn", "specs/data/customers.csv", None)
+    assert report["version"] == first.promoted and not report["alert"]
