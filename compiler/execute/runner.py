@@ -8,6 +8,8 @@ libraries are imported only when a step really runs, so a fully cached re-run st
 
 from __future__ import annotations
 
+import os
+
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -67,7 +69,10 @@ class Runner:
                  echo: Callable[[str], None] = lambda line: None, now=None,
                  progress: Callable[[str], None] = lambda step_id: None):
         self.graph, self.root, self.force, self.echo, self.progress = graph, root, force, echo, progress
-        self.store = open_store(store or graph.project.get("artifact_store", ".charter/artifacts"), root)
+        # --store, then $CHARTER_STORE (how pods of Argo, Kubeflow and Airflow share one store),
+        # then charter.yaml's artifact_store
+        store = store or os.environ.get("CHARTER_STORE") or graph.project.get("artifact_store", ".charter/artifacts")
+        self.store = open_store(store, root)
         self.versions = versions()
         self.now = now
         self.fingerprints: dict[str, str] = {}

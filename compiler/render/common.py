@@ -1,0 +1,74 @@
+"""What every YAML- and command-emitting target shares: a safe, deterministic YAML writer and
+the one command line that runs a pipeline step.
+
+YAML: PyYAML's safe dumper with three changes, all for readers other than PyYAML.
+- No anchors or aliases (`&id001`): PyYAML emits them for shared objects, GitHub rejects them.
+- Strings that a YAML 1.2 reader would take for another type are quoted: PyYAML only knows
+  YAML 1.1's resolvers, so it would write `0o17`, `0x1F` or `.NaN` plain, and GitHub's,
+  Kubernetes' and GitLab's YAML 1.2 readers would read a number.
+- Keys keep the order the renderer built (a Kubernetes manifest reads apiVersion, kind,
+  metadata, spec), long lines are not folded, and text is UTF-8, not `\\u` escapes.
+Multi-line strings are written as literal blocks (`|`) where YAML can hold them exactly, else
+double-quoted with escapes: either way they stay one scalar, so a spec value holding a newline
+followed by `key: value` cannot add a key.
+"""
+
+from __future__ import annotations
+
+import re
+
+import yaml
+
+try:  # libyaml's emitter when present: the same output, several times faster
+    from yaml import CSafeDumper as _Base
+except ImportError:  # pragma: no cover - PyYAML without libyaml
+    from yaml import SafeDumper as _Base
+
+
+class _Dumper(_Base):
+    def ignore_aliases(self, data) -> bool:
+        return True
+
+
+# YAML 1.2 core schema scalars that YAML 1.1 reads as strings: quote them.
+_Dumper.add_implicit_resolver("tag:yaml.org,2002:int", re.compile(r"^[-+]?(0o[0-7]+|0x[0-9a-fA-F]+)$"),
+                              list("-+0"))
+_Dumper.add_implicit_resolver("tag:yaml.org,2002:float", re.compile(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$"),
+                              list("-+.0123456789"))
+_Dumper.add_implicit_resolver("tag:yaml.org,2002:float", re.compile(r"^([-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN))$"),
+                              list("-+."))
+
+
+def _str(dumper: _Dumper, value: str):
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _str)
+
+
+def dump_yaml(*documents) -> str:
+    """One or more documents as YAML text; several are separated by `---`."""
+    return yaml.dump_all(list(documents), Dumper=_Dumper, sort_keys=False, allow_unicode=True,
+                         width=1 << 30, default_flow_style=False, explicit_start=len(documents) > 1)
+
+
+def step_argv(model: str, step: str, *, check: bool = False) -> list[str]:
+    """The command that runs one step of a pipeline in the project's image: the same on every
+    target. Names are DNS-1123 labels (validated), so no quoting is ever needed; callers still
+    pass it as an argument list, never through a shell."""
+    if check:  # a data-only check (a suite or source not used by a model) has one command
+        return ["charter", "check-data", model]
+    return ["charter", "run", model, "--step", step]
+
+
+def image(project: dict) -> str:
+    """The container image that has `charter` installed (`image` in charter.yaml)."""
+    from compiler import __version__
+
+    return project.get("image") or f"ghcr.io/charter-ml/charter:{__version__}"
+
+
+# Where pipeline pods find the repository: the project's image holds charter and a copy of the
+# repository at this path (built per commit by CI), so `charter run` sees the specs there.
+WORKDIR = "/workspace"

@@ -1,0 +1,41 @@
+"""The shared YAML writer: what it writes, a YAML 1.2 reader reads back exactly."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from compiler.render.common import dump_yaml, step_argv
+from tests.targets.external import load_yaml_all
+
+TRICKY = ["0o17", "0x1F", ".NaN", "-.inf", "1e3", "1.10", "0123", "yes", "on", "off", "null", "~", "",
+          "a\n: b", "x: y", "${{ github.event.pull_request.title }}", "'''", '"""', "back\\slash",
+          "trail  \n", "- x", "# c", "a #b", "*alias", "&anchor", "!tag", "%dir", "@at", "`tick`",
+          "{{workflow.name}}", "$(rm -rf /)", "\u2028line", "tab\there", "\x85nel"]
+
+
+def test_tricky_strings_round_trip_as_strings_under_yaml_1_2():
+    doc = {"on": {"push": None}, "values": TRICKY}
+    assert load_yaml_all(dump_yaml(doc)) == [doc]
+
+
+def test_no_anchors_for_shared_objects():
+    shared = {"a": [1, 2]}
+    text = dump_yaml({"x": shared, "y": shared})
+    assert "&" not in text and "*" not in text
+
+
+def test_documents_are_separated():
+    assert load_yaml_all(dump_yaml({"a": 1}, {"b": 2})) == [{"a": 1}, {"b": 2}]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.text(min_size=1, max_size=20), st.text(max_size=40) | st.integers() | st.booleans(),
+                       max_size=5))
+def test_any_mapping_round_trips(doc):
+    assert load_yaml_all(dump_yaml({"doc": doc})) == [{"doc": doc}]
+
+
+def test_step_command():
+    assert step_argv("churn", "train") == ["charter", "run", "churn", "--step", "train"]
+    assert step_argv("q", "", check=True) == ["charter", "check-data", "q"]
