@@ -70,6 +70,43 @@ def _parser() -> argparse.ArgumentParser:
     mo.add_argument("--report", type=Path, default=None, help="also write the JSON report to this file")
     mo.add_argument("--root", type=Path, default=None, help="repository root (default: found from the cwd)")
 
+    pl = sub.add_parser("plan", help="judge a change against the base ref: diff, impact, risk, approvals")
+    pl.add_argument("--base", default=None, help="base ref (default: origin/<base_branch>, else <base_branch>)")
+    pl.add_argument("--head", default=None, help="head ref (default: the working tree)")
+    pl.add_argument("--format", default="text", choices=("text", "markdown", "json"), help="output format")
+    pl.add_argument("--approved-by", default=None, help="comma-separated handles that approved (@a,@org/team)")
+    pl.add_argument("--reviews", type=Path, default=None,
+                    help="JSON of the pull request's reviews (GitHub API) or a list of handles")
+    pl.add_argument("--out", type=Path, default=None, help="also write the plan here (JSON, whatever --format)")
+    pl.add_argument("--root", type=Path, default=None, help="repository root (default: found from the cwd)")
+
+    df = sub.add_parser("diff", help="the semantic diff of the specs between two refs")
+    df.add_argument("ref1", help="the older ref")
+    df.add_argument("ref2", nargs="?", default=None, help="the newer ref (default: the working tree)")
+    df.add_argument("name", nargs="?", default=None, help="only this resource (name or Kind/name)")
+    df.add_argument("--format", default="text", choices=("text", "json"), help="output format")
+    df.add_argument("--root", type=Path, default=None, help="repository root (default: found from the cwd)")
+
+    hi = sub.add_parser("history", help="every commit that changed a resource, with its semantic change")
+    hi.add_argument("name", help="a resource name or Kind/name")
+    hi.add_argument("--format", default="text", choices=("text", "json"), help="output format")
+    hi.add_argument("--limit", type=int, default=None, help="at most this many commits")
+    hi.add_argument("--root", type=Path, default=None, help="repository root (default: found from the cwd)")
+
+    cl = sub.add_parser("changelog", help="a changelog of the ML system from git history")
+    cl.add_argument("--since", default=None, help="start after this ref (default: the whole history)")
+    cl.add_argument("--format", default="markdown", choices=("markdown", "json"), help="output format")
+    cl.add_argument("--root", type=Path, default=None, help="repository root (default: found from the cwd)")
+
+    rb = sub.add_parser("rollback", help="re-render a model's deployment configs from its specs at a ref")
+    rb.add_argument("model", help="name of the Model")
+    rb.add_argument("--to", required=True, help="the ref whose specs and lock entry to restore")
+    rb.add_argument("--root", type=Path, default=None, help="repository root (default: found from the cwd)")
+
+    st = sub.add_parser("status", help="specs not compiled, generated files stale, pipelines to re-run")
+    st.add_argument("--format", default="text", choices=("text", "json"), help="output format")
+    st.add_argument("--root", type=Path, default=None, help="repository root (default: found from the cwd)")
+
     e = sub.add_parser("explain", help="print the long explanation of a diagnostic code")
     e.add_argument("code", help="a code such as X301, or its name such as unknown-reference")
 
@@ -335,4 +372,26 @@ def _monitor(args: argparse.Namespace) -> int:
     return EXIT_SPEC_ERRORS if report["alert"] else EXIT_OK
 
 
-COMMANDS = {"monitor": _monitor, "check-data": _check_data, "run": _run, "compile": _compile, "validate": _validate, "schema": _schema, "explain": _explain, "init": _init}
+def _gitops(args: argparse.Namespace) -> int:
+    """plan, diff, history, changelog, rollback, status: git problems are errors (exit 1),
+    since plan's exit 2 means "changes"."""
+    from compiler.config import find_root
+    from compiler.gitops import commands
+    from compiler.gitops.git import GitError
+
+    root = (args.root or find_root(Path.cwd())).resolve()
+    try:
+        text, code = getattr(commands, args.command)(root, args)
+    except GitError as exc:
+        print(f"charter: error: {exc}" + (f"\nhint: {exc.hint}" if exc.hint else ""), file=sys.stderr)
+        return EXIT_SPEC_ERRORS
+    except commands.CommandError as exc:
+        print(f"charter: error: {exc}", file=sys.stderr)
+        return EXIT_SPEC_ERRORS
+    sys.stdout.write(text)
+    return code
+
+
+COMMANDS = {"plan": _gitops, "diff": _gitops, "history": _gitops, "changelog": _gitops, "rollback": _gitops,
+            "status": _gitops,
+            "monitor": _monitor, "check-data": _check_data, "run": _run, "compile": _compile, "validate": _validate, "schema": _schema, "explain": _explain, "init": _init}

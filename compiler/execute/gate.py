@@ -7,7 +7,8 @@ such a gate passes and says so. A metric that could not be computed fails its ga
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
+from datetime import date
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +29,8 @@ def _value(metrics: dict, metric: str, slice_name: str | None) -> float | None:
     return metrics["slices"].get(slice_name, {}).get("metrics", {}).get(metric)
 
 
-def check_gates(params: dict, metrics: dict, baselines: dict[str, dict | None]) -> list[GateResult]:
+def check_gates(params: dict, metrics: dict, baselines: dict[str, dict | None],
+                today: str | None = None) -> list[GateResult]:
     results = []
     for g in params["gates"]:
         value = _value(metrics, g["metric"], g["slice"])
@@ -52,7 +54,19 @@ def check_gates(params: dict, metrics: dict, baselines: dict[str, dict | None]) 
     for b in params["business"]:
         results.append(_bounds(f"business:{b['name']}", b["name"], None, metrics["business"].get(b["name"]),
                                b.get("min"), b.get("max")))
-    return results
+    return _waive(results, params.get("waivers", []), today or date.today().isoformat())
+
+
+def _waive(results: list[GateResult], waivers: list[dict], today: str) -> list[GateResult]:
+    """A failing gate with an active waiver passes, and says by whom, until when and why."""
+    active = {w["gate"]: w for w in waivers if w["expires"] >= today}
+    out = []
+    for r in results:
+        w = active.get(r.id)
+        if not r.passed and w is not None:
+            r = replace(r, passed=True, note=f"waived by {w['approver']} until {w['expires']}: {w['reason']}")
+        out.append(r)
+    return out
 
 
 def _bounds(gid: str, metric: str, slice_name, value, low, high) -> GateResult:

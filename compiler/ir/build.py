@@ -142,7 +142,8 @@ def _pipeline(specset: SpecSet, model: Spec, owners: dict) -> ModelPipeline:
                   "preprocessing": _dump(body.preprocessing), "estimator": _dump(body.estimator)},
         "evaluate": _evaluate(body, metricsets, feats, columns),
         "gate": {"gates": _gates(metricsets), "business": [
-            {"name": b.name, "min": b.min, "max": b.max} for ms in metricsets for b in ms.model.spec.business]},
+            {"name": b.name, "min": b.min, "max": b.max} for ms in metricsets for b in ms.model.spec.business],
+            **_gate_waivers([model, *metricsets])},
         "package": {"model": model.name, "runtimes": sorted({p.model.spec.serving.runtime for p in policies}),
                     "owners": owners.get(model.name, {})},
     }
@@ -181,6 +182,15 @@ def _gates(metricsets: list[Spec]) -> list[dict]:
                 d["id"] = base if seen[base] == 1 else f"{base}#{seen[base]}"
             gates.append(d)
     return gates
+
+
+def _gate_waivers(specs: list[Spec]) -> dict:
+    """Waivers of gates, in the gate step's params only when there are any (so that a tree
+    without waivers keeps the step hashes, run keys and model versions it had)."""
+    found = [{"gate": w.gate, "reason": w.reason, "approver": w.approver, "expires": w.expires.isoformat(),
+              "spec": f"{s.kind}/{s.name}"}
+             for s in specs for w in s.model.waivers if w.gate is not None]
+    return {"waivers": found} if found else {}
 
 
 def _evaluate(body, metricsets: list[Spec], feats: list[str], columns: dict[str, str]) -> dict:

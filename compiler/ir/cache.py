@@ -19,7 +19,7 @@ from compiler.ir.graph import PipelineGraph
 CACHE = Path(".charter") / "cache" / "ir.json"
 
 
-def _code_fingerprint() -> str:
+def code_fingerprint() -> str:
     """Version plus the size and mtime of every module, so an edited checkout never reads a
     cache written by other code."""
     digest = hashlib.sha256(compiler.__version__.encode())
@@ -34,7 +34,7 @@ def _code_fingerprint() -> str:
 def tree_key(root: Path, spec_dirs: list[str]) -> str:
     from compiler.load import discover
 
-    digest = hashlib.sha256(_code_fingerprint().encode())
+    digest = hashlib.sha256(code_fingerprint().encode())
     config = root / "charter.yaml"
     digest.update(config.read_bytes() if config.is_file() else b"-")
     files, missing = discover([root / d for d in spec_dirs], root)

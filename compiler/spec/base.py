@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
 from pydantic_core import PydanticCustomError
 
 API_VERSION = "charter/v1"
@@ -103,8 +104,27 @@ class Metadata(Strict):
     labels: dict[str, str] = Field(default_factory=dict, description="Free-form labels copied to generated resources.")
 
 
+class Waiver(Strict):
+    """A reviewed exception: lets one failing gate, or changes of one plan risk rule, through
+    until `expires`. Adding or editing a waiver is itself a change the Accountable approves,
+    and `approver` must approve it too; `charter plan` lists every active waiver."""
+
+    gate: str | None = Field(None, max_length=200, description="A gate id (`metricset:metric`, see `charter run`).")
+    rule: str | None = Field(None, pattern=r"^P[0-9]{3}$", description="A plan risk rule id, such as `P103`.")
+    reason: str = Field(min_length=10, max_length=1000, description="Why this is acceptable, for the audit trail.")
+    approver: Handle = Field(description="Who grants the waiver; their approval is required.")
+    expires: date = Field(description="Last day the waiver applies (UTC), such as `2026-12-31`.")
+
+    @model_validator(mode="after")
+    def _one_target(self) -> Waiver:
+        if (self.gate is None) == (self.rule is None):
+            raise PydanticCustomError("charter_option", "a waiver names exactly one of `gate` or `rule`")
+        return self
+
+
 class Document(Strict):
     """The envelope every kind shares: `apiVersion`, `kind`, `metadata`, `spec`."""
 
     api_version: Literal["charter/v1"] = Field(alias="apiVersion", description="Always `charter/v1`.")
     metadata: Metadata
+    waivers: list[Waiver] = Field(default_factory=list, description="Reviewed exceptions with an expiry date.")

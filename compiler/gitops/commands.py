@@ -1,0 +1,351 @@
+"""The git-aware commands: plan, diff, history, changelog, rollback, status.
+
+Each takes the Charter root and the parsed arguments and returns (text, exit code); git
+problems raise `GitError` (with a hint), other user errors `CommandError`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from compiler.gitops.git import WORKTREE, Git, GitError
+from compiler.gitops.risk import findings, worst
+from compiler.gitops.semdiff import diff_resources
+from compiler.gitops.snapshot import CONFIG, LOCK, Resource, _parse, _spec_dirs, at_commit, worktree
+
+
+class CommandError(Exception):
+    pass
+
+
+def _dump(doc) -> str:
+    return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False, default=str) + "\n"
+
+
+def _default_base(root: Path, git: Git) -> str:
+    config = root / CONFIG
+    branch = "main"
+    if config.is_file():
+        resources, _ = _parse(CONFIG, config.read_bytes())
+        project = next((r for r in resources if r.kind == "Project"), None)
+        spec = project.data.get("spec") if project else None
+        if isinstance(spec, dict) and isinstance(spec.get("base_branch"), str):
+            branch = spec["base_branch"]
+    for candidate in (f"origin/{branch}", branch):
+        try:
+            git.resolve(candidate)
+            return candidate
+        except GitError:
+            continue
+    return f"origin/{branch}"  # resolve() will explain how to fetch it
+
+
+# ---------------------------------------------------------------------------------------------
+# plan
+
+
+def plan(root: Path, args) -> tuple[str, int]:
+    from compiler.gitops.plan import approvals_from_reviews, exit_code, make_plan
+    from compiler.gitops.report import to_markdown, to_text
+
+    approved = None
+    if args.approved_by is not None:
+        approved = [h.strip() if h.strip().startswith("@") else "@" + h.strip()
+                    for h in args.approved_by.split(",") if h.strip()]
+    if args.reviews is not None:
+        try:
+            approved = (approved or []) + approvals_from_reviews(args.reviews)
+        except (OSError, ValueError) as exc:
+            raise CommandError(f"cannot read reviews from {args.reviews}: {exc}") from None
+    base = args.base or _default_base(root, Git(root))
+    doc = make_plan(root, base, args.head, approved)
+    if args.out:
+        from compiler.atomic import write_atomic
+
+        write_atomic(args.out if args.out.is_absolute() else Path.cwd() / args.out, _dump(doc))
+    text = {"json": _dump, "markdown": to_markdown, "text": to_text}[args.format](doc)
+    return text, exit_code(doc)
+
+
+# ---------------------------------------------------------------------------------------------
+# diff
+
+
+def _changes_doc(changes, used: set[str] = frozenset()) -> list[dict]:
+    out = []
+    for ch in changes:
+        found = findings(ch, set(used), {})
+        out.append({"address": ch.address, "action": ch.action, "file": ch.file, "previous_file": ch.previous_file,
+                    "previous_name": ch.previous_name, "risk": worst(found),
+                    "changes": [c.to_dict() for c in ch.changes if c.path],
+                    "findings": [f.to_dict() for f in found]})
+    return out
+
+
+def _changes_text(doc: list[dict], indent: str = "") -> list[str]:
+    from compiler.gitops.report import _change_lines, _header
+
+    lines = []
+    for res in doc:
+        lines.append(indent + _header(res))
+        lines += [f"{indent}    {line}" for line in _change_lines(res)]
+    return lines
+
+
+def diff(root: Path, args) -> tuple[str, int]:
+    from compiler.gitops.plan import semantic_diff
+
+    git = Git(root)
+    sha1 = git.resolve(args.ref1)
+    before = at_commit(git, sha1, args.ref1, root)
+    after = worktree(root) if args.ref2 in (None, WORKTREE) else at_commit(git, git.resolve(args.ref2), args.ref2, root)
+    changes, problems = semantic_diff(before, after, args.name)
+    doc = {"format_version": "1.0", "from": {"ref": args.ref1, "sha": sha1},
+           "to": {"ref": after.label, "sha": after.sha}, "resource_changes": _changes_doc(changes),
+           "problems": problems}
+    if args.format == "json":
+        return _dump(doc), 0
+    lines = _changes_text(doc["resource_changes"]) or ["no changes"]
+    lines += [f"problem: {p}" for p in problems]
+    return "\n".join(lines) + "\n", 0
+
+
+# ---------------------------------------------------------------------------------------------
+# history and changelog: walk commits, diff the files each one changed
+
+
+def _blob(git: Git, sha: str, path: str) -> bytes | None:
+    try:
+        return git.repo.git.get_object_data(f"{sha}:{git.prefix}{path}")[3]
+    except ValueError:
+        return None
+
+
+def _resources_at(git: Git, sha: str | None, paths, cache: dict) -> dict[str, Resource]:
+    found: dict[str, Resource] = {}
+    for path in sorted(p for p in paths if p):
+        if sha is None:
+            continue
+        key = (sha, path)
+        if key not in cache:
+            raw = _blob(git, sha, path)
+            cache[key] = _parse(path, raw)[0] if raw is not None else []
+        for res in cache[key]:
+            found.setdefault(res.address, res)
+    return found
+
+
+def walk(git: Git, spec_dirs: list[str], rev: str = "HEAD", since: str | None = None):
+    """(commit, parent sha, [ResourceChange]) for every commit that changed a spec, newest first."""
+    cache: dict = {}
+    for commit, changes in git.log(spec_dirs, rev, since):
+        paths_after = {p for status, p, old in changes if status != "D"}
+        paths_before = {old or p for status, p, old in changes if status != "A"}
+        parent = _parent(git, commit.sha)
+        before = _resources_at(git, parent, paths_before, cache)
+        after = _resources_at(git, commit.sha, paths_after, cache)
+        yield commit, parent, diff_resources(before, after)
+
+
+def _parent(git: Git, sha: str) -> str | None:
+    try:
+        return git.run("rev-parse", "--verify", "--quiet", f"{sha}^").strip() or None
+    except GitError:
+        return None
+
+
+def _spec_dirs_at(git: Git, root: Path) -> list[str]:
+    config = root / CONFIG
+    return _spec_dirs(config.read_bytes() if config.is_file() else None)
+
+
+def history(root: Path, args) -> tuple[str, int]:
+    git = Git(root)
+    git.resolve("HEAD")
+    wanted = {args.name.split("/", 1)[1]} if "/" in args.name else {args.name}
+    kind = args.name.split("/", 1)[0] if "/" in args.name else None
+    entries = []
+    for commit, _, changes in walk(git, _spec_dirs_at(git, root)):
+        mine = [c for c in changes if c.name in wanted and (kind is None or c.kind == kind)]
+        if not mine:
+            continue
+        for c in mine:  # follow renames back in time
+            if c.action == "rename" and c.previous_name:
+                wanted.add(c.previous_name)
+        lock = _lock_at(git, commit.sha)
+        models = {c.name for c in mine if c.kind == "Model"} | ({c.name for c in mine} & set(lock))
+        entries.append({"commit": commit.sha, "author": commit.author, "date": commit.date, "subject": commit.subject,
+                        "changes": _changes_doc(mine),
+                        "lock": {m: {"version": lock[m].get("version"),
+                                     "metrics": (lock[m].get("metrics") or {}).get("metrics")}
+                                 for m in sorted(models) if m in lock}})
+        if args.limit and len(entries) >= args.limit:
+            break
+    if not entries:
+        raise CommandError(f"no commit changed a resource named `{args.name}` in the spec folders")
+    if args.format == "json":
+        return _dump({"format_version": "1.0", "resource": args.name, "commits": entries}), 0
+    lines = []
+    for e in entries:
+        lines.append(f"{e['commit'][:12]} {e['date'][:10]} {e['author']}: {e['subject']}")
+        lines += _changes_text(e["changes"], "    ")
+        for model, info in e["lock"].items():
+            metrics = ", ".join(f"{k} {v:.4f}" for k, v in sorted((info["metrics"] or {}).items())
+                                if isinstance(v, (int, float)))
+            lines.append(f"    lock: {model} {info['version']}" + (f" ({metrics})" if metrics else ""))
+    return "\n".join(lines) + "\n", 0
+
+
+def _lock_at(git: Git, sha: str) -> dict:
+    raw = _blob(git, sha, LOCK)
+    try:
+        data = json.loads(raw) if raw else {}
+        return data.get("models", {}) if isinstance(data, dict) else {}
+    except (ValueError, UnicodeDecodeError):
+        return {}
+
+
+def changelog(root: Path, args) -> tuple[str, int]:
+    git = Git(root)
+    if args.since:
+        git.resolve(args.since)
+    by_resource: dict[str, list[dict]] = {}
+    for commit, _, changes in walk(git, _spec_dirs_at(git, root), since=args.since):
+        for c in changes:
+            by_resource.setdefault(c.address, []).append({
+                "commit": commit.sha, "date": commit.date, "author": commit.author, "subject": commit.subject,
+                **_changes_doc([c])[0]})
+    doc = {"format_version": "1.0", "since": args.since,
+           "resources": {k: by_resource[k] for k in sorted(by_resource)}}
+    if args.format == "json":
+        return _dump(doc), 0
+    from compiler.gitops.report import _change_lines, _md
+
+    lines = ["# Changelog", ""]
+    if args.since:
+        lines += [f"Changes since `{_md(args.since)}`.", ""]
+    for address, entries in doc["resources"].items():
+        lines += [f"## {_md(address)}", ""]
+        for e in entries:
+            lines.append(f"- **{e['risk']}** {e['action']} ({e['commit'][:12]}, {e['date'][:10]}, {_md(e['author'])}): "
+                         f"{_md(e['subject'])}")
+            lines += [f"  - `{line.replace('`', chr(39))}`" for line in _change_lines(e)[:20]]
+        lines.append("")
+    if not doc["resources"]:
+        lines.append("No spec changes.")
+    return "\n".join(lines).rstrip() + "\n", 0
+
+
+# ---------------------------------------------------------------------------------------------
+# status
+
+
+def status(root: Path, args) -> tuple[str, int]:
+    from compiler.gitops.plan import changed_paths
+    from compiler.gitops.render import render_all
+
+    git = Git(root)
+    head = worktree(root)
+    try:
+        committed = at_commit(git, git.resolve("HEAD"), "HEAD", root)
+        uncommitted = changed_paths(committed, head)
+    except GitError:
+        uncommitted = sorted(head.files)
+    graph, problems = head.compile()
+    doc: dict = {"format_version": "1.0", "uncommitted_specs": uncommitted, "problems": problems,
+                 "generated": [], "pipelines": []}
+    if graph is not None:
+        out = graph.project.get("output", "generated")
+        notes: list[str] = []
+        files = render_all(graph, out, notes)
+        for path, text in sorted(files.items()):
+            p = root / path
+            if not p.is_file():
+                doc["generated"].append({"path": path, "state": "missing"})
+            elif p.read_text(encoding="utf-8") != text:
+                doc["generated"].append({"path": path, "state": "stale or edited by hand"})
+        out_dir = root / out
+        if out_dir.is_dir():
+            for p in sorted(out_dir.rglob("*")):
+                rel = p.relative_to(root).as_posix()
+                if p.is_file() and rel not in files:
+                    doc["generated"].append({"path": rel, "state": "no longer generated"})
+        doc["notes"] = notes
+        lock = worktree(root).lock().get("models", {})
+        from compiler.execute.ingest import fingerprint
+
+        for model in graph.models:
+            entry = lock.get(model.name)
+            if entry is None:
+                doc["pipelines"].append({"model": model.name, "state": "never run (not in charter.lock)"})
+                continue
+            reasons = []
+            if entry.get("spec_hash") != model.step("package").hash:
+                reasons.append("specs changed")
+            try:
+                if entry.get("data_fingerprint") != fingerprint(model.step("ingest").params, root):
+                    reasons.append("data changed")
+            except Exception as exc:  # noqa: BLE001 - an unreachable source is reported, not fatal
+                reasons.append(f"data not readable ({type(exc).__name__})")
+            if reasons:
+                doc["pipelines"].append({"model": model.name, "state": " and ".join(reasons) + " since the last run"})
+    clean = not (doc["uncommitted_specs"] or doc["generated"] or doc["pipelines"] or problems)
+    if args.format == "json":
+        return _dump(doc), 0 if clean else 2
+    lines = []
+    if doc["uncommitted_specs"]:
+        lines += ["specs changed since HEAD:"] + [f"    {p}" for p in doc["uncommitted_specs"]]
+    if doc["generated"]:
+        lines += ["generated files (run `charter compile`):"] + [f"    {g['path']}: {g['state']}" for g in doc["generated"]]
+    if doc["pipelines"]:
+        lines += ["pipelines (run `charter run MODEL`):"] + [f"    {p['model']}: {p['state']}" for p in doc["pipelines"]]
+    lines += [f"problem: {p}" for p in problems]
+    return ("\n".join(lines) if lines else "clean: specs committed, generated files current, pipelines up to date") \
+        + "\n", 0 if clean else 2
+
+
+# ---------------------------------------------------------------------------------------------
+# rollback
+
+
+def rollback(root: Path, args) -> tuple[str, int]:
+    from compiler.atomic import write_atomic
+    from compiler.render.registry import TARGETS, load_target
+
+    git = Git(root)
+    sha = git.resolve(args.to)
+    snap = at_commit(git, sha, args.to, root)
+    graph, problems = snap.compile()
+    if graph is None:
+        raise CommandError(f"the specs at {args.to} do not compile: " + "; ".join(problems[:5]))
+    model = graph.model(args.model)
+    if model is None:
+        raise CommandError(f"no Model `{args.model}` at {args.to}")
+    if "kubernetes" not in TARGETS:
+        raise CommandError("this version cannot render the kubernetes target")
+    entry = snap.lock().get("models", {}).get(args.model)
+    if entry:  # serve exactly the artifact that was promoted at that ref
+        graph.project["pinned_versions"] = {args.model: entry.get("version")}
+    out = worktree(root)
+    head_graph, _ = out.compile()
+    folder = (head_graph or graph).project.get("output", "generated")
+    files = load_target("kubernetes")(graph, folder)
+    mine = {p: t for p, t in files.items() if _belongs(p, t, args.model)}
+    if not mine:
+        raise CommandError(f"Model `{args.model}` has no deployment configs at {args.to}")
+    lines = []
+    for path, text in sorted(mine.items()):
+        target = root / path
+        if not target.is_file() or target.read_text(encoding="utf-8") != text:
+            write_atomic(target, text)
+            lines.append(f"wrote {path}")
+    version = f" (version {entry['version']} from charter.lock at {args.to})" if entry else ""
+    lines.append(f"rolled back the deployment configs of {args.model} to {args.to} ({sha[:12]}){version}; "
+                 "review and commit them")
+    return "\n".join(lines) + "\n", 0
+
+
+def _belongs(path: str, text: str, model: str) -> bool:
+    name = path.rsplit("/", 1)[-1]
+    return name.startswith(f"{model}.") or name.startswith(f"{model}-")

@@ -1,0 +1,173 @@
+"""Renderings of the plan document: plain text for terminals, Markdown for pull requests.
+
+The Markdown is made for a PR comment or a job summary: a summary line first, the approval
+checklist, then details in collapsible sections; spec text is escaped and the whole stays
+under GitHub's comment limit (65,536 characters), truncated with a note when it would not.
+"""
+
+from __future__ import annotations
+
+import json
+
+MAX_MARKDOWN = 60_000  # below GitHub's 65,536-character comment limit, with room for a footer
+
+_ICON = {"breaking": "🔴", "risky": "🟡", "safe": "🟢"}
+
+
+def _md(text: object) -> str:
+    out = str(text)
+    for a, b in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("|", "\\|"), ("[", "\\["), ("]", "\\]"),
+                 ("`", "\\`"), ("*", "\\*"), ("_", "\\_"), ("@", "@\u200b")):
+        out = out.replace(a, b)
+    return " ".join(out.split())
+
+
+def _code(text: object) -> str:
+    inner = " ".join(str(text).split()).replace("`", "'").replace("|", "\\|")
+    return f"`{inner}`"
+
+
+def _val(value: object) -> str:
+    text = json.dumps(value, ensure_ascii=False, sort_keys=True) if not isinstance(value, str) else value
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def summary_line(plan: dict) -> str:
+    s = plan["summary"]
+    if not plan["resource_changes"] and not plan["generated_changes"]:
+        return "No changes."
+    parts = [f"{s[k]} to {v}" for k, v in (("create", "add"), ("update", "change"), ("delete", "remove"),
+                                           ("rename", "rename"), ("move", "move")) if s[k]]
+    risk = ", ".join(f"{s[k]} {k}" for k in ("breaking", "risky", "safe") if s[k])
+    line = f"{', '.join(parts) or 'no spec changes'}" + (f" ({risk})" if risk else "")
+    line += f"; {s['generated_files']} generated file(s) change"
+    return line + "."
+
+
+def _change_lines(res: dict) -> list[str]:
+    out = []
+    for c in res["changes"]:
+        if c["op"] == "change":
+            out.append(f"{c['path']}: {_val(c['before'])} -> {_val(c['after'])}")
+        elif c["op"] == "add":
+            out.append(f"{c['path']}: added {_val(c['after'])}")
+        else:
+            out.append(f"{c['path']}: removed (was {_val(c['before'])})")
+    return out
+
+
+def _header(res: dict) -> str:
+    extra = ""
+    if res["action"] == "rename":
+        extra = f" (renamed from {res['previous_name']})"
+    elif res["previous_file"] and res["action"] in ("move", "update"):
+        extra = f" (moved from {res['previous_file']})"
+    return f"{res['action']} {res['address']}{extra} [{res['risk']}]"
+
+
+def to_text(plan: dict) -> str:
+    lines = [f"plan: {plan['head']['ref']} against {plan['base']['ref']} ({(plan['base']['sha'] or '')[:12]}, "
+             f"merge base {(plan['merge_base'] or '-')[:12]})", summary_line(plan), ""]
+    for res in plan["resource_changes"]:
+        lines.append(_header(res))
+        lines += [f"    {line}" for line in _change_lines(res)]
+        lines += [f"    ! {f['rule']} {f['name']}: {f['message']}" + (f" (waived by {f['waived_by']})"
+                                                                   if f.get("waived_by") else "")
+                  for f in res["findings"] if f["risk"] != "safe"]
+    if plan["impact"]:
+        lines += ["", "impact:"]
+        for model, imp in plan["impact"].items():
+            lines.append(f"    {model}: re-run {', '.join(imp['rerun']) or 'nothing'}"
+                         + (f"; deploy {', '.join(imp['deployments'])}" if imp["deployments"] else ""))
+    if plan["generated_changes"]:
+        lines += ["", "generated files:"]
+        lines += [f"    {g['action']} {g['path']}" for g in plan["generated_changes"]]
+    if plan["approvals"]:
+        lines += ["", "approvals:"]
+        for a in plan["approvals"]:
+            mark = "x" if a["approved"] else " "
+            lines.append(f"    [{mark}] {a['handle']}: {'; '.join(a['reasons'])}")
+    if plan["reviewers"]:
+        lines.append(f"    reviewers to request (Consulted): {', '.join(plan['reviewers'])}")
+    for w in plan["waivers"]:
+        lines.append(f"waiver: {w['address']} {w['gate'] or w['rule']} by {w['approver']} until {w['expires']}: "
+                     f"{w['reason']}")
+    for m in plan["metrics"]:
+        lines += ["", f"metrics of {m['model']} (last local run vs {m['baseline_version'] or 'no baseline'}):"]
+        for r in m["metrics"]:
+            delta = "" if r["delta"] is None else f" ({r['delta']:+.4f})"
+            lines.append(f"    {r['metric']}: {_num(r['baseline'])} -> {_num(r['candidate'])}{delta}")
+    for p in plan["problems"]:
+        lines.append(f"problem: {p}")
+    for n in plan["notes"]:
+        lines.append(f"note: {n}")
+    if plan["summary"]["blocked"]:
+        lines += ["", f"blocked: {plan['summary']['blocked_reason']}"]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _num(v) -> str:
+    return "n/a" if v is None else f"{v:.4f}" if isinstance(v, float) else str(v)
+
+
+def to_markdown(plan: dict, limit: int = MAX_MARKDOWN) -> str:
+    s = plan["summary"]
+    head = ["## Charter plan", "",
+            f"**{_md(summary_line(plan))}** Base `{(plan['base']['sha'] or '')[:12]}` "
+            f"({_md(plan['base']['ref'])}), merge base `{(plan['merge_base'] or '-')[:12]}`.", ""]
+    if s["blocked"]:
+        head += [f"> [!CAUTION]\n> Blocked: {_md(s['blocked_reason'])}", ""]
+    if plan["approvals"]:
+        head += ["### Approvals", ""]
+        for a in plan["approvals"]:
+            head.append(f"- [{'x' if a['approved'] else ' '}] {a['handle']}: {_md('; '.join(a['reasons']))}")
+        if plan["reviewers"]:
+            head.append(f"- Reviewers to request (Consulted): {', '.join(plan['reviewers'])}")
+        head.append("")
+    body: list[str] = []
+    if plan["resource_changes"]:
+        body += ["### Changes", "", "| | resource | action | risk |", "| --- | --- | --- | --- |"]
+        for r in plan["resource_changes"]:
+            body.append(f"| {_ICON[r['risk']]} | {_md(r['address'])} | {r['action']} | {r['risk']} |")
+        body.append("")
+        for r in plan["resource_changes"]:
+            body += [f"<details><summary>{_md(_header(r))}</summary>", "", "```text"]
+            body += [line.replace("```", "'''") for line in _change_lines(r)]
+            body += [f"! {f['rule']} {f['name']}: {f['message']}" for f in r["findings"]]
+            body += ["```", "", "</details>", ""]
+    if plan["impact"]:
+        body += ["### Impact", "", "| model | re-runs | deploys |", "| --- | --- | --- |"]
+        for model, imp in plan["impact"].items():
+            body.append(f"| {_md(model)} | {', '.join(imp['rerun']) or '-'} | {', '.join(imp['deployments']) or '-'} |")
+        body.append("")
+    if plan["generated_changes"]:
+        body += [f"<details><summary>Generated files ({len(plan['generated_changes'])})</summary>", ""]
+        body += [f"- {g['action']} {_code(g['path'])}" for g in plan["generated_changes"]]
+        body += ["", "</details>", ""]
+    if plan["metrics"]:
+        body += ["### Metrics (last local run vs base `charter.lock`)", "",
+                 "| model | metric | base | candidate | delta |", "| --- | --- | --- | --- | --- |"]
+        for m in plan["metrics"]:
+            for r in m["metrics"]:
+                delta = "" if r["delta"] is None else f"{r['delta']:+.4f}"
+                body.append(f"| {_md(m['model'])} | {_md(r['metric'])} | {_num(r['baseline'])} | "
+                            f"{_num(r['candidate'])} | {delta} |")
+        body.append("")
+    if plan["waivers"]:
+        body += ["### Active waivers", ""]
+        body += [f"- {_md(w['address'])} {_code(w['gate'] or w['rule'])} by {_md(w['approver'])} until "
+                 f"{_md(w['expires'])}: {_md(w['reason'])}" for w in plan["waivers"]]
+        body.append("")
+    for p in plan["problems"]:
+        body.append(f"- ⚠️ {_md(p)}")
+    for n in plan["notes"]:
+        body.append(f"- {_md(n)}")
+    text = "\n".join(head + body).rstrip() + "\n"
+    if len(text) > limit:
+        note = "\n_The plan is longer than a comment can hold; run `charter plan` for all of it._\n"
+        cut = text[: limit - len(note)]
+        cut = cut[: cut.rfind("\n") + 1]
+        if cut.count("<details>") > cut.count("</details>"):
+            cut += "\n```\n\n</details>\n" if cut.count("```") % 2 else "\n</details>\n"
+        text = cut + note
+    return text

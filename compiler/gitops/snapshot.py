@@ -1,0 +1,216 @@
+"""The Project at one revision (a commit, or the working tree): its files, its resources as
+written, and, when it validates, its IR.
+
+Resources are read from each file's bytes with the same loader as `charter validate`, one
+file at a time and cached by blob id, so a plan parses only what differs between two
+revisions. The IR of a revision is compiled from its files in a temporary folder (never a
+checkout of the repository) and cached by the ids of every file it was built from: a
+revision seen once (the base branch, in CI on every push) is never compiled again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from compiler.gitops.git import WORKTREE, Git, blob_id
+
+CONFIG = "charter.yaml"
+LOCK = "charter.lock"
+CACHE_DIR = Path(".charter") / "cache" / "revisions"
+
+
+@dataclass(frozen=True, slots=True)
+class Resource:
+    """One spec document as written: `kind/name`, where it lives, and its data."""
+
+    kind: str
+    name: str
+    file: str
+    index: int
+    data: dict
+
+    @property
+    def address(self) -> str:
+        return f"{self.kind}/{self.name}"
+
+
+@dataclass
+class Snapshot:
+    """The Project at one revision. `files` maps every spec file (and charter.yaml) to its blob id."""
+
+    label: str
+    sha: str | None
+    root: Path
+    files: dict[str, str]
+    spec_dirs: list[str]
+    _read: Callable[[str], bytes]
+    _parsed: dict[str, tuple[list[Resource], list[str]]] = field(default_factory=dict)
+
+    def read(self, path: str) -> bytes:
+        return self._read(path)
+
+    def resources_of(self, path: str) -> tuple[list[Resource], list[str]]:
+        """The resources of one file and the problems reading it (as `file:line:col: message`)."""
+        if path not in self._parsed:
+            self._parsed[path] = _parse(path, self.read(path))
+        return self._parsed[path]
+
+    def resources(self, paths=None) -> dict[str, Resource]:
+        """`kind/name` -> Resource, over `paths` (default: every spec file); first one wins."""
+        found: dict[str, Resource] = {}
+        for path in sorted(paths if paths is not None else self.spec_files()):
+            for res in self.resources_of(path)[0]:
+                found.setdefault(res.address, res)
+        return found
+
+    def problems(self, paths=None) -> list[str]:
+        return [p for path in sorted(paths if paths is not None else self.spec_files())
+                for p in self.resources_of(path)[1]]
+
+    def spec_files(self) -> list[str]:
+        return sorted(p for p in self.files if p != CONFIG)
+
+    def lock(self) -> dict:
+        try:
+            raw = self.read(LOCK)
+        except (KeyError, FileNotFoundError, OSError):
+            return {}
+        try:
+            data = json.loads(raw)
+            return data if isinstance(data, dict) else {}
+        except (ValueError, UnicodeDecodeError):
+            return {}
+
+    def key(self) -> str:
+        from compiler.ir.cache import code_fingerprint
+
+        digest = hashlib.sha256(code_fingerprint().encode())
+        for path, blob in sorted(self.files.items()):
+            digest.update(f"{path}\0{blob}\n".encode())
+        return digest.hexdigest()
+
+    def compile(self):
+        """(graph or None, problems): the IR of this revision, cached by its files' ids."""
+        cache = self.root / CACHE_DIR / f"{self.key()}.json"
+        try:
+            entry = json.loads(cache.read_text(encoding="utf-8"))
+            from compiler.ir.graph import PipelineGraph
+
+            graph = PipelineGraph.from_json(json.dumps(entry["graph"])) if entry["graph"] else None
+            return graph, entry["problems"]
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+        graph, problems = self._compile()
+        from compiler.atomic import write_atomic
+
+        try:
+            write_atomic(cache, json.dumps({"graph": graph.to_dict() if graph else None, "problems": problems},
+                                           sort_keys=True))
+        except OSError:
+            pass  # a read-only checkout still plans, only slower
+        return graph, problems
+
+    def _compile(self):
+        from compiler.driver import compile_tree
+
+        if self.sha is None:  # the working tree: compile in place
+            result, graph = compile_tree(self.root)
+        else:
+            tmp = Path(tempfile.mkdtemp(prefix="charter-rev-"))
+            try:
+                for path in self.files:
+                    dest = tmp / path
+                    dest.parent.mkdir(parents=True, exist_ok=True)
+                    dest.write_bytes(self.read(path))
+                for folder in self.spec_dirs:  # a folder that holds no spec yet still exists
+                    (tmp / folder).mkdir(parents=True, exist_ok=True)
+                result, graph = compile_tree(tmp)
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)
+        problems = [_line(d) for d in result.diagnostics if d.severity.name == "ERROR"]
+        problems += [f"{path}: not found" for path in result.missing]
+        if graph is None and not problems:
+            problems = ["the specs do not compile"]
+        return graph, problems
+
+
+def _parse(path: str, raw: bytes) -> tuple[list[Resource], list[str]]:
+    from compiler.load import decode, load_source
+
+    source, problem = decode(path, raw)
+    if source is None:
+        return [], [_line(problem)]
+    docs, diags = load_source(source)
+    found = []
+    for doc in docs:
+        data = doc.data
+        if not isinstance(data, dict):
+            continue
+        meta = data.get("metadata")
+        kind, name = data.get("kind"), meta.get("name") if isinstance(meta, dict) else None
+        if isinstance(kind, str) and isinstance(name, str):
+            found.append(Resource(kind, name, path, doc.index, data))
+    return found, [_line(d) for d in diags if d.severity.name == "ERROR"]
+
+
+def _line(diag) -> str:
+    from compiler.diagnostics import safe_text
+
+    s = diag.span
+    return f"{s.file}:{s.line}:{s.col}: {diag.code} {safe_text(diag.message)}"
+
+
+def _spec_dirs(raw: bytes | None) -> list[str]:
+    """The spec folders named by a charter.yaml (the default when it is missing or unreadable)."""
+    if raw is None:
+        return ["specs"]
+    resources, _ = _parse(CONFIG, raw)
+    try:
+        dirs = next(r for r in resources if r.kind == "Project").data["spec"]["specs"]
+        if isinstance(dirs, list) and all(isinstance(d, str) for d in dirs) and dirs:
+            return dirs
+    except (StopIteration, KeyError, TypeError):
+        pass
+    return ["specs"]
+
+
+def at_commit(git: Git, sha: str, label: str, root: Path) -> Snapshot:
+    config = git.tree(sha, [CONFIG])
+    spec_dirs = _spec_dirs(git.read(config[CONFIG]) if CONFIG in config else None)
+    files = {p: b for p, b in git.tree(sha, spec_dirs).items() if p.endswith((".yaml", ".yml"))}
+    files.update(config)
+    extra = git.tree(sha, [LOCK])
+
+    def read(path: str) -> bytes:
+        blob = files.get(path) or extra.get(path)
+        if blob is None:
+            raise KeyError(path)
+        return git.read(blob)
+
+    return Snapshot(label, sha, root, files, spec_dirs, read)
+
+
+def worktree(root: Path) -> Snapshot:
+    from compiler.load import discover
+
+    config = root / CONFIG
+    spec_dirs = _spec_dirs(config.read_bytes() if config.is_file() else None)
+    found, _ = discover([root / d for d in spec_dirs], root)
+    paths = sorted({p.resolve().relative_to(root.resolve()).as_posix() for p in found} - {CONFIG})
+    if config.is_file():
+        paths.append(CONFIG)
+    contents: dict[str, bytes] = {}
+
+    def read(path: str) -> bytes:
+        if path not in contents:
+            contents[path] = (root / path).read_bytes()
+        return contents[path]
+
+    files = {p: blob_id(read(p)) for p in paths}
+    return Snapshot(WORKTREE, None, root, files, spec_dirs, read)
