@@ -117,7 +117,7 @@ def _rule(change: ResourceChange, fc: FieldChange, used_sources: set[str]) -> st
         return "P302"
     kind = change.kind
     if kind == "DataSource":
-        if second == "columns":
+        if second in ("schema", "columns"):
             in_use = change.name in used_sources
             if fc.op == "remove" and len(fc.keys) == 3:
                 return "P101" if in_use else "P202"

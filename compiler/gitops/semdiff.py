@@ -97,7 +97,7 @@ def _keyed(items: list) -> dict[str, Any] | None:
 
 def diff_values(before: Any, after: Any, keys: tuple = ()) -> list[FieldChange]:
     """Every changed leaf between two plain-data values, in a stable order."""
-    if before == after and type(before) is type(after):
+    if _same(before, after):
         return []
     if isinstance(before, dict) and isinstance(after, dict):
         out: list[FieldChange] = []
@@ -123,7 +123,7 @@ def diff_values(before: Any, after: Any, keys: tuple = ()) -> list[FieldChange]:
                     out.extend(diff_values(kb[ident], ka[ident], at))
             return out
         if all(not isinstance(v, (dict, list)) for v in before + after):  # a list of scalars: a set edit
-            if sorted(map(repr, before)) == sorted(map(repr, after)):
+            if sorted(map(_scalar_key, before)) == sorted(map(_scalar_key, after)):
                 return []  # reordered only
         if len(before) == len(after) and all(isinstance(v, (dict, list)) for v in before + after):
             out = []
@@ -132,6 +132,22 @@ def diff_values(before: Any, after: Any, keys: tuple = ()) -> list[FieldChange]:
             return out
     op = "change"
     return [FieldChange(format_path(keys), op, before, after, keys)]
+
+
+def _scalar_key(v: Any) -> str:
+    return f"{type(v).__name__}:{v!r}"
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal and of the same types all the way down (Python says `False == 0` and `1 == 1.0`;
+    in a spec those are different values)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    return a == b or (isinstance(a, float) and a != a and b != b)  # NaN is NaN
 
 
 def _body(data: dict) -> dict:
@@ -157,7 +173,7 @@ def diff_resources(before: dict, after: dict) -> list[ResourceChange]:
             changes.append(ResourceChange(addr, a.kind, a.name, action, a.file, b.file if moved else None,
                                           None, fields))
     for addr, res in sorted(new.items()):
-        match = next((g for g in sorted(gone) if gone[g].kind == res.kind and _body(gone[g].data) == _body(res.data)),
+        match = next((g for g in sorted(gone) if gone[g].kind == res.kind and _same(_body(gone[g].data), _body(res.data))),
                      None)
         if match is not None:
             old = gone.pop(match)
