@@ -49,7 +49,11 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--root", type=Path, default=None, help="repository root (default: found from the cwd)")
 
     r = sub.add_parser("run", help="run a model's pipeline locally (cached by content hash)")
-    r.add_argument("model", help="name of the Model to run")
+    r.add_argument("model", nargs="?", default=None, help="name of the Model to run")
+    r.add_argument("--all", action="store_true", help="run every Model (cached steps are skipped)")
+    r.add_argument("--affected", action="store_true",
+                   help="run the Models whose pipelines changed since --base (as `charter plan` computes)")
+    r.add_argument("--base", default=None, help="with --affected: the ref to compare with (e.g. the previous commit)")
     r.add_argument("--step", default=None, help="run only this step (its inputs must exist in the store)")
     r.add_argument("--force", action="store_true", help="re-run steps even when their inputs are unchanged")
     r.add_argument("--store", default=None, help="artifact store (default: $CHARTER_STORE, else `artifact_store` of charter.yaml)")
@@ -291,7 +295,34 @@ def _graph_or_exit(args: argparse.Namespace):
 
 
 def _run(args: argparse.Namespace) -> int:
-    return _execute(args, args.model, only=args.step)
+    chosen = sum(bool(x) for x in (args.model, args.all, args.affected))
+    if chosen != 1:
+        raise UsageError("name one Model, or use --all or --affected --base REF")
+    if args.model:
+        return _execute(args, args.model, only=args.step)
+    if args.step:
+        raise UsageError("--step needs one Model")
+    root, graph = _graph_or_exit(args)
+    names = [m.name for m in graph.models]
+    if args.affected:
+        if not args.base:
+            raise UsageError("--affected needs --base REF")
+        names = _affected(root, args.base)
+        print(f"affected since {args.base}: {', '.join(names) or 'none'}")
+    code = EXIT_OK
+    for name in names:
+        code = max(code, _execute(args, name, graph=(root, graph)))
+    return code
+
+
+def _affected(root: Path, base: str) -> list[str]:
+    from compiler.gitops.git import GitError
+    from compiler.gitops.plan import affected_models
+
+    try:
+        return affected_models(root, base)
+    except GitError as exc:
+        raise UsageError(f"{exc}" + (f" ({exc.hint})" if exc.hint else "")) from None
 
 
 def _check_data(args: argparse.Namespace) -> int:

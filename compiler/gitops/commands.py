@@ -122,37 +122,37 @@ def _blob(git: Git, sha: str, path: str) -> bytes | None:
         return None
 
 
-def _resources_at(git: Git, sha: str | None, paths, cache: dict) -> dict[str, Resource]:
-    found: dict[str, Resource] = {}
-    for path in sorted(p for p in paths if p):
-        if sha is None:
-            continue
-        key = (sha, path)
-        if key not in cache:
-            raw = _blob(git, sha, path)
-            cache[key] = _parse(path, raw)[0] if raw is not None else []
-        for res in cache[key]:
-            found.setdefault(res.address, res)
-    return found
+class _Blobs:
+    """Resources per blob id, parsed once (consecutive commits share most blobs)."""
+
+    def __init__(self, git: Git):
+        self.git, self.cache = git, {}
+
+    def resources(self, items) -> dict[str, Resource]:
+        """`items`: (path, blob id or None) pairs -> `kind/name` -> Resource."""
+        found: dict[str, Resource] = {}
+        for path, blob in sorted(items, key=lambda x: x[0]):
+            if blob is None:
+                continue
+            if (path, blob) not in self.cache:
+                self.cache[(path, blob)] = _parse(path, self.git.read(blob))[0]
+            for res in self.cache[(path, blob)]:
+                found.setdefault(res.address, res)
+        return found
+
+
+def _diff_commit(blobs: _Blobs, changes) -> list:
+    before = blobs.resources((old or path, ob) for status, path, old, ob, nb in changes if status != "A")
+    after = blobs.resources((path, nb) for status, path, old, ob, nb in changes if status != "D")
+    return diff_resources(before, after)
 
 
 def walk(git: Git, spec_dirs: list[str], rev: str = "HEAD", since: str | None = None):
-    """(commit, parent sha, [ResourceChange]) for every commit that changed a spec, newest first."""
-    cache: dict = {}
+    """(commit, [ResourceChange]) for every commit that changed a spec, newest first."""
+    blobs = _Blobs(git)
     for commit, changes in git.log(spec_dirs, rev, since):
-        paths_after = {p for status, p, old in changes if status != "D"}
-        paths_before = {old or p for status, p, old in changes if status != "A"}
-        parent = _parent(git, commit.sha)
-        before = _resources_at(git, parent, paths_before, cache)
-        after = _resources_at(git, commit.sha, paths_after, cache)
-        yield commit, parent, diff_resources(before, after)
-
-
-def _parent(git: Git, sha: str) -> str | None:
-    try:
-        return git.run("rev-parse", "--verify", "--quiet", f"{sha}^").strip() or None
-    except GitError:
-        return None
+        changes = [c for c in changes if c[1].endswith((".yaml", ".yml"))]
+        yield commit, _diff_commit(blobs, changes)
 
 
 def _spec_dirs_at(git: Git, root: Path) -> list[str]:
@@ -162,24 +162,40 @@ def _spec_dirs_at(git: Git, root: Path) -> list[str]:
 
 def history(root: Path, args) -> tuple[str, int]:
     git = Git(root)
-    git.resolve("HEAD")
-    wanted = {args.name.split("/", 1)[1]} if "/" in args.name else {args.name}
+    head = git.resolve("HEAD")
+    names = {args.name.split("/", 1)[1]} if "/" in args.name else {args.name}
     kind = args.name.split("/", 1)[0] if "/" in args.name else None
+    spec_dirs = _spec_dirs_at(git, root)
+    blobs = _Blobs(git)
+    # Where the resource lives at HEAD; walking back, follow it through moves and renames, and
+    # parse only the commits that touched those files (cost grows with its changes, not history).
+    files = git.tree(head, spec_dirs)
+    tracked = {p for p, b in files.items() if p.endswith((".yaml", ".yml"))
+               and any(n.encode() in git.read(b) for n in names)}
+    tracked = {p for p in tracked if any(_wanted(r, names, kind) for r in blobs.resources([(p, files[p])]).values())}
     entries = []
-    for commit, _, changes in walk(git, _spec_dirs_at(git, root)):
-        mine = [c for c in changes if c.name in wanted and (kind is None or c.kind == kind)]
+    for commit, changes in git.log(spec_dirs):
+        if not any(path in tracked for _, path, _, _, _ in changes):
+            continue
+        diffs = _diff_commit(blobs, changes)
+        mine = [c for c in diffs if _wanted(c, names, kind)]
+        for _status, path, old, _, _ in changes:
+            if old and path in tracked:  # a file rename
+                tracked.add(old)
+        for c in mine:
+            if c.action == "rename" and c.previous_name:
+                names.add(c.previous_name)
+            if c.previous_file:
+                tracked.add(c.previous_file)
         if not mine:
             continue
-        for c in mine:  # follow renames back in time
-            if c.action == "rename" and c.previous_name:
-                wanted.add(c.previous_name)
         lock = _lock_at(git, commit.sha)
-        models = {c.name for c in mine if c.kind == "Model"} | ({c.name for c in mine} & set(lock))
+        models = {c.name for c in mine if c.kind == "Model"} & set(lock)
         entries.append({"commit": commit.sha, "author": commit.author, "date": commit.date, "subject": commit.subject,
                         "changes": _changes_doc(mine),
                         "lock": {m: {"version": lock[m].get("version"),
                                      "metrics": (lock[m].get("metrics") or {}).get("metrics")}
-                                 for m in sorted(models) if m in lock}})
+                                 for m in sorted(models)}})
         if args.limit and len(entries) >= args.limit:
             break
     if not entries:
@@ -197,6 +213,10 @@ def history(root: Path, args) -> tuple[str, int]:
     return "\n".join(lines) + "\n", 0
 
 
+def _wanted(item, names: set[str], kind: str | None) -> bool:
+    return item.name in names and (kind is None or item.kind == kind)
+
+
 def _lock_at(git: Git, sha: str) -> dict:
     raw = _blob(git, sha, LOCK)
     try:
@@ -211,7 +231,7 @@ def changelog(root: Path, args) -> tuple[str, int]:
     if args.since:
         git.resolve(args.since)
     by_resource: dict[str, list[dict]] = {}
-    for commit, _, changes in walk(git, _spec_dirs_at(git, root), since=args.since):
+    for commit, changes in walk(git, _spec_dirs_at(git, root), since=args.since):
         for c in changes:
             by_resource.setdefault(c.address, []).append({
                 "commit": commit.sha, "date": commit.date, "author": commit.author, "subject": commit.subject,

@@ -116,28 +116,32 @@ class Git:
         return Commit(*out.split("\0", 3))
 
     def log(self, paths: list[str], rev: str = "HEAD", since: str | None = None) -> list[tuple[Commit, list[tuple]]]:
-        """Commits (newest first) that touched `paths`, each with its changes
-        `(status, path, old_path)`; renames are detected (`-M`), merges show their
-        first-parent diff."""
+        """Commits (newest first, first-parent, so a merge shows what it brought in) that
+        touched `paths`, each with its changes `(status, path, old_path, old_blob, new_blob)`;
+        renames are detected (`-M`), blob ids are full so contents come from cat-file directly."""
         specs = [self.prefix + p.strip("/") for p in paths] or [self.prefix or "."]
         span = f"{since}..{rev}" if since else rev
-        out = self.run("log", "-z", "-M", "--first-parent", "-m", "--name-status",
+        out = self.run("log", "-z", "-M", "--first-parent", "-m", "--raw", "--no-abbrev",
                        "--format=%x01%H%x00%an%x00%aI%x00%s", span, "--", *specs)
+        zero = "0" * 40
         commits = []
         for chunk in out.split("\x01")[1:]:
             header, _, rest = chunk.partition("\n")
-            fields = header.split("\0")
-            commit = Commit(*fields[:4])
+            commit = Commit(*header.split("\0")[:4])
             tokens = [t.lstrip("\n") for t in rest.split("\0")]
             tokens = [t for t in tokens if t]
             changes, i = [], 0
             while i < len(tokens):
-                status = tokens[i]
+                meta = tokens[i].lstrip(":").split()
+                old_blob, new_blob, status = meta[2], meta[3], meta[4]
+                old_blob = None if old_blob == zero else old_blob
+                new_blob = None if new_blob == zero else new_blob
                 if status[:1] in "RC":
-                    changes.append((status[0], self._rel(tokens[i + 2]), self._rel(tokens[i + 1])))
+                    changes.append((status[0], self._rel(tokens[i + 2]), self._rel(tokens[i + 1]), old_blob, new_blob))
                     i += 3
                 else:
-                    changes.append((status[:1], self._rel(tokens[i + 1]), None))
+                    path = self._rel(tokens[i + 1])
+                    changes.append((status[:1], path, None, old_blob, new_blob))
                     i += 2
             commits.append((commit, changes))
         return commits

@@ -111,87 +111,58 @@ def roles(kind: str, name: str, index) -> tuple[list[str], list[str]]:
             sorted({h for r in chosen for h in _handles(r.get("consulted"))}))
 
 
-def _waivers(snap: Snapshot, today: str) -> list[dict]:
-    """Every waiver in the snapshot (files that mention waivers only), active or expired."""
-    out = []
-    for path in snap.spec_files():
-        if b"waivers" not in snap.read(path):
-            continue
-        for res in snap.resources_of(path)[0]:
-            for w in res.data.get("waivers") or []:
-                if isinstance(w, dict):
-                    exp = str(w.get("expires", ""))
-                    out.append({"address": res.address, "file": res.file, "gate": w.get("gate"),
-                                "rule": w.get("rule"), "approver": w.get("approver"), "reason": w.get("reason"),
-                                "expires": exp, "active": exp >= today})
-    return sorted(out, key=lambda w: (w["address"], str(w["gate"] or w["rule"])))
-
-
-def _impact(base_graph, head_graph) -> dict:
+def _impact(before: dict, after: dict) -> dict:
+    """Per model: the steps that re-run (changed, or downstream of a change) and the
+    environments that get a new deployment, from two revision summaries."""
     models = {}
-    before = {m.name: m for m in (base_graph.models if base_graph else ())}
-    after = {m.name: m for m in (head_graph.models if head_graph else ())}
-    for name in sorted(set(before) | set(after)):
-        b, a = before.get(name), after.get(name)
+    for name in sorted(set(before["models"]) | set(after["models"])):
+        b, a = before["models"].get(name), after["models"].get(name)
         if a is None:
             models[name] = {"action": "delete", "rerun": [], "deployments": []}
             continue
-        if b is None:
-            changed = {s.name for s in a.steps}
-        else:
-            old = {s.name: s.hash for s in b.steps}
-            changed = {s.name for s in a.steps if old.get(s.name) != s.hash}
-        # a step re-runs when it changed or anything upstream of it re-runs
+        old = {step: h for step, h, _ in b["steps"]} if b else {}
         rerun: list[str] = []
-        for step in a.steps:  # steps are in topological order
-            if step.name in changed or any(n.split("/", 1)[1] in rerun for n in step.needs):
-                rerun.append(step.name)
-        rollout_changed = b is None or json.dumps(b.rollouts, sort_keys=True) != json.dumps(a.rollouts, sort_keys=True)
-        deploy = [f"{r['name']}/{e['name']}" for r in a.rollouts for e in r["environments"]] \
-            if ("package" in rerun or rollout_changed) else []
+        for step, h, needs in a["steps"]:  # steps are in topological order
+            if old.get(step) != h or any(n in rerun for n in needs):
+                rerun.append(step)
+        rollout_changed = b is None or b["rollouts"] != a["rollouts"]
+        deploy = a["deployments"] if ("package" in rerun or rollout_changed) else []
         if rerun or deploy:
             models[name] = {"action": "create" if b is None else "update", "rerun": rerun, "deployments": deploy}
     return models
 
 
-def _generated(base_graph, head_graph, out: str) -> tuple[list[dict], list[str]]:
-    from compiler.gitops.render import render_all
-    from compiler.ir.graph import content_hash
-
-    notes: list[str] = []
-    before = render_all(base_graph, out, notes) if base_graph else {}
-    after = render_all(head_graph, out, notes) if head_graph else {}
+def _generated(before: dict, after: dict) -> list[dict]:
+    b_files, a_files = before["generated"], after["generated"]
     files = []
-    for path in sorted(set(before) | set(after)):
-        b, a = before.get(path), after.get(path)
+    for path in sorted(set(b_files) | set(a_files)):
+        b, a = b_files.get(path), a_files.get(path)
         if b == a:
             continue
         action = "create" if b is None else "delete" if a is None else "update"
-        files.append({"path": path, "action": action, "before_hash": content_hash(b) if b is not None else None,
-                      "after_hash": content_hash(a) if a is not None else None})
-    return files, notes
+        files.append({"path": path, "action": action, "before_hash": b, "after_hash": a})
+    return files
 
 
-def _metrics(root: Path, head_graph, base: Snapshot) -> list[dict]:
+def _metrics(root: Path, head: dict, base: Snapshot) -> list[dict]:
     """Candidate metrics from the last local run against the base's lock, per model."""
     lock = base.lock().get("models", {})
+    store = head["store"]
+    if "://" in store:
+        return []
     out = []
-    store_root = None
-    if head_graph is not None:
-        store = head_graph.project.get("artifact_store", ".charter/artifacts")
-        store_root = None if "://" in store else (root / store)
-    for model in sorted(m.name for m in head_graph.models) if head_graph else []:
-        path = store_root / "runs" / model / "last.json" if store_root else None
+    for model in sorted(head["models"]):
+        path = root / store / "runs" / model / "last.json"
         try:
-            candidate = json.loads(path.read_text(encoding="utf-8"))["metrics"] if path else None
+            candidate = json.loads(path.read_text(encoding="utf-8"))["metrics"]
         except (OSError, ValueError, KeyError, TypeError):
-            candidate = None
-        baseline = (lock.get(model) or {}).get("metrics", {}).get("metrics")
-        if not candidate:
             continue
+        if not isinstance(candidate, dict):
+            continue
+        baseline = (lock.get(model) or {}).get("metrics", {}).get("metrics") or {}
         rows = []
-        for metric in sorted(set(candidate) | set(baseline or {})):
-            c, b = candidate.get(metric), (baseline or {}).get(metric)
+        for metric in sorted(set(candidate) | set(baseline)):
+            c, b = candidate.get(metric), baseline.get(metric)
             rows.append({"metric": metric, "candidate": c, "baseline": b,
                          "delta": (c - b) if isinstance(c, (int, float)) and isinstance(b, (int, float)) else None})
         out.append({"model": model, "baseline_version": (lock.get(model) or {}).get("version"), "metrics": rows})
@@ -204,18 +175,16 @@ def make_plan(root: Path, base: str, head: str | None = None, approved: list[str
     today = today or date.today().isoformat()
     git, refs, diff_base, head_snap, approval_base = snapshots(root, base, head)
     changes, problems = semantic_diff(diff_base, head_snap)
-    base_graph, base_problems = diff_base.compile()
-    head_graph, head_problems = head_snap.compile()
-    problems += [f"{diff_base.label}: {p}" for p in base_problems if f"{diff_base.label}: {p}" not in problems]
-    problems += [f"{head_snap.label}: {p}" for p in head_problems if f"{head_snap.label}: {p}" not in problems]
+    before, after = diff_base.summary(), head_snap.summary()
+    for label, summary in ((diff_base.label, before), (head_snap.label, after)):
+        problems += [f"{label}: {p}" for p in summary["problems"] if f"{label}: {p}" not in problems]
     used_by: dict[str, set[str]] = {}
-    for graph in (base_graph, head_graph):
-        for m in graph.models if graph else ():
-            used_by.setdefault(m.step("ingest").params["source"], set()).add(m.name)
-            for g in m.step("gate").params["gates"]:
-                used_by.setdefault(g["metric_set"], set()).add(m.name)
-    waivers = _waivers(head_snap, today)
-    index = ownership_index(approval_base)
+    for summary in (before, after):
+        for name, models in summary["used_by"].items():
+            used_by.setdefault(name, set()).update(models)
+    waivers = [{**w, "active": w["expires"] >= today} for w in after["waivers"]]
+    owners = approval_base.summary()["ownership"]
+    index = (owners["covers"], owners["by_name"], owners["default"])
     resources, required = [], {}
 
     def need(handles, reason, kind="approval"):
@@ -256,8 +225,8 @@ def make_plan(root: Path, base: str, head: str | None = None, approved: list[str
     approvals = [{**e, "approved": e["handle"] in approved_set} for _, e in sorted(required.items())]
     missing = [a["handle"] for a in approvals if not a["approved"]]
     breaking = [r["address"] for r in resources if r["risk"] == BREAKING]
-    out = (head_graph or base_graph).project.get("output", "generated") if (head_graph or base_graph) else "generated"
-    generated, notes = _generated(base_graph, head_graph, out) if (base_graph or head_graph) else ([], [])
+    generated = _generated(before, after)
+    notes = sorted(set(before["notes"]) | set(after["notes"]))
     if approved is None:
         blocked = bool(breaking)
         reason = "breaking changes need their approvals; pass --approved-by or --reviews" if breaking else ""
@@ -274,19 +243,28 @@ def make_plan(root: Path, base: str, head: str | None = None, approved: list[str
                     "generated_files": len(generated), "approvals_missing": len(missing) if approved is not None else None,
                     "blocked": blocked, "blocked_reason": reason},
         "resource_changes": resources,
-        "impact": _impact(base_graph, head_graph),
+        "impact": _impact(before, after),
         "generated_changes": generated,
         "approvals": approvals,
         "approvals_checked": approved is not None,
         "reviewers": sorted(reviewers - set(required)),
         "waivers": [w for w in waivers if w["active"]],
         "expired_waivers": [w for w in waivers if not w["active"]],
-        "metrics": _metrics(root, head_graph, approval_base),
+        "metrics": _metrics(root, after, approval_base),
         "problems": problems,
         "notes": notes,
         "rules": {rid: {"risk": r[0], "name": r[1]} for rid, r in RULES.items()
                   if any(f["rule"] == rid for res in resources for f in res["findings"])},
     }
+
+
+def affected_models(root: Path, base: str) -> list[str]:
+    """Models of the working tree whose pipelines must re-run since `base` (new ones included)."""
+    git = Git(root)
+    before = at_commit(git, git.resolve(base), base, root)
+    after = worktree(root)
+    impact = _impact(before.summary(), after.summary())
+    return [name for name, imp in impact.items() if imp["rerun"]]
 
 
 def exit_code(plan: dict) -> int:

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from compiler.gitops.git import WORKTREE, Git, blob_id
+from compiler.gitops.git import WORKTREE, Git, blob_id, under
 
 CONFIG = "charter.yaml"
 LOCK = "charter.lock"
@@ -94,6 +94,26 @@ class Snapshot:
         for path, blob in sorted(self.files.items()):
             digest.update(f"{path}\0{blob}\n".encode())
         return digest.hexdigest()
+
+    def summary(self) -> dict:
+        """What a plan needs of this revision, cached by its files' ids: pipeline step hashes,
+        deployments, the hashes of the generated files, owners and waivers. A plan against a
+        revision seen before reads this small record instead of the IR."""
+        cache = self.root / CACHE_DIR / f"{self.key()}.summary.json"
+        try:
+            return json.loads(cache.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            pass
+        from compiler.gitops.summary import summarize
+
+        doc = summarize(self)
+        from compiler.atomic import write_atomic
+
+        try:
+            write_atomic(cache, json.dumps(doc, sort_keys=True))
+        except OSError:
+            pass
+        return doc
 
     def compile(self):
         """(graph or None, problems): the IR of this revision, cached by its files' ids."""
@@ -180,12 +200,19 @@ def _spec_dirs(raw: bytes | None) -> list[str]:
     return ["specs"]
 
 
-def at_commit(git: Git, sha: str, label: str, root: Path) -> Snapshot:
-    config = git.tree(sha, [CONFIG])
-    spec_dirs = _spec_dirs(git.read(config[CONFIG]) if CONFIG in config else None)
-    files = {p: b for p, b in git.tree(sha, spec_dirs).items() if p.endswith((".yaml", ".yml"))}
+def at_commit(git: Git, sha: str, label: str, root: Path, guess: list[str] | None = None) -> Snapshot:
+    """The Project at a commit. One `ls-tree` when the spec folders are those of `guess` (the
+    working tree's charter.yaml, right nearly always), a second one when they moved."""
+    guess = guess if guess is not None else _spec_dirs(_read_or_none(root / CONFIG))
+    listing = git.tree(sha, [CONFIG, LOCK, *guess])
+    config = {CONFIG: listing[CONFIG]} if CONFIG in listing else {}
+    spec_dirs = _spec_dirs(git.read(config[CONFIG]) if config else None)
+    if spec_dirs != guess:
+        listing = {**git.tree(sha, spec_dirs), **{k: v for k, v in listing.items() if k in (CONFIG, LOCK)}}
+    files = {p: b for p, b in listing.items() if p != LOCK and p != CONFIG and p.endswith((".yaml", ".yml"))
+             and under(p, spec_dirs)}
     files.update(config)
-    extra = git.tree(sha, [LOCK])
+    extra = {LOCK: listing[LOCK]} if LOCK in listing else {}
 
     def read(path: str) -> bytes:
         blob = files.get(path) or extra.get(path)
@@ -194,6 +221,13 @@ def at_commit(git: Git, sha: str, label: str, root: Path) -> Snapshot:
         return git.read(blob)
 
     return Snapshot(label, sha, root, files, spec_dirs, read)
+
+
+def _read_or_none(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None
 
 
 def worktree(root: Path) -> Snapshot:

@@ -8,6 +8,7 @@ holds the IR of a tree that validated without errors, and is written atomically.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from pathlib import Path
@@ -19,6 +20,7 @@ from compiler.ir.graph import PipelineGraph
 CACHE = Path(".charter") / "cache" / "ir.json"
 
 
+@functools.cache
 def code_fingerprint() -> str:
     """Version plus the size and mtime of every module, so an edited checkout never reads a
     cache written by other code."""

@@ -89,3 +89,16 @@ def test_thousands_of_commits(repo, capsys):
     assert json.loads(out)["resource_changes"][0]["address"] == "Model/churn"
     code, out, _ = charter(repo, "history", "churn", "--format", "json", capsys=capsys)
     assert len(json.loads(out)["commits"]) == 2
+
+
+def test_affected_models_since_a_ref(repo, capsys):
+    from compiler.gitops.plan import affected_models
+
+    assert affected_models(repo, "main") == []
+    edit(repo, "specs/delivery/model.yaml", "delivery", "delivery")
+    edit(repo, MODEL, "max_iter: 200", "max_iter: 300")
+    assert affected_models(repo, "main") == ["churn"]
+    code, out, err = charter(repo, "run", "--affected", capsys=capsys)
+    assert code == 2 and "--affected needs --base" in err
+    code, out, err = charter(repo, "run", capsys=capsys)
+    assert code == 2 and "name one Model" in err
