@@ -12,7 +12,7 @@ from pathlib import Path
 from compiler.gitops.git import WORKTREE, Git, GitError
 from compiler.gitops.risk import findings, worst
 from compiler.gitops.semdiff import diff_resources
-from compiler.gitops.snapshot import CONFIG, LOCK, Resource, _parse, _spec_dirs, at_commit, worktree
+from compiler.gitops.snapshot import CONFIG, LOCK, Resource, _parse, _spec_dirs, at_commit, parse_cached, worktree
 
 
 class CommandError(Exception):
@@ -125,8 +125,8 @@ def _blob(git: Git, sha: str, path: str) -> bytes | None:
 class _Blobs:
     """Resources per blob id, parsed once (consecutive commits share most blobs)."""
 
-    def __init__(self, git: Git):
-        self.git, self.cache = git, {}
+    def __init__(self, git: Git, root: Path):
+        self.git, self.root, self.cache = git, root, {}
 
     def resources(self, items) -> dict[str, Resource]:
         """`items`: (path, blob id or None) pairs -> `kind/name` -> Resource."""
@@ -135,7 +135,7 @@ class _Blobs:
             if blob is None:
                 continue
             if (path, blob) not in self.cache:
-                self.cache[(path, blob)] = _parse(path, self.git.read(blob))[0]
+                self.cache[(path, blob)] = parse_cached(self.root, path, blob, lambda b=blob: self.git.read(b))[0]
             for res in self.cache[(path, blob)]:
                 found.setdefault(res.address, res)
         return found
@@ -147,9 +147,9 @@ def _diff_commit(blobs: _Blobs, changes) -> list:
     return diff_resources(before, after)
 
 
-def walk(git: Git, spec_dirs: list[str], rev: str = "HEAD", since: str | None = None):
+def walk(git: Git, root: Path, spec_dirs: list[str], rev: str = "HEAD", since: str | None = None):
     """(commit, [ResourceChange]) for every commit that changed a spec, newest first."""
-    blobs = _Blobs(git)
+    blobs = _Blobs(git, root)
     for commit, changes in git.log(spec_dirs, rev, since):
         changes = [c for c in changes if c[1].endswith((".yaml", ".yml"))]
         yield commit, _diff_commit(blobs, changes)
@@ -166,7 +166,7 @@ def history(root: Path, args) -> tuple[str, int]:
     names = {args.name.split("/", 1)[1]} if "/" in args.name else {args.name}
     kind = args.name.split("/", 1)[0] if "/" in args.name else None
     spec_dirs = _spec_dirs_at(git, root)
-    blobs = _Blobs(git)
+    blobs = _Blobs(git, root)
     # Where the resource lives at HEAD; walking back, follow it through moves and renames, and
     # parse only the commits that touched those files (cost grows with its changes, not history).
     files = git.tree(head, spec_dirs)
@@ -174,30 +174,30 @@ def history(root: Path, args) -> tuple[str, int]:
                and any(n.encode() in git.read(b) for n in names)}
     tracked = {p for p in tracked if any(_wanted(r, names, kind) for r in blobs.resources([(p, files[p])]).values())}
     entries = []
-    for commit, changes in git.log(spec_dirs):
-        if not any(path in tracked for _, path, _, _, _ in changes):
-            continue
-        diffs = _diff_commit(blobs, changes)
-        mine = [c for c in diffs if _wanted(c, names, kind)]
-        for _status, path, old, _, _ in changes:
-            if old and path in tracked:  # a file rename
-                tracked.add(old)
-        for c in mine:
-            if c.action == "rename" and c.previous_name:
-                names.add(c.previous_name)
-            if c.previous_file:
-                tracked.add(c.previous_file)
-        if not mine:
-            continue
-        lock = _lock_at(git, commit.sha)
-        models = {c.name for c in mine if c.kind == "Model"} & set(lock)
-        entries.append({"commit": commit.sha, "author": commit.author, "date": commit.date, "subject": commit.subject,
-                        "changes": _changes_doc(mine),
-                        "lock": {m: {"version": lock[m].get("version"),
-                                     "metrics": (lock[m].get("metrics") or {}).get("metrics")}
-                                 for m in sorted(models)}})
-        if args.limit and len(entries) >= args.limit:
-            break
+    rev: str | None = "HEAD"
+    while rev and not (args.limit and len(entries) >= args.limit):
+        # `git log` of the tracked files only; when the resource turns out to have come from
+        # another file (moved, or the file renamed), track that file too and go on from there
+        restart = None
+        for commit, changes in git.log(sorted(tracked), rev):
+            diffs = _diff_commit(blobs, changes)
+            mine = [c for c in diffs if _wanted(c, names, kind)]
+            if any(c.action in ("create", "rename") for c in mine):  # born here, or from elsewhere?
+                _, full = git.log(spec_dirs, commit.sha, max_count=1)[0]
+                mine = [c for c in _diff_commit(blobs, full) if _wanted(c, names, kind)]
+            found = {c.previous_file for c in mine if c.previous_file} - tracked
+            for c in mine:
+                if c.action == "rename" and c.previous_name:
+                    names.add(c.previous_name)
+            if mine:
+                entries.append(_history_entry(git, commit, mine))
+            if found:
+                tracked |= found
+                restart = commit.sha + "^"
+                break
+            if args.limit and len(entries) >= args.limit:
+                break
+        rev = restart if restart and _exists(git, restart) else None
     if not entries:
         raise CommandError(f"no commit changed a resource named `{args.name}` in the spec folders")
     if args.format == "json":
@@ -211,6 +211,23 @@ def history(root: Path, args) -> tuple[str, int]:
                                 if isinstance(v, (int, float)))
             lines.append(f"    lock: {model} {info['version']}" + (f" ({metrics})" if metrics else ""))
     return "\n".join(lines) + "\n", 0
+
+
+def _history_entry(git: Git, commit, mine) -> dict:
+    lock = _lock_at(git, commit.sha)
+    models = {c.name for c in mine if c.kind == "Model"} & set(lock)
+    return {"commit": commit.sha, "author": commit.author, "date": commit.date, "subject": commit.subject,
+            "changes": _changes_doc(mine),
+            "lock": {m: {"version": lock[m].get("version"), "metrics": (lock[m].get("metrics") or {}).get("metrics")}
+                     for m in sorted(models)}}
+
+
+def _exists(git: Git, rev: str) -> bool:
+    try:
+        git.resolve(rev)
+        return True
+    except GitError:
+        return False
 
 
 def _wanted(item, names: set[str], kind: str | None) -> bool:
@@ -231,7 +248,7 @@ def changelog(root: Path, args) -> tuple[str, int]:
     if args.since:
         git.resolve(args.since)
     by_resource: dict[str, list[dict]] = {}
-    for commit, changes in walk(git, _spec_dirs_at(git, root), since=args.since):
+    for commit, changes in walk(git, root, _spec_dirs_at(git, root), since=args.since):
         for c in changes:
             by_resource.setdefault(c.address, []).append({
                 "commit": commit.sha, "date": commit.date, "author": commit.author, "subject": commit.subject,

@@ -115,13 +115,15 @@ class Git:
         out = self.run("show", "-s", "--format=%H%x00%an%x00%aI%x00%s", sha).rstrip("\n")
         return Commit(*out.split("\0", 3))
 
-    def log(self, paths: list[str], rev: str = "HEAD", since: str | None = None) -> list[tuple[Commit, list[tuple]]]:
+    def log(self, paths: list[str], rev: str = "HEAD", since: str | None = None,
+            max_count: int | None = None) -> list[tuple[Commit, list[tuple]]]:
         """Commits (newest first, first-parent, so a merge shows what it brought in) that
         touched `paths`, each with its changes `(status, path, old_path, old_blob, new_blob)`;
         renames are detected (`-M`), blob ids are full so contents come from cat-file directly."""
         specs = [self.prefix + p.strip("/") for p in paths] or [self.prefix or "."]
         span = f"{since}..{rev}" if since else rev
-        out = self.run("log", "-z", "-M", "--first-parent", "-m", "--raw", "--no-abbrev",
+        limit = [f"--max-count={max_count}"] if max_count else []
+        out = self.run("log", "-z", "-M", "--first-parent", "-m", "--raw", "--no-abbrev", *limit,
                        "--format=%x01%H%x00%an%x00%aI%x00%s", span, "--", *specs)
         zero = "0" * 40
         commits = []

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -23,6 +24,7 @@ from compiler.gitops.git import WORKTREE, Git, blob_id, under
 CONFIG = "charter.yaml"
 LOCK = "charter.lock"
 CACHE_DIR = Path(".charter") / "cache" / "revisions"
+BLOB_CACHE = Path(".charter") / "cache" / "blobs"
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +60,7 @@ class Snapshot:
     def resources_of(self, path: str) -> tuple[list[Resource], list[str]]:
         """The resources of one file and the problems reading it (as `file:line:col: message`)."""
         if path not in self._parsed:
-            self._parsed[path] = _parse(path, self.read(path))
+            self._parsed[path] = parse_cached(self.root, path, self.files.get(path), lambda: self.read(path))
         return self._parsed[path]
 
     def resources(self, paths=None) -> dict[str, Resource]:
@@ -158,6 +160,32 @@ class Snapshot:
         if graph is None and not problems:
             problems = ["the specs do not compile"]
         return graph, problems
+
+
+def parse_cached(root: Path, path: str, blob: str | None, read: Callable[[], bytes]):
+    """`_parse`, remembered on disk by (path, blob id, Charter code): reading a JSON record is
+    several times faster than parsing YAML, and history and plans meet the same blobs again."""
+    if blob is None:
+        return _parse(path, read())
+    from compiler.ir.cache import code_fingerprint
+
+    digest = hashlib.sha1(f"{code_fingerprint()}\0{path}\0{blob}".encode()).hexdigest()  # noqa: S324 - a cache key
+    cache = root / BLOB_CACHE / digest[:2] / f"{digest}.json"
+    try:
+        rows, problems = json.loads(cache.read_bytes())
+        return [Resource(*row) for row in rows], problems
+    except (OSError, ValueError, TypeError):
+        pass
+    resources, problems = _parse(path, read())
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps([[[r.kind, r.name, r.file, r.index, r.data] for r in resources], problems],
+                                  default=str), encoding="utf-8")
+        tmp.replace(cache)
+    except (OSError, TypeError, ValueError):
+        pass  # a read-only checkout, or data JSON cannot hold: parse again next time
+    return resources, problems
 
 
 def _parse(path: str, raw: bytes) -> tuple[list[Resource], list[str]]:
