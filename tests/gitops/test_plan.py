@@ -205,3 +205,12 @@ def test_rule_waiver_downgrades_a_breaking_change_and_needs_its_approver(repo, c
     assert {f["rule"] for f in res["findings"]} == {"P103", "P205"}
     assert plan["waivers"][0]["approver"] == "@risk-lead"
     assert code == 3 and {a["handle"] for a in plan["approvals"] if not a["approved"]} == {"@risk-lead"}
+
+
+def test_every_risk_rule_is_documented():
+    from compiler.gitops.risk import RULES
+    from tests.conftest import REPO
+
+    text = (REPO / "docs/gitops.md").read_text(encoding="utf-8")
+    for rid, (risk, name, what) in RULES.items():
+        assert f"| `{rid}` | {name} | {risk} | {what} |" in text, rid
