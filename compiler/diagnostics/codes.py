@@ -67,6 +67,7 @@ _TABLE = [
     Code("S224", "invalid-regex", _E, "a regular expression does not compile"),
     Code("S225", "unsafe-path", _E, "a path leaves the repository or is absolute"),
     Code("S226", "invalid-option", _E, "options that cannot be used together"),
+    Code("S227", "expired-waiver", _W, "a waiver's expiry date has passed"),
     # X3xx: references between specs
     Code("X301", "unknown-reference", _E, "a reference names no spec of the expected kind"),
     Code("X302", "wrong-kind-reference", _E, "a reference names a spec of another kind"),
@@ -78,6 +79,7 @@ _TABLE = [
     Code("X308", "column-type-mismatch", _E, "a rule or expression uses a column of the wrong type"),
     Code("X309", "gates-for-other-model", _E, "a rollout's analysis gates belong to another model"),
     Code("X310", "suite-for-other-source", _E, "a model's validation suite checks another data source"),
+    Code("X311", "unknown-waived-gate", _E, "a waiver names a gate that does not exist"),
 ]
 
 CODES: dict[str, Code] = {c.code: c for c in _TABLE}

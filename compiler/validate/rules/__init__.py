@@ -20,6 +20,7 @@ RULES: tuple[str, ...] = (
     "estimator",
     "metrics",
     "rollout",
+    "waivers",
 )
 
 
