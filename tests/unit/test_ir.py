@@ -136,3 +136,13 @@ def test_data_checks_share_hashes_with_model_data_steps():
     churn = graph.model("churn")
     assert [s.hash for s in check.steps] == [churn.step(n).hash for n in ("ingest", "prepare", "validate")]
     assert graph.check("nope") is None
+
+
+def test_ir_json_is_the_standard_librarys_pretty_json():
+    import json
+
+    from compiler.driver import compile_tree
+    from tests.conftest import REPO
+
+    _, graph = compile_tree(REPO)
+    assert graph.to_json() == json.dumps(graph.to_dict(), sort_keys=True, indent=2, ensure_ascii=False) + "\n"
