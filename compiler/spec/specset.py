@@ -38,16 +38,18 @@ class SpecSet:
     specs: tuple[Spec, ...]
     project: Document | None = None
     _index: dict[tuple[str, str], Spec] = field(default_factory=dict, repr=False)
+    _by_kind: dict[str, list[Spec]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         for s in self.specs:
             self._index.setdefault((s.kind, s.name), s)
+            self._by_kind.setdefault(s.kind, []).append(s)
 
     def get(self, kind: str, name: str) -> Spec | None:
         return self._index.get((kind, name))
 
     def of_kind(self, kind: str) -> Iterator[Spec]:
-        return (s for s in self.specs if s.kind == kind)
+        return iter(self._by_kind.get(kind, ()))  # indexed: rules ask per spec, O(n^2) otherwise
 
     def names(self, kind: str) -> list[str]:
         return sorted({s.name for s in self.specs if s.kind == kind})
