@@ -10,6 +10,8 @@ TARGETS: dict[str, str] = {
     "ir": "compiler.render.ir:render",
     "codeowners": "compiler.render.codeowners:render",
     "docs": "compiler.render.docs:render",
+    "github": "compiler.render.github:render",
+    "gitlab": "compiler.render.gitlab:render",
 }
 
 

@@ -1,0 +1,273 @@
+"""Target `github`: hardened GitHub Actions workflows.
+
+They are written to `.github/workflows/`, where GitHub reads them, not to the output folder.
+
+- `charter-pr.yml`: on every pull request (no `paths:` filter, so required checks never hang),
+  a `changes` job diffs the spec folders, `charter.yaml` and the generated files against the
+  base; `validate` and `plan` skip with a job-level `if:` when nothing there changed (a skipped
+  job counts as a success). It runs again on each review, so the approvals the plan requires
+  are counted. The plan goes to the job summary; an opt-in `comment` job posts it.
+- `charter-main.yml`: on a push to `base_branch`, runs the pipelines whose specs changed and
+  pushes `charter.lock` back; this job alone may write.
+- `charter-monitor.yml`: one job per monitored model, on its cron (UTC).
+
+Hardening (../shared/TARGETS.md items 10-11, checked by `zizmor --offline` in the tests): every
+action pinned by commit SHA, `permissions: {}` at the top and the least per job,
+`persist-credentials: false`, no `${{ }}` in any `run:` (values travel in `env:`), concurrency
+groups. Spec text never reaches an expression: the folder list is JSON with `$` escaped.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+
+from compiler import __version__
+from compiler.render.common import dump_yaml
+from compiler.render.header import header
+
+WORKFLOWS = ".github/workflows"
+PR, MAIN, MONITOR = "charter-pr.yml", "charter-main.yml", "charter-monitor.yml"
+# Release commits of the tags in the comments (docs/targets/github.md says how to update them).
+ACTIONS = {
+    "actions/checkout": ("3d3c42e5aac5ba805825da76410c181273ba90b1", "v7.0.1"),
+    "actions/setup-python": ("5fda3b95a4ea91299a34e894583c3862153e4b97", "v7.0.0"),
+}
+PYTHON = "3.12"
+RUNNER = "ubuntu-latest"
+# charter is not on PyPI: the repository variable CHARTER_PACKAGE names what pip installs (a git
+# URL, a wheel, a private index's `charter==X`); the default pins the version that wrote these files.
+INSTALL = {"name": "Install charter",
+           "env": {"CHARTER_PACKAGE": f"${{{{ vars.CHARTER_PACKAGE || 'charter=={__version__}' }}}}"},
+           "run": 'python -m pip install "$CHARTER_PACKAGE"'}  # fmt: skip
+# Special in GitHub's branch filters, plus `${}` so that no `${{` (an expression) is left: a
+# backslash makes each literal.
+_GLOB = set("*?+[]!\\${}")
+_MACROS = {"@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *", "@monthly": "0 0 1 * *", "@weekly": "0 0 * * 0",
+           "@daily": "0 0 * * *", "@midnight": "0 0 * * *", "@hourly": "0 * * * *"}  # fmt: skip
+
+CHANGES = """\
+changed="$(printf '%s' "$CHARTER_PATHS" | jq -j '.[] + "\\u0000"' \\
+  | xargs -0 git diff --name-only "origin/${BASE_REF}...HEAD" --)"
+if [ -n "$changed" ]; then
+  printf '%s\\n' "$changed"
+  echo "specs=true" >> "$GITHUB_OUTPUT"
+else
+  echo "Nothing under the spec folders, charter.yaml or the generated files changed."
+  echo "specs=false" >> "$GITHUB_OUTPUT"
+fi
+"""
+REVIEWS = """\
+gh api --paginate "repos/${GITHUB_REPOSITORY}/pulls/${PR_NUMBER}/reviews" --jq '.[]' \\
+  | jq -s . > "$RUNNER_TEMP/reviews.json"
+"""
+PLAN = """\
+status=0
+charter plan --base "origin/${BASE_REF}" --format markdown --reviews "$RUNNER_TEMP/reviews.json" \\
+  > "$RUNNER_TEMP/plan.md" || status=$?
+cat "$RUNNER_TEMP/plan.md" >> "$GITHUB_STEP_SUMMARY"
+echo "status=$status" >> "$GITHUB_OUTPUT"
+echo "markdown=$(base64 -w0 "$RUNNER_TEMP/plan.md")" >> "$GITHUB_OUTPUT"
+"""
+VERDICT = """\
+case "$STATUS" in
+  0) echo "No changes to the ML system." ;;
+  2) echo "Changes planned: see the job summary." ;;
+  3) echo "::error::approvals are missing: see the job summary"; exit 3 ;;
+  *) echo "::error::charter plan failed (exit $STATUS)"; exit 1 ;;
+esac
+"""
+COMMENT = """\
+printf '%s' "$PLAN" | base64 -d > "$RUNNER_TEMP/plan.md"
+gh pr comment "$PR_NUMBER" --body-file "$RUNNER_TEMP/plan.md" --edit-last --create-if-none
+"""
+RUN = """\
+# The commit before the push; after a force push or on a new branch it may be unknown here.
+if ! git cat-file -e "${BEFORE}^{commit}" 2>/dev/null; then
+  BEFORE="$(git rev-parse --verify --quiet HEAD~1 || git hash-object -t tree /dev/null)"
+fi
+charter run --affected --base "$BEFORE"
+"""
+PUSH_LOCK = """\
+if [ -z "$(git status --porcelain -- charter.lock)" ]; then
+  echo "charter.lock is unchanged."
+  exit 0
+fi
+git config user.name "github-actions[bot]"
+git config user.email "41898282+github-actions[bot]@users.noreply.github.com"
+git add charter.lock
+git commit -m "charter: update charter.lock [skip ci]"
+# The token reaches git through the environment of this one command, never .git/config.
+GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0="http.${GITHUB_SERVER_URL}/.extraheader" \\
+  GIT_CONFIG_VALUE_0="AUTHORIZATION: basic $(printf 'x-access-token:%s' "$GITHUB_TOKEN" | base64 -w0)" \\
+  git push origin "HEAD:refs/heads/${BRANCH}"
+"""
+
+
+def uses(action: str) -> str:
+    return f"{action}@{ACTIONS[action][0]}"
+
+
+def checkout(history: bool = False) -> dict:
+    """Check out without leaving the token in .git/config; `history` fetches every branch."""
+    return {"name": "Check out", "uses": uses("actions/checkout"),
+            "with": {**({"fetch-depth": 0} if history else {}), "persist-credentials": False}}
+
+
+def setup(history: bool = False) -> list[dict]:
+    return [checkout(history),
+            {"name": "Set up Python", "uses": uses("actions/setup-python"), "with": {"python-version": PYTHON}},
+            INSTALL]  # fmt: skip
+
+
+def env_json(values: list[str]) -> str:
+    r"""A JSON list for an `env:` value, with no `$` in it.
+
+    GitHub evaluates `${{ }}` in every value and no spec text may reach an expression, so `$`
+    is written as JSON's `\u0024`; jq reads it back.
+    """
+    return json.dumps(values).replace("$", "\\u0024")
+
+
+def branch_filter(branch: str) -> str:
+    return "".join(f"\\{c}" if c in _GLOB else c for c in branch)
+
+
+def cron(expr: str) -> str:
+    """A cron as GitHub reads it: no macros, one space between fields.
+
+    The jobs compare `github.event.schedule` with this very string.
+    """
+    text = " ".join(expr.split())
+    return _MACROS.get(text.lower(), text)
+
+
+def watched_paths(project: dict, out: str) -> list[str]:
+    """What a pull request must touch for validate and plan to run.
+
+    The specs, the settings, and every generated file (the output folder, these workflows,
+    CODEOWNERS).
+    """
+    return [*project.get("specs", ["specs"]), "charter.yaml", out, ".github/CODEOWNERS",
+            *(f"{WORKFLOWS}/{name}" for name in (PR, MAIN, MONITOR))]
+
+
+def _job(name: str, permissions: dict, steps: list[dict], minutes: int, **extra) -> dict:
+    return {"name": name, **extra, "runs-on": RUNNER, "timeout-minutes": minutes, "permissions": permissions,
+            "steps": steps}
+
+
+def pr_workflow(project: dict, out: str) -> dict:
+    base = {"BASE_REF": "${{ github.event.pull_request.base.ref }}"}
+    gate = {"needs": "changes", "if": "needs.changes.outputs.specs == 'true'"}
+    read = {"contents": "read"}
+    changes = _job("specs changed?", read, [
+        checkout(history=True),
+        {"name": "Diff against the base branch", "id": "diff",
+         "env": {**base, "CHARTER_PATHS": env_json(watched_paths(project, out)), "GIT_LITERAL_PATHSPECS": "1"},
+         "run": CHANGES}], 10, outputs={"specs": "${{ steps.diff.outputs.specs }}"})  # fmt: skip
+    validate = _job("validate", read, [
+        *setup(),
+        {"name": "Validate the specs", "run": "charter validate --format github"},
+        {"name": "Check the generated files", "run": "charter compile --check"}], 15, **gate)  # fmt: skip
+    pr = {"PR_NUMBER": "${{ github.event.pull_request.number }}"}
+    plan = _job("plan", {"contents": "read", "pull-requests": "read"}, [
+        *setup(history=True),
+        {"name": "Read the reviews", "env": {**pr, "GH_TOKEN": "${{ github.token }}"}, "run": REVIEWS},
+        {"name": "Plan against the base branch", "id": "plan", "env": base, "run": PLAN},
+        {"name": "Verdict", "env": {"STATUS": "${{ steps.plan.outputs.status }}"}, "run": VERDICT}],
+        20, outputs={"markdown": "${{ steps.plan.outputs.markdown }}"}, **gate)  # fmt: skip
+    # Opt in with the repository variable CHARTER_PR_COMMENT=true. This job runs no code from the
+    # pull request, and forks (whose token cannot write) keep the summary only.
+    comment = _job("plan comment", {"pull-requests": "write"}, [
+        {"name": "Post or update the plan comment",
+         "env": {**pr, "PLAN": "${{ needs.plan.outputs.markdown }}", "GH_TOKEN": "${{ github.token }}",
+                 "GH_REPO": "${{ github.repository }}"}, "run": COMMENT}], 5, needs="plan",
+        **{"if": "${{ !cancelled() && needs.plan.outputs.markdown != '' && vars.CHARTER_PR_COMMENT == 'true'"
+                 " && github.event.pull_request.head.repo.full_name == github.repository }}"})  # fmt: skip
+    on = {"pull_request": {"types": ["opened", "synchronize", "reopened"]},
+          "pull_request_review": {"types": ["submitted", "dismissed"]}}
+    group = {"group": "${{ github.workflow }}-${{ github.event.pull_request.number }}", "cancel-in-progress": True}
+    return _workflow("charter pull request", on, group,
+                     {"changes": changes, "validate": validate, "plan": plan, "comment": comment})
+
+
+def main_workflow(project: dict) -> dict:
+    run = _job("run affected pipelines", {"contents": "write"}, [
+        *setup(history=True),
+        {"name": "Run the pipelines whose specs changed",
+         "env": {"BEFORE": "${{ github.event.before }}", "CHARTER_STORE": "${{ vars.CHARTER_STORE }}"}, "run": RUN},
+        {"name": "Commit and push charter.lock",
+         "env": {"BRANCH": "${{ github.ref_name }}", "GITHUB_TOKEN": "${{ github.token }}"}, "run": PUSH_LOCK}],
+        360)  # fmt: skip
+    # Queued, not cancelled: each run pushes charter.lock on top of the previous one.
+    group = {"group": "${{ github.workflow }}-${{ github.ref }}", "cancel-in-progress": False}
+    on = {"push": {"branches": [branch_filter(project.get("base_branch", "main"))]}}
+    return _workflow("charter main", on, group, {"run": run})
+
+
+def monitor_workflow(models: list) -> dict:
+    jobs = {}
+    for model in models:
+        literal = cron(model.monitoring["schedule"]).replace("'", "''")  # an expression's string literal
+        jobs[f"monitor-{model.name}"] = _job(f"monitor {model.name}", {"contents": "read"}, [
+            *setup(),
+            {"name": f"Compare new data with {model.name}'s training data",
+             "env": {"CHARTER_STORE": "${{ vars.CHARTER_STORE }}"},
+             "run": shlex.join(["charter", "monitor", model.name, "--data", model.step("ingest").params["source"]])}],
+            30, **{"if": f"github.event_name == 'workflow_dispatch' || github.event.schedule == '{literal}'"},
+        )  # fmt: skip
+    on = {"schedule": [{"cron": c} for c in sorted({cron(m.monitoring["schedule"]) for m in models})],
+          "workflow_dispatch": {}}
+    group = {"group": "${{ github.workflow }}-${{ github.event.schedule }}", "cancel-in-progress": False}
+    return _workflow("charter monitor", on, group, jobs)
+
+
+def _workflow(name: str, on: dict, concurrency: dict, jobs: dict) -> dict:
+    return {"name": name, "on": on, "permissions": {}, "concurrency": concurrency, "jobs": jobs}
+
+
+def _comment(value: str) -> str:
+    """Text for a comment line: one line, whatever it holds (JSON escapes, ASCII only)."""
+    return value if value.isprintable() and value.isascii() else json.dumps(value)[1:-1]
+
+
+def text(sources: list[str], notes: list[str], doc: dict) -> str:
+    """The YAML with the comments PyYAML cannot write.
+
+    They are the tag of each pinned action (for readers and Dependabot) and why each job needs
+    each permission (zizmor's pedantic audit).
+    """
+    notes_text = "#\n" + "".join(f"# {line}\n" for line in notes) + "\n"
+    body = header([_comment(s) for s in sources]) + notes_text + dump_yaml(doc)
+    for action, (sha, version) in ACTIONS.items():
+        body = body.replace(f"uses: {action}@{sha}\n", f"uses: {action}@{sha} # {version}\n")
+    for (scope, level), why in _WHY.items():  # job-level permissions are the only lines so indented
+        body = body.replace(f"\n      {scope}: {level}\n", f"\n      {scope}: {level} # {why}\n")
+    return body
+
+
+_WHY = {("contents", "read"): "check out the repository",
+        ("contents", "write"): "push the updated charter.lock",
+        ("pull-requests", "read"): "read the reviews, which the plan counts as approvals",
+        ("pull-requests", "write"): "post the plan as a comment"}
+_NOTES = {
+    PR: ["Validates and plans every pull request that touches the specs; see docs/targets/github.md.",
+         "Repository variables: CHARTER_PACKAGE (what pip installs), CHARTER_PR_COMMENT=true (post the plan",
+         "as a comment too). Make the `validate` and `plan` checks required in branch protection."],
+    MAIN: ["Runs the pipelines whose specs changed on each push, then commits charter.lock.",
+           "Repository variables: CHARTER_PACKAGE, CHARTER_STORE (the artifact store all runs share)."],
+    MONITOR: ["Compares new data with each model's training data on its schedule (cron in UTC).",
+              "Repository variables: CHARTER_PACKAGE, CHARTER_STORE (where the promoted models are)."],
+}
+
+
+def render(graph, out: str) -> dict[str, str]:
+    settings = ["charter.yaml"]
+    files = {f"{WORKFLOWS}/{PR}": text(settings, _NOTES[PR], pr_workflow(graph.project, out)),
+             f"{WORKFLOWS}/{MAIN}": text(settings, _NOTES[MAIN], main_workflow(graph.project))}
+    monitored = [m for m in graph.models if m.monitoring and m.monitoring.get("enabled", True)]
+    if monitored:
+        sources = [*settings, *(s for m in monitored for s in m.sources)]
+        files[f"{WORKFLOWS}/{MONITOR}"] = text(sources, _NOTES[MONITOR], monitor_workflow(monitored))
+    return files

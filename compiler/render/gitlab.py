@@ -1,0 +1,156 @@
+"""Target `gitlab`: `<out>/gitlab/charter.gitlab-ci.yml`, jobs for GitLab CI.
+
+The project's own `.gitlab-ci.yml` includes the file, which sets no stages, defaults or global
+variables of its own.
+
+- Merge requests: `charter-validate` and `charter-plan` run when the specs, `charter.yaml` or
+  a generated file changed (`rules:changes` with `compare_to`, ../shared/TARGETS.md item 12).
+- Pushes to `base_branch`: `charter-run` runs the pipelines whose specs changed and pushes
+  `charter.lock` back, one at a time (`resource_group`).
+- Pipeline schedules: `charter-monitor-<model>` runs when the schedule's variable
+  `CHARTER_MONITOR` names the model (or `all`).
+
+GitLab expands `$VAR` (and `%VAR%`) in `image`, `variables` and `rules:changes`, and the shell
+expands them in `script`, so spec text is made inert where it lands: the image travels in a
+variable with `expand: false`, folder patterns have every special character replaced by the
+`?` wildcard (a pattern that still matches the folder), a branch with such characters falls
+back to `$CI_DEFAULT_BRANCH`, and nothing free-form reaches a script.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+import re
+import shlex
+
+from compiler.render.common import dump_yaml, image
+from compiler.render.header import header
+
+FILE = "gitlab/charter.gitlab-ci.yml"
+_PLAIN = re.compile(r"[A-Za-z0-9._/-]+\Z")  # a branch that reads the same in a rule and a ref
+_SPECIAL = set("$%*?[]{}\\")  # variable expansion and glob syntax in rules:changes:paths
+MR = '$CI_PIPELINE_SOURCE == "merge_request_event"'
+
+FETCH = """\
+git fetch --quiet origin \\
+  "+refs/heads/${CI_MERGE_REQUEST_TARGET_BRANCH_NAME}:refs/remotes/origin/${CI_MERGE_REQUEST_TARGET_BRANCH_NAME}"
+"""
+PLAN = """\
+status=0
+charter plan --base "origin/${CI_MERGE_REQUEST_TARGET_BRANCH_NAME}" --format markdown > charter-plan.md || status=$?
+cat charter-plan.md
+case "$status" in
+  0|2) exit 0 ;;
+  3) echo "charter plan: approvals are missing (see charter-plan.md)" >&2; exit 3 ;;
+  *) echo "charter plan failed (exit $status)" >&2; exit 1 ;;
+esac
+"""
+RUN = """\
+# The commit before the push; after a force push or on a new branch it may be unknown here.
+BEFORE="$CI_COMMIT_BEFORE_SHA"
+if ! git cat-file -e "${BEFORE}^{commit}" 2>/dev/null; then
+  BEFORE="$(git rev-parse --verify --quiet HEAD~1 || git hash-object -t tree /dev/null)"
+fi
+charter run --affected --base "$BEFORE"
+"""
+PUSH_LOCK = """\
+if [ -z "$(git status --porcelain -- charter.lock)" ]; then
+  echo "charter.lock is unchanged."
+  exit 0
+fi
+git config user.name "charter"
+git config user.email "charter@noreply.${CI_SERVER_HOST}"
+git add charter.lock
+git commit -m "charter: update charter.lock [skip ci]"
+# A project access token (write_repository) in CHARTER_PUSH_TOKEN, else the job token (needs
+# "Allow Git push requests" in the CI/CD job token settings). It reaches git through the
+# environment of this one command, never .git/config or the command line.
+if [ -n "${CHARTER_PUSH_TOKEN:-}" ]; then
+  auth="charter:${CHARTER_PUSH_TOKEN}"
+else
+  auth="gitlab-ci-token:${CI_JOB_TOKEN}"
+fi
+GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0="http.${CI_SERVER_URL}/.extraheader" \\
+  GIT_CONFIG_VALUE_0="Authorization: Basic $(printf '%s' "$auth" | base64 | tr -d '\\n')" \\
+  git push -o ci.skip "${CI_SERVER_URL}/${CI_PROJECT_PATH}.git" "HEAD:refs/heads/${CI_COMMIT_BRANCH}"
+"""
+
+
+def pattern(path: str) -> str:
+    """A literal path as a rules:changes pattern.
+
+    Special characters become `?`, which matches them, so the pattern matches the path (and at
+    worst a few neighbours).
+    """
+    return "".join("?" if c in _SPECIAL or not c.isprintable() else c for c in path)
+
+
+def folder(path: str) -> str:
+    path = posixpath.normpath(path)
+    return "**/*" if path == "." else pattern(path) + "/**/*"
+
+
+def watched(project: dict, out: str) -> list[str]:
+    return [*(folder(p) for p in project.get("specs", ["specs"])), "charter.yaml", folder(out), ".github/CODEOWNERS"]
+
+
+def branch(project: dict) -> str | None:
+    """`base_branch` when GitLab reads it literally in a rule and a ref, else None."""
+    name = project.get("base_branch", "main")
+    return name if _PLAIN.match(name) and ".." not in name else None
+
+
+def _job(project: dict, stage: str, script: list[str], rules: list[dict], minutes: int, **extra) -> dict:
+    # The image travels in a variable that GitLab does not expand, so `$` in it stays a `$`;
+    # a project CI/CD variable CHARTER_IMAGE overrides it.
+    variables = {"CHARTER_IMAGE": {"value": image(project), "expand": False}, **extra.pop("variables", {})}
+    return {"stage": stage, "image": "$CHARTER_IMAGE", "variables": variables, **extra, "script": script,
+            "rules": rules, "timeout": f"{minutes} minutes"}
+
+
+def jobs(project: dict, out: str, monitored: list) -> dict:
+    base = branch(project)
+    changes = {"paths": watched(project, out), **({"compare_to": f"refs/heads/{base}"} if base else {})}
+    on_mr = [{"if": MR, "changes": changes}]
+    push = f'$CI_PIPELINE_SOURCE == "push" && $CI_COMMIT_BRANCH == {json.dumps(base) if base else "$CI_DEFAULT_BRANCH"}'
+    found = {
+        "charter-validate": _job(project, "test", ["charter validate", "charter compile --check"], on_mr, 15,
+                                 interruptible=True),
+        # Exit 3 (approvals missing) is a warning: GitLab does not re-run the job on approval,
+        # so its approval rules (Code Owners) enforce them; see docs/targets/gitlab.md.
+        "charter-plan": _job(project, "test", [FETCH, PLAN], on_mr, 20, variables={"GIT_DEPTH": "0"},
+                             interruptible=True, allow_failure={"exit_codes": [3]},
+                             artifacts={"when": "always", "expose_as": "charter plan", "paths": ["charter-plan.md"],
+                                        "expire_in": "30 days"}),
+        "charter-run": _job(project, "deploy", [RUN, PUSH_LOCK], [{"if": push}], 360, variables={"GIT_DEPTH": "0"},
+                            resource_group="charter-run"),
+    }  # fmt: skip
+    for model in monitored:
+        wanted = f'$CHARTER_MONITOR =~ /^(.+,)?({model.name}|all)(,.+)?$/'
+        rule = f'($CI_PIPELINE_SOURCE == "schedule" || $CI_PIPELINE_SOURCE == "web") && {wanted}'
+        command = shlex.join(["charter", "monitor", model.name, "--data", model.step("ingest").params["source"]])
+        found[f"charter-monitor-{model.name}"] = _job(project, "test", [command], [{"if": rule}], 30)
+    return found
+
+
+def _comment(value: str) -> str:
+    """Text for a comment line: one line, whatever it holds (JSON escapes, ASCII only)."""
+    return value if value.isprintable() and value.isascii() else json.dumps(value)[1:-1]
+
+
+def render(graph, out: str) -> dict[str, str]:
+    monitored = [m for m in graph.models if m.monitoring and m.monitoring.get("enabled", True)]
+    include = json.dumps([{"local": f"{out}/{FILE}"}])  # JSON is YAML: an inert, one-line example
+    notes = ["Jobs for GitLab CI; see docs/targets/gitlab.md. Include them from .gitlab-ci.yml:",
+             f"  include: {include}",
+             "CI/CD variables: CHARTER_STORE (the shared artifact store), CHARTER_PUSH_TOKEN (pushes",
+             "charter.lock), CHARTER_IMAGE (overrides the image below)."]
+    if monitored:
+        notes += ["Monitoring: a pipeline schedule (timezone UTC) per line, with CHARTER_MONITOR set to",
+                  "the model (a comma-separated list, or `all`, runs several):"]
+        notes += [f"  CHARTER_MONITOR={m.name}  cron: {_comment(' '.join(m.monitoring['schedule'].split()))}"
+                  for m in monitored]
+    sources = ["charter.yaml", *(s for m in monitored for s in m.sources)]
+    text = header([_comment(s) for s in sources]) + "#\n" + "".join(f"# {n}\n" for n in notes) + "\n"
+    return {f"{out}/{FILE}": text + dump_yaml(jobs(graph.project, out, monitored))}

@@ -1,0 +1,237 @@
+"""Target `github`: GitHub's schema, `zizmor --offline` with no finding, and inert spec text.
+
+Spec text (folders, branch, image, descriptions) never reaches a `run:` or an expression.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from compiler.driver import compile_tree
+from compiler.render import github
+from tests.conftest import REPO, run_charter
+from tests.targets.external import errors, load_yaml_all, schema
+
+GOLDEN = REPO / "tests" / "golden" / "github" / "example" / "expected"
+WORKFLOWS = [f".github/workflows/{n}" for n in ("charter-main.yml", "charter-monitor.yml", "charter-pr.yml")]
+# Every expression the workflows may hold; anything else came from spec text.
+EXPRESSIONS = {
+    "github.workflow", "github.ref", "github.event.schedule", "github.ref_name", "github.repository", "github.token",
+    "github.event.before", "github.event.pull_request.number", "github.event.pull_request.base.ref",
+    "steps.diff.outputs.specs", "steps.plan.outputs.markdown", "steps.plan.outputs.status",
+    "needs.plan.outputs.markdown", "vars.CHARTER_STORE", "vars.CHARTER_PACKAGE || 'charter==0.1.0'",
+    "!cancelled() && needs.plan.outputs.markdown != '' && vars.CHARTER_PR_COMMENT == 'true'"
+    " && github.event.pull_request.head.repo.full_name == github.repository",
+}  # fmt: skip
+# What spec text may hold: an expression, a YAML key after a newline, quotes, a shell command.
+EVIL = "${{ github.event.pull_request.title }}\n: evil '''\"q\" \\ $(rm -rf /) `id` %PATH% *[a]{b} $CI_JOB_TOKEN"
+EVIL_FOLDER = "sp ${{ github.event.pull_request.title }} $(touch pwned) '''\"q\"\\ %PATH% *?[x]\n: y"  # no `/`
+
+
+def example() -> dict[str, str]:
+    _, graph = compile_tree(REPO)
+    return github.render(graph, "generated")
+
+
+def hostile_repo(repo: Path) -> Path:
+    """The example with EVIL in the folders, output, image, branch and a description.
+
+    It is checked to validate clean, so the values are ones Charter accepts.
+    """
+    (repo / EVIL_FOLDER / "sub").mkdir(parents=True)
+    (repo / EVIL_FOLDER / "sub" / "README.md").write_text("not a spec\n")
+    text = (repo / "charter.yaml").read_text()
+    for key, old, new in (("specs", "[specs]", ["specs", EVIL_FOLDER]), ("output", "generated", "gen " + EVIL),
+                          ("image", "ghcr.io/acme/charter-runner:0.1.0", "ghcr.io/x:1" + EVIL),
+                          ("base_branch", "main", "main" + EVIL)):  # fmt: skip
+        assert f"{key}: {old}\n" in text
+        text = text.replace(f"{key}: {old}\n", f"{key}: {json.dumps(new)}\n")
+    (repo / "charter.yaml").write_text(text)
+    model = repo / "specs/churn/model.yaml"
+    old = "description: Predicts which customers cancel within the next month."
+    assert old in model.read_text()
+    model.write_text(model.read_text().replace(old, "description: " + json.dumps("d" + EVIL)))
+    result = run_charter("validate", cwd=repo)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return repo
+
+
+def runs(doc: dict) -> list[str]:
+    return [step["run"] for job in doc["jobs"].values() for step in job["steps"] if "run" in step]
+
+
+def zizmor(files: dict[str, str], tmp: Path, persona: str) -> list:
+    if shutil.which("zizmor") is None:
+        if os.environ.get("CI"):
+            pytest.fail("zizmor is not installed and CI is set")
+        pytest.skip("zizmor is not installed")
+    for path, text in files.items():
+        (tmp / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp / path).write_text(text, encoding="utf-8")
+    done = subprocess.run(["zizmor", "--offline", "--no-config", "--no-progress", "--format", "json",
+                           f"--persona={persona}", str(tmp / ".github/workflows")],
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.stdout.strip(), done.stderr
+    return json.loads(done.stdout)
+
+
+def test_golden_example(update_golden: bool):
+    files = example()
+    if update_golden:
+        for path, text in files.items():
+            (GOLDEN / path).parent.mkdir(parents=True, exist_ok=True)
+            (GOLDEN / path).write_text(text, encoding="utf-8")
+    on_disk = {p.relative_to(GOLDEN).as_posix(): p.read_text(encoding="utf-8")
+               for p in GOLDEN.rglob("*") if p.is_file()}  # fmt: skip
+    assert on_disk == files, "run `pytest --update-golden` and review the diff"
+
+
+def test_rendering_is_deterministic():
+    assert example() == example()
+
+
+def test_workflows_match_githubs_schema():
+    files = example()
+    assert sorted(files) == WORKFLOWS
+    for path, text in files.items():
+        [doc] = load_yaml_all(text)
+        assert errors(doc, schema("github-workflow.json")) == [], path
+
+
+@pytest.mark.parametrize("persona", ["regular", "pedantic"])
+def test_zizmor_finds_nothing(tmp_path: Path, persona: str):
+    assert zizmor(example(), tmp_path, persona) == []
+
+
+def test_every_action_is_pinned_by_sha_with_its_tag():
+    for path, text in example().items():
+        lines = [line.strip() for line in text.splitlines() if line.strip().startswith("uses:")]
+        assert lines, path
+        for line in lines:
+            assert re.fullmatch(r"uses: [\w.-]+/[\w.-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+", line), line
+
+
+def test_permissions_are_least():
+    allowed = {("charter-pr.yml", "changes"): {"contents": "read"},
+               ("charter-pr.yml", "validate"): {"contents": "read"},
+               ("charter-pr.yml", "plan"): {"contents": "read", "pull-requests": "read"},
+               ("charter-pr.yml", "comment"): {"pull-requests": "write"},
+               ("charter-main.yml", "run"): {"contents": "write"}}  # fmt: skip
+    for path, text in example().items():
+        [doc] = load_yaml_all(text)
+        assert doc["permissions"] == {}, path
+        for name, job in doc["jobs"].items():
+            expected = allowed.get((Path(path).name, name), {"contents": "read"})
+            assert job["permissions"] == expected, (path, name)
+            checkouts = [s for s in job["steps"] if s.get("uses", "").startswith("actions/checkout@")]
+            assert all(s["with"]["persist-credentials"] is False for s in checkouts)
+            assert job["timeout-minutes"] > 0
+
+
+def test_no_expression_in_any_run():
+    for text in example().values():
+        [doc] = load_yaml_all(text)
+        assert all("${{" not in run for run in runs(doc))
+
+
+def test_pull_request_workflow_runs_always_and_skips_jobs():
+    [doc] = load_yaml_all(example()[".github/workflows/charter-pr.yml"])
+    assert "paths" not in doc["on"]["pull_request"] and "paths-ignore" not in doc["on"]["pull_request"]
+    assert "pull_request_target" not in doc["on"] and "workflow_run" not in doc["on"]
+    jobs = doc["jobs"]
+    assert "if" not in jobs["changes"]
+    for name in ("validate", "plan"):
+        assert jobs[name]["needs"] == "changes" and jobs[name]["if"] == "needs.changes.outputs.specs == 'true'"
+    paths = json.loads(jobs["changes"]["steps"][1]["env"]["CHARTER_PATHS"])
+    assert paths[:3] == ["specs", "charter.yaml", "generated"]
+    assert jobs["plan"]["steps"][0]["with"]["fetch-depth"] == 0
+    plan = "\n".join(runs({"jobs": {"plan": jobs["plan"]}}))
+    assert 'charter plan --base "origin/${BASE_REF}" --format markdown' in plan and "GITHUB_STEP_SUMMARY" in plan
+    assert doc["concurrency"]["cancel-in-progress"] is True
+
+
+def test_main_workflow_runs_affected_and_pushes_the_lock_without_persisted_credentials():
+    [doc] = load_yaml_all(example()[".github/workflows/charter-main.yml"])
+    assert doc["on"] == {"push": {"branches": ["main"]}}
+    steps = doc["jobs"]["run"]["steps"]
+    script = "\n".join(runs(doc))
+    assert 'charter run --affected --base "$BEFORE"' in script
+    assert "GIT_CONFIG_VALUE_0" in script and "persist-credentials" not in script
+    push = next(s for s in steps if "git push" in s.get("run", ""))
+    assert push["env"]["GITHUB_TOKEN"] == "${{ github.token }}"
+    assert all("GITHUB_TOKEN" not in s.get("env", {}) for s in steps if s is not push)  # that step alone
+    assert doc["concurrency"]["cancel-in-progress"] is False
+
+
+def test_monitoring_has_one_cron_per_schedule_and_a_job_per_model():
+    [doc] = load_yaml_all(example()[".github/workflows/charter-monitor.yml"])
+    assert doc["on"]["schedule"] == [{"cron": "0 6 * * *"}, {"cron": "30 5 * * 1-5"}]
+    assert sorted(doc["jobs"]) == ["monitor-churn", "monitor-delivery-time"]
+    assert "github.event.schedule == '0 6 * * *'" in doc["jobs"]["monitor-churn"]["if"]
+    assert runs({"jobs": {"j": doc["jobs"]["monitor-churn"]}})[-1] == "charter monitor churn --data customers"
+
+
+def test_cron_macros_become_fields():
+    assert github.cron("@daily") == "0 0 * * *" and github.cron(" 0  6 * *  1 ") == "0 6 * * 1"
+
+
+def test_no_monitoring_no_monitor_workflow():
+    _, graph = compile_tree(REPO)
+    bare = type(graph)(graph.project, tuple(type(m).from_dict({**m.to_dict(), "monitoring": None})
+                                            for m in graph.models), graph.files)  # fmt: skip
+    assert ".github/workflows/charter-monitor.yml" not in github.render(bare, "generated")
+
+
+def test_hostile_values_come_out_inert(example_repo: Path, tmp_path: Path):
+    _, graph = compile_tree(hostile_repo(example_repo))
+    files = github.render(graph, graph.project["output"])
+    for path, text in files.items():
+        assert "\n: evil" not in text and "\n: y" not in text, path  # no line starts with injected text
+        [doc] = load_yaml_all(text)
+        assert errors(doc, schema("github-workflow.json")) == [], path
+        assert set(re.findall(r"\$\{\{ ?(.*?) ?\}\}", text)) <= EXPRESSIONS, path
+        assert not any(s in run for run in runs(doc) for s in ("rm -rf", "touch pwned", "evil", "'''")), path
+    [pr] = load_yaml_all(files[".github/workflows/charter-pr.yml"])
+    paths = json.loads(pr["jobs"]["changes"]["steps"][1]["env"]["CHARTER_PATHS"])
+    assert paths[:4] == ["specs", EVIL_FOLDER, "charter.yaml", "gen " + EVIL]  # round-trips through JSON
+    [main] = load_yaml_all(files[".github/workflows/charter-main.yml"])
+    [branch] = main["on"]["push"]["branches"]
+    assert re.sub(r"\\(.)", r"\1", branch, flags=re.S) == "main" + EVIL
+    assert zizmor(files, tmp_path, "pedantic") == []
+
+
+def test_changes_job_diffs_literal_paths(tmp_path: Path):
+    """Run the `changes` step's script with bash, jq and git on folders named like EVIL_FOLDER."""
+    if not (shutil.which("jq") and shutil.which("bash")):
+        pytest.skip("needs bash and jq")
+    [pr] = load_yaml_all(github.text([], [], github.pr_workflow({"specs": [EVIL_FOLDER, "*"]}, "out")))
+    step = pr["jobs"]["changes"]["steps"][1]
+    repo = tmp_path / "r"
+    (repo / EVIL_FOLDER).mkdir(parents=True)
+    (repo / EVIL_FOLDER / "a.yaml").write_text("a\n")
+    (repo / "other.txt").write_text("o\n")
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", "base"],
+                 ["update-ref", "refs/remotes/origin/main", "HEAD"]):  # fmt: skip
+        subprocess.run([*git, *args], cwd=repo, check=True)
+
+    def changed(edit: str) -> str:
+        (repo / edit).write_text((repo / edit).read_text() + "more\n")
+        subprocess.run([*git, "commit", "-qam", "edit"], cwd=repo, check=True)
+        out = tmp_path / "out.txt"
+        out.write_text("")
+        env = {**os.environ, **step["env"], "BASE_REF": "main", "GITHUB_OUTPUT": str(out)}
+        subprocess.run(["bash", "-eo", "pipefail", "-c", step["run"]], cwd=repo, env=env, check=True,
+                       capture_output=True)  # fmt: skip
+        return out.read_text()
+
+    assert changed("other.txt") == "specs=false\n"  # `*` is a literal folder name, not a glob
+    assert changed(f"{EVIL_FOLDER}/a.yaml") == "specs=true\n"
+    assert not (repo / "pwned").exists()

@@ -1,0 +1,135 @@
+"""Target `gitlab`: GitLab's schema, the rules TARGETS.md asks for, and inert spec text.
+
+The rules are the ones ../shared/TARGETS.md item 12 asks for; spec text stays inert where
+GitLab expands `$VAR`.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from compiler.driver import compile_tree
+from compiler.render import gitlab
+from tests.conftest import REPO
+from tests.targets.external import errors, load_yaml_all, schema
+from tests.targets.test_github import EVIL, EVIL_FOLDER, hostile_repo
+
+GOLDEN = REPO / "tests" / "golden" / "gitlab" / "example" / "expected"
+PATH = "generated/gitlab/charter.gitlab-ci.yml"
+MR = '$CI_PIPELINE_SOURCE == "merge_request_event"'
+
+
+def example() -> dict[str, str]:
+    _, graph = compile_tree(REPO)
+    return gitlab.render(graph, "generated")
+
+
+def doc_of(files: dict[str, str]) -> dict:
+    [doc] = load_yaml_all(next(iter(files.values())))
+    return doc
+
+
+def matches(pattern: str, path: str) -> bool:
+    """GitLab's rules:changes glob (File.fnmatch with FNM_PATHNAME), for the forms used here."""
+    pieces = re.split(r"(\*\*/|\*|\?)", pattern)
+    regex = "".join({"**/": "(?:.*/)?", "*": "[^/]*", "?": "[^/]"}.get(p, re.escape(p)) for p in pieces)
+    return re.fullmatch(regex, path, re.S) is not None
+
+
+def test_golden_example(update_golden: bool):
+    files = example()
+    if update_golden:
+        for path, text in files.items():
+            (GOLDEN / path).parent.mkdir(parents=True, exist_ok=True)
+            (GOLDEN / path).write_text(text, encoding="utf-8")
+    on_disk = {p.relative_to(GOLDEN).as_posix(): p.read_text(encoding="utf-8")
+               for p in GOLDEN.rglob("*") if p.is_file()}  # fmt: skip
+    assert on_disk == files, "run `pytest --update-golden` and review the diff"
+
+
+def test_rendering_is_deterministic():
+    assert example() == example()
+
+
+def test_matches_gitlabs_schema_and_adds_only_charter_jobs():
+    files = example()
+    assert list(files) == [PATH]
+    doc = doc_of(files)
+    assert errors(doc, schema("gitlab-ci.json")) == []
+    assert all(name.startswith("charter-") for name in doc)  # no stages, default or variables of its own
+    assert sorted(doc) == ["charter-monitor-churn", "charter-monitor-delivery-time", "charter-plan", "charter-run",
+                           "charter-validate"]
+
+
+def test_merge_request_jobs_run_on_changes_against_the_base():
+    doc = doc_of(example())
+    for name in ("charter-validate", "charter-plan"):
+        [rule] = doc[name]["rules"]
+        assert rule == {"if": MR, "changes": {"paths": ["specs/**/*", "charter.yaml", "generated/**/*",
+                                                        ".github/CODEOWNERS"], "compare_to": "refs/heads/main"}}
+    assert doc["charter-validate"]["script"] == ["charter validate", "charter compile --check"]
+    plan = doc["charter-plan"]
+    assert plan["variables"]["GIT_DEPTH"] == "0" and plan["allow_failure"] == {"exit_codes": [3]}
+    assert 'charter plan --base "origin/${CI_MERGE_REQUEST_TARGET_BRANCH_NAME}" --format markdown' in plan["script"][1]
+    assert plan["artifacts"]["paths"] == ["charter-plan.md"]
+
+
+def test_push_job_runs_affected_and_pushes_the_lock():
+    run = doc_of(example())["charter-run"]
+    assert run["rules"] == [{"if": '$CI_PIPELINE_SOURCE == "push" && $CI_COMMIT_BRANCH == "main"'}]
+    assert 'charter run --affected --base "$BEFORE"' in run["script"][0]
+    assert "git push -o ci.skip" in run["script"][1] and "[skip ci]" in run["script"][1]
+    assert run["resource_group"] == "charter-run"
+
+
+def test_monitoring_runs_on_schedules_naming_the_model():
+    doc = doc_of(example())
+    job = doc["charter-monitor-churn"]
+    assert job["script"] == ["charter monitor churn --data customers"]
+    [rule] = job["rules"]
+    assert '$CI_PIPELINE_SOURCE == "schedule"' in rule["if"]
+    assert "$CHARTER_MONITOR =~ /^(.+,)?(churn|all)(,.+)?$/" in rule["if"]
+    wanted = re.compile(r"^(.+,)?(churn|all)(,.+)?$")
+    assert all(wanted.match(v) for v in ("churn", "all", "delivery-time,churn"))
+    assert not any(wanted.match(v) for v in ("delivery-time", "churn2", "xchurn"))
+
+
+def test_image_travels_unexpanded():
+    for name, job in doc_of(example()).items():
+        assert job["image"] == "$CHARTER_IMAGE", name
+        assert job["variables"]["CHARTER_IMAGE"] == {"value": "ghcr.io/acme/charter-runner:0.1.0", "expand": False}
+
+
+def test_hostile_values_come_out_inert(example_repo: Path):
+    _, graph = compile_tree(hostile_repo(example_repo))
+    files = gitlab.render(graph, graph.project["output"])
+    [(path, text)] = files.items()
+    assert path == f"gen {EVIL}/gitlab/charter.gitlab-ci.yml"
+    head, _, body = text.partition("\n\n")
+    assert all(line.startswith("#") for line in head.splitlines())  # comments stayed comments
+    doc = doc_of(files)
+    assert errors(doc, schema("gitlab-ci.json")) == []
+    assert all(name.startswith("charter-") for name in doc)
+    for name, job in doc.items():
+        assert job["variables"]["CHARTER_IMAGE"] == {"value": "ghcr.io/x:1" + EVIL, "expand": False}
+        for line in job["script"]:
+            assert not any(s in line for s in ("rm -rf", "touch pwned", "evil", "'''", "%PATH%")), (name, line)
+        for rule in job["rules"]:
+            assert "evil" not in rule["if"], name
+            for pattern in rule.get("changes", {}).get("paths", []):
+                assert not set(pattern.replace("**/*", "")) & set("$%*[]{}\\\n"), pattern
+    [rule] = doc["charter-validate"]["rules"]
+    assert "compare_to" not in rule["changes"]  # an unplain branch: GitLab's own MR target instead
+    folder, out = rule["changes"]["paths"][1], rule["changes"]["paths"][3]
+    assert matches(folder, f"{EVIL_FOLDER}/sub/README.md") and not matches(folder, "specs/x.yaml")
+    assert matches(out, f"gen {EVIL}/gitlab/charter.gitlab-ci.yml")
+    [push] = doc["charter-run"]["rules"]
+    assert push == {"if": '$CI_PIPELINE_SOURCE == "push" && $CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH'}
+
+
+def test_patterns_keep_plain_paths_and_match_odd_ones():
+    assert gitlab.folder("specs/") == "specs/**/*" and gitlab.folder(".") == "**/*"
+    assert gitlab.pattern("a$b%c*d") == "a?b?c?d" and matches(gitlab.folder("a$b"), "a$b/c/d.yaml")
+    assert gitlab.branch({"base_branch": "release/1.x"}) == "release/1.x"
+    assert gitlab.branch({"base_branch": "a$b"}) is None and gitlab.branch({"base_branch": 'a"b'}) is None
