@@ -92,12 +92,31 @@ def _local_artifact(uri: str, root: Path) -> Path:
 
     fs, remote = fsspec.core.url_to_fs(uri)
     folder = Path(tempfile.mkdtemp(prefix="charter-monitor-"))
+    _downloads.append(folder)
     for path in fs.find(remote):
         fs.get_file(path, str(folder / path.rstrip("/").rsplit("/", 1)[-1]))
     return folder
 
 
 def monitor(graph, root: Path, model: str, data: str, store) -> dict:
+    entry = read_lock(root)["models"].get(model)
+    uri = (entry or {}).get("artifact_uri", "")
+    remote = "://" in uri and not uri.startswith("file://")
+    try:
+        return _monitor(graph, root, model, data, store)
+    finally:
+        if remote:  # the downloaded copy of a remote package is ours to remove
+            import shutil
+
+            for folder in _downloads:
+                shutil.rmtree(folder, ignore_errors=True)
+            _downloads.clear()
+
+
+_downloads: list[Path] = []
+
+
+def _monitor(graph, root: Path, model: str, data: str, store) -> dict:
     pipeline = graph.model(model)
     if pipeline is None:
         raise RunError(f"no model named `{model}`")
