@@ -68,4 +68,25 @@ def load_settings(root: Path) -> tuple[Settings, list[Diagnostic]]:
         return Settings(root, default_project(), sources[0]), diags
     project, problems = validate_model(doc, Project)
     diags.extend(problems)
+    if project is not None:
+        from compiler.validate.rules.sources import unsafe_path
+
+        # compile writes below `output`, and plans read `specs`: both stay inside the repository
+        folders = [("/spec/output", project.spec.output)]
+        folders += [(f"/spec/specs/{i}", f) for i, f in enumerate(project.spec.specs)]
+        bad = [(ptr, why) for ptr, value in folders if (why := unsafe_path(value) or _odd(value))]
+        for ptr, why in bad:
+            diags.append(make("S225", f"unsafe folder: {why}", doc.span(ptr), pointer=ptr,
+                              help="give a folder inside the repository, such as `generated`"))
+        if bad:
+            project = None
     return Settings(root, project or default_project(), sources[0], doc), diags
+
+
+def _odd(folder: str) -> str | None:
+    """Folder names that generated CI and manifests could not carry as plain text."""
+    if any(c in folder for c in "\n\r\t\0") or not folder.isprintable():
+        return "the name holds control characters"
+    if folder.strip("/") in ("", ".", ".git") or folder.startswith(".git/"):
+        return "the folder is the repository root or .git"
+    return None

@@ -2,14 +2,39 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import re
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
+from pydantic_core import PydanticCustomError
 
 from compiler.spec.base import Document, Name, Strict
 
 TARGETS = ("github", "gitlab", "argo", "airflow", "kubeflow", "kubernetes", "codeowners", "docs")
 Target = Literal["github", "gitlab", "argo", "airflow", "kubeflow", "kubernetes", "codeowners", "docs"]
+
+
+# An OCI image reference: [registry[:port]/]path[:tag][@sha256:digest], lowercase path.
+_IMAGE = (r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?::[0-9]{1,5})?(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
+          r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$")
+# git check-ref-format for a branch: no control characters, spaces, ~ ^ : ? * [ \, no `..`,
+# `@{` or `//`, not starting with `-` or `/`, not ending with `/`, `.` or `.lock`.
+_BRANCH = r"^(?!-)(?!/)(?!.*\.\.)(?!.*@\{)(?!.*//)(?!.*/$)(?!.*\.$)(?!.*\.lock$)[^\x00-\x20\x7f~^:?*\[\\]+$"
+
+
+def _check(regex: str, what: str):
+    compiled = re.compile(regex)
+
+    def check(value: str) -> str:
+        if not compiled.match(value):
+            raise PydanticCustomError("charter_value", "`{shown}` is not {what}", {"shown": value[:80], "what": what})
+        return value
+
+    return AfterValidator(check)
+
+
+Image = Annotated[str, _check(_IMAGE, "a container image reference such as `ghcr.io/acme/runner:1.2`")]
+Branch = Annotated[str, _check(_BRANCH, "a valid git branch name")]
 
 
 class AirflowOptions(Strict):
@@ -23,9 +48,12 @@ class ProjectSpec(Strict):
 
     specs: list[str] = Field(default_factory=lambda: ["specs"], min_length=1, description="Folders holding specs.")
     output: str = Field("generated", min_length=1, description="Folder of generated files.")
-    image: str | None = Field(None, max_length=300, description="Container image that has `charter` installed.")
-    artifact_store: str = Field(".charter/artifacts", min_length=1, description="Local folder or fsspec URL.")
-    base_branch: str = Field("main", min_length=1, max_length=200, description="Branch that plans compare against.")
+    image: Image | None = Field(None, max_length=300,
+                              description="Container image that has `charter` installed, e.g. `ghcr.io/acme/runner:1.2`.")
+    artifact_store: str = Field(".charter/artifacts", min_length=1, max_length=500, pattern=r"^[^\s\x00-\x1f\x7f]+$",
+                                description="Local folder or fsspec URL (no spaces).")
+    base_branch: Branch = Field("main", min_length=1, max_length=200,
+                             description="Branch that plans compare against (a valid git branch name).")
     targets: list[Target] = Field(default_factory=lambda: list(TARGETS), description="Targets `compile` renders.")
     default_ownership: Name | None = Field(None, description="Ownership for specs no Ownership covers.")
     tracking: Literal["none", "mlflow"] = Field("none", description="Experiment tracking backend.")

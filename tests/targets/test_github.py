@@ -41,19 +41,17 @@ def example() -> dict[str, str]:
 
 
 def hostile_repo(repo: Path) -> Path:
-    """The example with EVIL in the folders, output, image, branch and a description.
-
-    It is checked to validate clean, so the values are ones Charter accepts.
-    """
+    """The example with EVIL in a description (free text, accepted by validation); charter.yaml
+    with EVIL in its folders, output, image and branch is rejected by validation (checked)."""
     (repo / EVIL_FOLDER / "sub").mkdir(parents=True)
     (repo / EVIL_FOLDER / "sub" / "README.md").write_text("not a spec\n")
-    text = (repo / "charter.yaml").read_text()
-    for key, old, new in (("specs", "[specs]", ["specs", EVIL_FOLDER]), ("output", "generated", "gen " + EVIL),
-                          ("image", "ghcr.io/acme/charter-runner:0.1.0", "ghcr.io/x:1" + EVIL),
-                          ("base_branch", "main", "main" + EVIL)):  # fmt: skip
-        assert f"{key}: {old}\n" in text
-        text = text.replace(f"{key}: {old}\n", f"{key}: {json.dumps(new)}\n")
-    (repo / "charter.yaml").write_text(text)
+    config = (repo / "charter.yaml").read_text()
+    for key, old, new in _HOSTILE_SETTINGS:
+        assert f"{key}: {old}\n" in config
+        (repo / "charter.yaml").write_text(config.replace(f"{key}: {old}\n", f"{key}: {json.dumps(new)}\n"))
+        rejected = run_charter("validate", cwd=repo)
+        assert rejected.returncode == 1 and ("S206" in rejected.stdout or "S225" in rejected.stdout), key
+    (repo / "charter.yaml").write_text(config)
     model = repo / "specs/churn/model.yaml"
     old = "description: Predicts which customers cancel within the next month."
     assert old in model.read_text()
@@ -61,6 +59,21 @@ def hostile_repo(repo: Path) -> Path:
     result = run_charter("validate", cwd=repo)
     assert result.returncode == 0, result.stdout + result.stderr
     return repo
+
+
+_HOSTILE_SETTINGS = (("specs", "[specs]", ["specs", EVIL_FOLDER]), ("output", "generated", "gen " + EVIL),
+                     ("image", "ghcr.io/acme/charter-runner:0.1.0", "ghcr.io/x:1" + EVIL),
+                     ("base_branch", "main", "main" + EVIL))  # fmt: skip
+
+
+def hostile_graph(repo: Path):
+    """The hostile repository's IR, with the settings validation rejects put back into it:
+    the renderer must keep them inert on its own, not rely on validation."""
+    from dataclasses import replace
+
+    _, graph = compile_tree(hostile_repo(repo))
+    settings = {key: new for key, _, new in _HOSTILE_SETTINGS}
+    return None, replace(graph, project={**graph.project, **settings})
 
 
 def runs(doc: dict) -> list[str]:
@@ -190,7 +203,7 @@ def test_no_monitoring_no_monitor_workflow():
 
 
 def test_hostile_values_come_out_inert(example_repo: Path, tmp_path: Path):
-    _, graph = compile_tree(hostile_repo(example_repo))
+    _, graph = hostile_graph(example_repo)
     files = github.render(graph, graph.project["output"])
     for path, text in files.items():
         assert "\n: evil" not in text and "\n: y" not in text, path  # no line starts with injected text

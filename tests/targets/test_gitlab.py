@@ -13,7 +13,7 @@ from compiler.driver import compile_tree
 from compiler.render import gitlab
 from tests.conftest import REPO
 from tests.targets.external import errors, load_yaml_all, schema
-from tests.targets.test_github import EVIL, EVIL_FOLDER, hostile_repo
+from tests.targets.test_github import EVIL, EVIL_FOLDER, hostile_graph
 
 GOLDEN = REPO / "tests" / "golden" / "gitlab" / "example" / "expected"
 PATH = "generated/gitlab/charter.gitlab-ci.yml"
@@ -102,7 +102,7 @@ def test_image_travels_unexpanded():
 
 
 def test_hostile_values_come_out_inert(example_repo: Path):
-    _, graph = compile_tree(hostile_repo(example_repo))
+    _, graph = hostile_graph(example_repo)
     files = gitlab.render(graph, graph.project["output"])
     [(path, text)] = files.items()
     assert path == f"gen {EVIL}/gitlab/charter.gitlab-ci.yml"
