@@ -12,6 +12,7 @@ TARGETS: dict[str, str] = {
     "docs": "compiler.render.docs:render",
     "github": "compiler.render.github:render",
     "gitlab": "compiler.render.gitlab:render",
+    "airflow": "compiler.render.airflow:render",
 }
 
 

@@ -1,0 +1,169 @@
+"""Target `airflow`: Airflow 3 DAG files, one per model and one for the data-only checks.
+
+`<out>/airflow/charter_<model>.py` (dashes become underscores) holds the model's training DAG
+(`charter_<model>`: one task per IR step, edges from `needs`, `schedule=None`, so triggered by
+hand or the API) and, when monitoring is enabled, its monitoring DAG (`charter_<model>_monitor`,
+on the MetricSet's cron, running `charter monitor`). `<out>/airflow/charter__checks.py` holds a
+one-task DAG per data-only check, `charter_<check>_check`. Names are DNS labels (no `_`), so
+these ids never collide, and no model's file name starts with `charter__`.
+
+`airflow.operator` in charter.yaml picks the operator: `kubernetes`, a KubernetesPodOperator
+per step in the project's image (whose repository copy at `/workspace` is `--root`), or `bash`,
+a BashOperator on the worker, started in the folder of the DAG file inside a checkout.
+
+Airflow *executes* these files and renders operator fields through Jinja. So a spec value is
+only ever a Python literal made by `ascii()` (escaped, one line, ASCII), never code. Templated
+fields get names (DNS labels) and fixed words; the two values there that are not ours, the
+image (spec text) and the DAG file's folder (the deployment's), are wrapped in `literal()`,
+which Jinja skips. Descriptions go to `description` and `doc_md`, which are not templated;
+`doc_md` is escaped Markdown and never ends in `.md` (Airflow would read that file from disk).
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+
+from compiler import __version__
+from compiler.render.common import WORKDIR, image, step_argv
+from compiler.render.header import header
+
+FOLDER = "airflow"
+CHECKS = "charter__checks.py"
+START = "pendulum.datetime(2026, 1, 1, tz='UTC')"  # fixed: output must not depend on the day
+# The artifact store KubernetesPodOperator pods share: the Airflow Variable `charter_store`;
+# unset, it renders empty and charter falls back to charter.yaml's `artifact_store`.
+STORE = "{{ var.value.get('charter_store', '') }}"
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-!|~&])")
+_IMPORTS = {
+    "kubernetes": ["import pendulum",
+                   "from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator",
+                   "from airflow.sdk import DAG, literal"],
+    "bash": ["import pathlib", "", "import pendulum",
+             "from airflow.providers.standard.operators.bash import BashOperator",
+             "from airflow.sdk import DAG, literal"],
+}  # fmt: skip
+
+
+def lit(value: object) -> str:
+    """A Python string literal holding exactly `value`: escaped, ASCII, on one line."""
+    return ascii(str(value))
+
+
+def _list(values) -> str:
+    return "[" + ", ".join(lit(v) for v in values) + "]"
+
+
+def _md(text: str) -> str:
+    """Spec text as inert Markdown on one line: no HTML, links, emphasis or code spans."""
+    flat = " ".join("".join(c for c in text if c.isprintable() or c.isspace()).split())
+    return _MD_SPECIAL.sub(r"\\\1", flat)
+
+
+def _var(name: str) -> str:
+    """A task variable: step names are IR step kinds, fixed identifiers; check it anyway."""
+    var = name.replace("-", "_")
+    if not var.isidentifier() or var in {"dag", "monitor_dag", "pendulum", "pathlib", "literal", "DAG", "IMAGE",
+                                         "STORE", "HERE", "KubernetesPodOperator", "BashOperator",
+                                         "monitor", "check_data"}:
+        raise ValueError(f"step name {name!r} cannot name a task variable")
+    return var
+
+
+def _task(var: str, task_id: str, argv: list[str], operator: str, pod: str) -> list[str]:
+    if operator == "kubernetes":
+        return [f"    {var} = KubernetesPodOperator(", f"        task_id={lit(task_id)},", f"        name={lit(pod)},",
+                "        image=IMAGE,", f"        cmds={_list(argv[:1])},",
+                f"        arguments={_list([*argv[1:], '--root', WORKDIR])},",
+                f"        env_vars={{{lit('CHARTER_STORE')}: STORE}},", "        get_logs=True,",
+                f"        on_finish_action={lit('delete_pod')},", "    )"]  # fmt: skip
+    command = shlex.join(argv)
+    if command.endswith((".sh", ".bash")):  # BashOperator would load it as a template file
+        command += " "
+    return [f"    {var} = BashOperator(task_id={lit(task_id)}, bash_command={lit(command)}, cwd=HERE)"]
+
+
+def _dag(var: str, dag_id: str, description: str, doc: str, schedule: str | None, tags: list[str],
+         owner: str | None) -> list[str]:
+    pieces = [f"        {lit(line + chr(10))}" for line in doc.removesuffix("\n").split("\n")]  # one per line
+    lines = ["with DAG(", f"    dag_id={lit(dag_id)},", f"    description={lit(description)},", "    doc_md=(",
+             *pieces, "    ),", f"    schedule={lit(schedule) if schedule else None},", f"    start_date={START},",
+             "    catchup=False,", "    max_active_runs=1,", f"    tags={_list(tags)},"]
+    if owner:
+        lines.append(f"    default_args={{{lit('owner')}: {lit(owner)}}},")
+    return [*lines, f") as {var}:"]
+
+
+def _doc(title: str, text: str, what: str, sources) -> str:
+    """`doc_md`: ends with a fixed sentence, so never in `.md`."""
+    listed = ", ".join(_md(s) for s in sorted(set(sources)))
+    body = f"{_md(text)}\n\n" if text.strip() else ""
+    return (f"#### {title}\n\n{body}{what}\n\nGenerated by charter {__version__} from {listed}.\n"
+            "Do not edit: change the specs and run `charter compile`.\n")
+
+
+def _owner(pipeline, *stages: str) -> str | None:
+    found = next((pipeline.owners[s] for s in stages if pipeline.owners.get(s)), None)
+    return found["accountable"] if found else None
+
+
+def model_file(graph, model, operator: str) -> str:
+    title = f"Model `{model.name}` ({model.task.replace('_', ' ')})"
+    what = f"One task per pipeline step, each running `charter run {model.name} --step <step>`."
+    lines = [*_dag("dag", f"charter_{model.name}", model.description or f"Trains {model.name}",
+                   _doc(title, model.description, what, model.sources), None, ["charter", f"model:{model.name}"],
+                   _owner(model, "model"))]
+    for step in model.steps:
+        lines += _task(_var(step.name), step.name, step_argv(model.name, step.name), operator,
+                       f"charter-{model.name}-{step.name}")
+    names = {s.id: _var(s.name) for s in model.steps}
+    lines += [f"    {names[need]} >> {names[step.id]}" for step in model.steps for need in sorted(step.needs)]
+    monitoring = model.monitoring
+    if monitoring and monitoring.get("enabled", True):
+        source = model.step("ingest").params["source"]
+        argv = ["charter", "monitor", model.name, "--data", source]
+        what = f"Runs `{shlex.join(argv)}` on the MetricSet's schedule (UTC).\nDrift above the limit fails the task."
+        lines += ["", *_dag("monitor_dag", f"charter_{model.name}_monitor", f"Monitors {model.name} for drift",
+                            _doc(f"Monitoring of `{model.name}`", model.description, what, model.sources),
+                            monitoring["schedule"], ["charter", f"model:{model.name}", "monitoring"],
+                            _owner(model, "monitoring", "model"))]
+        lines += _task("monitor", "monitor", argv, operator, f"charter-{model.name}-monitor")
+    intro = f"# Airflow 3 DAGs of the model {model.name}; see docs/targets/airflow.md."
+    return _file(graph, model.sources, intro, operator, lines)
+
+
+def checks_file(graph, operator: str) -> str:
+    lines: list[str] = []
+    for check in graph.checks:
+        argv = step_argv(check.name, "", check=True)
+        what = f"Runs `{shlex.join(argv)}`: ingest, clean and validate the data."
+        lines += [*_dag("dag", f"charter_{check.name}_check", f"Checks the data of {check.name}",
+                        _doc(f"Data check `{check.name}`", check.description, what, check.sources), None,
+                        ["charter", "data-check"], None),
+                  *_task("check_data", "check-data", argv, operator, f"charter-{check.name}-check"), ""]
+    intro = "# Airflow 3 DAGs of the data-only checks; see docs/targets/airflow.md."
+    return _file(graph, [s for c in graph.checks for s in c.sources], intro, operator, lines[:-1])
+
+
+def _file(graph, sources, intro: str, operator: str, body: list[str]) -> str:
+    # A path with a line break would end the header comment and start code: escape it.
+    safe = [s if s.isascii() and s.isprintable() else ascii(s)[1:-1] for s in sources]
+    lines = [intro, *_IMPORTS[operator], ""]
+    # Values that reach a templated field but are not ours (the image is spec text, the folder
+    # the deployment's): `literal()` so that Jinja never renders them.
+    if operator == "kubernetes":
+        lines += [f"IMAGE = literal({lit(image(graph.project))})", f"STORE = {lit(STORE)}", "", ""]
+    else:  # charter finds the repository root upwards from the folder holding this file
+        lines += ["HERE = literal(str(pathlib.Path(__file__).resolve().parent))", "", ""]
+    return header(safe) + "\n".join([*lines, *body]) + "\n"
+
+
+def render(graph, out: str) -> dict[str, str]:
+    operator = (graph.project.get("airflow") or {}).get("operator", "kubernetes")
+    if operator not in _IMPORTS:
+        raise ValueError(f"unknown airflow operator {operator!r}")
+    files = {f"{out}/{FOLDER}/charter_{m.name.replace('-', '_')}.py": model_file(graph, m, operator)
+             for m in graph.models}
+    if graph.checks:
+        files[f"{out}/{FOLDER}/{CHECKS}"] = checks_file(graph, operator)
+    return dict(sorted(files.items()))

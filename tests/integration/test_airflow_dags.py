@@ -1,0 +1,217 @@
+"""Integration tier: the generated DAG files, imported and run by a real Airflow 3.
+
+Airflow's dependencies clash with charter's, so .ci/airflow.sh runs this file in its own venv
+(`.venv-airflow`), which has Airflow but not charter's libraries. The DAG files are rendered
+beforehand with charter's venv (`python -m tests.integration.test_airflow_dags DEST`) into
+repository copies, whose folder is passed as CHARTER_AIRFLOW_DAGS together with what Airflow
+must find there (`expected.json`, from the IR). Variants: the worked example
+(KubernetesPodOperator), and the example with hostile spec text under each operator.
+
+Without Airflow the tests skip; they fail instead when CI is set and CHARTER_AIRFLOW_DAGS is
+(.ci/airflow.sh ran them, so Airflow must be there). The main venv's `pytest -m integration`
+only reports them as skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+ENV = "CHARTER_AIRFLOW_DAGS"
+VARIANTS = ("example", "hostile-bash", "hostile-kubernetes")
+FOLDER = "generated/airflow"
+
+
+def render_fixtures(dest: Path) -> None:
+    """Charter's side, in its own venv: repository copies with DAG files, and what they hold.
+
+    Each variant gets a repository copy with its DAG files in place; `expected.json` lists the
+    DAGs, tasks, commands and edges Airflow must load, from the IR.
+    """
+    from compiler.driver import compile_tree
+    from compiler.render.airflow import render
+    from compiler.render.common import step_argv
+    from tests.conftest import REPO
+    from tests.targets.test_airflow import HOSTILE, HOSTILE_IMAGE, make_hostile, with_image
+
+    expected: dict = {"hostile": HOSTILE, "hostile_image": HOSTILE_IMAGE, "variants": {}}
+    for variant in VARIANTS:
+        repo = dest / variant
+        repo.mkdir(parents=True)
+        for name in ("charter.yaml", "specs", "schemas"):
+            (shutil.copytree if (REPO / name).is_dir() else shutil.copy)(REPO / name, repo / name)
+        if variant != "example":
+            make_hostile(repo, variant.split("-", 1)[1])
+        result, graph = compile_tree(repo)
+        assert graph is not None, [d.message for d in result.diagnostics]
+        if variant != "example":  # charter.yaml's `image` is validated: put the hostile one in the IR
+            graph = with_image(graph, HOSTILE_IMAGE, variant.split("-", 1)[1])
+        for path, text in render(graph, "generated").items():
+            (repo / path).parent.mkdir(parents=True, exist_ok=True)
+            (repo / path).write_text(text, encoding="utf-8")
+        dags = {}
+        for m in graph.models:
+            dags[f"charter_{m.name}"] = {
+                "schedule": None, "description": m.description,
+                "tasks": {s.name: step_argv(m.name, s.name) for s in m.steps},
+                "edges": sorted([n.split("/", 1)[1], s.name] for s in m.steps for n in s.needs)}  # fmt: skip
+            if m.monitoring and m.monitoring.get("enabled", True):
+                argv = ["charter", "monitor", m.name, "--data", m.step("ingest").params["source"]]
+                dags[f"charter_{m.name}_monitor"] = {"schedule": m.monitoring["schedule"], "tasks": {"monitor": argv},
+                                                     "edges": []}
+        for c in graph.checks:
+            argv = step_argv(c.name, "", check=True)
+            dags[f"charter_{c.name}_check"] = {"schedule": None, "tasks": {"check-data": argv}, "edges": []}
+        expected["variants"][variant] = {"operator": graph.project["airflow"]["operator"], "dags": dags}
+    (dest / "expected.json").write_text(json.dumps(expected, indent=2), encoding="utf-8")
+
+
+def need_airflow() -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("airflow") is None:
+        if os.environ.get("CI") and os.environ.get(ENV):
+            pytest.fail("Airflow is not installed and CI is set: run this file with .ci/airflow.sh")
+        pytest.skip("Airflow is not installed: .ci/airflow.sh runs this file in its own venv")
+
+
+@pytest.fixture(scope="module")
+def fixtures(tmp_path_factory) -> Path:
+    need_airflow()
+    if os.environ.get(ENV):
+        return Path(os.environ[ENV])
+    try:  # one venv with both charter and Airflow: render here
+        import compiler  # noqa: F401
+    except ImportError:
+        pytest.skip(f"set {ENV} to DAG files rendered by charter (.ci/airflow.sh does)")
+    dest = tmp_path_factory.mktemp("airflow-dags")
+    render_fixtures(dest)
+    return dest
+
+
+@pytest.fixture(scope="module")
+def expected(fixtures: Path) -> dict:
+    return json.loads((fixtures / "expected.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def airflow_home(fixtures: Path, tmp_path_factory):
+    """A throwaway Airflow home and sqlite DB, never a developer's own.
+
+    Set before Airflow is first imported, since Airflow reads its configuration then.
+    """
+    home = tmp_path_factory.mktemp("airflow-home")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("AIRFLOW_HOME", str(home))
+        mp.setenv("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", f"sqlite:///{home / 'airflow.db'}")
+        mp.setenv("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+        mp.setenv("AIRFLOW__CORE__DAGS_FOLDER", str(fixtures / "hostile-bash" / FOLDER))  # what dag.test() runs
+        pytest.importorskip("airflow")
+        yield home
+
+
+@pytest.fixture(scope="module")
+def bags(fixtures: Path, airflow_home) -> dict:
+    try:
+        from airflow.dag_processing.dagbag import DagBag  # Airflow 3.1+
+    except ImportError:  # pragma: no cover - older Airflow 3
+        from airflow.models.dagbag import DagBag
+    return {v: DagBag(dag_folder=str(fixtures / v / FOLDER)) for v in VARIANTS}
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_dags_import_without_errors(bags, expected, variant: str):
+    bag = bags[variant]
+    assert bag.import_errors == {}
+    assert not any(bag.captured_warnings.values()), bag.captured_warnings  # no deprecated arguments
+    assert sorted(bag.dags) == sorted(expected["variants"][variant]["dags"])
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_tasks_commands_and_edges_are_the_irs(bags, expected, variant: str):
+    want = expected["variants"][variant]
+    for dag_id, spec in want["dags"].items():
+        dag = bags[variant].dags[dag_id]
+        assert [t.task_id for t in dag.tasks] == list(spec["tasks"])
+        edges = sorted([t.task_id, d] for t in dag.tasks for d in t.downstream_task_ids)
+        assert edges == spec["edges"]
+        assert dag.schedule == spec["schedule"] and dag.catchup is False
+        assert dag.start_date.isoformat() == "2026-01-01T00:00:00+00:00"
+        if "description" in spec:
+            assert dag.description == spec["description"]
+        for task in dag.tasks:
+            argv = spec["tasks"][task.task_id]
+            if want["operator"] == "kubernetes":
+                assert type(task).__name__ == "KubernetesPodOperator"
+                assert [*task.cmds, *task.arguments] == [*argv, "--root", "/workspace"]
+                assert task.on_finish_action.value == "delete_pod" and task.get_logs is True
+            else:
+                assert type(task).__name__ == "BashOperator"
+                assert task.bash_command == shlex.join(argv)
+
+
+class _Variables:
+    def get(self, key, default=None):
+        return {"charter_store": "s3://bucket/charter"}.get(key, default)
+
+
+@pytest.mark.parametrize("variant", ["hostile-bash", "hostile-kubernetes"])
+def test_spec_text_is_never_rendered_by_jinja(bags, expected, fixtures: Path, variant: str):
+    try:
+        from airflow.serialization.serialized_objects import DagSerialization as Serializer
+    except ImportError:  # pragma: no cover - older Airflow 3
+        from airflow.serialization.serialized_objects import SerializedDAG as Serializer
+    for dag_id in ("charter_churn", "charter_churn_monitor"):
+        dag = bags[variant].dags[dag_id]
+        assert not dag.doc_md.endswith(".md") and "<script>" not in dag.doc_md
+        assert Serializer.to_dict(dag)  # what the DAG processor stores
+        for task in dag.tasks:
+            before = task.bash_command if variant == "hostile-bash" else [*task.cmds, *task.arguments]
+            task.render_template_fields({"var": {"value": _Variables()}})
+            if variant == "hostile-bash":
+                assert task.bash_command == before
+                assert task.cwd == str((fixtures / variant / FOLDER).resolve())
+            else:
+                assert [*task.cmds, *task.arguments] == before
+                assert task.image == expected["hostile_image"]  # exactly, Jinja-looking text and all
+                assert [(e.name, e.value) for e in task.env_vars] == [("CHARTER_STORE", "s3://bucket/charter")]
+    assert bags[variant].dags["charter_churn"].description == expected["hostile"]
+
+
+def test_bash_dags_run_the_real_pipeline(bags, fixtures: Path, airflow_home, tmp_path, monkeypatch):
+    """`dag.test()` of the BashOperator DAGs with the real `charter` (CHARTER_BIN, else PATH).
+
+    Airflow trains and promotes churn step by step, then monitors it, in the hostile copy.
+    """
+    charter = os.environ.get("CHARTER_BIN") or shutil.which("charter")
+    if not charter:
+        if os.environ.get("CI") and os.environ.get(ENV):
+            pytest.fail("no `charter` to run: set CHARTER_BIN")
+        pytest.skip("no `charter` on PATH (set CHARTER_BIN)")
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "charter").symlink_to(Path(charter).resolve())
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    migrate = subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], capture_output=True, text=True,
+                             timeout=300)
+    assert migrate.returncode == 0, migrate.stderr[-3000:]
+    repo = fixtures / "hostile-bash"
+    bag = type(bags["hostile-bash"])(dag_folder=str(repo / FOLDER))  # fresh: other tests rendered the tasks
+    for dag_id in ("charter_churn", "charter_churn_monitor"):
+        run = bag.dags[dag_id].test()
+        states = {ti.task_id: ti.state for ti in run.get_task_instances()}
+        assert all(state == "success" for state in states.values()) and len(states) > 0, states
+    lock = json.loads((repo / "charter.lock").read_text(encoding="utf-8"))
+    assert "churn" in lock["models"]  # promoted by the `package` task
+
+
+if __name__ == "__main__":  # .ci/airflow.sh: render with charter's venv, test with Airflow's
+    render_fixtures(Path(sys.argv[1]))
