@@ -243,12 +243,13 @@ def _compile(args: argparse.Namespace) -> int:
         print(f"note: charter.yaml lists targets this version cannot render yet: {', '.join(unavailable)}",
               file=sys.stderr)
     out = (args.out or graph.project.get("output", "generated")).rstrip("/")
+    versions = _lock_versions(root)
     if out == "-":
-        bundle = render_graph(graph, [t for t in wanted if t in TARGETS], "")
+        bundle = render_graph(graph, [t for t in wanted if t in TARGETS], "", versions)
         for text in bundle.files.values():
             sys.stdout.write(text)
         return EXIT_OK
-    bundle = render_graph(graph, [t for t in wanted if t in TARGETS], out)
+    bundle = render_graph(graph, [t for t in wanted if t in TARGETS], out, versions)
     stale = [path for path, text in bundle.files.items()
              if not (root / path).is_file() or (root / path).read_text(encoding="utf-8") != text]
     out_dir = root / out
@@ -273,6 +274,17 @@ def _compile(args: argparse.Namespace) -> int:
     if not stale:
         print(f"ok: {len(bundle.files)} generated file(s) up to date")
     return EXIT_OK
+
+
+def _lock_versions(root: Path) -> dict[str, str]:
+    """model -> version promoted in charter.lock (what the deployment configs serve)."""
+    import json
+
+    try:
+        models = json.loads((root / "charter.lock").read_text(encoding="utf-8")).get("models", {})
+        return {m: e["version"] for m, e in models.items() if isinstance(e, dict) and isinstance(e.get("version"), str)}
+    except (OSError, ValueError, AttributeError):
+        return {}
 
 
 def _graph_or_exit(args: argparse.Namespace):

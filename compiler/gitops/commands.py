@@ -280,7 +280,7 @@ def changelog(root: Path, args) -> tuple[str, int]:
 
 def status(root: Path, args) -> tuple[str, int]:
     from compiler.gitops.plan import changed_paths
-    from compiler.gitops.render import render_all
+    from compiler.gitops.render import lock_versions, render_all
 
     git = Git(root)
     head = worktree(root)
@@ -295,7 +295,7 @@ def status(root: Path, args) -> tuple[str, int]:
     if graph is not None:
         out = graph.project.get("output", "generated")
         notes: list[str] = []
-        files = render_all(graph, out, notes)
+        files = render_all(graph, out, notes, lock_versions(head.lock()))
         for path, text in sorted(files.items()):
             p = root / path
             if not p.is_file():
@@ -348,7 +348,7 @@ def status(root: Path, args) -> tuple[str, int]:
 
 def rollback(root: Path, args) -> tuple[str, int]:
     from compiler.atomic import write_atomic
-    from compiler.render.registry import TARGETS, load_target
+    from compiler.render.registry import TARGETS
 
     git = Git(root)
     sha = git.resolve(args.to)
@@ -362,12 +362,13 @@ def rollback(root: Path, args) -> tuple[str, int]:
     if "kubernetes" not in TARGETS:
         raise CommandError("this version cannot render the kubernetes target")
     entry = snap.lock().get("models", {}).get(args.model)
-    if entry:  # serve exactly the artifact that was promoted at that ref
-        graph.project["pinned_versions"] = {args.model: entry.get("version")}
-    out = worktree(root)
-    head_graph, _ = out.compile()
+    version = entry.get("version") if isinstance(entry, dict) else None
+    head_graph, _ = worktree(root).compile()
     folder = (head_graph or graph).project.get("output", "generated")
-    files = load_target("kubernetes")(graph, folder)
+    from compiler.render import render_graph
+
+    # serve exactly the artifact that was promoted at that ref
+    files = render_graph(graph, ["kubernetes"], folder, {args.model: version} if version else None).files
     mine = {p: t for p, t in files.items() if _belongs(p, t, args.model)}
     if not mine:
         raise CommandError(f"Model `{args.model}` has no deployment configs at {args.to}")
@@ -377,8 +378,16 @@ def rollback(root: Path, args) -> tuple[str, int]:
         if not target.is_file() or target.read_text(encoding="utf-8") != text:
             write_atomic(target, text)
             lines.append(f"wrote {path}")
-    version = f" (version {entry['version']} from charter.lock at {args.to})" if entry else ""
-    lines.append(f"rolled back the deployment configs of {args.model} to {args.to} ({sha[:12]}){version}; "
+    if isinstance(entry, dict):  # the lock serves that version again, so `compile` agrees
+        from compiler.execute.lock import read_lock, write_lock
+
+        lock = read_lock(root)
+        if lock["models"].get(args.model) != entry:
+            lock["models"][args.model] = entry
+            write_lock(root, lock)
+            lines.append(f"restored the charter.lock entry of {args.model}")
+    served = f" (version {version} from charter.lock at {args.to})" if version else ""
+    lines.append(f"rolled back the deployment configs of {args.model} to {args.to} ({sha[:12]}){served}; "
                  "review and commit them")
     return "\n".join(lines) + "\n", 0
 

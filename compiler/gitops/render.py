@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 
-def render_all(graph, out: str, notes: list[str]) -> dict[str, str]:
+def render_all(graph, out: str, notes: list[str], versions: dict | None = None) -> dict[str, str]:
+    from dataclasses import replace
+
     from compiler.render import common
     from compiler.render.registry import TARGETS, load_target
 
+    if versions:
+        graph = replace(graph, project={**graph.project, "versions": dict(sorted(versions.items()))})
     unavailable = getattr(common, "TargetUnavailable", ImportError)
     files: dict[str, str] = {}
     for target in dict.fromkeys(["ir", *graph.project.get("targets", [])]):
@@ -19,3 +23,8 @@ def render_all(graph, out: str, notes: list[str]) -> dict[str, str]:
             if note not in notes:
                 notes.append(note)
     return files
+
+
+def lock_versions(lock: dict) -> dict[str, str]:
+    models = lock.get("models", {}) if isinstance(lock, dict) else {}
+    return {m: e["version"] for m, e in models.items() if isinstance(e, dict) and isinstance(e.get("version"), str)}

@@ -95,7 +95,14 @@ class Snapshot:
         digest = hashlib.sha256(code_fingerprint().encode())
         for path, blob in sorted(self.files.items()):
             digest.update(f"{path}\0{blob}\n".encode())
+        digest.update(self.lock_id().encode())  # deployment configs serve the lock's versions
         return digest.hexdigest()
+
+    def lock_id(self) -> str:
+        try:
+            return blob_id(self.read(LOCK))
+        except (KeyError, FileNotFoundError, OSError):
+            return "-"
 
     def summary(self) -> dict:
         """What a plan needs of this revision, cached by its files' ids: pipeline step hashes,

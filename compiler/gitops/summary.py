@@ -9,7 +9,7 @@ from compiler.ir.graph import content_hash
 
 def summarize(snap) -> dict:
     from compiler.gitops.plan import ownership_index
-    from compiler.gitops.render import render_all
+    from compiler.gitops.render import lock_versions, render_all
 
     graph, problems = snap.compile()
     covers, by_name, default = ownership_index(snap)
@@ -32,7 +32,8 @@ def summarize(snap) -> dict:
             if m.name not in doc["used_by"].setdefault(g["metric_set"], []):
                 doc["used_by"][g["metric_set"]].append(m.name)
     notes: list[str] = []
-    doc["generated"] = {path: content_hash(text) for path, text in render_all(graph, doc["output"], notes).items()}
+    doc["generated"] = {path: content_hash(text) for path, text in render_all(graph, doc["output"], notes,
+                                                                                  lock_versions(snap.lock())).items()}
     doc["notes"] = notes
     return doc
 

@@ -7,7 +7,7 @@ timestamps, a header on every file saying it is generated and from which specs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from compiler.render.registry import TARGETS, load_target
 
@@ -25,8 +25,12 @@ class Bundle:
         return Bundle(dict(sorted({**self.files, **other}.items())))
 
 
-def render_graph(graph, targets: list[str], out: str) -> Bundle:
-    """Render the given targets; `out` is the output folder, relative to the repository."""
+def render_graph(graph, targets: list[str], out: str, versions: dict[str, str] | None = None) -> Bundle:
+    """Render the given targets; `out` is the output folder, relative to the repository.
+    `versions` (model -> promoted version, from `charter.lock`) is what deployment configs
+    serve; it reaches renderers as `graph.project["versions"]`."""
+    if versions:
+        graph = replace(graph, project={**graph.project, "versions": dict(sorted(versions.items()))})
     bundle = Bundle()
     for name in targets:
         bundle = bundle.merged(load_target(name)(graph, out))

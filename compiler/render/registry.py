@@ -13,6 +13,7 @@ TARGETS: dict[str, str] = {
     "github": "compiler.render.github:render",
     "gitlab": "compiler.render.gitlab:render",
     "airflow": "compiler.render.airflow:render",
+    "kubernetes": "compiler.render.kubernetes:render",
 }
 
 

@@ -102,3 +102,33 @@ def test_affected_models_since_a_ref(repo, capsys):
     assert code == 2 and "--affected needs --base" in err
     code, out, err = charter(repo, "run", capsys=capsys)
     assert code == 2 and "name one Model" in err
+
+
+def test_rollback_restores_the_deployment_configs_and_lock_entry_of_one_model(example_repo, capsys):
+    from tests.conftest import REPO
+
+    lock = json.loads((REPO / "charter.lock").read_text())
+    (example_repo / "charter.lock").write_text(json.dumps(lock, indent=2) + "\n")
+    commit(example_repo, "lock v1")
+    code, _, err = charter(example_repo, "compile", capsys=capsys)
+    assert code == 0, err
+    commit(example_repo, "generated v1")
+    good = git(example_repo, "rev-parse", "HEAD").strip()
+    # a bad release: a new version, and a rollout that skips the 10% step
+    lock["models"]["churn"]["version"] = "badbadbadbad"
+    (example_repo / "charter.lock").write_text(json.dumps(lock, indent=2) + "\n")
+    edit(example_repo, "specs/churn/rollout.yaml", "{traffic: 10, pause: 1h}, ", "")
+    charter(example_repo, "compile", capsys=capsys)
+    commit(example_repo, "release v2")
+    manifest = example_repo / "generated/kubernetes/production/churn.yaml"
+    assert "badbadbadbad" in manifest.read_text() and "setWeight: 10\n" not in manifest.read_text()
+    other = (example_repo / "generated/kubernetes/production/delivery-time.yaml").read_text()
+    code, out, err = charter(example_repo, "rollback", "churn", "--to", good, capsys=capsys)
+    assert code == 0, err
+    text = manifest.read_text()
+    assert "d4d4e59a9c68" in text and "badbadbadbad" not in text and "setWeight: 10\n" in text
+    assert (example_repo / "generated/kubernetes/production/delivery-time.yaml").read_text() == other
+    assert json.loads((example_repo / "charter.lock").read_text())["models"]["churn"]["version"] == "d4d4e59a9c68"
+    assert "wrote generated/kubernetes/production/churn.yaml" in out
+    code, _, err = charter(example_repo, "rollback", "nope", "--to", good, capsys=capsys)
+    assert code == 1 and "no Model `nope`" in err
