@@ -14,6 +14,7 @@ TARGETS: dict[str, str] = {
     "gitlab": "compiler.render.gitlab:render",
     "airflow": "compiler.render.airflow:render",
     "kubernetes": "compiler.render.kubernetes:render",
+    "argo": "compiler.render.argo:render",
 }
 
 
