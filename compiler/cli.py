@@ -230,8 +230,7 @@ def _init(args: argparse.Namespace) -> int:
 
 
 def _compile(args: argparse.Namespace) -> int:
-    from compiler.atomic import write_atomic
-    from compiler.render import TARGETS, render_graph
+    from compiler.render import TARGETS
 
     root, graph = _graph_or_exit(args)
     wanted = list(dict.fromkeys(args.target or ["ir", *graph.project.get("targets", [])]))
@@ -242,14 +241,26 @@ def _compile(args: argparse.Namespace) -> int:
     if unavailable:
         print(f"note: charter.yaml lists targets this version cannot render yet: {', '.join(unavailable)}",
               file=sys.stderr)
+    from compiler.render.common import TargetUnavailable
+
+    try:
+        return _write_targets(args, root, graph, [t for t in wanted if t in TARGETS])
+    except TargetUnavailable as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _write_targets(args: argparse.Namespace, root: Path, graph, targets: list[str]) -> int:
+    from compiler.atomic import write_atomic
+    from compiler.render import render_graph
+
     out = (args.out or graph.project.get("output", "generated")).rstrip("/")
     versions = _lock_versions(root)
     if out == "-":
-        bundle = render_graph(graph, [t for t in wanted if t in TARGETS], "", versions)
+        bundle = render_graph(graph, targets, "", versions)
         for text in bundle.files.values():
             sys.stdout.write(text)
         return EXIT_OK
-    bundle = render_graph(graph, [t for t in wanted if t in TARGETS], out, versions)
+    bundle = render_graph(graph, targets, out, versions)
     stale = [path for path, text in bundle.files.items()
              if not (root / path).is_file() or (root / path).read_text(encoding="utf-8") != text]
     out_dir = root / out

@@ -72,3 +72,7 @@ def image(project: dict) -> str:
 # Where pipeline pods find the repository: the project's image holds charter and a copy of the
 # repository at this path (built per commit by CI), so `charter run` sees the specs there.
 WORKDIR = "/workspace"
+
+
+class TargetUnavailable(Exception):
+    """A target whose tool is not installed (the message says what to install)."""

@@ -15,6 +15,7 @@ TARGETS: dict[str, str] = {
     "airflow": "compiler.render.airflow:render",
     "kubernetes": "compiler.render.kubernetes:render",
     "argo": "compiler.render.argo:render",
+    "kubeflow": "compiler.render.kubeflow:render",
 }
 
 
