@@ -252,15 +252,16 @@ def _compile(args: argparse.Namespace) -> int:
 def _write_targets(args: argparse.Namespace, root: Path, graph, targets: list[str]) -> int:
     from compiler.atomic import write_atomic
     from compiler.render import render_graph
+    from compiler.render.common import render_cache
 
     out = (args.out or graph.project.get("output", "generated")).rstrip("/")
     versions = _lock_versions(root)
+    with render_cache(root / ".charter" / "cache" / "render"):
+        bundle = render_graph(graph, targets, "" if out == "-" else out, versions)
     if out == "-":
-        bundle = render_graph(graph, targets, "", versions)
         for text in bundle.files.values():
             sys.stdout.write(text)
         return EXIT_OK
-    bundle = render_graph(graph, targets, out, versions)
     stale = [path for path, text in bundle.files.items()
              if not (root / path).is_file() or (root / path).read_text(encoding="utf-8") != text]
     out_dir = root / out
@@ -278,7 +279,7 @@ def _write_targets(args: argparse.Namespace, root: Path, graph, targets: list[st
         print(f"ok: {len(bundle.files)} generated file(s) up to date")
         return EXIT_OK
     for path in stale:
-        write_atomic(root / path, bundle.files[path])
+        write_atomic(root / path, bundle.files[path], durable=False)  # regenerable
         print(f"wrote {path}")
     for path in orphans:
         print(f"note: {path} is no longer generated; remove it", file=sys.stderr)
