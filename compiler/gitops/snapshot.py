@@ -131,7 +131,7 @@ class Snapshot:
             entry = json.loads(cache.read_text(encoding="utf-8"))
             from compiler.ir.graph import PipelineGraph
 
-            graph = PipelineGraph.from_json(json.dumps(entry["graph"])) if entry["graph"] else None
+            graph = PipelineGraph.from_dict(entry["graph"]) if entry["graph"] else None
             return graph, entry["problems"]
         except (OSError, ValueError, KeyError, TypeError):
             pass

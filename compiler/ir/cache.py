@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
 import os
 from pathlib import Path
+
+import orjson
 
 import compiler
 from compiler.atomic import write_atomic
@@ -59,10 +60,10 @@ def tree_key(root: Path, spec_dirs: list[str]) -> str:
 def load_cached(root: Path) -> PipelineGraph | None:
     path = root / CACHE
     try:
-        entry = json.loads(path.read_text(encoding="utf-8"))
+        entry = orjson.loads(path.read_bytes())
         if entry["key"] != tree_key(root, entry["spec_dirs"]):
             return None
-        return PipelineGraph.from_json(json.dumps(entry["graph"]))
+        return PipelineGraph.from_dict(entry["graph"])
     except (OSError, ValueError, KeyError, TypeError):
         return None  # no cache, or a damaged one: compile again
 
@@ -71,6 +72,6 @@ def store(root: Path, graph: PipelineGraph) -> None:
     spec_dirs = list(graph.project.get("specs", ["specs"]))
     entry = {"key": tree_key(root, spec_dirs), "spec_dirs": spec_dirs, "graph": graph.to_dict()}
     try:
-        write_atomic(root / CACHE, json.dumps(entry, sort_keys=True))
+        write_atomic(root / CACHE, orjson.dumps(entry), durable=False)  # a cache: recomputed if lost
     except OSError:
         pass  # a read-only checkout still runs, just without the cache

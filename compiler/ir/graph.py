@@ -124,7 +124,10 @@ class PipelineGraph:
 
     @classmethod
     def from_json(cls, text: str) -> PipelineGraph:
-        d = json.loads(text)
+        return cls.from_dict(json.loads(text))
+
+    @classmethod
+    def from_dict(cls, d: dict) -> PipelineGraph:
         if d.get("ir_version") != IR_VERSION:
             raise ValueError(f"IR version {d.get('ir_version')} is not {IR_VERSION}")
         return cls(d["project"], tuple(ModelPipeline.from_dict(m) for m in d["models"]), d["files"], d["ir_version"],

@@ -15,4 +15,6 @@ def header(sources: list[str] | tuple[str, ...], comment: str = "#") -> str:
 def _inert(path: str) -> str:
     """A file name as one comment line: control characters (a newline would end the comment
     and start code or YAML) and non-printables become escapes, as `ascii()` writes them."""
+    if path.isprintable():  # nearly always: no per-character work
+        return path
     return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in path)
