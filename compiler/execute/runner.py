@@ -9,7 +9,6 @@ libraries are imported only when a step really runs, so a fully cached re-run st
 from __future__ import annotations
 
 import os
-
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field

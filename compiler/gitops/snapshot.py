@@ -90,7 +90,7 @@ class Snapshot:
             return {}
 
     def key(self) -> str:
-        from compiler.ir.cache import code_fingerprint
+        from compiler.codeid import code_fingerprint
 
         digest = hashlib.sha256(code_fingerprint().encode())
         for path, blob in sorted(self.files.items()):
@@ -174,7 +174,7 @@ def parse_cached(root: Path, path: str, blob: str | None, read: Callable[[], byt
     several times faster than parsing YAML, and history and plans meet the same blobs again."""
     if blob is None:
         return _parse(path, read())
-    from compiler.ir.cache import code_fingerprint
+    from compiler.codeid import code_fingerprint
 
     digest = hashlib.sha1(f"{code_fingerprint()}\0{path}\0{blob}".encode()).hexdigest()  # noqa: S324 - a cache key
     cache = root / BLOB_CACHE / digest[:2] / f"{digest}.json"

@@ -8,37 +8,16 @@ holds the IR of a tree that validated without errors, and is written atomically.
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import os
 from pathlib import Path
 
 import orjson
 
-import compiler
 from compiler.atomic import write_atomic
+from compiler.codeid import code_fingerprint
 from compiler.ir.graph import PipelineGraph
 
 CACHE = Path(".charter") / "cache" / "ir.json"
-
-
-@functools.cache
-def code_fingerprint() -> str:
-    """Version plus the size and mtime of every module, so an edited checkout never reads a
-    cache written by other code."""
-    digest = hashlib.sha256(compiler.__version__.encode())
-    base = os.path.dirname(compiler.__file__)
-    found = []
-    for folder, dirs, names in os.walk(base):  # os.walk: a third of pathlib's cost, on every command
-        dirs[:] = [d for d in dirs if d != "__pycache__"]
-        for name in names:
-            if name.endswith((".py", ".json", ".md")):
-                path = os.path.join(folder, name)
-                st = os.stat(path)
-                found.append(f"{os.path.relpath(path, base)}\0{st.st_size}\0{st.st_mtime_ns}\n")
-    for line in sorted(found):
-        digest.update(line.encode())
-    return digest.hexdigest()
 
 
 def tree_key(root: Path, spec_dirs: list[str]) -> str:

@@ -108,7 +108,7 @@ def memoised(target: str, key: object, build) -> str:
     import json
     from pathlib import Path
 
-    from compiler.ir.cache import code_fingerprint
+    from compiler.codeid import code_fingerprint
 
     digest = hashlib.sha256(f"{code_fingerprint()}\0{target}\0".encode()
                             + json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()

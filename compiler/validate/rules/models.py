@@ -38,7 +38,15 @@ from collections.abc import Iterator
 
 from compiler.diagnostics import Diagnostic, make
 from compiler.validate.context import Context
-from compiler.validate.frames import NUMERIC, TEMPORAL, Frame, check_expression, prepared_frame, source_frame, unknown_column
+from compiler.validate.frames import (
+    NUMERIC,
+    TEMPORAL,
+    Frame,
+    check_expression,
+    prepared_frame,
+    source_frame,
+    unknown_column,
+)
 
 CODES = ("X304", "X308", "X310", "S218", "S226")
 

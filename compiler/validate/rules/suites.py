@@ -44,7 +44,13 @@ from collections.abc import Iterator
 from compiler.diagnostics import Diagnostic, make
 from compiler.validate.context import Context
 from compiler.validate.frames import (
-    NUMERIC, TEMPORAL, TEXT, check_expression, prepared_frame, source_frame, unknown_column,
+    NUMERIC,
+    TEMPORAL,
+    TEXT,
+    check_expression,
+    prepared_frame,
+    source_frame,
+    unknown_column,
 )  # fmt: skip
 
 CODES = ("X304", "X308", "S224", "S218")
