@@ -91,3 +91,11 @@ def test_without_kfp_the_target_says_what_to_install(monkeypatch):
 
 def test_deterministic():
     assert example() == example()
+
+
+def test_libyaml_writes_the_same_bytes_as_kfps_own_writer(monkeypatch):
+    from compiler.render import kubeflow
+
+    fast = example()
+    monkeypatch.setattr(kubeflow, "FAST", False)
+    assert example() == fast
