@@ -278,8 +278,11 @@ def _write_targets(args: argparse.Namespace, root: Path, graph, targets: list[st
             return EXIT_SPEC_ERRORS
         print(f"ok: {len(bundle.files)} generated file(s) up to date")
         return EXIT_OK
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(4) as pool:  # file creation is system calls: threads overlap them
+        list(pool.map(lambda path: write_atomic(root / path, bundle.files[path], durable=False), stale))
     for path in stale:
-        write_atomic(root / path, bundle.files[path], durable=False)  # regenerable
         print(f"wrote {path}")
     for path in orphans:
         print(f"note: {path} is no longer generated; remove it", file=sys.stderr)

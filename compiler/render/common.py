@@ -83,6 +83,12 @@ class TargetUnavailable(Exception):
 CACHE_DIR = None
 
 
+def set_cache_dir(path) -> None:
+    """For a worker process: the cache folder of the command that started it."""
+    global CACHE_DIR
+    CACHE_DIR = path
+
+
 class render_cache:  # noqa: N801 - used as `with render_cache(path):`
     """Memoise slow renderers under `path` for the duration of a `with` block."""
 
