@@ -74,7 +74,8 @@ IN_PROCESS = """
 import io, sys, time, contextlib
 import git, yaml
 from compiler.cli import main
-from compiler.gitops import commands, plan, report, snapshot, summary  # imports are not the work
+from compiler import config  # imports are not the work
+from compiler.gitops import commands, plan, report, snapshot, summary
 out = io.StringIO()
 t = time.perf_counter()
 with contextlib.redirect_stdout(out):

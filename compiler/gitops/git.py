@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 WORKTREE = "WORKTREE"  # the label of the working tree as a "ref"
 
@@ -60,6 +60,18 @@ class Git:
 
     def shallow(self) -> bool:
         return self.run("rev-parse", "--is-shallow-repository").strip() == "true"
+
+    def resolve_many(self, *refs: str) -> list[str]:
+        """Several refs in one `git rev-parse` (each checked as resolve() does on failure)."""
+        if not any(r.startswith("-") for r in refs):
+            try:
+                out = self.repo.git.execute(["git", "rev-parse", "--end-of-options",
+                                             *(f"{r}^{{commit}}" for r in refs)]).split()
+                if len(out) == len(refs):
+                    return out
+            except self._exc:
+                pass
+        return [self.resolve(r) for r in refs]
 
     def resolve(self, ref: str) -> str:
         """A ref (branch, tag, sha, `HEAD~3`, `origin/main`) -> commit sha, or a GitError
@@ -158,5 +170,8 @@ def blob_id(data: bytes) -> str:
 
 
 def under(path: str, folders: list[str]) -> bool:
-    p = PurePosixPath(path)
-    return any(f.strip("/") in ("", ".") or p.is_relative_to(f.strip("/")) for f in folders)
+    for folder in folders:
+        f = folder.strip("/")
+        if f in ("", ".") or path == f or path.startswith(f + "/"):
+            return True
+    return False

@@ -16,7 +16,7 @@ import json
 from datetime import date
 from pathlib import Path
 
-from compiler.gitops.git import WORKTREE, Git
+from compiler.gitops.git import WORKTREE, Git, GitError
 from compiler.gitops.risk import BREAKING, RULES, findings, worst
 from compiler.gitops.semdiff import diff_resources
 from compiler.gitops.snapshot import Snapshot, at_commit, worktree
@@ -33,16 +33,15 @@ def snapshots(root: Path, base: str, head: str | None) -> tuple[Git, dict, Snaps
     """(git, refs, diff base, head, approval base). The diff is taken from the merge base, so
     changes that landed on the base branch since the branch point are not shown as reverted."""
     git = Git(root)
-    base_sha = git.resolve(base)
-    if head is None:
+    if head is not None:
+        base_sha, head_sha = git.resolve_many(base, head)
+        head_snap = at_commit(git, head_sha, head, root)
+    else:
         head_snap = worktree(root)
         try:
-            head_sha = git.resolve("HEAD")
-        except Exception:  # noqa: BLE001 - a repository without commits yet
-            head_sha = None
-    else:
-        head_sha = git.resolve(head)
-        head_snap = at_commit(git, head_sha, head, root)
+            base_sha, head_sha = git.resolve_many(base, "HEAD")
+        except GitError:  # the base is missing (raised again below), or no commit exists yet
+            base_sha, head_sha = git.resolve(base), None
     merge_base = git.merge_base(base_sha, head_sha) if head_sha else None
     approval_base = at_commit(git, base_sha, base, root)
     diff_base = approval_base if merge_base in (None, base_sha) else at_commit(git, merge_base, "merge-base", root)
