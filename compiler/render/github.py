@@ -37,9 +37,17 @@ PYTHON = "3.12"
 RUNNER = "ubuntu-latest"
 # charter is not on PyPI: the repository variable CHARTER_PACKAGE names what pip installs (a git
 # URL, a wheel, a private index's `charter==X`); the default pins the version that wrote these files.
-INSTALL = {"name": "Install charter",
-           "env": {"CHARTER_PACKAGE": f"${{{{ vars.CHARTER_PACKAGE || 'charter=={__version__}' }}}}"},
-           "run": 'python -m pip install "$CHARTER_PACKAGE"'}  # fmt: skip
+def package(project: dict) -> str:
+    """The default of CHARTER_PACKAGE: this version, with the kfp SDK when the project
+    compiles the kubeflow target (`charter compile --check` needs it)."""
+    extra = "[kubeflow]" if "kubeflow" in project.get("targets", []) else ""
+    return f"charter{extra}=={__version__}"
+
+
+def install(project: dict) -> dict:
+    return {"name": "Install charter",
+            "env": {"CHARTER_PACKAGE": f"${{{{ vars.CHARTER_PACKAGE || '{package(project)}' }}}}"},
+            "run": 'python -m pip install "$CHARTER_PACKAGE"'}  # fmt: skip
 # Special in GitHub's branch filters, plus `${}` so that no `${{` (an expression) is left: a
 # backslash makes each literal.
 _GLOB = set("*?+[]!\\${}")
@@ -114,10 +122,10 @@ def checkout(history: bool = False) -> dict:
             "with": {**({"fetch-depth": 0} if history else {}), "persist-credentials": False}}
 
 
-def setup(history: bool = False) -> list[dict]:
+def setup(project: dict, history: bool = False) -> list[dict]:
     return [checkout(history),
             {"name": "Set up Python", "uses": uses("actions/setup-python"), "with": {"python-version": PYTHON}},
-            INSTALL]  # fmt: skip
+            install(project)]  # fmt: skip
 
 
 def env_json(values: list[str]) -> str:
@@ -167,12 +175,12 @@ def pr_workflow(project: dict, out: str) -> dict:
          "env": {**base, "CHARTER_PATHS": env_json(watched_paths(project, out)), "GIT_LITERAL_PATHSPECS": "1"},
          "run": CHANGES}], 10, outputs={"specs": "${{ steps.diff.outputs.specs }}"})  # fmt: skip
     validate = _job("validate", read, [
-        *setup(),
+        *setup(project),
         {"name": "Validate the specs", "run": "charter validate --format github"},
         {"name": "Check the generated files", "run": "charter compile --check"}], 15, **gate)  # fmt: skip
     pr = {"PR_NUMBER": "${{ github.event.pull_request.number }}"}
     plan = _job("plan", {"contents": "read", "pull-requests": "read"}, [
-        *setup(history=True),
+        *setup(project, history=True),
         {"name": "Read the reviews", "env": {**pr, "GH_TOKEN": "${{ github.token }}"}, "run": REVIEWS},
         {"name": "Plan against the base branch", "id": "plan", "env": base, "run": PLAN},
         {"name": "Verdict", "env": {"STATUS": "${{ steps.plan.outputs.status }}"}, "run": VERDICT}],
@@ -194,7 +202,7 @@ def pr_workflow(project: dict, out: str) -> dict:
 
 def main_workflow(project: dict) -> dict:
     run = _job("run affected pipelines", {"contents": "write"}, [
-        *setup(history=True),
+        *setup(project, history=True),
         {"name": "Run the pipelines whose specs changed",
          "env": {"BEFORE": "${{ github.event.before }}", "CHARTER_STORE": "${{ vars.CHARTER_STORE }}"}, "run": RUN},
         {"name": "Commit and push charter.lock",
@@ -206,12 +214,12 @@ def main_workflow(project: dict) -> dict:
     return _workflow("charter main", on, group, {"run": run})
 
 
-def monitor_workflow(models: list) -> dict:
+def monitor_workflow(models: list, project: dict) -> dict:
     jobs = {}
     for model in models:
         literal = cron(model.monitoring["schedule"]).replace("'", "''")  # an expression's string literal
         jobs[f"monitor-{model.name}"] = _job(f"monitor {model.name}", {"contents": "read"}, [
-            *setup(),
+            *setup(project),
             {"name": f"Compare new data with {model.name}'s training data",
              "env": {"CHARTER_STORE": "${{ vars.CHARTER_STORE }}"},
              "run": shlex.join(["charter", "monitor", model.name, "--data", model.step("ingest").params["source"]])}],
@@ -269,5 +277,5 @@ def render(graph, out: str) -> dict[str, str]:
     monitored = [m for m in graph.models if m.monitoring and m.monitoring.get("enabled", True)]
     if monitored:
         sources = [*settings, *(s for m in monitored for s in m.sources)]
-        files[f"{WORKFLOWS}/{MONITOR}"] = text(sources, _NOTES[MONITOR], monitor_workflow(monitored))
+        files[f"{WORKFLOWS}/{MONITOR}"] = text(sources, _NOTES[MONITOR], monitor_workflow(monitored, graph.project))
     return files
