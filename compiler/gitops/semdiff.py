@@ -27,11 +27,16 @@ class FieldChange:
     keys: tuple = ()  # the path as a tuple of keys/identities, for rules
 
     def to_dict(self) -> dict:
+        """For output: literal secrets (as `charter validate` finds them) become `<redacted>`,
+        since plans and diffs end up in pull request comments and CI logs."""
+        from compiler.validate.rules.text import redact
+
+        key = next((k for k in reversed(self.keys) if isinstance(k, str)), None)
         d = {"path": self.path, "op": self.op}
         if self.before is not MISSING:
-            d["before"] = self.before
+            d["before"] = redact(self.before, key)
         if self.after is not MISSING:
-            d["after"] = self.after
+            d["after"] = redact(self.after, key)
         return d
 
 

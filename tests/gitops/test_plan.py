@@ -214,3 +214,13 @@ def test_every_risk_rule_is_documented():
     text = (REPO / "docs/gitops.md").read_text(encoding="utf-8")
     for rid, (risk, name, what) in RULES.items():
         assert f"| `{rid}` | {name} | {risk} | {what} |" in text, rid
+
+
+def test_secrets_in_a_diff_are_redacted(repo, capsys):
+    token = "ghp_" + "a1B2" * 9
+    edit(repo, DATA, "path: specs/data/customers.csv", f"path: specs/data/customers.csv\n  password: {token}")
+    for fmt in ("json", "text", "markdown"):
+        code, out, err = charter(repo, "plan", "--base", "main", "--format", fmt, capsys=capsys)
+        assert token not in out + err and "<redacted>" in out, fmt
+    code, out, err = charter(repo, "diff", "main", capsys=capsys)
+    assert token not in out + err and "<redacted>" in out

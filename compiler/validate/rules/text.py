@@ -52,6 +52,30 @@ _SECRET_VALUES = (
 _SECRET_KEYS = re.compile(r"(?i)(?:^|_|-)(?:password|passwd|secret|token|api_?key|access_?key|private_?key|credentials?)$")
 # Cheap pre-filter: most strings hold none of these, so the regexes above rarely run.
 _HINTS = re.compile(r"://|-----|AKIA|ASIA|gh[pousr]_|glpat-|xox|sk-")
+
+
+def secret(key: object, value: object) -> bool:
+    """Would `charter validate` report this value as a literal secret (S223)?"""
+    if not isinstance(value, str) or not value:
+        return False
+    if isinstance(key, str) and _SECRET_KEYS.search(key) and not value.startswith(("${", "env:", "secret:")):
+        return True
+    return bool(_HINTS.search(value)) and any(p.search(value) for p, _ in _SECRET_VALUES)
+
+
+REDACTED = "<redacted>"
+
+
+def redact(value: object, key: object = None) -> object:
+    """`value` with every literal secret in it replaced by `<redacted>` (for plans and diffs,
+    which print spec values into pull requests)."""
+    if isinstance(value, dict):
+        return {k: redact(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact(v, key) for v in value]
+    return REDACTED if secret(key, value) else value
+
+
 def check(ctx: Context) -> Iterator[Diagnostic]:
     for doc in ctx.documents:
         if doc.suspect:  # the loader pre-scanned the file's text; most files need no walk
