@@ -28,7 +28,12 @@ def _code(text: object) -> str:
 
 
 def _val(value: object) -> str:
+    """A value on one line: control and bidi characters shown as escapes, never obeyed by the
+    terminal or the browser."""
+    from compiler.diagnostics import safe_text
+
     text = json.dumps(value, ensure_ascii=False, sort_keys=True) if not isinstance(value, str) else value
+    text = safe_text(text)
     return text if len(text) <= 80 else text[:77] + "..."
 
 
@@ -57,6 +62,12 @@ def _change_lines(res: dict) -> list[str]:
 
 
 def _header(res: dict) -> str:
+    from compiler.diagnostics import safe_text
+
+    return safe_text(_header_text(res))
+
+
+def _header_text(res: dict) -> str:
     extra = ""
     if res["action"] == "rename":
         extra = f" (renamed from {res['previous_name']})"

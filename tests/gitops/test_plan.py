@@ -224,3 +224,10 @@ def test_secrets_in_a_diff_are_redacted(repo, capsys):
         assert token not in out + err and "<redacted>" in out, fmt
     code, out, err = charter(repo, "diff", "main", capsys=capsys)
     assert token not in out + err and "<redacted>" in out
+
+
+def test_terminal_escapes_in_values_are_shown_not_obeyed(repo, capsys):
+    edit(repo, MODEL, "description: Predicts which customers cancel within the next month.",
+         'description: "\\e[31mred\\u202eevil"')
+    code, out, _ = charter(repo, "plan", "--base", "main", capsys=capsys)
+    assert "\x1b" not in out and "\u202e" not in out and "\\u001b[31mred\\u202eevil" in out
