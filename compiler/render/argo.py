@@ -1,108 +1,179 @@
-"""Target `argo`: Argo Workflows for every model, `<out>/argo/<model>.yaml`.
+"""Target `argo`: Argo Workflows resources, `<out>/argo/<model>.yaml` and `<out>/argo/_checks.yaml`.
 
-- A `WorkflowTemplate` `charter-<model>`: a DAG with one task per IR step, each running
-  `charter run MODEL --step STEP` in the project image, in `/workspace` (the image holds the
-  repository). `depends` follows the IR's `needs`. The ingest step retries (3 times, with
-  backoff): it reads external data. Steps hand their outputs over through the artifact
-  store: an URL store (`s3://`...) is reached by every pod; a local `artifact_store` becomes
-  a volume claimed per workflow run and mounted at `/charter-store` (`CHARTER_STORE`).
+- A `WorkflowTemplate` `charter-<model>`: a DAG with one task per IR step, `depends` from the
+  IR's needs, each running `charter run MODEL --step STEP` in the project image, in
+  `/workspace` (the image holds the repository). Steps hand their outputs over through the
+  artifact store: a URL store (`s3://`...) is reached by every pod; a local `artifact_store`
+  becomes a volume claimed per run and mounted at `/charter-store` (`CHARTER_STORE`).
 - A `CronWorkflow` `charter-<model>-monitor` on the MetricSet's schedule (UTC) running
   `charter monitor MODEL --data SOURCE`, one run at a time.
-- `<out>/argo/checks.yaml`: a `WorkflowTemplate` `charter-checks` running `charter
-  check-data NAME` for every data-only check.
+- `_checks.yaml`: a `WorkflowTemplate` `charter--checks` running `charter check-data NAME` for
+  every data-only check. No model can take these names (`<model>.yaml`, `charter-<model>`):
+  a model name is a DNS label, which starts with neither `_` nor `-`.
 
-No spec value is ever inside an Argo expression: every command is a literal argument list
-(step names are fixed words, model names DNS labels), and the one free text, the
-description annotation, has `{{` broken up so Argo could never read it as a template.
+Argo expands `{{...}}` in a template's fields (image, args, env...), so no spec text goes
+there: commands are argument lists of DNS-label names, the image is an OCI reference (both
+validated; `_plain` refuses anything else). The one free text, the description, is only in
+the `workflows.argoproj.io/description` annotation of the resource's own metadata, which
+Argo shows in its UI but never expands nor copies into the Workflows it starts.
 """
 
 from __future__ import annotations
 
-from compiler import __version__
+import hashlib
+from urllib.parse import urlsplit
+
 from compiler.render.common import WORKDIR, dump_yaml, image, step_argv
 from compiler.render.header import header
 
 API = "argoproj.io/v1alpha1"
-STORE_MOUNT = "/charter-store"
+CHECKS_FILE = "_checks.yaml"
+CHECKS_NAME = "charter--checks"
+STORE_VOLUME, STORE_MOUNT, STORE_SIZE = "charter-store", "/charter-store", "10Gi"
+_MAX_NAME, _MAX_CRON_NAME = 63, 52  # Argo's limits: a CronWorkflow's runs append `-<unix time>`
 
 
-def _inert(text: str) -> str:
-    return text.replace("{{", "{ {").replace("}}", "} }")
+def _plain(text: str) -> str:
+    """A value for a field Argo expands; validated specs never hold `{{`, a hand-made IR might."""
+    if "{{" in text or "}}" in text:
+        raise ValueError(f"refusing to put {text!r} where Argo expands `{{{{...}}}}`")
+    return text
 
 
-def _meta(name: str, model: str, description: str | None) -> dict:
-    meta: dict = {"name": name, "labels": {"app.kubernetes.io/managed-by": "charter",
-                                           "app.kubernetes.io/version": __version__, "charter.dev/model": model}}
-    if description:
-        meta["annotations"] = {"workflows.argoproj.io/description": _inert(description)}
+def _name(base: str, limit: int) -> str:
+    """`base` if Argo accepts its length, else a prefix plus a hash of all of it (stays unique)."""
+    if len(base) <= limit:
+        return base
+    return base[: limit - 9].rstrip("-") + "-" + hashlib.sha256(base.encode()).hexdigest()[:8]
+
+
+def _meta(name: str, component: str, model: str | None, description: str = "") -> dict:
+    labels = {"app.kubernetes.io/managed-by": "charter", "app.kubernetes.io/component": component}
+    if model:
+        labels["charter.dev/model"] = model
+    meta: dict = {"name": name, "labels": labels}
+    if description:  # shown (as Markdown) in Argo's lists, never expanded: see the module docstring
+        meta["annotations"] = {"workflows.argoproj.io/description": description}
     return meta
 
 
-def _local_store(project: dict) -> bool:
-    return "://" not in project.get("artifact_store", ".charter/artifacts")
+def local_store(project: dict) -> bool:
+    """Whether `artifact_store` is a folder (as `charter run` opens it) that other pods cannot see."""
+    scheme = urlsplit(project.get("artifact_store", ".charter/artifacts")).scheme
+    return scheme in ("", "file") or len(scheme) == 1  # a path, file://, or a Windows drive
 
 
-def _container(project: dict, argv: list[str]) -> dict:
-    container: dict = {"image": image(project), "command": argv[:1], "args": argv[1:], "workingDir": WORKDIR}
-    if _local_store(project):
+def _retry(any_failure: bool) -> dict:
+    """Three retries with backoff; on any failure only where the step just reads outside data.
+
+    Reading fails for passing reasons, so ingest retries whatever went wrong. Any other step's
+    non-zero exit is a finding (a failed gate or check, drift) that a retry would only repeat:
+    those retry Argo's errors alone (a pod evicted, a node lost). `limit` is an IntOrString, a
+    string in Argo's schema. Steps are safe to re-run: the store counts a step as done only
+    once all its outputs are written.
+    """
+    if any_failure:
+        return {"limit": "3", "retryPolicy": "Always",
+                "backoff": {"duration": "30s", "factor": "2", "maxDuration": "10m"}}
+    return {"limit": "3", "retryPolicy": "OnError", "backoff": {"duration": "10s", "factor": "2"}}
+
+
+def _task_template(name: str, project: dict, argv: list[str], *, store: bool, any_failure: bool = False) -> dict:
+    container: dict = {"image": _plain(image(project)), "command": argv[:1], "args": [_plain(a) for a in argv[1:]],
+                       "workingDir": WORKDIR}
+    if store:
         container["env"] = [{"name": "CHARTER_STORE", "value": STORE_MOUNT}]
-        container["volumeMounts"] = [{"name": "charter-store", "mountPath": STORE_MOUNT}]
-    return container
+        container["volumeMounts"] = [{"name": STORE_VOLUME, "mountPath": STORE_MOUNT}]
+    return {"name": name, "container": container, "retryStrategy": _retry(any_failure)}
 
 
-def _spec(project: dict, entry: str, templates: list[dict]) -> dict:
-    spec: dict = {"entrypoint": entry, "templates": templates}
-    if _local_store(project):
-        spec["volumeClaimTemplates"] = [{"metadata": {"name": "charter-store"}, "spec": {
-            "accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "10Gi"}}}}]
-    return spec
-
-
-def _pipeline(model, project: dict) -> dict:
-    tasks, templates = [], []
+def pipeline(model, project: dict) -> dict:
+    store = local_store(project)
+    tasks = []
     for step in model.steps:
-        task: dict = {"name": step.name, "template": step.name}
-        needs = [n.split("/", 1)[1] for n in step.needs]
-        if needs:
-            task["depends"] = " && ".join(f"{n}.Succeeded" for n in needs)
+        task = {"name": step.name, "template": step.name}
+        if step.needs:  # ids are `<model>/<step>`
+            task["depends"] = " && ".join(f"{n.split('/', 1)[1]}.Succeeded" for n in step.needs)
         tasks.append(task)
-        template: dict = {"name": step.name, "container": _container(project, step_argv(model.name, step.name))}
-        if step.name == "ingest":  # reads a file or database outside the cluster: retry transient failures
-            template["retryStrategy"] = {"limit": "3", "retryPolicy": "Always",  # IntOrString: a string
-                                         "backoff": {"duration": "30s", "factor": "2", "maxDuration": "10m"}}
-        templates.append(template)
-    dag = {"name": "pipeline", "dag": {"tasks": tasks}}
+    templates = [_task_template(s.name, project, step_argv(model.name, s.name), store=store,
+                                any_failure=s.name == "ingest") for s in model.steps]
+    spec: dict = {"entrypoint": "pipeline", "templates": [{"name": "pipeline", "dag": {"tasks": tasks}}, *templates]}
+    if store:
+        # One volume per run, deleted when it succeeds (a failed run keeps it for `argo retry`).
+        # ReadWriteOnce is enough and every cluster has it: a pipeline's steps form a chain, so
+        # no two of its pods ever use the volume at once.
+        spec["volumeClaimTemplates"] = [{"metadata": {"name": STORE_VOLUME}, "spec": {
+            "accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": STORE_SIZE}}}}]
     return {"apiVersion": API, "kind": "WorkflowTemplate",
-            "metadata": _meta(f"charter-{model.name}", model.name, model.description),
-            "spec": _spec(project, "pipeline", [dag, *templates])}
+            "metadata": _meta(_name(f"charter-{model.name}", _MAX_NAME), "pipeline", model.name, model.description),
+            "spec": spec}
 
 
-def _monitor(model, project: dict) -> dict:
-    source = model.step("ingest").params["source"]
-    template = {"name": "monitor", "container": _container(project, ["charter", "monitor", model.name, "--data", source])}
-    spec = _spec(project, "monitor", [template])
+def monitored(model) -> bool:
+    return bool(model.monitoring and model.monitoring.get("enabled", True) and model.monitoring.get("schedule"))
+
+
+def monitor(model, project: dict) -> dict:
+    # `charter monitor` reads the promoted package through charter.lock, not the store: no volume.
+    argv = ["charter", "monitor", model.name, "--data", model.step("ingest").params["source"]]
+    spec = {"entrypoint": "monitor", "templates": [_task_template("monitor", project, argv, store=False)]}
     return {"apiVersion": API, "kind": "CronWorkflow",
-            "metadata": _meta(f"charter-{model.name}-monitor"[:52], model.name, model.description),
-            "spec": {"schedules": [model.monitoring["schedule"]], "timezone": "UTC", "concurrencyPolicy": "Forbid",
-                     "startingDeadlineSeconds": 600, "workflowSpec": spec}}
+            "metadata": _meta(_name(f"charter-{model.name}-monitor", _MAX_CRON_NAME), "monitor", model.name,
+                              model.description),
+            "spec": {"schedules": [_plain(cron(model.monitoring["schedule"]))], "timezone": "UTC",
+                     "concurrencyPolicy": "Forbid", "startingDeadlineSeconds": 600, "workflowSpec": spec}}
 
 
-def _checks(graph) -> dict:
-    tasks = [{"name": c.name, "template": f"check-{c.name}"} for c in graph.checks]
-    templates = [{"name": f"check-{c.name}", "container": _container(graph.project, step_argv(c.name, "", check=True))}
-                 for c in graph.checks]
-    return {"apiVersion": API, "kind": "WorkflowTemplate", "metadata": _meta("charter-checks", "checks", None),
-            "spec": _spec(graph.project, "run-checks", [{"name": "run-checks", "dag": {"tasks": tasks}}, *templates])}
+_DAYS = {d: i for i, d in enumerate("sun mon tue wed thu fri sat".split())}
+
+
+def cron(expr: str) -> str:
+    """A validated cron as Argo's parser (robfig/cron) reads it.
+
+    Single spaces, lowercase (robfig's macros are), and Sunday as 0: robfig rejects the 7 that
+    the validator, like crontab, accepts.
+    """
+    fields = expr.lower().split()
+    if len(fields) != 5 or not any(_has_seven(item) for item in fields[4].split(",")):
+        return " ".join(fields)
+    days: set[int] = set()
+    for item in fields[4].split(","):
+        span, _, step = item.partition("/")
+        low, _, high = span.partition("-")
+        first, last = (0, 7) if span == "*" else (_day(low), _day(high or low))
+        if step and span != "*" and not high:
+            last = 7  # `5/2`: from 5 to the end, every 2
+        days.update(d % 7 for d in range(first, last + 1, int(step or 1)))
+    return " ".join([*fields[:4], ",".join(map(str, sorted(days)))])
+
+
+def _day(token: str) -> int:
+    return _DAYS[token] if token in _DAYS else int(token)
+
+
+def _has_seven(item: str) -> bool:
+    return "7" in item.partition("/")[0].split("-")
+
+
+def checks(graph) -> dict:
+    # A suite and a lone source may share a name; `charter check-data NAME` runs the suite then,
+    # so one task per name (Argo also rejects two tasks with one name).
+    names = list(dict.fromkeys(c.name for c in graph.checks))
+    tasks = [{"name": n, "template": f"check-{n}"} for n in names]
+    # One pod runs a check's ingest, prepare and validate: a local store needs no shared volume.
+    templates = [_task_template(f"check-{n}", graph.project, step_argv(n, "", check=True), store=False) for n in names]
+    return {"apiVersion": API, "kind": "WorkflowTemplate", "metadata": _meta(CHECKS_NAME, "data-checks", None),
+            "spec": {"entrypoint": "checks", "templates": [{"name": "checks", "dag": {"tasks": tasks}}, *templates]}}
 
 
 def render(graph, out: str) -> dict[str, str]:
     files = {}
     for model in graph.models:
-        docs = [_pipeline(model, graph.project)]
-        if model.monitoring and model.monitoring.get("enabled", True):
-            docs.append(_monitor(model, graph.project))
+        docs = [pipeline(model, graph.project)]
+        if monitored(model):
+            docs.append(monitor(model, graph.project))
         files[f"{out}/argo/{model.name}.yaml"] = header(model.sources) + dump_yaml(*docs)
     if graph.checks:
         sources = sorted({s for c in graph.checks for s in c.sources})
-        files[f"{out}/argo/checks.yaml"] = header(sources) + dump_yaml(_checks(graph))
+        files[f"{out}/argo/{CHECKS_FILE}"] = header(sources) + dump_yaml(checks(graph))
     return dict(sorted(files.items()))

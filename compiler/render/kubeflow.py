@@ -3,7 +3,7 @@ compiled by the kfp SDK's own compiler, so the file is exactly what KFP accepts.
 
 Each IR step is one container component running `charter run MODEL --step STEP` in the
 project image, in `/workspace` (the image holds the repository), ordered with `.after()`
-from the IR's needs; data-only checks are `<out>/kubeflow/checks.yaml`. Charter caches steps
+from the IR's needs; data-only checks are `<out>/kubeflow/_checks.yaml` (no model name, a DNS label, starts with `_`). Charter caches steps
 by content itself, so KFP's own cache is off for every task (it would key on the command
 only and skip a step whose specs changed). Steps are separate pods: use an URL
 `artifact_store` (`s3://`, `gs://`) that every pod can reach.
@@ -128,5 +128,5 @@ def render(graph, out: str) -> dict[str, str]:
         tasks = [(f"check-{c.name}", step_argv(c.name, "", check=True), []) for c in graph.checks]
         body = _one("charter-checks", "Data checks of sources and suites no model uses.", tasks, img, version)
         sources = sorted({s for c in graph.checks for s in c.sources})
-        files[f"{out}/kubeflow/checks.yaml"] = header(sources) + body
+        files[f"{out}/kubeflow/_checks.yaml"] = header(sources) + body
     return dict(sorted(files.items()))

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import hashlib
 
-from compiler import __version__
 from compiler.render.common import dump_yaml, image
 from compiler.render.header import header
 
@@ -47,8 +46,9 @@ def _name(base: str, suffix: str = "") -> str:
 
 
 def _labels(model: str, env: str) -> dict:
+    # no version label: a development version (`0.1.0+g1a2b`) is not a valid label value
     return {"app.kubernetes.io/name": model, "app.kubernetes.io/managed-by": "charter",
-            "app.kubernetes.io/version": __version__, "charter.dev/environment": env}  # fmt: skip
+            "charter.dev/environment": env}  # fmt: skip
 
 
 def _meta(name: str, model, env: dict, annotations: dict | None = None) -> dict:

@@ -1,100 +1,248 @@
-"""Target `argo`: WorkflowTemplates and CronWorkflows, checked against Argo's own schema
-(tightened to reject unknown fields, as ../shared/TARGETS.md describes) and by the
-references a schema cannot check."""
+"""Target `argo`: WorkflowTemplates and CronWorkflows.
+
+Checked against Argo's own schema (tightened to reject unknown fields, as ../shared/TARGETS.md
+describes), by the references a schema cannot check, and with hostile spec text that must come
+out inert.
+"""
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import replace
 from graphlib import TopologicalSorter
 
+import pytest
+
 from compiler.driver import compile_tree
-from compiler.render import render_graph
-from compiler.render.argo import render
+from compiler.render import argo
+from compiler.render.common import step_argv
 from tests.conftest import REPO, run_charter
 from tests.targets.external import errors, load_yaml_all, strict_argo
 
 GOLDEN = REPO / "tests" / "golden" / "argo" / "example" / "expected"
-EVIL = "{{workflow.name}} ${{ github.event.pull_request.title }}\n: evil '''\"q\" \\ $(rm -rf /) {{=sprig.env('X')}}"
+EVIL = ("{{workflow.name}} {{=sprig.env('HOME')}} ${{ github.event.pull_request.title }}\n"
+        "evil: key\n---\nkind: Secret\n: x '''\"q\"''' \\ \\n $(rm -rf /) `id` # not a comment {{")
+DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
-def example() -> dict[str, str]:
-    _, graph = compile_tree(REPO)
-    return render_graph(graph, ["argo"], "generated").files
+def example_graph():
+    return compile_tree(REPO)[1]
 
 
-def docs_of(files):
-    return [(p, d) for p, t in files.items() for d in load_yaml_all(t)]
+def docs_of(files: dict[str, str]) -> list[tuple[str, dict]]:
+    return [(path, doc) for path, text in files.items() for doc in load_yaml_all(text)]
+
+
+def assert_valid(files: dict[str, str]) -> None:
+    """Every document against Argo's strict schema, and the names Argo checks beyond it."""
+    names = set()
+    for path, doc in docs_of(files):
+        assert doc["apiVersion"] == "argoproj.io/v1alpha1", path
+        assert errors(doc, strict_argo(doc["kind"])) == [], path
+        name = doc["metadata"]["name"]
+        assert DNS_LABEL.match(name) and len(name) <= (52 if doc["kind"] == "CronWorkflow" else 63), name
+        assert (doc["kind"], name) not in names, f"two {doc['kind']}s named {name}"
+        names.add((doc["kind"], name))
+        assert all(len(v) <= 63 for v in doc["metadata"]["labels"].values())
 
 
 def test_golden_example(update_golden: bool):
-    files = example()
+    files = argo.render(example_graph(), "generated")
     if update_golden:
         for path, text in files.items():
             (GOLDEN / path).parent.mkdir(parents=True, exist_ok=True)
             (GOLDEN / path).write_text(text, encoding="utf-8")
-    on_disk = {p.relative_to(GOLDEN).as_posix(): p.read_text(encoding="utf-8") for p in GOLDEN.rglob("*") if p.is_file()}
+    on_disk = {p.relative_to(GOLDEN).as_posix(): p.read_text(encoding="utf-8")
+               for p in GOLDEN.rglob("*") if p.is_file()}
     assert on_disk == files, "run `pytest --update-golden` and review the diff"
 
 
 def test_every_document_matches_argos_strict_schema():
-    kinds = set()
-    for path, doc in docs_of(example()):
-        assert doc["apiVersion"] == "argoproj.io/v1alpha1"
-        kinds.add(doc["kind"])
-        assert errors(doc, strict_argo(doc["kind"])) == [], path
-    assert kinds == {"WorkflowTemplate", "CronWorkflow"}
+    files = argo.render(example_graph(), "generated")
+    assert sorted(files) == ["generated/argo/_checks.yaml", "generated/argo/churn.yaml",
+                             "generated/argo/delivery-time.yaml"]
+    assert_valid(files)
+    kinds = [(d["kind"], d["metadata"]["name"]) for _, d in docs_of(files)]
+    assert kinds == [("WorkflowTemplate", "charter--checks"),
+                     ("WorkflowTemplate", "charter-churn"), ("CronWorkflow", "charter-churn-monitor"),
+                     ("WorkflowTemplate", "charter-delivery-time"), ("CronWorkflow", "charter-delivery-time-monitor")]
 
 
 def test_tasks_are_the_ir_steps_and_dependencies_are_real():
-    _, graph = compile_tree(REPO)
+    graph = example_graph()
     for model in graph.models:
-        [template, *_] = load_yaml_all(render(graph, "generated")[f"generated/argo/{model.name}.yaml"])
+        template = argo.pipeline(model, graph.project)
         templates = {t["name"]: t for t in template["spec"]["templates"]}
+        assert len(templates) == len(template["spec"]["templates"])
         tasks = templates[template["spec"]["entrypoint"]]["dag"]["tasks"]
         assert [t["name"] for t in tasks] == [s.name for s in model.steps]
-        names = {t["name"] for t in tasks}
         order = {}
-        for t in tasks:
-            deps = [d.removesuffix(".Succeeded") for d in t.get("depends", "").split(" && ") if d]
-            assert set(deps) <= names and t["template"] in templates
-            order[t["name"]] = deps
-        list(TopologicalSorter(order).static_order())  # acyclic
-        for step in model.steps:
-            container = templates[step.name]["container"]
-            assert container["command"] + container["args"] == ["charter", "run", model.name, "--step", step.name]
+        for task, step in zip(tasks, model.steps, strict=True):
+            deps = [d.removesuffix(".Succeeded") for d in task.get("depends", "").split(" && ") if d]
+            assert deps == [n.split("/", 1)[1] for n in step.needs]
+            assert set(deps) <= {t["name"] for t in tasks} and task["template"] in templates
+            order[task["name"]] = deps
+            container = templates[task["template"]]["container"]
+            assert container["command"] + container["args"] == step_argv(model.name, step.name)
             assert container["workingDir"] == "/workspace"
-        assert "retryStrategy" in templates["ingest"] and "retryStrategy" not in templates["train"]
+            assert container["image"] == "ghcr.io/acme/charter-runner:0.1.0"
+        list(TopologicalSorter(order).static_order())  # raises CycleError on a loop
+        ingest, train = templates["ingest"]["retryStrategy"], templates["train"]["retryStrategy"]
+        assert ingest["limit"] == "3" and ingest["retryPolicy"] == "Always" and "backoff" in ingest
+        assert train["retryPolicy"] == "OnError"
 
 
-def test_monitoring_cron_and_local_store_volume():
-    docs = dict((d["kind"], d) for _, d in docs_of({k: v for k, v in example().items() if k.endswith("churn.yaml")}))
-    cron = docs["CronWorkflow"]["spec"]
-    assert cron["schedules"] == ["0 6 * * *"] and cron["concurrencyPolicy"] == "Forbid" and cron["timezone"] == "UTC"
-    assert cron["workflowSpec"]["templates"][0]["container"]["args"] == ["monitor", "churn", "--data", "customers"]
-    spec = docs["WorkflowTemplate"]["spec"]
-    assert spec["volumeClaimTemplates"][0]["metadata"]["name"] == "charter-store"  # a local store is shared
-    _, graph = compile_tree(REPO)
-    remote = replace(graph, project={**graph.project, "artifact_store": "s3://bucket/charter"})
-    [template, _] = load_yaml_all(render(remote, "generated")["generated/argo/churn.yaml"])
-    assert "volumeClaimTemplates" not in template["spec"]
-    assert all("env" not in t.get("container", {}) for t in template["spec"]["templates"])
+def test_the_store_volume_can_be_read_write_once():
+    """One ReadWriteOnce volume serves a run only while no two of its steps run at once.
+
+    So each step must need the one before it; if the IR ever gains parallel steps, the store
+    volume needs ReadWriteMany.
+    """
+    graph = example_graph()
+    for model in graph.models:
+        for before, step in zip(model.steps, model.steps[1:], strict=False):
+            assert before.id in step.needs, f"{step.id} could run beside {before.id}"
 
 
-def test_hostile_description_cannot_become_an_argo_expression(example_repo):
+def test_local_store_is_one_volume_per_run_and_url_store_none():
+    graph = example_graph()
+    template = argo.pipeline(graph.model("churn"), graph.project)
+    [claim] = template["spec"]["volumeClaimTemplates"]
+    assert claim["metadata"]["name"] == "charter-store" and claim["spec"]["accessModes"] == ["ReadWriteOnce"]
+    for t in template["spec"]["templates"][1:]:
+        assert t["container"]["env"] == [{"name": "CHARTER_STORE", "value": "/charter-store"}]
+        assert t["container"]["volumeMounts"] == [{"name": "charter-store", "mountPath": "/charter-store"}]
+    for store, local in [("s3://bucket/charter", False), ("gs://b/x", False), ("file:///data/store", True),
+                         ("/mnt/store", True), (".charter/artifacts", True)]:
+        project = {**graph.project, "artifact_store": store}
+        files = argo.render(replace(graph, project=project), "generated")
+        assert_valid(files)
+        assert store not in "".join(files.values())  # the store's address never reaches a manifest
+        for _, doc in docs_of(files):
+            spec = doc["spec"].get("workflowSpec", doc["spec"])
+            pipeline = doc["kind"] == "WorkflowTemplate" and "charter.dev/model" in doc["metadata"]["labels"]
+            assert ("volumeClaimTemplates" in spec) == (local and pipeline)
+            assert all(("env" in t["container"]) == (local and pipeline) for t in spec["templates"] if "container" in t)
+
+
+def test_monitoring_cron():
+    graph = example_graph()
+    crons = {d["metadata"]["labels"]["charter.dev/model"]: d for _, d in docs_of(argo.render(graph, "generated"))
+             if d["kind"] == "CronWorkflow"}
+    assert set(crons) == {"churn", "delivery-time"}
+    spec = crons["churn"]["spec"]
+    assert spec["schedules"] == ["0 6 * * *"] and spec["timezone"] == "UTC" and spec["concurrencyPolicy"] == "Forbid"
+    [template] = spec["workflowSpec"]["templates"]
+    assert template["container"]["args"] == ["monitor", "churn", "--data", "customers"]
+    assert "volumeClaimTemplates" not in spec["workflowSpec"]  # monitor reads charter.lock, not the store
+    assert crons["delivery-time"]["spec"]["schedules"] == ["30 5 * * 1-5"]
+    model = graph.model("churn")
+    off = replace(model, monitoring={**model.monitoring, "enabled": False})
+    assert not argo.monitored(off) and not argo.monitored(replace(model, monitoring=None))
+
+
+@pytest.mark.parametrize(("spec", "argo_cron"), [
+    ("0 6 * * *", "0 6 * * *"), ("0  6 *\t* MON-FRI", "0 6 * * mon-fri"), ("@DAILY", "@daily"),
+    ("0 6 * * 7", "0 6 * * 0"), ("0 6 * * 5-7", "0 6 * * 0,5,6"), ("0 6 * * */3,7", "0 6 * * 0,3,6"),
+    ("0 6 * * 1,5-7/2", "0 6 * * 0,1,5"),
+])
+def test_cron_is_what_argo_parses(spec: str, argo_cron: str):
+    """Argo's cron parser (robfig/cron) takes day of week 0-6 and lowercase macros only."""
+    assert argo.cron(spec) == argo_cron
+
+
+def test_checks_template():
+    graph = example_graph()
+    [doc] = load_yaml_all(argo.render(graph, "generated")["generated/argo/_checks.yaml"])
+    templates = {t["name"]: t for t in doc["spec"]["templates"]}
+    tasks = templates[doc["spec"]["entrypoint"]]["dag"]["tasks"]
+    assert [t["name"] for t in tasks] == [c.name for c in graph.checks]
+    for task in tasks:
+        container = templates[task["template"]]["container"]
+        assert container["command"] + container["args"] == ["charter", "check-data", task["name"]]
+        assert "depends" not in task and "env" not in container
+    twice = replace(graph, checks=graph.checks + graph.checks[:1])  # a suite and a source of one name
+    assert argo.checks(twice) == argo.checks(graph)
+
+
+def test_names_no_model_can_clash_with():
+    graph = example_graph()
+    churn = graph.model("churn")
+    long = "m" * 40 + "-" + "x" * 22  # 63 characters, the longest valid name
+    models = (replace(churn, name="checks"), replace(churn, name=long), replace(churn, name=long[:-1] + "y"))
+    files = argo.render(replace(graph, models=models), "generated")
+    assert len(files) == 4 and "generated/argo/_checks.yaml" in files and "generated/argo/checks.yaml" in files
+    assert_valid(files)  # names within Argo's limits, distinct, DNS labels
+    labels = [d["metadata"]["labels"].get("charter.dev/model") for _, d in docs_of(files)]
+    assert labels.count(long) == 2
+
+
+@pytest.mark.parametrize("evil", [EVIL, " " + EVIL + " \t"], ids=["literal-block", "double-quoted"])
+def test_hostile_description_stays_one_inert_value(example_repo, evil: str):
     model = example_repo / "specs/churn/model.yaml"
     old = "description: Predicts which customers cancel within the next month."
-    model.write_text(model.read_text().replace(old, "description: " + json.dumps(EVIL)))
-    assert run_charter("validate", cwd=example_repo).returncode == 0
+    assert old in model.read_text()
+    model.write_text(model.read_text().replace(old, "description: " + json.dumps(evil)))
+    checked = run_charter("validate", cwd=example_repo)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
     _, graph = compile_tree(example_repo)
-    files = render(graph, "generated")
-    for path, doc in docs_of(files):
-        assert errors(doc, strict_argo(doc["kind"])) == [], path
-        assert "{{" not in json.dumps(doc)  # nothing for Argo to expand, anywhere
-        if doc["metadata"]["labels"]["charter.dev/model"] == "churn":
-            note = doc["metadata"]["annotations"]["workflows.argoproj.io/description"]
-            assert note == EVIL.replace("{{", "{ {").replace("}}", "} }")
+    assert graph.model("churn").description == evil
+    files = argo.render(graph, "generated")
+    assert_valid(files)
+    for text in files.values():  # kubectl splits documents at lines starting `---`, whatever YAML says
+        count = len(load_yaml_all(text))
+        assert sum(line.startswith("---") for line in text.splitlines()) == (count if count > 1 else 0)
+    for _, doc in docs_of(files):
+        assert set(doc) == {"apiVersion", "kind", "metadata", "spec"}
+        meta = doc["metadata"]
+        if meta["labels"].get("charter.dev/model") == "churn":
+            assert set(meta) == {"name", "labels", "annotations"}
+            assert meta["annotations"] == {"workflows.argoproj.io/description": evil}  # exactly, one key
+        # Argo expands only the spec (its templates); metadata annotations are never expanded.
+        assert "{{" not in json.dumps(doc["spec"]) and "Secret" not in json.dumps(doc["spec"])
+    clean = argo.render(example_graph(), "generated")
+    assert [d["spec"] for _, d in docs_of(files)] == [d["spec"] for _, d in docs_of(clean)]
+
+
+def test_hostile_image_is_refused_and_odd_valid_one_kept(example_repo):
+    settings = example_repo / "charter.yaml"
+    text = settings.read_text()
+    for bad in ["ghcr.io/acme/x:{{workflow.name}}", "ghcr.io/acme/x:1 && rm -rf /", "ghcr.io/acme/x:'1'\nkind: x"]:
+        settings.write_text(text.replace("ghcr.io/acme/charter-runner:0.1.0", json.dumps(bad)))
+        assert run_charter("validate", cwd=example_repo).returncode != 0, bad
+    odd = "localhost:5000/a__b/c---d:Tag_1.0-x@sha256:" + "0" * 64
+    settings.write_text(text.replace("ghcr.io/acme/charter-runner:0.1.0", odd))
+    assert run_charter("validate", cwd=example_repo).returncode == 0
+    files = argo.render(compile_tree(example_repo)[1], "generated")
+    assert_valid(files)
+    images = {t["container"]["image"] for _, d in docs_of(files)
+              for t in d["spec"].get("workflowSpec", d["spec"])["templates"] if "container" in t}
+    assert images == {odd}
+
+
+def test_hostile_store_never_reaches_a_manifest(example_repo):
+    settings = example_repo / "charter.yaml"
+    settings.write_text(settings.read_text().replace(".charter/artifacts", json.dumps("{{workflow.name}}/'$(id)'")))
+    assert run_charter("validate", cwd=example_repo).returncode == 0
+    files = argo.render(compile_tree(example_repo)[1], "generated")
+    assert_valid(files)
+    assert "{{" not in "".join(files.values()) and "$(id)" not in "".join(files.values())
+
+
+def test_a_hand_made_ir_cannot_smuggle_an_expression():
+    graph = example_graph()
+    with pytest.raises(ValueError, match="expands"):
+        argo.render(replace(graph, project={**graph.project, "image": "x:{{workflow.name}}"}), "generated")
 
 
 def test_deterministic():
-    assert example() == example()
+    assert argo.render(example_graph(), "generated") == argo.render(example_graph(), "generated")
+
+
+def test_hera_reads_every_document():
+    """Hera's models (generated from Argo's OpenAPI) parse the files; it is optional."""
+    models = pytest.importorskip("hera.workflows.models")
+    kinds = {"WorkflowTemplate": models.WorkflowTemplate, "CronWorkflow": models.CronWorkflow}
+    for _, doc in docs_of(argo.render(example_graph(), "generated")):
+        kinds[doc["kind"]].model_validate(doc)

@@ -60,7 +60,7 @@ def test_kfp_reads_every_file_back_and_tasks_follow_the_ir():
             container = doc["deploymentSpec"]["executors"][f"exec-{step.name}"]["container"]
             assert container["command"] + container["args"] == ["charter", "run", model.name, "--step", step.name]
             assert container["image"] == graph.project["image"]
-    doc, _ = pipeline_spec(files["generated/kubeflow/checks.yaml"])
+    doc, _ = pipeline_spec(files["generated/kubeflow/_checks.yaml"])
     assert {t["taskInfo"]["name"] for t in doc["root"]["dag"]["tasks"].values()} == {
         f"check-{c.name}" for c in graph.checks}
 
