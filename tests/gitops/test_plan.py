@@ -231,3 +231,19 @@ def test_terminal_escapes_in_values_are_shown_not_obeyed(repo, capsys):
          'description: "\\e[31mred\\u202eevil"')
     code, out, _ = charter(repo, "plan", "--base", "main", capsys=capsys)
     assert "\x1b" not in out and "\u202e" not in out and "\\u001b[31mred\\u202eevil" in out
+
+
+def test_hostile_files_at_the_base_are_problems_not_crashes(repo, capsys):
+    git(repo, "checkout", "-q", "main")
+    (repo / "specs/bomb.yaml").write_text("a: &a [" + ",".join(["*a"] * 0) + "x]\n" + "[" * 100_000 + "\n")
+    (repo / "specs/binary.yaml").write_bytes(b"\xff\xfe\x00garbage")
+    commit(repo, "hostile files on main")
+    git(repo, "checkout", "-q", "-b", "fix")
+    (repo / "specs/bomb.yaml").unlink()
+    (repo / "specs/binary.yaml").unlink()
+    edit(repo, MODEL, "max_iter: 200", "max_iter: 300")
+    code, out, err = charter(repo, "plan", "--base", "main", "--format", "json", capsys=capsys)
+    assert code in (2, 3) and "Traceback" not in err
+    plan = json.loads(out)
+    assert any("bomb.yaml" in p for p in plan["problems"]) and any("binary.yaml" in p for p in plan["problems"])
+    assert any(r["address"] == "Model/churn" for r in plan["resource_changes"])
