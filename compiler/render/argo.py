@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 from urllib.parse import urlsplit
 
-from compiler.render.common import WORKDIR, dump_yaml, image, step_argv
+from compiler.render.common import WORKDIR, dump_yaml, image, step_argv, sunday_as_zero
 from compiler.render.header import header
 
 API = "argoproj.io/v1alpha1"
@@ -124,35 +124,10 @@ def monitor(model, project: dict) -> dict:
                      "concurrencyPolicy": "Forbid", "startingDeadlineSeconds": 600, "workflowSpec": spec}}
 
 
-_DAYS = {d: i for i, d in enumerate("sun mon tue wed thu fri sat".split())}
-
-
 def cron(expr: str) -> str:
-    """A validated cron as Argo's parser (robfig/cron) reads it.
-
-    Single spaces, lowercase (robfig's macros are), and Sunday as 0: robfig rejects the 7 that
-    the validator, like crontab, accepts.
-    """
-    fields = expr.lower().split()
-    if len(fields) != 5 or not any(_has_seven(item) for item in fields[4].split(",")):
-        return " ".join(fields)
-    days: set[int] = set()
-    for item in fields[4].split(","):
-        span, _, step = item.partition("/")
-        low, _, high = span.partition("-")
-        first, last = (0, 7) if span == "*" else (_day(low), _day(high or low))
-        if step and span != "*" and not high:
-            last = 7  # `5/2`: from 5 to the end, every 2
-        days.update(d % 7 for d in range(first, last + 1, int(step or 1)))
-    return " ".join([*fields[:4], ",".join(map(str, sorted(days)))])
-
-
-def _day(token: str) -> int:
-    return _DAYS[token] if token in _DAYS else int(token)
-
-
-def _has_seven(item: str) -> bool:
-    return "7" in item.partition("/")[0].split("-")
+    """A validated cron as Argo's parser (robfig/cron) reads it: single spaces, lowercase
+    (robfig's macros are), and Sunday as 0 (robfig rejects the 7 that crontab accepts)."""
+    return sunday_as_zero(" ".join(expr.lower().split()))
 
 
 def checks(graph) -> dict:

@@ -131,3 +131,31 @@ def memoised(target: str, key: object, build) -> str:
     except OSError:
         pass  # a read-only tree renders again next time
     return text
+
+
+_DAYS = {d: i for i, d in enumerate("sun mon tue wed thu fri sat".split())}
+
+
+def sunday_as_zero(expr: str) -> str:
+    """A five-field cron with Sunday written as 0 only: crontab (and the validator) accept 7,
+    Argo's robfig/cron and GitHub's scheduler do not. Other expressions are returned as is."""
+    fields = expr.split()
+    if len(fields) != 5 or not any(_has_seven(item) for item in fields[4].split(",")):
+        return expr
+    days: set[int] = set()
+    for item in fields[4].lower().split(","):
+        span, _, step = item.partition("/")
+        low, _, high = span.partition("-")
+        first, last = (0, 7) if span == "*" else (_day(low), _day(high or low))
+        if step and span != "*" and not high:
+            last = 7  # `5/2`: from 5 to the end, every 2
+        days.update(d % 7 for d in range(first, last + 1, int(step or 1)))
+    return " ".join([*fields[:4], ",".join(map(str, sorted(days)))])
+
+
+def _day(token: str) -> int:
+    return _DAYS[token] if token in _DAYS else int(token)
+
+
+def _has_seven(item: str) -> bool:
+    return "7" in item.partition("/")[0].split("-")

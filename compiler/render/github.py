@@ -23,7 +23,7 @@ import json
 import shlex
 
 from compiler import __version__
-from compiler.render.common import dump_yaml
+from compiler.render.common import dump_yaml, sunday_as_zero
 from compiler.render.header import header
 
 WORKFLOWS = ".github/workflows"
@@ -147,7 +147,7 @@ def cron(expr: str) -> str:
     The jobs compare `github.event.schedule` with this very string.
     """
     text = " ".join(expr.split())
-    return _MACROS.get(text.lower(), text)
+    return sunday_as_zero(_MACROS.get(text.lower(), text))
 
 
 def watched_paths(project: dict, out: str) -> list[str]:

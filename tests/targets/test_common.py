@@ -39,3 +39,14 @@ def test_any_mapping_round_trips(doc):
 def test_step_command():
     assert step_argv("churn", "train") == ["charter", "run", "churn", "--step", "train"]
     assert step_argv("q", "", check=True) == ["charter", "check-data", "q"]
+
+
+def test_sunday_is_written_as_zero_for_argo_and_github():
+    from compiler.render.argo import cron as argo_cron
+    from compiler.render.common import sunday_as_zero
+    from compiler.render.github import cron as github_cron
+
+    assert sunday_as_zero("0 6 * * 7") == "0 6 * * 0"
+    assert sunday_as_zero("0 6 * * 5-7") == "0 6 * * 0,5,6"
+    assert sunday_as_zero("0 6 * * 1-5") == "0 6 * * 1-5"
+    assert github_cron("0  6 * * 7") == argo_cron("0 6 * * 7") == "0 6 * * 0"
