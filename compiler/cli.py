@@ -230,7 +230,6 @@ def _init(args: argparse.Namespace) -> int:
 
 
 def _compile(args: argparse.Namespace) -> int:
-    from compiler.render import TARGETS
 
     helpers = []
 
