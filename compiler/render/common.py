@@ -48,9 +48,129 @@ _Dumper.add_representer(str, _str)
 
 
 def dump_yaml(*documents) -> str:
-    """One or more documents as YAML text; several are separated by `---`."""
+    """One or more documents as YAML text; several are separated by `---`.
+
+    Byte for byte what PyYAML writes (a test compares them on every target's output and on
+    random documents), but most documents take a direct path: PyYAML's Python representer was
+    the largest cost of rendering a large tree. Anything the direct path is not sure of (a
+    multi-line or double-quoted string, an unusual float or key) goes to PyYAML."""
+    try:
+        return "".join(("---\n" if len(documents) > 1 else "") + _fast(d) for d in documents)
+    except _Fallback:
+        return _pyyaml(*documents)
+
+
+def _pyyaml(*documents) -> str:
     return yaml.dump_all(list(documents), Dumper=_Dumper, sort_keys=False, allow_unicode=True,
                          width=1 << 30, default_flow_style=False, explicit_start=len(documents) > 1)
+
+
+class _Fallback(Exception):
+    pass
+
+
+_RESOLVER = _Dumper(None)  # only its implicit resolvers are used
+_STR = "tag:yaml.org,2002:str"
+_EMITTER = yaml.emitter.Emitter(None, allow_unicode=True, width=1 << 30)  # for its analysis only
+_SIMPLE_CHARS = re.compile("[\x20-\x7e\xa0-\ud7ff]*\\Z")
+_STYLE: dict[str, str] = {}  # string -> how it is written in a block value (memo)
+
+
+def _scalar_text(value: str, key: bool = False) -> str:
+    form = _STYLE.get(value)
+    if form is None:
+        form = _STYLE[value] = _choose(value)
+    if form == "plain":
+        return value
+    if form == "single" and not (key and not value):
+        return "'" + value.replace("'", "''") + "'"
+    raise _Fallback
+
+
+def _choose(value: str) -> str:
+    """PyYAML's choose_scalar_style for a block-context string (see yaml/emitter.py)."""
+    if "\n" in value:
+        return "other"  # a literal block (`|`): PyYAML writes those
+    if not _SIMPLE_CHARS.match(value):
+        return "other"  # libyaml and PyYAML's Python emitter disagree on what is printable
+    analysis = _EMITTER.analyze_scalar(value)
+    if analysis.multiline:
+        return "other"
+    implicit = _RESOLVER.resolve(yaml.ScalarNode, value, (True, False)) == _STR
+    if implicit and not analysis.empty and analysis.allow_block_plain:
+        return "plain"
+    if analysis.allow_single_quoted:
+        return "single"
+    return "other"
+
+
+def _value(v) -> str:
+    if v is None:
+        return "null"
+    if v is True:
+        return "true"
+    if v is False:
+        return "false"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        if v != v or v in (float("inf"), float("-inf")):
+            raise _Fallback
+        text = repr(v).lower()
+        if "." not in text and "e" in text:
+            text = text.replace("e", ".0e", 1)
+        return text
+    if isinstance(v, str):
+        return _scalar_text(v)
+    if v == {} and isinstance(v, dict):
+        return "{}"
+    if v == [] and isinstance(v, list):
+        return "[]"
+    raise _Fallback
+
+
+def _fast(doc) -> str:
+    out: list[str] = []
+    if isinstance(doc, dict) and doc:
+        _mapping(doc, 0, out, "")
+    elif isinstance(doc, list) and doc:
+        _sequence(doc, 0, out, "")
+    else:
+        raise _Fallback
+    return "".join(out)
+
+
+def _mapping(d: dict, indent: int, out: list[str], first: str) -> None:
+    pad = " " * indent
+    lead = first
+    for k, v in d.items():
+        if not isinstance(k, str):
+            raise _Fallback
+        key = _scalar_text(k, key=True)
+        prefix = lead if lead else pad
+        lead = ""
+        if isinstance(v, dict) and v:
+            out.append(f"{prefix}{key}:\n")
+            _mapping(v, indent + 2, out, "")
+        elif isinstance(v, list) and v:
+            out.append(f"{prefix}{key}:\n")
+            _sequence(v, indent, out, "")
+        else:
+            out.append(f"{prefix}{key}: {_value(v)}\n")
+
+
+def _sequence(items: list, indent: int, out: list[str], first: str) -> None:
+    pad = " " * indent
+    lead = first
+    for v in items:
+        prefix = lead if lead else pad
+        lead = ""
+        if isinstance(v, dict) and v:
+            _mapping(v, indent + 2, out, prefix + "- ")
+        elif isinstance(v, list) and v:
+            _sequence(v, indent + 2, out, prefix + "- ")
+        else:
+            out.append(f"{prefix}- {_value(v)}\n")
 
 
 def step_argv(model: str, step: str, *, check: bool = False) -> list[str]:

@@ -50,3 +50,30 @@ def test_sunday_is_written_as_zero_for_argo_and_github():
     assert sunday_as_zero("0 6 * * 5-7") == "0 6 * * 0,5,6"
     assert sunday_as_zero("0 6 * * 1-5") == "0 6 * * 1-5"
     assert github_cron("0  6 * * 7") == argo_cron("0 6 * * 7") == "0 6 * * 0"
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=25)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.dictionaries(st.text(max_size=8), json_values, min_size=1, max_size=5), min_size=1, max_size=3))
+def test_the_direct_path_writes_exactly_what_pyyaml_writes(docs):
+    from compiler.render import common
+
+    assert common.dump_yaml(*docs) == common._pyyaml(*docs)
+
+
+def test_every_target_takes_the_direct_path_with_the_same_bytes(monkeypatch):
+    from compiler.driver import compile_tree
+    from compiler.render import common, render_graph
+    from compiler.render.registry import TARGETS
+    from tests.conftest import REPO
+
+    _, graph = compile_tree(REPO)
+    fast = render_graph(graph, sorted(TARGETS), "generated").files
+    monkeypatch.setattr(common, "_fast", lambda doc: (_ for _ in ()).throw(common._Fallback()))
+    assert render_graph(graph, sorted(TARGETS), "generated").files == fast
