@@ -236,7 +236,8 @@ def _compile(args: argparse.Namespace) -> int:
     def on_miss(files: int) -> None:  # a large tree compiled afresh: start the second process now
         from compiler.render import Helper, can_fork
 
-        if files >= 150 and can_fork():
+        wants_kfp = args.target is None or "kubeflow" in args.target
+        if files >= 150 and wants_kfp and can_fork():
             helpers.append(Helper())
 
     try:
