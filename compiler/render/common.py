@@ -182,6 +182,21 @@ def step_argv(model: str, step: str, *, check: bool = False) -> list[str]:
     return ["charter", "run", model, "--step", step]
 
 
+# The push job of the CI targets, after `$BEFORE` holds the commit before the push: run the
+# models whose pipelines changed since then, or all of them when there is no such commit
+# (the first push of a branch, or a force push that dropped it).
+RUN_AFFECTED = """\
+if ! git cat-file -e "${BEFORE}^{commit}" 2>/dev/null; then
+  BEFORE="$(git rev-parse --verify --quiet HEAD~1 || true)"
+fi
+if [ -n "$BEFORE" ]; then
+  charter run --affected --base "$BEFORE"
+else
+  charter run --all
+fi
+"""
+
+
 def image(project: dict) -> str:
     """The container image that has `charter` installed (`image` in charter.yaml)."""
     from compiler import __version__

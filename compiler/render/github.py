@@ -23,7 +23,7 @@ import json
 import shlex
 
 from compiler import __version__
-from compiler.render.common import dump_yaml, sunday_as_zero
+from compiler.render.common import RUN_AFFECTED, dump_yaml, sunday_as_zero
 from compiler.render.header import header
 
 WORKFLOWS = ".github/workflows"
@@ -89,13 +89,7 @@ COMMENT = """\
 printf '%s' "$PLAN" | base64 -d > "$RUNNER_TEMP/plan.md"
 gh pr comment "$PR_NUMBER" --body-file "$RUNNER_TEMP/plan.md" --edit-last --create-if-none
 """
-RUN = """\
-# The commit before the push; after a force push or on a new branch it may be unknown here.
-if ! git cat-file -e "${BEFORE}^{commit}" 2>/dev/null; then
-  BEFORE="$(git rev-parse --verify --quiet HEAD~1 || git hash-object -t tree /dev/null)"
-fi
-charter run --affected --base "$BEFORE"
-"""
+RUN = "# The commit before the push; after a force push or on a new branch it may be unknown here.\n" + RUN_AFFECTED
 PUSH_LOCK = """\
 if [ -z "$(git status --porcelain -- charter.lock)" ]; then
   echo "charter.lock is unchanged."

@@ -24,7 +24,7 @@ import posixpath
 import re
 import shlex
 
-from compiler.render.common import dump_yaml, image
+from compiler.render.common import RUN_AFFECTED, dump_yaml, image
 from compiler.render.header import header
 
 FILE = "gitlab/charter.gitlab-ci.yml"
@@ -46,14 +46,8 @@ case "$status" in
   *) echo "charter plan failed (exit $status)" >&2; exit 1 ;;
 esac
 """
-RUN = """\
-# The commit before the push; after a force push or on a new branch it may be unknown here.
-BEFORE="$CI_COMMIT_BEFORE_SHA"
-if ! git cat-file -e "${BEFORE}^{commit}" 2>/dev/null; then
-  BEFORE="$(git rev-parse --verify --quiet HEAD~1 || git hash-object -t tree /dev/null)"
-fi
-charter run --affected --base "$BEFORE"
-"""
+RUN = ("# The commit before the push; after a force push or on a new branch it may be unknown here.\n"
+       'BEFORE="$CI_COMMIT_BEFORE_SHA"\n' + RUN_AFFECTED)
 PUSH_LOCK = """\
 if [ -z "$(git status --porcelain -- charter.lock)" ]; then
   echo "charter.lock is unchanged."

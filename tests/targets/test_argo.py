@@ -20,7 +20,6 @@ from compiler.render.common import step_argv
 from tests.conftest import REPO, run_charter
 from tests.targets.external import errors, load_yaml_all, strict_argo
 
-GOLDEN = REPO / "tests" / "golden" / "argo" / "example" / "expected"
 EVIL = ("{{workflow.name}} {{=sprig.env('HOME')}} ${{ github.event.pull_request.title }}\n"
         "evil: key\n---\nkind: Secret\n: x '''\"q\"''' \\ \\n $(rm -rf /) `id` # not a comment {{")
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -45,17 +44,6 @@ def assert_valid(files: dict[str, str]) -> None:
         assert (doc["kind"], name) not in names, f"two {doc['kind']}s named {name}"
         names.add((doc["kind"], name))
         assert all(len(v) <= 63 for v in doc["metadata"]["labels"].values())
-
-
-def test_golden_example(update_golden: bool):
-    files = argo.render(example_graph(), "generated")
-    if update_golden:
-        for path, text in files.items():
-            (GOLDEN / path).parent.mkdir(parents=True, exist_ok=True)
-            (GOLDEN / path).write_text(text, encoding="utf-8")
-    on_disk = {p.relative_to(GOLDEN).as_posix(): p.read_text(encoding="utf-8")
-               for p in GOLDEN.rglob("*") if p.is_file()}
-    assert on_disk == files, "run `pytest --update-golden` and review the diff"
 
 
 def test_every_document_matches_argos_strict_schema():

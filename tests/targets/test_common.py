@@ -77,3 +77,24 @@ def test_every_target_takes_the_direct_path_with_the_same_bytes(monkeypatch):
     fast = render_graph(graph, sorted(TARGETS), "generated").files
     monkeypatch.setattr(common, "_fast", lambda doc: (_ for _ in ()).throw(common._Fallback()))
     assert render_graph(graph, sorted(TARGETS), "generated").files == fast
+
+
+def test_push_job_runs_affected_models_or_all_of_them(tmp_path):
+    import subprocess
+
+    from compiler.render.common import RUN_AFFECTED
+
+    stub = 'charter() { echo "charter $*"; }\n'
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@e"]
+    subprocess.run([*git, "init", "-q", "-b", "main"], cwd=tmp_path, check=True)
+    subprocess.run([*git, "commit", "-q", "--allow-empty", "-m", "first"], cwd=tmp_path, check=True)
+
+    def run(before: str) -> str:
+        return subprocess.run(["bash", "-c", stub + f'BEFORE="{before}"\n' + RUN_AFFECTED], cwd=tmp_path,
+                              capture_output=True, text=True, check=True).stdout.strip()
+
+    assert run("0" * 40) == "charter run --all"  # the first push: no commit before it
+    first = subprocess.run(["git", "rev-parse", "HEAD"], cwd=tmp_path, capture_output=True, text=True).stdout.strip()
+    subprocess.run([*git, "commit", "-q", "--allow-empty", "-m", "second"], cwd=tmp_path, check=True)
+    assert run(first) == f"charter run --affected --base {first}"
+    assert run("0" * 40) == f"charter run --affected --base {first}"  # unknown: the previous commit

@@ -19,7 +19,6 @@ from compiler.render import github
 from tests.conftest import REPO, run_charter
 from tests.targets.external import errors, load_yaml_all, schema
 
-GOLDEN = REPO / "tests" / "golden" / "github" / "example" / "expected"
 WORKFLOWS = [f".github/workflows/{n}" for n in ("charter-main.yml", "charter-monitor.yml", "charter-pr.yml")]
 # Every expression the workflows may hold; anything else came from spec text.
 EXPRESSIONS = {
@@ -93,17 +92,6 @@ def zizmor(files: dict[str, str], tmp: Path, persona: str) -> list:
                           capture_output=True, text=True, timeout=120)  # fmt: skip
     assert done.stdout.strip(), done.stderr
     return json.loads(done.stdout)
-
-
-def test_golden_example(update_golden: bool):
-    files = example()
-    if update_golden:
-        for path, text in files.items():
-            (GOLDEN / path).parent.mkdir(parents=True, exist_ok=True)
-            (GOLDEN / path).write_text(text, encoding="utf-8")
-    on_disk = {p.relative_to(GOLDEN).as_posix(): p.read_text(encoding="utf-8")
-               for p in GOLDEN.rglob("*") if p.is_file()}  # fmt: skip
-    assert on_disk == files, "run `pytest --update-golden` and review the diff"
 
 
 def test_rendering_is_deterministic():

@@ -15,7 +15,6 @@ from tests.conftest import REPO
 from tests.targets.external import errors, load_yaml_all, schema
 from tests.targets.test_github import EVIL, EVIL_FOLDER, hostile_graph
 
-GOLDEN = REPO / "tests" / "golden" / "gitlab" / "example" / "expected"
 PATH = "generated/gitlab/charter.gitlab-ci.yml"
 MR = '$CI_PIPELINE_SOURCE == "merge_request_event"'
 
@@ -35,17 +34,6 @@ def matches(pattern: str, path: str) -> bool:
     pieces = re.split(r"(\*\*/|\*|\?)", pattern)
     regex = "".join({"**/": "(?:.*/)?", "*": "[^/]*", "?": "[^/]"}.get(p, re.escape(p)) for p in pieces)
     return re.fullmatch(regex, path, re.S) is not None
-
-
-def test_golden_example(update_golden: bool):
-    files = example()
-    if update_golden:
-        for path, text in files.items():
-            (GOLDEN / path).parent.mkdir(parents=True, exist_ok=True)
-            (GOLDEN / path).write_text(text, encoding="utf-8")
-    on_disk = {p.relative_to(GOLDEN).as_posix(): p.read_text(encoding="utf-8")
-               for p in GOLDEN.rglob("*") if p.is_file()}  # fmt: skip
-    assert on_disk == files, "run `pytest --update-golden` and review the diff"
 
 
 def test_rendering_is_deterministic():

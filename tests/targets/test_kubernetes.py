@@ -12,7 +12,6 @@ from compiler.render.kubernetes import render
 from tests.conftest import REPO, run_charter
 from tests.targets.external import errors, load_yaml_all, schema
 
-GOLDEN = REPO / "tests" / "golden" / "kubernetes" / "example" / "expected"
 SCHEMAS = {
     ("serving.kserve.io/v1beta1", "InferenceService"): "kserve-v0.20.0-inferenceservice_v1beta1.json",
     ("argoproj.io/v1alpha1", "Rollout"): "argo-rollouts-rollout_v1alpha1.json",
@@ -32,16 +31,6 @@ def example(versions=None) -> dict[str, str]:
 
 def docs_of(files: dict[str, str]) -> list[tuple[str, dict]]:
     return [(path, doc) for path, text in files.items() for doc in load_yaml_all(text)]
-
-
-def test_golden_example(update_golden: bool):
-    files = example()  # as tests/test_golden.py renders it: no lock
-    if update_golden:
-        for path, text in files.items():
-            (GOLDEN / path).parent.mkdir(parents=True, exist_ok=True)
-            (GOLDEN / path).write_text(text, encoding="utf-8")
-    on_disk = {p.relative_to(GOLDEN).as_posix(): p.read_text(encoding="utf-8") for p in GOLDEN.rglob("*") if p.is_file()}
-    assert on_disk == files, "run `pytest --update-golden` and review the diff"
 
 
 def test_every_manifest_matches_its_official_schema():
