@@ -1,9 +1,13 @@
 """Target `kubeflow`: pipelines compiled by the kfp SDK, read back by KFP's own protobuf
-schema (PipelineSpec), so a field KFP does not know fails the test."""
+schemas (`PipelineSpec`, and `PipelineDeploymentConfig` for the commands, which PipelineSpec
+holds as a free-form Struct), so a field or a type KFP does not accept fails the test.
+The golden files are checked by tests/test_golden.py."""
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
 from dataclasses import replace
 
@@ -12,12 +16,19 @@ import pytest
 from compiler.driver import compile_tree
 from compiler.render import render_graph
 from compiler.render.common import TargetUnavailable
+from compiler.render.header import header
 from tests.conftest import REPO, run_charter
 from tests.targets.external import load_yaml_all
 
 kfp = pytest.importorskip("kfp", reason="the kubeflow target needs the kfp SDK (in the dev extra)")
 
-EVIL = "{{$.inputs.parameters['x']}} ${{ github.event.pull_request.title }}\n: evil '''\"q\" \\ $(rm -rf /)\r\u2028# x"
+from compiler.render import kubeflow  # noqa: E402 - after the skip: the module's tests need kfp
+
+# KFP placeholders (kfp's own `{{channel:...}}` and the backend's `{{$...}}`), other engines'
+# templates, YAML structure, a fake kfp comment header, quotes, backslashes and shell text.
+EVIL = ("{{$.inputs.parameters['x']}} {{channel:task=;name=x;type=String;}} ${{ github.event.pull_request.title }}"
+        "\n: evil '''\"q\" \\ $(rm -rf /)\n# PIPELINE DEFINITION\n---\nroot: {}\n  - x")
+ARGV_TAIL = ["--root", "/workspace"]
 
 
 def example(graph=None) -> dict[str, str]:
@@ -26,65 +37,197 @@ def example(graph=None) -> dict[str, str]:
     return render_graph(graph, ["kubeflow"], "generated").files
 
 
-def pipeline_spec(text: str):
+def read_back(text: str):
+    """The file as KFP reads it: YAML 1.2, then protobuf (unknown fields and wrong types raise)."""
     from google.protobuf import json_format
     from kfp.pipeline_spec import pipeline_spec_pb2
 
     [doc] = load_yaml_all(text)
-    return doc, json_format.ParseDict(doc, pipeline_spec_pb2.PipelineSpec())  # unknown fields raise
+    spec = json_format.ParseDict(doc, pipeline_spec_pb2.PipelineSpec())
+    deployment = json_format.ParseDict(doc["deploymentSpec"], pipeline_spec_pb2.PipelineDeploymentConfig())
+    return doc, spec, deployment
+
+
+def renamed(model, name: str):
+    """A model of the example under another (valid) name, as the IR would hold it."""
+    steps = tuple(replace(s, id=f"{name}/{s.name}", model=name,
+                          needs=tuple(f"{name}/{n.split('/', 1)[1]}" for n in s.needs)) for s in model.steps)
+    return replace(model, name=name, steps=steps)
 
 
 def test_kfp_reads_every_file_back_and_tasks_follow_the_ir():
     _, graph = compile_tree(REPO)
     files = example(graph)
+    assert sorted(files) == sorted([f"generated/kubeflow/{m.name}.yaml" for m in graph.models]
+                                   + ["generated/kubeflow/_checks.yaml"])
     for model in graph.models:
-        doc, spec = pipeline_spec(files[f"generated/kubeflow/{model.name}.yaml"])
+        text = files[f"generated/kubeflow/{model.name}.yaml"]
+        as_component = kfp.components.load_component_from_text(text)  # a pipeline reused in another
+        assert (as_component.name, as_component.description) == (f"charter-{model.name}", model.description)
+        assert header(model.sources) in text
+        doc, spec, deployment = read_back(text)
         assert spec.pipeline_info.name == f"charter-{model.name}"
-        tasks = doc["root"]["dag"]["tasks"]
+        assert spec.pipeline_info.description == model.description
+        assert not spec.root.input_definitions.parameters  # nothing a placeholder could read
+        tasks = spec.root.dag.tasks
         assert sorted(tasks) == sorted(s.name for s in model.steps)
         for step in model.steps:
             task = tasks[step.name]
-            assert sorted(task.get("dependentTasks", [])) == sorted(n.split("/", 1)[1] for n in step.needs)
-            assert task["cachingOptions"] == {}  # KFP's cache off: charter caches by content
-            container = doc["deploymentSpec"]["executors"][f"exec-{step.name}"]["container"]
-            assert container["command"] + container["args"] == ["charter", "run", model.name, "--step", step.name]
-            assert container["image"] == graph.project["image"]
-    doc, _ = pipeline_spec(files["generated/kubeflow/_checks.yaml"])
-    assert {t["taskInfo"]["name"] for t in doc["root"]["dag"]["tasks"].values()} == {
-        f"check-{c.name}" for c in graph.checks}
+            assert task.task_info.name == step.name
+            assert sorted(task.dependent_tasks) == sorted(n.split("/", 1)[1] for n in step.needs)
+            assert not task.caching_options.enable_cache  # KFP's cache off: charter caches by content
+            assert doc["root"]["dag"]["tasks"][step.name]["cachingOptions"] == {}
+            executor = spec.components[task.component_ref.name].executor_label
+            container = deployment.executors[executor].container
+            assert [*container.command, *container.args] == ["charter", "run", model.name, "--step", step.name,
+                                                             *ARGV_TAIL]
+            assert container.image == graph.project["image"]
+    _, spec, deployment = read_back(files["generated/kubeflow/_checks.yaml"])
+    assert spec.pipeline_info.name == "charter-checks"
+    tasks = spec.root.dag.tasks
+    assert {t.task_info.name for t in tasks.values()} == {f"check-{c.name}" for c in graph.checks}
+    for check in graph.checks:
+        task = tasks[f"check-{check.name}"]
+        assert not task.dependent_tasks and not task.caching_options.enable_cache
+        container = deployment.executors[spec.components[task.component_ref.name].executor_label].container
+        assert [*container.command, *container.args] == ["charter", "check-data", check.name, *ARGV_TAIL]
 
 
-def test_hostile_description_is_data_only(example_repo):
+def kfp_own_file(name: str, description: str, tasks, img: str, tmp_path) -> str:
+    """The same pipeline written the documented way: `@dsl.container_component`,
+    `@dsl.pipeline` and `Compiler().compile` to a file, with kfp's own YAML writer."""
+    from kfp import compiler, dsl
+
+    def component(step: str, argv):
+        def fn():
+            return dsl.ContainerSpec(image=img, command=list(argv[:1]), args=list(argv[1:]))
+
+        fn.__name__ = step.replace("-", "_")
+        return dsl.container_component(fn)
+
+    components = {step: component(step, argv) for step, argv, _ in tasks}
+
+    def pipeline():
+        made = {}
+        for step, _, needs in tasks:
+            made[step] = components[step]().set_display_name(step).set_caching_options(False)
+            made[step].after(*(made[n] for n in needs))
+
+    path = tmp_path / f"{name}.yaml"
+    compiler.Compiler().compile(dsl.pipeline(name=name, description=description or None)(pipeline), str(path))
+    return path.read_text(encoding="utf-8")
+
+
+def tasks_of(model):
+    return [(s.name, [*("charter", "run", model.name, "--step", s.name), *ARGV_TAIL],
+             [n.split("/", 1)[1] for n in s.needs]) for s in model.steps]  # fmt: skip
+
+
+def comments(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.startswith("#")]
+
+
+def test_kfp_own_compiler_writes_the_same_files(tmp_path):
+    """The example byte for byte, a hostile description as the same data and comments."""
+    _, graph = compile_tree(REPO)
+    files = example(graph)
+    img = graph.project["image"]
+    for model in graph.models:
+        ours = files[f"generated/kubeflow/{model.name}.yaml"]
+        theirs = kfp_own_file(f"charter-{model.name}", model.description, tasks_of(model), img, tmp_path)
+        assert ours == theirs.replace("components:", header(model.sources) + "components:", 1)
+    churn = replace(graph.model("churn"), description=EVIL)
+    ours = example(replace(graph, models=(churn,), checks=()))["generated/kubeflow/churn.yaml"]
+    theirs = kfp_own_file("charter-churn", EVIL, tasks_of(churn), img, tmp_path)
+    assert load_yaml_all(ours) == load_yaml_all(theirs)
+    assert comments(ours.replace(header(churn.sources), "", 1)) == comments(theirs)
+
+
+def test_hostile_description_stays_data(example_repo):
     model = example_repo / "specs/churn/model.yaml"
     old = "description: Predicts which customers cancel within the next month."
-    model.write_text(model.read_text().replace(old, "description: " + json.dumps(EVIL.replace("\r", "").replace(
-        "\u2028", ""))))  # validation rejects CR and LS (S210): put them in past validation below
+    model.write_text(model.read_text().replace(old, "description: " + json.dumps(EVIL)))
     assert run_charter("validate", cwd=example_repo).returncode == 0
     _, graph = compile_tree(example_repo)
-    churn = replace(graph.model("churn"), description=EVIL)
-    graph = replace(graph, models=tuple(churn if m.name == "churn" else m for m in graph.models))
-    text = example(graph)["generated/kubeflow/churn.yaml"]
-    doc, spec = pipeline_spec(text)
-    assert spec.pipeline_info.description == EVIL.replace("\r", " ").replace("\u2028", " ")
+    assert graph.model("churn").description == EVIL
+    # Validation rejects line breaks other than `\n` and other control characters (S210); a
+    # hand-made IR may hold them: they must neither end kfp's comment nor make the YAML unreadable.
+    churn = replace(graph.model("churn"), description=EVIL + "\r\x85\u2028\u2029\x00\x1b\u202e")
+    text = example(replace(graph, models=(churn,)))["generated/kubeflow/churn.yaml"]
+    doc, spec, deployment = read_back(text)
+    escaped = EVIL + "\\r\\x85\\u2028\\u2029\\x00\\x1b\\u202e"
+    assert spec.pipeline_info.description == escaped
+    assert kfp.components.load_component_from_text(text).description == escaped  # kfp reads its comments
     assert set(doc) == {"components", "deploymentSpec", "pipelineInfo", "root", "schemaVersion", "sdkVersion"}
+    assert set(doc["pipelineInfo"]) == {"description", "name"}
+    assert not spec.root.input_definitions.parameters
+    head = text[:text.index("\ncomponents:")].split("\n")
+    assert all(line.startswith("#") for line in head) and "#              root: {}" in head
     for executor in doc["deploymentSpec"]["executors"].values():  # no placeholder reached a command
         assert "{{" not in json.dumps(executor)
+
+
+def test_hostile_image_is_refused(example_repo):
+    """An image holding `{{channel:...}}` becomes a KFP placeholder in kfp's output, which KFP's
+    driver resolves: validation rejects such an image, and the target refuses a hand-made IR's."""
+    evil = "{{channel:task=;name=x;type=String;}}"
+    charter = example_repo / "charter.yaml"
+    charter.write_text(charter.read_text().replace("image: ghcr.io/acme/charter-runner:0.1.0",
+                                                   "image: " + json.dumps(evil)))
+    assert run_charter("validate", cwd=example_repo).returncode == 1
+    _, graph = compile_tree(REPO)
+    for img in (evil, "{{$.inputs.parameters['x']}}", "a}}"):
+        with pytest.raises(ValueError, match="refusing"):
+            example(replace(graph, project={**graph.project, "image": img}))
+
+
+def test_names_a_yaml_reader_takes_for_numbers_stay_strings():
+    """`1e3` and `0o17` are DNS labels, and numbers to a YAML 1.2 reader (and to KFP's Go
+    reader): PyYAML, as kfp uses it, writes them bare; the command must hold strings."""
+    _, graph = compile_tree(REPO)
+    models = tuple(renamed(graph.model("churn"), name) for name in ("1e3", "0o17", "0x1f", "true"))
+    files = example(replace(graph, models=models, checks=()))
+    for model in models:
+        _, spec, deployment = read_back(files[f"generated/kubeflow/{model.name}.yaml"])
+        for executor in deployment.executors.values():
+            assert executor.container.args[1] == model.name
+
+
+def test_pipeline_names_stay_distinct():
+    _, graph = compile_tree(REPO)
+    models = tuple(renamed(graph.model("churn"), name) for name in ("a--b", "a-b", "checks", "x"))
+    files = example(replace(graph, models=models))
+    names = [read_back(files[f"generated/kubeflow/{m.name}.yaml"])[1].pipeline_info.name for m in models]
+    names.append(read_back(files["generated/kubeflow/_checks.yaml"])[1].pipeline_info.name)
+    assert len(set(names)) == len(names)
+    assert names[1] == "charter-a-b" and names[3] == "charter-x" and names[4] == kubeflow.CHECKS_NAME
+    assert names[0].startswith("charter-a-b-") and names[2].startswith("charter-checks-")
 
 
 def test_without_kfp_the_target_says_what_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "kfp", None)
     _, graph = compile_tree(REPO)
-    with pytest.raises(TargetUnavailable, match=r"pip install 'charter\[kubeflow\]'"):
+    hint = r"^the kubeflow target needs the kfp SDK: pip install 'charter\[kubeflow\]'$"
+    with pytest.raises(TargetUnavailable, match=hint):
         render_graph(graph, ["kubeflow"], "generated")
 
 
-def test_deterministic():
-    assert example() == example()
+def test_deterministic_across_renders_and_processes():
+    files = example()
+    assert example() == files
+    script = ("import json, sys; from compiler.driver import compile_tree; from compiler.render import render_graph; "
+              "from tests.conftest import REPO; _, g = compile_tree(REPO); "
+              "sys.stdout.write(json.dumps(render_graph(g, ['kubeflow'], 'generated').files))")
+    path = os.pathsep.join([str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])])  # this kfp, not another
+    other = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, check=True,
+                           env={**os.environ, "PYTHONPATH": path, "PYTHONHASHSEED": "12345"})
+    assert json.loads(other.stdout) == files
 
 
-def test_libyaml_writes_the_same_bytes_as_kfps_own_writer(monkeypatch):
-    from compiler.render import kubeflow
+def test_kfp_state_is_restored():
+    """The target memoises one of kfp's functions while it compiles, and only then."""
+    from kfp.dsl import utils
 
-    fast = example()
-    monkeypatch.setattr(kubeflow, "FAST", False)
-    assert example() == fast
+    original = utils.maybe_rename_for_k8s
+    example()
+    assert utils.maybe_rename_for_k8s is original
