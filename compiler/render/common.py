@@ -37,6 +37,8 @@ _Dumper.add_implicit_resolver("tag:yaml.org,2002:float", re.compile(r"^[-+]?(\.[
                               list("-+.0123456789"))
 _Dumper.add_implicit_resolver("tag:yaml.org,2002:float", re.compile(r"^([-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN))$"),
                               list("-+."))
+# go-yaml v2 (Kubernetes-era Go tools) reads y/n as booleans too: quote them.
+_Dumper.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(y|Y|n|N)$"), list("yYnN"))
 
 
 def _str(dumper: _Dumper, value: str):

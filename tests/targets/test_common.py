@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from compiler.render.common import dump_yaml, step_argv
 from tests.targets.external import load_yaml_all
 
-TRICKY = ["0o17", "0x1F", ".NaN", "-.inf", "1e3", "1.10", "0123", "yes", "on", "off", "null", "~", "",
+TRICKY = ["y", "N", "0o17", "0x1F", ".NaN", "-.inf", "1e3", "1.10", "0123", "yes", "on", "off", "null", "~", "",
           "a\n: b", "x: y", "${{ github.event.pull_request.title }}", "'''", '"""', "back\\slash",
           "trail  \n", "- x", "# c", "a #b", "*alias", "&anchor", "!tag", "%dir", "@at", "`tick`",
           "{{workflow.name}}", "$(rm -rf /)", "\u2028line", "tab\there", "\x85nel"]
