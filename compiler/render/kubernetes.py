@@ -1,67 +1,160 @@
 """Target `kubernetes`: the serving manifests of every model, one folder per environment.
 
-`<out>/kubernetes/<env>/` holds, per model with a RolloutPolicy naming that environment:
+`<out>/kubernetes/<env>/<model>.yaml` for each model whose RolloutPolicy names `<env>`, and a
+`kustomization.yaml` per environment. What a file holds depends on the environment's strategy:
 
-- `direct`: a KServe `InferenceService` (RawDeployment: no Knative needed; KServe's HPA
-  scales between `serving.replicas.min` and `max`, so no `replicas` is written).
-- `canary`: an Argo Rollouts `Rollout` running KServe's model server (the same container
-  KServe would run, fed by KServe's storage initializer) with the declared steps (`setWeight`
-  then `pause`), stable and canary `Service`s, an `HorizontalPodAutoscaler` targeting the
-  Rollout (so the Rollout has no `replicas` either), and an `AnalysisTemplate` that runs
-  `charter monitor MODEL --data SOURCE` as a Job: the MetricSet's gates (again, on labelled
-  data) and drift. A failed analysis aborts the rollout and traffic returns to stable
-  (`on_failure: rollback`); with `on_failure: pause` the analysis runs as a dry run (failures
-  are reported, not acted on) and every step waits for a manual promotion instead. Without a service mesh, weights are replica ratios.
-- `blue-green`: the same Rollout with `blueGreen` (active and preview Services, automatic
-  promotion only with `auto_promote`, the analysis before promotion).
-- `shadow`: the new version as `InferenceService MODEL-shadow`, and an Istio
-  `VirtualService` that mirrors all traffic of the served `MODEL` to it (responses of the
-  shadow are discarded). Seldon is not used (BSL-licensed).
-- a `kustomization.yaml` listing the environment's files, with its namespace.
+- `direct`: a KServe `InferenceService` (Standard mode, KServe's HPA between the replica bounds).
+- `canary`: an Argo Rollouts `Rollout` running KServe's model server, with the declared steps
+  (`setWeight`, `pause`) as exact weights through an Istio `VirtualService`; the model's
+  `Service` plus the stable and canary ones; an `HorizontalPodAutoscaler` on the Rollout;
+  with `analysis`, an `AnalysisTemplate` (a Job checking the gates, below).
+- `shadow`: the same Rollout, whose steps mirror every request to the new version
+  (`setMirrorRoute`) for `duration`, then promote it; the shadow's responses are discarded.
+- `blue-green`: a Rollout with `blueGreen` (active and preview Services), promotion automatic
+  only with `auto_promote`, the analysis run once before promotion.
 
-The model served is the version `charter.lock` records, given to this renderer as
-`project["versions"]` by `charter compile` (the IR itself is a function of the specs only);
-`storageUri` is `<artifact_store>/models/<model>/<version>`, which must be a URL the cluster
-can read (`s3://`, `gs://`, `pvc://`...), not a local folder.
+Why a Rollout rather than an InferenceService outside `direct`: KServe's canaries are one
+fixed split (`canaryTrafficPercent` in Knative mode, ignored in Standard mode; `spec.canary[]`
+in v0.20), with no steps, pauses or analysis. The Rollout's pod is what KServe would run: the
+same server image and storage initializer. No manifest sets `replicas`: an autoscaler owns it.
+
+The analysis provider is a Job running `charter monitor MODEL --data SOURCE` (the gates on the
+latest labelled data, and drift), wrapped so that an analysis that checked nothing fails: a Job
+can only succeed or fail, so `on_failure: pause` is a dry run plus manual promotion steps.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 
-from compiler.render.common import dump_yaml, image
+from compiler.render.common import WORKDIR, dump_yaml, image
 from compiler.render.header import header
 
-KSERVE = "v0.15.2"  # KServe's model server and storage initializer images
-SERVER = {"kserve-sklearn": f"kserve/sklearnserver:{KSERVE}", "kserve-mlserver": "seldonio/mlserver:1.6.1-sklearn"}
+KSERVE = "v0.20.0"  # KServe release whose images (model server, storage initializer) the pods run
+SERVER = {"kserve-sklearn": f"kserve/sklearnserver:{KSERVE}",
+          "kserve-mlserver": "docker.io/seldonio/mlserver:1.5.0"}  # the tag KServe's runtime pins
+RUNTIME = {"kserve-sklearn": "kserve-sklearnserver", "kserve-mlserver": "kserve-mlserver"}  # ClusterServingRuntimes
+# KServe's runtimes' resources, for pods that give none: an HPA cannot scale on CPU without a request.
+DEFAULT_RESOURCES = {"requests": {"cpu": "1", "memory": "2Gi"}, "limits": {"cpu": "1", "memory": "2Gi"}}
+MODEL_DIR, PORT = "/mnt/models", 8080
+ROUTE, MIRROR = "primary", "shadow"  # the VirtualService's route the Rollout weighs, and its mirror route
+NO_SIDECAR = {"sidecar.istio.io/inject": "false"}  # a Job pod with an Istio sidecar never completes
+
+# Runs in the analysis Job. `charter monitor` exits 1 on an alert (drift, or a gate failing on
+# labelled data) and 2 when it cannot run; an empty batch, a batch without labels (no gate was
+# evaluated) or a NaN drift value would pass it, so they fail here. Python, not a shell: the
+# image has it, and nothing is interpolated (the model and source come as arguments).
+VERDICT = """\
+import json, math, subprocess, sys
+
+model, source = sys.argv[1:3]
+run = subprocess.run(["charter", "monitor", model, "--data", source, "--format", "json"],
+                     stdout=subprocess.PIPE, text=True)
+print(run.stdout)
+if run.returncode != 0:
+    sys.exit(f"charter monitor exited {run.returncode}: an alert, or it could not run")
+report = json.loads(run.stdout)
+drift = [d["value"] for d in report["drift"].values()]
+problems = []
+if not report["rows"]:
+    problems.append("the batch has no rows")
+if report["gates"] is None:
+    problems.append("no labelled rows: the gates were not checked")
+if any(v is not None and math.isnan(v) for v in drift):
+    problems.append("a drift value is NaN")
+if not any(v is not None for v in drift):
+    problems.append("no feature drift could be measured")
+if problems:
+    sys.exit("analysis failed: " + "; ".join(problems))
+"""
 
 
-def _name(base: str, suffix: str = "") -> str:
-    """A DNS-1123 label of at most 63 characters (long names end in a short hash)."""
+def render(graph, out: str) -> dict[str, str]:
+    files: dict[str, str] = {}
+    envs: dict[str, dict[str, tuple[str, tuple[str, ...]]]] = {}  # env -> file -> (namespace, sources)
+    for model in graph.models:
+        for policy in model.rollouts:
+            for env in policy["environments"]:
+                path = f"{out}/kubernetes/{env['name']}/{model.name}.yaml"
+                if path in files:  # the validator should refuse this; never write one over the other
+                    raise ValueError(f"two RolloutPolicies of model `{model.name}` name environment `{env['name']}`")
+                docs = _documents(model, env, policy["serving"], graph.project)
+                files[path] = header(model.sources) + _notes(model.name, graph.project) + dump_yaml(*docs)
+                envs.setdefault(env["name"], {})[f"{model.name}.yaml"] = (_namespace(env), model.sources)
+    for env, entries in envs.items():
+        kustomization = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization"}
+        namespaces = {ns for ns, _ in entries.values()}
+        if len(namespaces) == 1:  # models may put one environment in different namespaces
+            kustomization["namespace"] = namespaces.pop()
+        kustomization["resources"] = sorted(entries)
+        sources = [s for _, model_sources in entries.values() for s in model_sources]
+        files[f"{out}/kubernetes/{env}/kustomization.yaml"] = header(sources) + dump_yaml(kustomization)
+    return dict(sorted(files.items()))
+
+
+def _documents(model, env: dict, serving: dict, project: dict) -> list[dict]:
+    strategy = env["strategy"]
+    if strategy["type"] == "direct":
+        return [_inference_service(model, env, serving, project)]
+    analysis = strategy.get("analysis")
+    docs = [_rollout(model, env, serving, project), *_services(model, env)]
+    if strategy["type"] in ("canary", "shadow"):
+        docs.append(_virtual_service(model, env))
+    docs.append(_autoscaler(model, env, serving))
+    if analysis:
+        docs.append(_analysis(model, env, project, background=strategy["type"] != "blue-green"))
+    return docs
+
+
+def _name(base: str, suffix: str = "", limit: int = 63) -> str:
+    """An object name: a DNS-1035 label of at most `limit` characters.
+
+    Services and InferenceServices must start with a letter, a model name may not; long
+    names end in a hash of the whole, so two stay distinct.
+    """
+    if base[:1].isdigit():
+        base = "m-" + base
     full = base + suffix
-    if len(full) <= 63:
+    if len(full) <= limit:
         return full
-    digest = hashlib.sha256(full.encode()).hexdigest()[:6]
-    return f"{base[: 63 - len(suffix) - 7]}-{digest}{suffix}"
+    return f"{base[: limit - len(suffix) - 9]}-{hashlib.sha256(full.encode()).hexdigest()[:8]}{suffix}"
 
 
-def _labels(model: str, env: str) -> dict:
-    # no version label: a development version (`0.1.0+g1a2b`) is not a valid label value
-    return {"app.kubernetes.io/name": model, "app.kubernetes.io/managed-by": "charter",
-            "charter.dev/environment": env}  # fmt: skip
+def _namespace(env: dict) -> str:
+    return env["namespace"] or env["name"]
 
 
 def _meta(name: str, model, env: dict, annotations: dict | None = None) -> dict:
-    meta = {"name": name, "namespace": env["namespace"] or env["name"], "labels": _labels(model.name, env["name"])}
-    ann = {**({"charter.dev/description": model.description} if model.description else {}), **(annotations or {})}
-    if ann:
-        meta["annotations"] = ann
+    # no version label: a development version (`0.1.0+g1a2b`) is not a valid label value
+    labels = {"app.kubernetes.io/name": model.name, "app.kubernetes.io/managed-by": "charter",
+              "charter.dev/environment": env["name"]}  # fmt: skip
+    meta = {"name": name, "namespace": _namespace(env), "labels": labels}
+    notes = {**({"charter.dev/description": model.description} if model.description else {}), **(annotations or {})}
+    if notes:
+        meta["annotations"] = notes  # data for Kubernetes: nothing reads or expands annotations
     return meta
 
 
-def _storage(project: dict, model: str) -> str:
+def _storage_uri(project: dict, model: str) -> str:
+    """Where `charter run` promoted the version `charter.lock` records (`Store.promote`)."""
     version = (project.get("versions") or {}).get(model) or "unpromoted"
     return f"{project.get('artifact_store', '.charter/artifacts').rstrip('/')}/models/{model}/{version}"
+
+
+def _notes(model: str, project: dict) -> str:
+    """Comments saying why a file cannot serve yet.
+
+    Fixed text and a model name (a DNS label), never the store's value (free text).
+    """
+    lines = []
+    store = project.get("artifact_store", ".charter/artifacts")
+    if "://" not in store or store.startswith("file://"):
+        lines += ["note: artifact_store is a local folder, which the cluster cannot read;",
+                  "  make it a URL that KServe's storage initializer reads (s3://, gs://, ...)."]
+    if not (project.get("versions") or {}).get(model):
+        lines += [f"note: charter.lock has no promoted version of `{model}` yet: run `charter run {model}`."]
+    return "".join(f"# {line}\n" for line in lines)
 
 
 def _resources(serving: dict) -> dict:
@@ -70,150 +163,185 @@ def _resources(serving: dict) -> dict:
         amounts = {k: v for k, v in ((serving.get("resources") or {}).get(kind) or {}).items() if v is not None}
         if amounts:
             out[kind] = amounts
+    if not out:
+        return {kind: dict(amounts) for kind, amounts in DEFAULT_RESOURCES.items()}
+    if "cpu" not in out.get("requests", {}) and "cpu" not in out.get("limits", {}):
+        out.setdefault("requests", {})["cpu"] = DEFAULT_RESOURCES["requests"]["cpu"]
     return out
 
 
-def _isvc(model, env: dict, serving: dict, project: dict, name: str) -> dict:
-    spec_model = {"modelFormat": {"name": "sklearn"}, "storageUri": _storage(project, model.name)}
+def _inference_service(model, env: dict, serving: dict, project: dict) -> dict:
+    spec_model = {"modelFormat": {"name": "sklearn"}, "runtime": RUNTIME[serving["runtime"]]}
     if serving["runtime"] == "kserve-mlserver":
-        spec_model |= {"runtime": "kserve-mlserver", "protocolVersion": "v2"}
-    resources = _resources(serving)
-    if resources:
-        spec_model["resources"] = resources
-    predictor = {"minReplicas": serving["replicas"]["min"], "maxReplicas": serving["replicas"]["max"],
+        spec_model["protocolVersion"] = "v2"
+    spec_model |= {"storageUri": _storage_uri(project, model.name), "resources": _resources(serving)}
+    predictor = {"minReplicas": max(1, serving["replicas"]["min"]), "maxReplicas": serving["replicas"]["max"],
                  "model": spec_model}
-    return {"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
-            "metadata": _meta(name, model, env, {"serving.kserve.io/deploymentMode": "RawDeployment"}),
-            "spec": {"predictor": predictor}}
+    # `Standard` is v0.17's name for RawDeployment (no Knative); KServe rewrites the old name.
+    meta = _meta(_name(model.name, limit=53), model, env, {"serving.kserve.io/deploymentMode": "Standard"})
+    return {"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService", "metadata": meta,
+            "spec": {"predictor": predictor}}  # `-predictor` is appended to the name: hence 53
 
 
 def _pod(model, serving: dict, project: dict) -> dict:
-    app = {"app.kubernetes.io/name": model.name}
-    server = {"name": "kserve-container", "image": SERVER[serving["runtime"]],
-              "ports": [{"name": "http", "containerPort": 8080, "protocol": "TCP"}],
-              "volumeMounts": [{"name": "model", "mountPath": "/mnt/models", "readOnly": True}],
-              "readinessProbe": {"httpGet": {"path": f"/v1/models/{model.name}", "port": "http"}}}
+    """The pod KServe would run for an InferenceService.
+
+    Its storage initializer copies the promoted package into an emptyDir; its model server
+    serves `model.joblib` from there.
+    """
+    locked = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
+    server = {"name": "kserve-container", "image": SERVER[serving["runtime"]]}
     if serving["runtime"] == "kserve-sklearn":
-        server["args"] = [f"--model_name={model.name}", "--model_dir=/mnt/models", "--http_port=8080"]
-    else:
-        server["env"] = [{"name": "MLSERVER_MODEL_NAME", "value": model.name},
-                         {"name": "MLSERVER_MODEL_URI", "value": "/mnt/models/model.joblib"},
-                         {"name": "MLSERVER_HTTP_PORT", "value": "8080"}]
-        server["readinessProbe"] = {"httpGet": {"path": "/v2/health/ready", "port": "http"}}
-    resources = _resources(serving)
-    if resources:
-        server["resources"] = resources
+        server["args"] = [f"--model_name={model.name}", f"--model_dir={MODEL_DIR}", f"--http_port={PORT}"]
+        ready = f"/v1/models/{model.name}"
+    else:  # the environment KServe's kserve-mlserver runtime sets, plus the model's name and file
+        server["env"] = [{"name": "MLSERVER_MODEL_IMPLEMENTATION", "value": "mlserver_sklearn.SKLearnModel"},
+                         {"name": "MLSERVER_MODEL_NAME", "value": model.name},
+                         {"name": "MLSERVER_MODEL_URI", "value": f"{MODEL_DIR}/model.joblib"},
+                         {"name": "MLSERVER_HTTP_PORT", "value": str(PORT)},
+                         {"name": "MLSERVER_GRPC_PORT", "value": "9000"},
+                         {"name": "MODELS_DIR", "value": MODEL_DIR}]
+        ready = "/v2/health/ready"
+    server |= {"ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
+               "readinessProbe": {"httpGet": {"path": ready, "port": "http"}},
+               "resources": _resources(serving),
+               "securityContext": {**locked, "runAsNonRoot": True},
+               "volumeMounts": [{"name": "model", "mountPath": MODEL_DIR, "readOnly": True}]}
+    # Kubernetes expands `$(VAR)` in args; `$$` is its escape, so a store URL stays as written.
     init = {"name": "storage-initializer", "image": f"kserve/storage-initializer:{KSERVE}",
-            "args": [_storage(project, model.name), "/mnt/models"],
-            "volumeMounts": [{"name": "model", "mountPath": "/mnt/models"}]}
-    return {"metadata": {"labels": app},
+            "args": [_storage_uri(project, model.name).replace("$", "$$"), MODEL_DIR],
+            "securityContext": locked, "volumeMounts": [{"name": "model", "mountPath": MODEL_DIR}]}
+    return {"metadata": {"labels": {"app.kubernetes.io/name": model.name}},
             "spec": {"initContainers": [init], "containers": [server], "volumes": [{"name": "model", "emptyDir": {}}]}}
 
 
-def _service(name: str, model, env: dict) -> dict:
-    return {"apiVersion": "v1", "kind": "Service", "metadata": _meta(name, model, env),
-            "spec": {"selector": {"app.kubernetes.io/name": model.name},
-                     "ports": [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}]}}
-
-
-def _hpa(name: str, model, env: dict, serving: dict) -> dict:
-    return {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "metadata": _meta(name, model, env),
-            "spec": {"scaleTargetRef": {"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout", "name": name},
-                     "minReplicas": max(1, serving["replicas"]["min"]), "maxReplicas": serving["replicas"]["max"],
-                     "metrics": [{"type": "Resource", "resource": {
-                         "name": "cpu", "target": {"type": "Utilization", "averageUtilization": 80}}}]}}
-
-
-def _analysis(model, env: dict, analysis: dict, project: dict) -> dict:
-    """The MetricSet's gates as an Argo Rollouts analysis: a Job running `charter monitor`,
-    which exits 1 when a gate fails on labelled data or drift is above its threshold."""
-    source = model.step("ingest").params["source"]
-    job = {"backoffLimit": 0, "template": {"spec": {"restartPolicy": "Never", "containers": [{
-        "name": "charter", "image": image(project), "workingDir": "/workspace", "command": ["charter"],
-        "args": ["monitor", model.name, "--data", source]}]}}}
-    gates = ", ".join(g["id"] for g in analysis.get("gate_list", [])) or "none"
-    return {"apiVersion": "argoproj.io/v1alpha1", "kind": "AnalysisTemplate",
-            "metadata": _meta(_name(model.name, "-gates"), model, env, {"charter.dev/gates": gates}),
-            "spec": {"metrics": [{"name": "gates", "interval": analysis["interval"], "failureLimit": 0,
-                                  "provider": {"job": {"spec": job}}}]}}
-
-
-def _rollout(model, env: dict, serving: dict, project: dict, strategy: dict) -> list[dict]:
-    name = model.name
+def _rollout(model, env: dict, serving: dict, project: dict) -> dict:
+    strategy = env["strategy"]
     analysis = strategy.get("analysis")
-    template = [{"templateName": _name(name, "-gates")}] if analysis else []
-    docs: list[dict] = []
-    if strategy["type"] == "canary":
-        steps: list[dict] = []
-        pause_on_failure = analysis and analysis["on_failure"] == "pause"
-        for step in strategy["steps"]:
-            steps.append({"setWeight": step["traffic"]})
-            if step.get("pause"):
-                steps.append({"pause": {"duration": step["pause"]}})
-            if pause_on_failure and step["traffic"] < 100:
-                steps.append({"pause": {}})  # a person reads the analysis and promotes
-        canary: dict = {"stableService": _name(name), "canaryService": _name(name, "-canary"), "steps": steps}
-        if analysis:
-            canary["analysis"] = {"templates": template, "startingStep": 1}
-            if pause_on_failure:  # a failing gate is reported, not acted on: the pauses hold the rollout
-                canary["analysis"]["dryRun"] = [{"metricName": "gates"}]
-        spec_strategy = {"canary": canary}
-        docs += [_service(_name(name), model, env), _service(_name(name, "-canary"), model, env)]
-    else:  # blue-green
-        blue: dict = {"activeService": _name(name), "previewService": _name(name, "-preview"),
-                      "autoPromotionEnabled": bool(strategy.get("auto_promote"))}
-        if analysis:
-            blue["prePromotionAnalysis"] = {"templates": template}
+    manual = bool(analysis) and analysis["on_failure"] == "pause"
+    template = {"templates": [{"templateName": _name(model.name, "-gates")}]} if analysis else None
+    dry_run = {"dryRun": [{"metricName": "gates"}]} if manual else {}
+    if strategy["type"] == "blue-green":
+        blue: dict = {"activeService": _name(model.name), "previewService": _name(model.name, "-preview"),
+                      "autoPromotionEnabled": bool(strategy.get("auto_promote")) and not manual}
+        if template:
+            blue["prePromotionAnalysis"] = {**template, **dry_run}
         spec_strategy = {"blueGreen": blue}
-        docs += [_service(_name(name), model, env), _service(_name(name, "-preview"), model, env)]
-    rollout = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout", "metadata": _meta(name, model, env),
-               "spec": {"revisionHistoryLimit": 3, "selector": {"matchLabels": {"app.kubernetes.io/name": name}},
-                        "template": _pod(model, serving, project), "strategy": spec_strategy}}
-    docs = [rollout, *docs, _hpa(name, model, env, serving)]
-    if analysis:
-        docs.append(_analysis(model, env, analysis, project))
-    return docs
+    else:
+        steps, start = _steps(strategy, manual)
+        canary: dict = {"canaryService": _name(model.name, "-canary"), "stableService": _name(model.name, "-stable"),
+                        "trafficRouting": {"istio": {"virtualService": {"name": _name(model.name), "routes": [ROUTE]}}},
+                        "steps": steps}
+        if strategy["type"] == "shadow":
+            canary["trafficRouting"]["managedRoutes"] = [{"name": MIRROR}]
+        if template:
+            canary["analysis"] = {**template, "startingStep": start, **dry_run}
+        spec_strategy = {"canary": canary}
+    spec = {"revisionHistoryLimit": 3, "selector": {"matchLabels": {"app.kubernetes.io/name": model.name}},
+            "template": _pod(model, serving, project), "strategy": spec_strategy}
+    return {"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout", "metadata": _meta(_name(model.name), model, env),
+            "spec": spec}
 
 
-def _shadow(model, env: dict, serving: dict, project: dict) -> list[dict]:
-    shadow = _name(model.name, "-shadow")
-    ns = env["namespace"] or env["name"]
-    host = f"{model.name}-predictor.{ns}.svc.cluster.local"
-    vs = {"apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
-          "metadata": _meta(_name(model.name, "-mirror"), model, env,
-                            {"charter.dev/shadow-duration": env["strategy"].get("duration") or "until removed"}),
-          "spec": {"hosts": [host], "http": [{
-              "route": [{"destination": {"host": host}, "weight": 100}],
-              "mirror": {"host": f"{shadow}-predictor.{ns}.svc.cluster.local"},
-              "mirrorPercentage": {"value": 100.0}}]}}
-    return [_isvc(model, env, serving, project, shadow), vs]
+def _steps(strategy: dict, manual: bool) -> tuple[list[dict], int]:
+    """The Rollout's steps, and the index of the step where the background analysis starts.
+
+    That is the first step during which the new version receives requests.
+    """
+    if strategy["type"] == "shadow":
+        steps = [{"setCanaryScale": {"weight": 100}},  # a full copy: it receives every request
+                 {"setMirrorRoute": {"name": MIRROR, "percentage": 100, "match": [{"path": {"prefix": "/"}}]}},
+                 {"pause": {"duration": _go_duration(strategy["duration"])} if strategy.get("duration") else {}},
+                 {"setMirrorRoute": {"name": MIRROR}}]  # no `match`: Argo Rollouts removes the route
+        return steps + ([{"pause": {}}] if manual else []), 2
+    steps = []
+    for step in strategy["steps"]:
+        steps.append({"setWeight": step["traffic"]})
+        if step.get("pause"):
+            steps.append({"pause": {"duration": _go_duration(step["pause"])}})
+        if manual and step["traffic"] < 100:
+            steps.append({"pause": {}})  # a person reads the analysis, then promotes
+    return steps, 1
 
 
-def render(graph, out: str) -> dict[str, str]:
-    files: dict[str, str] = {}
-    by_env: dict[str, list[tuple[str, str]]] = {}
-    for model in graph.models:
-        for policy in model.rollouts:
-            serving = policy["serving"]
-            for env in policy["environments"]:
-                strategy = env["strategy"]
-                if strategy["type"] == "direct":
-                    docs = [_isvc(model, env, serving, graph.project, _name(model.name))]
-                elif strategy["type"] == "shadow":
-                    docs = _shadow(model, env, serving, graph.project)
-                else:
-                    docs = _rollout(model, env, serving, graph.project, strategy)
-                path = f"{out}/kubernetes/{env['name']}/{model.name}.yaml"
-                files[path] = header(model.sources) + dump_yaml(*docs)
-                by_env.setdefault(env["name"], []).append((f"{model.name}.yaml", env["namespace"] or env["name"]))
-    for env, entries in sorted(by_env.items()):
-        namespaces = sorted({ns for _, ns in entries})
-        kustomization = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
-                         "resources": sorted(f for f, _ in entries),
-                         "labels": [{"pairs": {"app.kubernetes.io/managed-by": "charter"}}]}
-        if len(namespaces) == 1:
-            kustomization = {**kustomization, "namespace": namespaces[0]}
-        sources = sorted({s for m in graph.models if any(e["name"] == env for p in m.rollouts
-                                                          for e in p["environments"]) for s in m.sources})
-        files[f"{out}/kubernetes/{env}/kustomization.yaml"] = header(sources) + dump_yaml(kustomization)
-    return dict(sorted(files.items()))
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def _go_duration(text: str) -> str:
+    """A spec duration (`30m`, `1h30m`, `7d`) as Go's time.ParseDuration reads it.
+
+    Argo Rollouts parses pauses and intervals with it, and it has no days or weeks.
+    """
+    if not re.search(r"[dw]", text):
+        return text
+    seconds = sum(int(n) * _UNITS[u] for n, u in re.findall(r"([0-9]+)([smhdw])", text))
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    return f"{hours}h" + (f"{minutes}m" if minutes else "") + (f"{seconds}s" if seconds else "")
+
+
+def _services(model, env: dict) -> list[dict]:
+    """The model's Service and the ones the Rollout points at one version.
+
+    The model's Service selects every pod: clients call it. Argo Rollouts adds the pod-template
+    hash to the selectors of the others.
+    """
+    suffixes = ["-preview"] if env["strategy"]["type"] == "blue-green" else ["-canary", "-stable"]
+    return [{"apiVersion": "v1", "kind": "Service", "metadata": _meta(_name(model.name, suffix), model, env),
+             "spec": {"selector": {"app.kubernetes.io/name": model.name},
+                      "ports": [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}]}}
+            for suffix in ["", *suffixes]]
+
+
+def _virtual_service(model, env: dict) -> dict:
+    """Istio's routing of calls to the model's Service, at the weights the Rollout sets.
+
+    Short host names resolve in the VirtualService's namespace.
+    """
+    route = [{"destination": {"host": _name(model.name, "-stable")}, "weight": 100},
+             {"destination": {"host": _name(model.name, "-canary")}, "weight": 0}]
+    return {"apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
+            "metadata": _meta(_name(model.name), model, env),
+            "spec": {"hosts": [_name(model.name)], "http": [{"name": ROUTE, "route": route}]}}
+
+
+def _autoscaler(model, env: dict, serving: dict) -> dict:
+    """Scales the Rollout as KServe's HPA would an InferenceService (80% of the CPU request)."""
+    target = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout", "name": _name(model.name)}
+    metric = {"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization",
+                                                                          "averageUtilization": 80}}}
+    return {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+            "metadata": _meta(_name(model.name), model, env),
+            "spec": {"scaleTargetRef": target, "minReplicas": max(1, serving["replicas"]["min"]),
+                     "maxReplicas": serving["replicas"]["max"], "metrics": [metric]}}
+
+
+def _analysis(model, env: dict, project: dict, background: bool) -> dict:
+    """The gates as an Argo Rollouts metric, one Job per measurement.
+
+    Measured every `interval` while a canary or shadow runs, or once before a blue-green
+    promotion (a metric without `interval` measures once).
+    """
+    analysis = env["strategy"]["analysis"]
+    argv = ["python3", "-c", VERDICT, model.name, model.step("ingest").params["source"]]
+    container = {"name": "charter", "image": _plain(image(project)), "workingDir": WORKDIR,
+                 "command": [_plain(a) for a in argv[:1]], "args": [_plain(a) for a in argv[1:]]}
+    job = {"metadata": {"labels": NO_SIDECAR},
+           "spec": {"backoffLimit": 0, "template": {"metadata": {"labels": NO_SIDECAR},
+                                                    "spec": {"restartPolicy": "Never", "containers": [container]}}}}
+    metric = {"name": "gates", **({"interval": _go_duration(analysis["interval"])} if background else {}),
+              "failureLimit": 0, "provider": {"job": job}}
+    gates = ", ".join(g["id"] for g in analysis.get("gate_list") or []) or analysis["gates"]
+    meta = _meta(_name(model.name, "-gates"), model, env, {"charter.dev/gates": gates})
+    return {"apiVersion": "argoproj.io/v1alpha1", "kind": "AnalysisTemplate", "metadata": meta,
+            "spec": {"metrics": [metric]}}
+
+
+def _plain(text: str) -> str:
+    """A value inside an analysis metric, which Argo Rollouts expands (`{{args.x}}`).
+
+    Validated specs never put `{{` there; a hand-made IR might.
+    """
+    if "{{" in text or "}}" in text:
+        raise ValueError(f"refusing to put {text!r} where Argo Rollouts expands `{{{{...}}}}`")
+    return text

@@ -1,14 +1,26 @@
-"""Target `kubernetes`: KServe, Argo Rollouts, Istio mirroring and kustomizations, checked
-against the official schemas in ../shared and by cross-object checks a schema cannot do."""
+"""Target `kubernetes`: KServe, Argo Rollouts, Istio and kustomizations.
+
+Checked against the official schemas in ../shared, by the cross-object checks a schema cannot
+do, and by running the analysis Job's verdict script against a stand-in `charter`.
+
+The golden files are compared by tests/test_golden.py (tests/golden/kubernetes/example/).
+"""
 
 from __future__ import annotations
 
 import json
+import os
+import re
+import stat
+import subprocess
+import sys
 from dataclasses import replace
+
+import pytest
 
 from compiler.driver import compile_tree
 from compiler.render import render_graph
-from compiler.render.kubernetes import render
+from compiler.render.kubernetes import VERDICT, _go_duration, _name, render
 from tests.conftest import REPO, run_charter
 from tests.targets.external import errors, load_yaml_all, schema
 
@@ -20,8 +32,11 @@ SCHEMAS = {
     ("autoscaling/v2", "HorizontalPodAutoscaler"):
         "kubernetes-v1.36.0-standalone-strict/horizontalpodautoscaler-autoscaling-v2.json",
 }
-OTHER = {("networking.istio.io/v1", "VirtualService"), ("kustomize.config.k8s.io/v1beta1", "Kustomization")}
-EVIL = "${{ github.event.pull_request.title }}\n: evil '''\"q\" \\ $(rm -rf /) {{workflow.name}}"
+# No schema in ../shared: checked by hand below (structure, references).
+VIRTUAL_SERVICE = ("networking.istio.io/v1", "VirtualService")
+KUSTOMIZATION = ("kustomize.config.k8s.io/v1beta1", "Kustomization")
+EVIL = "${{ github.event.pull_request.title }}\n: evil '''\"q\" \\ $(rm -rf /) {{workflow.name}}\n---\nkind: Secret"
+DNS_1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 
 
 def example(versions=None) -> dict[str, str]:
@@ -29,109 +44,300 @@ def example(versions=None) -> dict[str, str]:
     return render_graph(graph, ["kubernetes"], "generated", versions).files
 
 
-def docs_of(files: dict[str, str]) -> list[tuple[str, dict]]:
+def documents(files: dict[str, str]) -> list[tuple[str, dict]]:
     return [(path, doc) for path, text in files.items() for doc in load_yaml_all(text)]
 
 
-def test_every_manifest_matches_its_official_schema():
-    seen = set()
-    for path, doc in docs_of(example()):
-        key = (doc["apiVersion"], doc["kind"])
-        seen.add(key)
-        if key in OTHER:
-            continue
-        assert key in SCHEMAS, (path, key)
-        assert errors(doc, schema(SCHEMAS[key])) == [], (path, key)
-    assert seen == set(SCHEMAS) | OTHER  # the example exercises every kind
+def in_env(files: dict[str, str], env: str) -> list[dict]:
+    return [d for p, d in documents(files) if f"/kubernetes/{env}/" in p]
 
 
-def test_cross_object_references():
-    for env in ("staging", "production"):
-        files = {p: t for p, t in example().items() if f"/kubernetes/{env}/" in p}
-        docs = [d for _, d in docs_of(files)]
-        kustomization = next(d for d in docs if d["kind"] == "Kustomization")
-        folder = f"generated/kubernetes/{env}/"
-        assert sorted(folder + r for r in kustomization["resources"]) == sorted(p for p in files if not p.endswith(
-            "kustomization.yaml"))
-        names = {(d["kind"], d["metadata"]["name"]) for d in docs if d["kind"] != "Kustomization"}
-        for d in docs:
-            if d["kind"] == "Rollout" and "blueGreen" in d["spec"]["strategy"]:
-                blue = d["spec"]["strategy"]["blueGreen"]
-                assert ("Service", blue["activeService"]) in names and ("Service", blue["previewService"]) in names
-                for t in blue.get("prePromotionAnalysis", {}).get("templates", []):
-                    assert ("AnalysisTemplate", t["templateName"]) in names
-                assert "replicas" not in d["spec"]
-            elif d["kind"] == "Rollout":
-                strategy = d["spec"]["strategy"]["canary"]
-                for t in strategy["analysis"]["templates"]:
-                    assert ("AnalysisTemplate", t["templateName"]) in names
-                assert ("Service", strategy["stableService"]) in names and ("Service", strategy["canaryService"]) in names
-                weights = [s["setWeight"] for s in strategy["steps"] if "setWeight" in s]
-                assert weights == sorted(set(weights)) and weights[-1] == 100
-                assert "replicas" not in d["spec"]  # the HPA owns scaling
-                hpa = next(x for x in docs if x["kind"] == "HorizontalPodAutoscaler" and
-                           x["metadata"]["name"] == d["metadata"]["name"])
-                assert hpa["spec"]["scaleTargetRef"]["kind"] == "Rollout"
-            if d["kind"] == "InferenceService":
-                assert "replicas" not in json.dumps(d["spec"]).replace("Replicas", "")
+def find(docs: list[dict], kind: str, name: str | None = None) -> dict:
+    return next(d for d in docs if d["kind"] == kind and (name is None or d["metadata"]["name"] == name))
 
 
-def test_canary_steps_and_analysis_follow_the_rollout_policy():
-    churn = dict(docs_of({p: t for p, t in example().items() if p.endswith("production/churn.yaml")}))
-    docs = [d for _, d in docs_of({p: t for p, t in example().items() if p.endswith("production/churn.yaml")})]
-    rollout = next(d for d in docs if d["kind"] == "Rollout")
-    assert rollout["spec"]["strategy"]["canary"]["steps"] == [
-        {"setWeight": 10}, {"pause": {"duration": "1h"}}, {"setWeight": 50}, {"pause": {"duration": "2h"}},
-        {"setWeight": 100}]
-    assert "dryRun" not in rollout["spec"]["strategy"]["canary"]["analysis"]  # on_failure: rollback aborts
-    template = next(d for d in docs if d["kind"] == "AnalysisTemplate")
-    job = template["spec"]["metrics"][0]["provider"]["job"]["spec"]["template"]["spec"]["containers"][0]
-    assert job["command"] == ["charter"] and job["args"] == ["monitor", "churn", "--data", "customers"]
-    assert churn
+def edited(repo, path: str, *changes: str):
+    """The example's IR after replacing (old, new, old, new...) in one spec, which must still validate."""
+    spec = repo / path
+    text = spec.read_text()
+    for old, new in zip(changes[::2], changes[1::2], strict=True):
+        assert old in text, old
+        text = text.replace(old, new)
+    spec.write_text(text)
+    result = run_charter("validate", cwd=repo)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return compile_tree(repo)[1]
 
 
-def test_pause_on_failure_is_a_dry_run_with_manual_steps(example_repo):
-    rollout = example_repo / "specs/churn/rollout.yaml"
-    text = rollout.read_text()
-    assert "on_failure: rollback" in text
-    rollout.write_text(text.replace("on_failure: rollback", "on_failure: pause"))
-    assert run_charter("validate", cwd=example_repo).returncode == 0
-    _, graph = compile_tree(example_repo)
-    text = render(graph, "generated")["generated/kubernetes/production/churn.yaml"]
-    rollout_doc = next(d for d in load_yaml_all(text) if d["kind"] == "Rollout")
-    canary = rollout_doc["spec"]["strategy"]["canary"]
+def assert_valid(files: dict[str, str]) -> None:
+    """Every document matches its official schema, and references a schema cannot see hold."""
+    kinds = set()
+    for path, doc in documents(files):
+        key = (doc["apiVersion"], doc["kind"])  # CRD schemas do not constrain these two
+        kinds.add(key)
+        assert set(doc) <= {"apiVersion", "kind", "metadata", "spec", "namespace", "resources"}, path
+        if key in SCHEMAS:
+            assert errors(doc, schema(SCHEMAS[key])) == [], (path, key)
+        else:
+            assert key in (VIRTUAL_SERVICE, KUSTOMIZATION), (path, key)
+        if key != KUSTOMIZATION:
+            assert DNS_1035.match(doc["metadata"]["name"]) and len(doc["metadata"]["name"]) <= 63, path
+        assert "replicas" not in json.dumps(doc), path  # autoscalers own scaling (only min/maxReplicas)
+    envs = {p.split("/")[2] for p in files}
+    for env in envs:
+        assert_references({p: t for p, t in files.items() if p.split("/")[2] == env}, env)
+
+
+def assert_references(files: dict[str, str], env: str) -> None:
+    docs = [d for _, d in documents(files)]
+    kustomization = find(docs, "Kustomization")
+    listed = sorted(p.rsplit("/", 1)[1] for p in files if not p.endswith("/kustomization.yaml"))
+    assert kustomization["resources"] == listed
+    names = {(d["kind"], d["metadata"]["name"]) for d in docs if d["kind"] != "Kustomization"}
+    assert len(names) == len(docs) - 1, "two objects of one kind share a name"
+    for d in docs:
+        if d["kind"] == "Rollout":
+            assert_rollout(d, docs, names)
+        if d["kind"] == "InferenceService":
+            assert d["metadata"]["annotations"]["serving.kserve.io/deploymentMode"] == "Standard"
+            assert len(d["metadata"]["name"]) <= 53  # KServe appends `-predictor`
+        if d["kind"] == "VirtualService":
+            for route in d["spec"]["http"]:
+                assert sum(r["weight"] for r in route["route"]) == 100
+                assert all(("Service", r["destination"]["host"]) in names for r in route["route"])
+            assert all(("Service", h) in names for h in d["spec"]["hosts"])
+        if "metadata" in d and d["kind"] != "Kustomization":
+            assert d["metadata"]["namespace"] == kustomization.get("namespace", d["metadata"]["namespace"])
+
+
+def assert_rollout(rollout: dict, docs: list[dict], names: set) -> None:
+    name, spec = rollout["metadata"]["name"], rollout["spec"]
+    pod_labels = spec["template"]["metadata"]["labels"]
+    assert spec["selector"]["matchLabels"].items() <= pod_labels.items()
+    hpa = find(docs, "HorizontalPodAutoscaler", name)
+    assert hpa["spec"]["scaleTargetRef"] == {"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout", "name": name}
+    strategy = spec["strategy"].get("canary") or spec["strategy"]["blueGreen"]
+    services = [strategy.get(k) for k in ("canaryService", "stableService", "activeService", "previewService")]
+    for service in filter(None, services):
+        assert ("Service", service) in names
+        assert find(docs, "Service", service)["spec"]["selector"].items() <= pod_labels.items()
+    analyses = [strategy.get("analysis"), strategy.get("prePromotionAnalysis")]
+    for template in (t for a in analyses if a for t in a["templates"]):
+        assert ("AnalysisTemplate", template["templateName"]) in names
+    if "canary" in spec["strategy"]:
+        weights = [s["setWeight"] for s in strategy["steps"] if "setWeight" in s]
+        assert weights == sorted(set(weights))  # strictly rising
+        assert not weights or weights[-1] == 100
+        istio = strategy["trafficRouting"]["istio"]["virtualService"]
+        service = find(docs, "VirtualService", istio["name"])
+        assert set(istio["routes"]) <= {r["name"] for r in service["spec"]["http"]}
+        hosts = {r["destination"]["host"] for route in service["spec"]["http"] for r in route["route"]}
+        assert hosts == {strategy["canaryService"], strategy["stableService"]}
+        mirrors = {s["setMirrorRoute"]["name"] for s in strategy["steps"] if "setMirrorRoute" in s}
+        assert mirrors == {r["name"] for r in strategy["trafficRouting"].get("managedRoutes", [])}
+
+
+def test_files_kinds_and_schemas():
+    files = example()
+    assert sorted(files) == [f"generated/kubernetes/{env}/{name}.yaml" for env in ("production", "staging")
+                             for name in ("churn", "delivery-time", "kustomization")]
+    assert_valid(files)
+    kinds = {(d["apiVersion"], d["kind"]) for _, d in documents(files)}
+    assert kinds == set(SCHEMAS) | {VIRTUAL_SERVICE, KUSTOMIZATION}  # the example exercises every kind
+    for env in ("production", "staging"):
+        assert find(in_env(files, env), "Kustomization")["namespace"] == env
+
+
+def test_canary_steps_and_rollback_analysis():
+    docs = in_env(example(), "production")
+    canary = find(docs, "Rollout", "churn")["spec"]["strategy"]["canary"]
+    assert canary["steps"] == [{"setWeight": 10}, {"pause": {"duration": "1h"}}, {"setWeight": 50},
+                               {"pause": {"duration": "2h"}}, {"setWeight": 100}]
+    assert canary["analysis"] == {"templates": [{"templateName": "churn-gates"}], "startingStep": 1}  # no dryRun
+    metric = find(docs, "AnalysisTemplate", "churn-gates")["spec"]["metrics"][0]
+    assert metric["interval"] == "5m" and metric["failureLimit"] == 0
+    job = metric["provider"]["job"]
+    assert job["metadata"]["labels"] == job["spec"]["template"]["metadata"]["labels"] == {
+        "sidecar.istio.io/inject": "false"}
+    container = job["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"] == "ghcr.io/acme/charter-runner:0.1.0" and container["workingDir"] == "/workspace"
+    assert [container["command"][0], *container["args"]] == ["python3", "-c", VERDICT, "churn", "customers"]
+
+
+def test_shadow_mirrors_every_request_then_promotes():
+    docs = in_env(example(), "staging")
+    canary = find(docs, "Rollout", "churn")["spec"]["strategy"]["canary"]
+    assert canary["trafficRouting"]["managedRoutes"] == [{"name": "shadow"}]
+    assert canary["steps"] == [
+        {"setCanaryScale": {"weight": 100}},
+        {"setMirrorRoute": {"name": "shadow", "percentage": 100, "match": [{"path": {"prefix": "/"}}]}},
+        {"pause": {"duration": "24h"}},
+        {"setMirrorRoute": {"name": "shadow"}}]  # no match: Argo Rollouts removes the route
+    assert not any(s.get("setWeight") for s in canary["steps"])  # the shadow answers no one
+    assert [d["metadata"]["name"] for d in docs if d["kind"] == "InferenceService"] == ["delivery-time"]
+
+
+def test_shadow_without_duration_waits_for_a_person(example_repo):
+    graph = edited(example_repo, "specs/churn/rollout.yaml", "{type: shadow, duration: 24h}", "{type: shadow}")
+    canary = find(in_env(render(graph, "out"), "staging"), "Rollout")["spec"]["strategy"]["canary"]
+    assert canary["steps"][2] == {"pause": {}}
+
+
+def test_blue_green_checks_once_before_a_manual_promotion():
+    docs = in_env(example(), "production")
+    blue = find(docs, "Rollout", "delivery-time")["spec"]["strategy"]["blueGreen"]
+    assert blue == {"activeService": "delivery-time", "previewService": "delivery-time-preview",
+                    "autoPromotionEnabled": False,
+                    "prePromotionAnalysis": {"templates": [{"templateName": "delivery-time-gates"}],
+                                             "dryRun": [{"metricName": "gates"}]}}  # on_failure: pause
+    metric = find(docs, "AnalysisTemplate", "delivery-time-gates")["spec"]["metrics"][0]
+    assert "interval" not in metric and "count" not in metric  # one measurement, else promotion never comes
+
+
+def test_blue_green_rollback_with_auto_promotion(example_repo):
+    graph = edited(example_repo, "specs/delivery/model.yaml", "on_failure: pause}",
+                   "on_failure: rollback}\n        auto_promote: true")
+    docs = in_env(render(graph, "out"), "production")
+    blue = find(docs, "Rollout", "delivery-time")["spec"]["strategy"]["blueGreen"]
+    assert blue["autoPromotionEnabled"] is True and "dryRun" not in blue["prePromotionAnalysis"]
+
+
+def test_canary_pause_on_failure_is_a_dry_run_with_manual_steps(example_repo):
+    graph = edited(example_repo, "specs/churn/rollout.yaml", "on_failure: rollback", "on_failure: pause")
+    files = render(graph, "out")
+    assert_valid(files)
+    canary = find(in_env(files, "production"), "Rollout")["spec"]["strategy"]["canary"]
     assert canary["analysis"]["dryRun"] == [{"metricName": "gates"}]
-    assert canary["steps"].count({"pause": {}}) == 2
+    assert canary["steps"] == [{"setWeight": 10}, {"pause": {"duration": "1h"}}, {"pause": {}}, {"setWeight": 50},
+                               {"pause": {"duration": "2h"}}, {"pause": {}}, {"setWeight": 100}]
 
 
-def test_storage_uri_serves_the_locked_version():
-    files = example({"churn": "d4d4e59a9c68"})
-    docs = [d for _, d in docs_of(files)]
-    isvc = next(d for d in docs if d["kind"] == "InferenceService" and d["metadata"]["name"] == "churn-shadow")
-    assert isvc["spec"]["predictor"]["model"]["storageUri"] == ".charter/artifacts/models/churn/d4d4e59a9c68"
-    assert isvc["spec"]["predictor"]["minReplicas"] == 2 and isvc["spec"]["predictor"]["maxReplicas"] == 10
+def test_durations_become_go_durations(example_repo):
+    graph = edited(example_repo, "specs/churn/rollout.yaml", "pause: 1h}", "pause: 2d}",
+                   "on_failure: rollback}", "on_failure: rollback, interval: 1w1s}")
+    docs = in_env(render(graph, "out"), "production")
+    assert find(docs, "Rollout", "churn")["spec"]["strategy"]["canary"]["steps"][1] == {"pause": {"duration": "48h"}}
+    assert find(docs, "AnalysisTemplate", "churn-gates")["spec"]["metrics"][0]["interval"] == "168h1s"
+    assert [_go_duration(d) for d in ("30m", "1h30m", "7d", "1d1h1m1s", "2w")] == [
+        "30m", "1h30m", "168h", "25h1m1s", "336h"]
+
+
+def test_serving_the_locked_version_from_a_url_store():
+    _, graph = compile_tree(REPO)
+    graph = replace(graph, project={**graph.project, "artifact_store": "s3://acme-ml/charter/"})
+    files = render_graph(graph, ["kubernetes"], "generated", {"churn": "d4d4e59a9c68"}).files
+    assert_valid(files)
+    uri = "s3://acme-ml/charter/models/churn/d4d4e59a9c68"
+    for env in ("production", "staging"):
+        init = find(in_env(files, env), "Rollout", "churn")["spec"]["template"]["spec"]["initContainers"][0]
+        assert init["args"] == [uri, "/mnt/models"]
+    churn = files["generated/kubernetes/production/churn.yaml"]
+    assert "# note:" not in churn  # a URL store and a promoted version: nothing to warn about
+    other = files["generated/kubernetes/staging/delivery-time.yaml"]
+    assert "# note: charter.lock has no promoted version of `delivery-time` yet" in other
+    isvc = find(in_env(files, "staging"), "InferenceService", "delivery-time")["spec"]["predictor"]
+    assert isvc["model"]["storageUri"] == "s3://acme-ml/charter/models/delivery-time/unpromoted"
+    assert (isvc["minReplicas"], isvc["maxReplicas"]) == (1, 4)
+    assert "# note: artifact_store is a local folder" in example()["generated/kubernetes/staging/churn.yaml"]
+
+
+def test_mlserver_runtime(example_repo):
+    graph = edited(example_repo, "specs/delivery/model.yaml", "runtime: kserve-sklearn", "runtime: kserve-mlserver")
+    files = render(graph, "out")
+    assert_valid(files)
+    model = find(in_env(files, "staging"), "InferenceService")["spec"]["predictor"]["model"]
+    assert (model["runtime"], model["protocolVersion"], model["modelFormat"]) == (
+        "kserve-mlserver", "v2", {"name": "sklearn"})
+    server = find(in_env(files, "production"), "Rollout", "delivery-time")["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e["value"] for e in server["env"]}
+    assert env["MLSERVER_MODEL_IMPLEMENTATION"] == "mlserver_sklearn.SKLearnModel"
+    assert env["MLSERVER_MODEL_URI"] == "/mnt/models/model.joblib" and env["MLSERVER_HTTP_PORT"] == "8080"
+    assert server["readinessProbe"]["httpGet"]["path"] == "/v2/health/ready"
 
 
 def test_hostile_values_stay_inert(example_repo):
-    model = example_repo / "specs/churn/model.yaml"
-    old = "description: Predicts which customers cancel within the next month."
-    model.write_text(model.read_text().replace(old, "description: " + json.dumps(EVIL)))
-    assert run_charter("validate", cwd=example_repo).returncode == 0
-    _, graph = compile_tree(example_repo)
-    graph = replace(graph, project={**graph.project, "artifact_store": "s3://b/" + EVIL})  # past validation
-    files = render(graph, "generated")
-    for path, doc in docs_of(files):
-        if doc["kind"] == "Kustomization":
-            continue
-        if doc["metadata"]["name"].startswith("churn"):
-            assert doc["metadata"]["annotations"]["charter.dev/description"] == EVIL
-        assert set(doc) <= {"apiVersion", "kind", "metadata", "spec"}
-        key = (doc["apiVersion"], doc["kind"])
-        if key in SCHEMAS:
-            assert errors(doc, schema(SCHEMAS[key])) == [], path
-    isvc = next(d for _, d in docs_of(files) if d["kind"] == "InferenceService")
-    assert isvc["spec"]["predictor"]["model"]["storageUri"].startswith("s3://b/" + EVIL)
+    store = "s3://b/${{x}}'''\"q\"\\$(rm)#{{a}}"  # no spaces: what charter.yaml's validator accepts
+    (example_repo / "charter.yaml").write_text(
+        (example_repo / "charter.yaml").read_text().replace(".charter/artifacts", json.dumps(store)))
+    graph = edited(example_repo, "specs/churn/model.yaml",
+                   "description: Predicts which customers cancel within the next month.",
+                   "description: " + json.dumps(EVIL))
+    assert graph.project["artifact_store"] == store
+    for artifact_store in (store, "s3://b/" + EVIL):  # the second only in a hand-made IR
+        hostile = replace(graph, project={**graph.project, "artifact_store": artifact_store})
+        files = render(hostile, "out")
+        benign = render(compile_tree(REPO)[1], "out")
+        assert [len(load_yaml_all(t)) for t in files.values()] == [len(load_yaml_all(t)) for t in benign.values()]
+        assert_valid(files)
+        for _, doc in documents(files):
+            if doc["kind"] != "Kustomization" and doc["metadata"]["labels"]["app.kubernetes.io/name"] == "churn":
+                assert doc["metadata"]["annotations"]["charter.dev/description"] == EVIL
+        uri = artifact_store + "/models/churn/unpromoted"
+        init = find(in_env(files, "production"), "Rollout", "churn")["spec"]["template"]["spec"]["initContainers"][0]
+        assert init["args"][0].replace("$$", "$") == uri  # Kubernetes reads `$$` as `$`, never `$(rm)`
+        assert not re.search(r"(?<!\$)\$\(", init["args"][0])
+        isvc = find(in_env(files, "staging"), "InferenceService")["spec"]["predictor"]["model"]
+        assert isvc["storageUri"] == artifact_store + "/models/delivery-time/unpromoted"
+
+
+def test_template_braces_never_reach_an_analysis_metric():
+    _, graph = compile_tree(REPO)
+    with pytest.raises(ValueError, match="Argo Rollouts expands"):
+        render(replace(graph, project={**graph.project, "image": "ghcr.io/x/{{args.y}}:1"}), "out")
+
+
+def test_two_policies_for_one_environment_are_refused():
+    _, graph = compile_tree(REPO)
+    churn = graph.model("churn")
+    twice = replace(churn, rollouts=(*churn.rollouts, *churn.rollouts))
+    with pytest.raises(ValueError, match="two RolloutPolicies of model `churn` name environment `staging`"):
+        render(replace(graph, models=(twice, *graph.models[1:])), "out")
+
+
+def test_names_are_dns_1035_labels_within_limits():
+    long = "a" * 63
+    for base, suffix, limit in ((long, "-canary", 63), (long, "", 53), ("9lives", "-stable", 63), ("churn", "", 63)):
+        name = _name(base, suffix, limit)
+        assert DNS_1035.match(name) and len(name) <= limit and name.endswith(suffix)
+    assert _name("churn", "-gates") == "churn-gates" and _name("9lives") == "m-9lives"
+    assert _name(long, "-canary") != _name("a" * 62 + "b", "-canary")  # a hash keeps long names apart
 
 
 def test_deterministic():
     assert example() == example()
+
+
+@pytest.fixture
+def fake_charter(tmp_path):
+    """Run the analysis Job's script with a stand-in `charter` that prints a given report."""
+
+    def run(report, code: int = 0) -> subprocess.CompletedProcess:
+        (tmp_path / "report.json").write_text(report if isinstance(report, str) else json.dumps(report))
+        stub = tmp_path / "charter"
+        stub.write_text(f"#!{sys.executable}\nimport sys\nsys.stdout.write(open({str(tmp_path / 'report.json')!r})"
+                        f".read())\nsys.exit({code})\n")
+        stub.chmod(stub.stat().st_mode | stat.S_IEXEC)
+        env = {**os.environ, "PATH": f"{tmp_path}{os.pathsep}{os.environ['PATH']}"}
+        return subprocess.run([sys.executable, "-c", VERDICT, "churn", "customers"], env=env, capture_output=True,
+                              text=True, timeout=60)
+
+    return run
+
+
+GOOD = {"rows": 90, "drift": {"tenure_months": {"value": 0.01, "alert": False}},
+        "gates": {"passed": True, "gates": []}, "alert": False}
+
+
+@pytest.mark.parametrize(("report", "code", "message"), [
+    (GOOD, 0, None),
+    ({**GOOD, "alert": True}, 1, "charter monitor exited 1"),
+    ({**GOOD, "rows": 0, "drift": {"tenure_months": {"value": None, "alert": False}}, "gates": None}, 0,
+     "the batch has no rows; no labelled rows: the gates were not checked; no feature drift could be measured"),
+    ({**GOOD, "gates": None}, 0, "no labelled rows: the gates were not checked"),
+    (json.dumps(GOOD).replace("0.01", "NaN"), 0, "a drift value is NaN"),
+])
+def test_the_analysis_fails_when_it_checked_nothing(fake_charter, report, code, message):
+    result = fake_charter(report, code)
+    assert (result.returncode == 0) == (message is None), result.stderr
+    if message:
+        assert message in result.stderr
