@@ -313,10 +313,11 @@ def _lock_versions(root: Path) -> dict[str, str]:
     """model -> version promoted in charter.lock (what the deployment configs serve)."""
     import json
 
+    from compiler.gitops.render import lock_versions
+
     try:
-        models = json.loads((root / "charter.lock").read_text(encoding="utf-8")).get("models", {})
-        return {m: e["version"] for m, e in models.items() if isinstance(e, dict) and isinstance(e.get("version"), str)}
-    except (OSError, ValueError, AttributeError):
+        return lock_versions(json.loads((root / "charter.lock").read_text(encoding="utf-8")))
+    except (OSError, ValueError):
         return {}
 
 

@@ -82,7 +82,7 @@ def test_parallel_rendering_writes_the_same_files(tmp_path, monkeypatch):
     subprocess.run([sys.executable, str(REPO / "benchmarks/gen_specs.py"), str(tmp_path / "big"), "--count", "200"],
                    check=True, capture_output=True)
     _, graph = compile_tree(tmp_path / "big")
-    assert len(graph.models) >= render._PARALLEL_FROM and render._can_fork()
+    assert len(graph.models) >= render._PARALLEL_FROM and render.can_fork()
     parallel = render_graph(graph, sorted(TARGETS), "generated").files
     monkeypatch.setattr(render, "_PARALLEL_FROM", 10**9)
     assert render_graph(graph, sorted(TARGETS), "generated").files == parallel

@@ -369,7 +369,7 @@ def rollback(root: Path, args) -> tuple[str, int]:
 
     # serve exactly the artifact that was promoted at that ref
     files = render_graph(graph, ["kubernetes"], folder, {args.model: version} if version else None).files
-    mine = {p: t for p, t in files.items() if _belongs(p, t, args.model)}
+    mine = {p: t for p, t in files.items() if _belongs(p, args.model)}
     if not mine:
         raise CommandError(f"Model `{args.model}` has no deployment configs at {args.to}")
     lines = []
@@ -392,6 +392,6 @@ def rollback(root: Path, args) -> tuple[str, int]:
     return "\n".join(lines) + "\n", 0
 
 
-def _belongs(path: str, text: str, model: str) -> bool:
+def _belongs(path: str, model: str) -> bool:
     name = path.rsplit("/", 1)[-1]
     return name.startswith(f"{model}.") or name.startswith(f"{model}-")

@@ -20,11 +20,9 @@ from compiler.gitops.git import WORKTREE, Git, GitError
 from compiler.gitops.risk import BREAKING, RULES, findings, worst
 from compiler.gitops.semdiff import diff_resources
 from compiler.gitops.snapshot import Snapshot, at_commit, worktree
+from compiler.ir.graph import STAGE_FALLBACK, STAGE_OF_KIND
 
 FORMAT_VERSION = "1.0"
-STAGE_OF_KIND = {"DataSource": "data", "ValidationSuite": "validation", "Model": "model",
-                 "MetricSet": "evaluation", "RolloutPolicy": "deployment"}  # fmt: skip
-_FALLBACK = {"validation": "data", "evaluation": "model", "monitoring": "deployment"}
 
 EXIT_NO_CHANGES, EXIT_ERROR, EXIT_CHANGES, EXIT_APPROVALS = 0, 1, 2, 3
 
@@ -103,7 +101,7 @@ def roles(kind: str, name: str, index) -> tuple[list[str], list[str]]:
         return sorted({h for r in raci.values() if isinstance(r, dict) for h in _handles(r.get("accountable"))}), []
     raci = covers.get(name) or default or {}
     stage = STAGE_OF_KIND.get(kind)
-    stage = stage if stage in raci else _FALLBACK.get(stage or "")
+    stage = stage if stage in raci else STAGE_FALLBACK.get(stage or "")
     chosen = [raci[stage]] if stage in raci else list(raci.values())
     chosen = [r for r in chosen if isinstance(r, dict)]
     return (sorted({h for r in chosen for h in _handles(r.get("accountable"))}),

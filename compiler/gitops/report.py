@@ -15,11 +15,10 @@ _ICON = {"breaking": "🔴", "risky": "🟡", "safe": "🟢"}
 
 
 def _md(text: object) -> str:
-    out = str(text)
-    for a, b in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("|", "\\|"), ("[", "\\["), ("]", "\\]"),
-                 ("`", "\\`"), ("*", "\\*"), ("_", "\\_"), ("@", "@\u200b")):
-        out = out.replace(a, b)
-    return " ".join(out.split())
+    """Spec text for Markdown (the docs target's escaping), with `@` kept from mentioning."""
+    from compiler.render.docs import md
+
+    return md(text).replace("@", "@\u200b")
 
 
 def _code(text: object) -> str:

@@ -29,7 +29,7 @@ class FieldChange:
     def to_dict(self) -> dict:
         """For output: literal secrets (as `charter validate` finds them) become `<redacted>`,
         since plans and diffs end up in pull request comments and CI logs."""
-        from compiler.validate.rules.text import redact
+        from compiler.diagnostics.secrets import redact
 
         key = next((k for k in reversed(self.keys) if isinstance(k, str)), None)
         d = {"path": self.path, "op": self.op}

@@ -8,13 +8,19 @@ input data's fingerprint and library versions when it decides whether a step mus
 
 from __future__ import annotations
 
-from compiler.ir.graph import ModelPipeline, PipelineGraph, Step, content_hash, order_steps
+from compiler.ir.graph import (
+    STAGE_FALLBACK,
+    STAGE_OF_KIND,
+    ModelPipeline,
+    PipelineGraph,
+    Step,
+    content_hash,
+    order_steps,
+)
 from compiler.spec import Spec, SpecSet
 from compiler.spec.frames import NUMERIC, TEMPORAL, features, prepared_columns
-from compiler.spec.metricset import METRICS
+from compiler.spec.metricset import METRICS, gate_ids
 
-_STAGE_OF_KIND = {"DataSource": "data", "ValidationSuite": "validation", "Model": "model",
-                  "MetricSet": "evaluation", "RolloutPolicy": "deployment"}  # fmt: skip
 # (name, needs, inputs, outputs)
 _TEMPLATE = (
     ("ingest", (), (), ("raw",)),
@@ -108,15 +114,13 @@ def _ownership(specset: SpecSet, project) -> dict[str, dict]:
     return result
 
 
-# A stage without RACI of its own falls back to the nearest one, then to every stage.
-_FALLBACK = {"validation": "data", "evaluation": "model", "monitoring": "deployment"}
 
 
 def _file_owners(kind: str, raci: dict) -> list[str]:
     if kind == "Ownership":  # who may change the owners: every Accountable it names
         return sorted({r["accountable"] for r in raci.values()})
-    stage = _STAGE_OF_KIND.get(kind)
-    stage = stage if stage in raci else _FALLBACK.get(stage)
+    stage = STAGE_OF_KIND.get(kind)
+    stage = stage if stage in raci else STAGE_FALLBACK.get(stage)
     roles = [raci[stage]] if stage in raci else list(raci.values())
     handles = {h for r in roles for h in (*r["responsible"], r["accountable"])}
     return sorted(handles)
@@ -169,17 +173,13 @@ def _rules(suite: Spec) -> list[dict]:
 
 
 def _gates(metricsets: list[Spec]) -> list[dict]:
-    gates, seen = [], {}
+    gates = []
     for ms in metricsets:
-        for g in ms.model.spec.gates:
+        for g, gid in zip(ms.model.spec.gates, gate_ids(ms.name, ms.model.spec.gates), strict=True):
             d = _dump(g)
             d["metric_set"] = ms.name
             d["higher_is_better"] = METRICS[g.metric][1]
-            if not d.get("id"):
-                base = f"{ms.name}:{g.metric}" + (f"@{g.slice}" if g.slice else "") + (
-                    ":drop" if g.max_drop is not None else "")
-                seen[base] = seen.get(base, 0) + 1
-                d["id"] = base if seen[base] == 1 else f"{base}#{seen[base]}"
+            d["id"] = gid
             gates.append(d)
     return gates
 

@@ -16,6 +16,11 @@ from typing import Any
 import orjson
 
 IR_VERSION = 1
+# The RACI stage that owns each kind of spec, and the stage a missing one falls back to
+# (then every stage): for CODEOWNERS, the IR's owners and the approvals of `charter plan`.
+STAGE_OF_KIND = {"DataSource": "data", "ValidationSuite": "validation", "Model": "model",
+                 "MetricSet": "evaluation", "RolloutPolicy": "deployment"}  # fmt: skip
+STAGE_FALLBACK = {"validation": "data", "evaluation": "model", "monitoring": "deployment"}
 STEP_KINDS = ("ingest", "prepare", "validate", "split", "train", "evaluate", "gate", "package")
 
 

@@ -33,7 +33,7 @@ def render_graph(graph, targets: list[str], out: str, versions: dict[str, str] |
     started earlier (see `Helper`); without one, a large tree starts it here."""
     if versions:
         graph = replace(graph, project={**graph.project, "versions": dict(sorted(versions.items()))})
-    heavy = [t for t in targets if t in _HEAVY] if len(graph.models) >= _PARALLEL_FROM and _can_fork() else []
+    heavy = [t for t in targets if t in _HEAVY] if len(graph.models) >= _PARALLEL_FROM and can_fork() else []
     if not heavy:
         return _render(graph, targets, out)
     # On a large tree, the kfp SDK (0.4 s to import, then its compiler) renders in a second
@@ -87,10 +87,6 @@ _PARALLEL_FROM = 30  # models; below this a second process costs more than it sa
 
 
 def can_fork() -> bool:
-    return _can_fork()
-
-
-def _can_fork() -> bool:
     import sys
 
     return sys.platform.startswith("linux")  # fork is the safe, fast start method only there

@@ -101,3 +101,17 @@ class MetricSet(Document):
 
     kind: Literal["MetricSet"]
     spec: MetricSetSpec
+
+
+def gate_ids(metric_set: str, gates: list[Gate]) -> list[str]:
+    """The id of each gate: its `id`, else `METRICSET:METRIC[@SLICE][:drop]`, numbered `#2`...
+    when repeated. `charter run` reports gates by these ids and waivers name them."""
+    ids, seen = [], {}
+    for g in gates:
+        if g.id:
+            ids.append(g.id)
+            continue
+        base = f"{metric_set}:{g.metric}" + (f"@{g.slice}" if g.slice else "") + (":drop" if g.max_drop is not None else "")
+        seen[base] = seen.get(base, 0) + 1
+        ids.append(base if seen[base] == 1 else f"{base}#{seen[base]}")
+    return ids

@@ -64,3 +64,4 @@ class Ownership(Document):
 
     kind: Literal["Ownership"]
     spec: OwnershipSpec
+

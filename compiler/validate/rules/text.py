@@ -31,50 +31,14 @@ spec:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 
 from compiler.diagnostics import Diagnostic, has_unsafe_chars, make
+from compiler.diagnostics.secrets import HINTS, SECRET_KEYS, SECRET_VALUES
 from compiler.load.document import Document, escape_token
 from compiler.validate.context import Context
 
 CODES = ("S210", "S223")
-
-_SECRET_VALUES = (
-    (re.compile(r"[a-z][a-z0-9+.-]*://[^\s/:@]+:[^\s/@]+@"), "a URL with a password"),
-    (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"), "a private key"),
-    (re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"), "an AWS access key"),
-    (re.compile(r"\bgh[pousr]_[A-Za-z0-9]{36,}\b"), "a GitHub token"),
-    (re.compile(r"\bglpat-[A-Za-z0-9_-]{20,}\b"), "a GitLab token"),
-    (re.compile(r"\bxox[baprs]-[A-Za-z0-9-]{10,}\b"), "a Slack token"),
-    (re.compile(r"\bsk-[A-Za-z0-9]{32,}\b"), "an API secret key"),
-)
-_SECRET_KEYS = re.compile(r"(?i)(?:^|_|-)(?:password|passwd|secret|token|api_?key|access_?key|private_?key|credentials?)$")
-# Cheap pre-filter: most strings hold none of these, so the regexes above rarely run.
-_HINTS = re.compile(r"://|-----|AKIA|ASIA|gh[pousr]_|glpat-|xox|sk-")
-
-
-def secret(key: object, value: object) -> bool:
-    """Would `charter validate` report this value as a literal secret (S223)?"""
-    if not isinstance(value, str) or not value:
-        return False
-    if isinstance(key, str) and _SECRET_KEYS.search(key) and not value.startswith(("${", "env:", "secret:")):
-        return True
-    return bool(_HINTS.search(value)) and any(p.search(value) for p, _ in _SECRET_VALUES)
-
-
-REDACTED = "<redacted>"
-
-
-def redact(value: object, key: object = None) -> object:
-    """`value` with every literal secret in it replaced by `<redacted>` (for plans and diffs,
-    which print spec values into pull requests)."""
-    if isinstance(value, dict):
-        return {k: redact(v, k) for k, v in value.items()}
-    if isinstance(value, list):
-        return [redact(v, key) for v in value]
-    return REDACTED if secret(key, value) else value
-
 
 def check(ctx: Context) -> Iterator[Diagnostic]:
     for doc in ctx.documents:
@@ -89,7 +53,7 @@ def _walk(doc: Document, value: object, ptr: str) -> Iterator[Diagnostic]:
             if has_unsafe_chars(k):
                 yield make("S210", "a key holds control or bidi characters", doc.span(p, key=True), pointer=p,
                            help="retype the key; it may not display what it contains")
-            if isinstance(v, str) and v and _SECRET_KEYS.search(k) and not v.startswith(("${", "env:", "secret:")):
+            if isinstance(v, str) and v and SECRET_KEYS.search(k) and not v.startswith(("${", "env:", "secret:")):
                 yield _secret(doc, p, f"a literal value for `{k}`")
                 continue
             yield from _walk(doc, v, p)
@@ -100,8 +64,8 @@ def _walk(doc: Document, value: object, ptr: str) -> Iterator[Diagnostic]:
         if has_unsafe_chars(value):
             yield make("S210", "text holds control or bidi characters", doc.span(ptr), pointer=ptr,
                        help="retype the value; it may not display what it contains")
-        if _HINTS.search(value):
-            for pattern, what in _SECRET_VALUES:
+        if HINTS.search(value):
+            for pattern, what in SECRET_VALUES:
                 if pattern.search(value):
                     yield _secret(doc, ptr, what)
                     break

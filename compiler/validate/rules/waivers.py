@@ -35,22 +35,10 @@ from datetime import date
 
 from compiler.diagnostics import Diagnostic, make
 from compiler.diagnostics.suggest import suggestion
+from compiler.spec.metricset import gate_ids
 from compiler.validate.context import Context
 
 CODES = ("X311", "S227")
-
-
-def gate_ids(ms) -> list[str]:
-    """The ids `charter run` gives the gates of one MetricSet (as the IR builds them)."""
-    ids, seen = [], {}
-    for g in ms.model.spec.gates:
-        if g.id:
-            ids.append(g.id)
-            continue
-        base = f"{ms.name}:{g.metric}" + (f"@{g.slice}" if g.slice else "") + (":drop" if g.max_drop is not None else "")
-        seen[base] = seen.get(base, 0) + 1
-        ids.append(base if seen[base] == 1 else f"{base}#{seen[base]}")
-    return ids
 
 
 def check(ctx: Context) -> Iterator[Diagnostic]:
@@ -60,10 +48,10 @@ def check(ctx: Context) -> Iterator[Diagnostic]:
         if not waivers:
             continue
         if spec.kind == "MetricSet":
-            known = gate_ids(spec)
+            known = gate_ids(spec.name, spec.model.spec.gates)
         elif spec.kind == "Model":
             known = [i for ms in ctx.specset.of_kind("MetricSet") if ms.model.spec.model == spec.name
-                     for i in gate_ids(ms)]
+                     for i in gate_ids(ms.name, ms.model.spec.gates)]
         else:
             known = None
         for i, w in enumerate(waivers):

@@ -1,0 +1,42 @@
+"""Literal secrets in spec values: what `charter validate` reports (S223) and what plans and
+diffs must never print. A bottom-layer module with no imports of its own, so `charter plan`
+redacts without loading the validator (and pydantic)."""
+
+from __future__ import annotations
+
+import re
+
+SECRET_VALUES = (
+    (re.compile(r"[a-z][a-z0-9+.-]*://[^\s/:@]+:[^\s/@]+@"), "a URL with a password"),
+    (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"), "a private key"),
+    (re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"), "an AWS access key"),
+    (re.compile(r"\bgh[pousr]_[A-Za-z0-9]{36,}\b"), "a GitHub token"),
+    (re.compile(r"\bglpat-[A-Za-z0-9_-]{20,}\b"), "a GitLab token"),
+    (re.compile(r"\bxox[baprs]-[A-Za-z0-9-]{10,}\b"), "a Slack token"),
+    (re.compile(r"\bsk-[A-Za-z0-9]{32,}\b"), "an API secret key"),
+)
+SECRET_KEYS = re.compile(r"(?i)(?:^|_|-)(?:password|passwd|secret|token|api_?key|access_?key|private_?key|credentials?)$")
+# Cheap pre-filter: most strings hold none of these, so the regexes above rarely run.
+HINTS = re.compile(r"://|-----|AKIA|ASIA|gh[pousr]_|glpat-|xox|sk-")
+
+
+def secret(key: object, value: object) -> bool:
+    """Would `charter validate` report this value as a literal secret (S223)?"""
+    if not isinstance(value, str) or not value:
+        return False
+    if isinstance(key, str) and SECRET_KEYS.search(key) and not value.startswith(("${", "env:", "secret:")):
+        return True
+    return bool(HINTS.search(value)) and any(p.search(value) for p, _ in SECRET_VALUES)
+
+
+REDACTED = "<redacted>"
+
+
+def redact(value: object, key: object = None) -> object:
+    """`value` with every literal secret in it replaced by `<redacted>` (for plans and diffs,
+    which print spec values into pull requests)."""
+    if isinstance(value, dict):
+        return {k: redact(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact(v, key) for v in value]
+    return REDACTED if secret(key, value) else value
