@@ -64,4 +64,3 @@ class Ownership(Document):
 
     kind: Literal["Ownership"]
     spec: OwnershipSpec
-
