@@ -230,25 +230,7 @@ def _init(args: argparse.Namespace) -> int:
 
 
 def _compile(args: argparse.Namespace) -> int:
-
-    helpers = []
-
-    def on_miss(files: int) -> None:  # a large tree compiled afresh: start the second process now
-        from compiler.render import Helper, can_fork
-
-        wants_kfp = args.target is None or "kubeflow" in args.target
-        if files >= 150 and wants_kfp and can_fork():
-            helpers.append(Helper())
-
-    try:
-        root, graph = _graph_or_exit(args, on_miss)
-        return _compile_graph(args, root, graph, helpers[0] if helpers else None)
-    finally:
-        for helper in helpers:
-            helper.close()
-
-
-def _compile_graph(args: argparse.Namespace, root: Path, graph, helper) -> int:
+    root, graph = _graph_or_exit(args)
     from compiler.render import TARGETS
 
     wanted = list(dict.fromkeys(args.target or ["ir", *graph.project.get("targets", [])]))
@@ -262,20 +244,18 @@ def _compile_graph(args: argparse.Namespace, root: Path, graph, helper) -> int:
     from compiler.render.common import TargetUnavailable
 
     try:
-        return _write_targets(args, root, graph, [t for t in wanted if t in TARGETS], helper)
+        return _write_targets(args, root, graph, [t for t in wanted if t in TARGETS])
     except TargetUnavailable as exc:
         raise UsageError(str(exc)) from None
 
 
-def _write_targets(args: argparse.Namespace, root: Path, graph, targets: list[str], helper=None) -> int:
+def _write_targets(args: argparse.Namespace, root: Path, graph, targets: list[str]) -> int:
     from compiler.atomic import write_atomic
     from compiler.render import render_graph
-    from compiler.render.common import render_cache
 
     out = (args.out or graph.project.get("output", "generated")).rstrip("/")
     versions = _lock_versions(root)
-    with render_cache(root / ".charter" / "cache" / "render"):
-        bundle = render_graph(graph, targets, "" if out == "-" else out, versions, helper)
+    bundle = render_graph(graph, targets, "" if out == "-" else out, versions)
     if out == "-":
         for text in bundle.files.values():
             sys.stdout.write(text)
@@ -321,7 +301,7 @@ def _lock_versions(root: Path) -> dict[str, str]:
         return {}
 
 
-def _graph_or_exit(args: argparse.Namespace, on_miss=None):
+def _graph_or_exit(args: argparse.Namespace):
     from compiler.config import find_root
     from compiler.ir.cache import load_cached, store
 
@@ -329,8 +309,6 @@ def _graph_or_exit(args: argparse.Namespace, on_miss=None):
     graph = load_cached(root)  # an unchanged tree: no parsing, validation or pydantic import
     if graph is not None:
         return root, graph
-    if on_miss is not None:
-        on_miss(_yaml_files(root, stop=1000))
     from compiler.diagnostics.format import FORMATTERS
     from compiler.driver import compile_tree
 
@@ -340,17 +318,6 @@ def _graph_or_exit(args: argparse.Namespace, on_miss=None):
         raise UsageError("the specs have errors; run `charter validate`")
     store(root, graph)
     return root, graph
-
-
-def _yaml_files(root: Path, stop: int) -> int:
-    """How many YAML files the tree holds (hidden folders skipped), counting up to `stop`."""
-    count = 0
-    for folder, dirs, names in os.walk(root):
-        dirs[:] = [d for d in dirs if not d.startswith(".")]
-        count += sum(n.endswith((".yaml", ".yml")) for n in names)
-        if count >= stop:
-            break
-    return count
 
 
 def _run(args: argparse.Namespace) -> int:

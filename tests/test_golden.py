@@ -70,19 +70,3 @@ def test_docs_escape_spec_text(example_repo):
     assert "<script>" not in page and "&lt;script&gt;" in page
     assert "[x](javascript" not in page and "\\[x\\]" in page
     assert "\\| \\*bold\\*" in page
-
-
-def test_parallel_rendering_writes_the_same_files(tmp_path, monkeypatch):
-    """Large trees render kfp in a second process: the files must not change."""
-    import subprocess
-    import sys
-
-    import compiler.render as render
-
-    subprocess.run([sys.executable, str(REPO / "benchmarks/gen_specs.py"), str(tmp_path / "big"), "--count", "200"],
-                   check=True, capture_output=True)
-    _, graph = compile_tree(tmp_path / "big")
-    assert len(graph.models) >= render._PARALLEL_FROM and render.can_fork()
-    parallel = render_graph(graph, sorted(TARGETS), "generated").files
-    monkeypatch.setattr(render, "_PARALLEL_FROM", 10**9)
-    assert render_graph(graph, sorted(TARGETS), "generated").files == parallel

@@ -6,19 +6,18 @@ from __future__ import annotations
 def render_all(graph, out: str, notes: list[str], versions: dict | None = None) -> dict[str, str]:
     from dataclasses import replace
 
-    from compiler.render import common
+    from compiler.render.common import TargetUnavailable
     from compiler.render.registry import TARGETS, load_target
 
     if versions:
         graph = replace(graph, project={**graph.project, "versions": dict(sorted(versions.items()))})
-    unavailable = getattr(common, "TargetUnavailable", ImportError)
     files: dict[str, str] = {}
     for target in dict.fromkeys(["ir", *graph.project.get("targets", [])]):
         if target not in TARGETS:
             continue
         try:
             files.update(load_target(target)(graph, out))
-        except unavailable as exc:
+        except TargetUnavailable as exc:
             note = f"target `{target}` not compared: {exc}"
             if note not in notes:
                 notes.append(note)

@@ -32,10 +32,7 @@ def summarize(snap) -> dict:
             if m.name not in doc["used_by"].setdefault(g["metric_set"], []):
                 doc["used_by"][g["metric_set"]].append(m.name)
     notes: list[str] = []
-    from compiler.render.common import render_cache
-
-    with render_cache(snap.root / ".charter" / "cache" / "render"):  # memoise slow renderers, as compile does
-        files = render_all(graph, doc["output"], notes, lock_versions(snap.lock()))
+    files = render_all(graph, doc["output"], notes, lock_versions(snap.lock()))
     doc["generated"] = {path: content_hash(text) for path, text in files.items()}
     doc["notes"] = notes
     return doc

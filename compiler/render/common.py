@@ -215,61 +215,6 @@ class TargetUnavailable(Exception):
     """A target whose tool is not installed (the message says what to install)."""
 
 
-# Where slow renderers may memoise their output by content (set by the command line to
-# `<root>/.charter/cache/render`; None renders everything afresh, as tests do by default).
-CACHE_DIR = None
-
-
-def set_cache_dir(path) -> None:
-    """For a worker process: the cache folder of the command that started it."""
-    global CACHE_DIR
-    CACHE_DIR = path
-
-
-class render_cache:  # noqa: N801 - used as `with render_cache(path):`
-    """Memoise slow renderers under `path` for the duration of a `with` block."""
-
-    def __init__(self, path):
-        self.path, self.saved = path, None
-
-    def __enter__(self):
-        global CACHE_DIR
-        self.saved, CACHE_DIR = CACHE_DIR, self.path
-        return self
-
-    def __exit__(self, *exc) -> None:
-        global CACHE_DIR
-        CACHE_DIR = self.saved
-
-
-def memoised(target: str, key: object, build) -> str:
-    """`build()`, remembered on disk by the content hash of `key` and of Charter's code: the
-    output is a pure function of both, so a hit is the same text."""
-    if CACHE_DIR is None:
-        return build()
-    import hashlib
-    import json
-    from pathlib import Path
-
-    from compiler.codeid import code_fingerprint
-
-    digest = hashlib.sha256(f"{code_fingerprint()}\0{target}\0".encode()
-                            + json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
-    path = Path(CACHE_DIR) / target / digest[:2] / digest
-    try:
-        return path.read_text(encoding="utf-8")
-    except OSError:
-        pass
-    text = build()
-    try:
-        from compiler.atomic import write_atomic
-
-        write_atomic(path, text, durable=False)
-    except OSError:
-        pass  # a read-only tree renders again next time
-    return text
-
-
 _DAYS = {d: i for i, d in enumerate("sun mon tue wed thu fri sat".split())}
 
 

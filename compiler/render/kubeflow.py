@@ -1,78 +1,130 @@
-"""Target `kubeflow`: a Kubeflow Pipelines v2 pipeline per model, `<out>/kubeflow/<model>.yaml`,
-and `<out>/kubeflow/_checks.yaml` for the data-only checks (no model can take that name: a
+"""Target `kubeflow`: a Kubeflow Pipelines v2 pipeline per model, `<out>/kubeflow/<model>.yaml`.
+
+`<out>/kubeflow/_checks.yaml` holds the data-only checks (no model can take that name: a
 DNS label does not start with `_`).
 
-The kfp SDK builds and compiles each pipeline: one container component per IR step, running
+Each file is the `PipelineSpec` (KFP's IR, `schemaVersion` 2.1.0) that the kfp SDK's
+`Compiler().compile` writes for a pipeline of container components: one per IR step, running
 `charter run MODEL --step STEP --root /workspace` in the project image (KFP has no
-working-directory field), ordered with `.after()` from the IR's needs. `Compiler().compile`
-would then turn the compiled `PipelineSpec` into a dict and write it with PyYAML after kfp's
-`# PIPELINE DEFINITION` comments; this module does the same in memory with the same kfp
-functions, but writes the dict with `dump_yaml`, which quotes what a YAML 1.2 reader (and
-KFP's Go backend) would take for a number, such as a model named `1e3` in a command, and is
-four times faster. A test checks that `Compiler().compile` gives the same data, and the same
-bytes for the example. Charter's header follows kfp's comments, for kfp's loader.
+working-directory field), ordered by the IR's needs, with kfp's `# PIPELINE DEFINITION`
+comments first (kfp's loader reads the description from the file's third line) and
+Charter's header after them. The spec is written here, not by the SDK: the same bytes
+whatever kfp a user has installed, or none (`charter compile` needs only the core install),
+and no 0.4 s import of kfp. `sdkVersion` names the kfp release those bytes were checked
+against (`KFP_SDK`): a test compiles the same pipelines with that kfp's own compiler and
+compares the files byte for byte, and reads every file back through KFP's protobufs.
 
 Charter caches steps by content itself, so KFP's cache is off for every task: it keys on a
 task's command and inputs, which stay the same when the specs change. Steps are separate
 pods: use an URL `artifact_store` (`s3://`, `gs://`) that every pod can reach.
-
-The kfp SDK is the optional extra `charter[kubeflow]` (and in `[dev]`); without it this
-target raises `TargetUnavailable` with the install command.
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import json
-import zlib
-from contextlib import contextmanager
-from types import SimpleNamespace
+import re
 
-from compiler.render.common import WORKDIR, TargetUnavailable, dump_yaml, image, memoised, step_argv
+from compiler.render.common import WORKDIR, dump_yaml, image, step_argv
 from compiler.render.header import header
 
-_INSTALL = "the kubeflow target needs the kfp SDK: pip install 'charter[kubeflow]'"
+# The kfp release whose compiler writes exactly these files (the dev lock installs it, and
+# tests/targets/test_kubeflow.py compares); moving it is a change to every committed file.
+KFP_SDK = "2.17.3"
+SCHEMA_VERSION = "2.1.0"
 CHECKS_FILE, CHECKS_NAME = "_checks.yaml", "charter-checks"
 CHECKS_DESCRIPTION = "Data checks of sources and suites no model uses."
-_BUCKETS = 16
 
 Task = tuple[str, tuple[str, ...], tuple[str, ...]]  # display name, argv, names of the tasks it needs
 
 
 def render(graph, out: str) -> dict[str, str]:
-    version = _kfp_version()
     img = _plain(image(graph.project))
-    pipelines = {}  # file name -> (sources, pipeline name, description, tasks)
-    for model in graph.models:
-        tasks = tuple((s.name, _argv(model.name, s.name), tuple(n.split("/", 1)[1] for n in s.needs))
-                      for s in model.steps)
-        pipelines[f"{model.name}.yaml"] = (model.sources, pipeline_name(model.name), model.description, tasks)
-    if graph.checks:
-        tasks = tuple((f"check-{c.name}", _argv(c.name, None), ()) for c in graph.checks)
-        sources = [s for c in graph.checks for s in c.sources]
-        pipelines[CHECKS_FILE] = (sources, CHECKS_NAME, CHECKS_DESCRIPTION, tasks)
-    buckets: dict[int, list[str]] = {}
-    for file in sorted(pipelines):
-        buckets.setdefault(zlib.crc32(file.encode()) % _BUCKETS, []).append(file)
     files = {}
-    for group in buckets.values():
-        bodies = _pipeline_files([pipelines[f][1:] for f in group], img, version)
-        for file, (kfp_comments, spec) in zip(group, bodies, strict=True):
-            # kfp's loader (`load_component_from_file`) reads the description from the
-            # file's third line: kfp's comments come first, then the header, then the spec.
-            files[f"{out}/kubeflow/{file}"] = kfp_comments + header(pipelines[file][0]) + spec
+    for model in graph.models:
+        tasks = [(s.name, _argv(model.name, s.name), tuple(n.split("/", 1)[1] for n in s.needs)) for s in model.steps]
+        files[f"{out}/kubeflow/{model.name}.yaml"] = _file(model.sources, pipeline_name(model.name),
+                                                           model.description, tasks, img)
+    if graph.checks:
+        tasks = [(f"check-{c.name}", _argv(c.name, None), ()) for c in graph.checks]
+        sources = [s for c in graph.checks for s in c.sources]
+        files[f"{out}/kubeflow/{CHECKS_FILE}"] = _file(sources, CHECKS_NAME, CHECKS_DESCRIPTION, tasks, img)
     return dict(sorted(files.items()))
 
 
 def pipeline_name(model: str) -> str:
-    """`charter-<model>`, unique in KFP: kfp collapses runs of `-` in a pipeline's name, so a
-    model name holding `--` (or the model `checks`) also gets a hash of itself: `a--b` and
-    `a-b` stay two pipelines, and the data checks keep theirs."""
+    """`charter-<model>`, unique in KFP.
+
+    KFP collapses runs of `-` in a pipeline's name, so a model name holding `--` (or the model
+    `checks`) also gets a hash of itself: `a--b` and `a-b` stay two pipelines, and the data
+    checks keep theirs.
+    """
     name = f"charter-{model}"
     if "--" not in model and name != CHECKS_NAME:
         return name
-    return f"charter-{'-'.join(filter(None, model.split('-')))}-{hashlib.sha256(model.encode()).hexdigest()[:8]}"
+    return f"charter-{'-'.join(filter(None, model.split('-')))}-{_short_hash(model)}"
+
+
+def _file(sources, name: str, description: str, tasks: list[Task], img: str) -> str:
+    description = _inert(description)
+    return _comments(name, description) + header(sources) + dump_yaml(_spec(name, description, tasks, img))
+
+
+def _spec(name: str, description: str, tasks: list[Task], img: str) -> dict:
+    """The `PipelineSpec` as a dict, keys sorted (kfp's writer sorts them)."""
+    keys = _task_keys([step for step, _, _ in tasks])
+    components, executors, dag = {}, {}, {}
+    for step, argv, needs in tasks:
+        key = keys[step]
+        components[f"comp-{key}"] = {"executorLabel": f"exec-{key}"}
+        executors[f"exec-{key}"] = {"container": {"args": list(argv[1:]), "command": list(argv[:1]), "image": img}}
+        task: dict = {"cachingOptions": {}, "componentRef": {"name": f"comp-{key}"}}
+        if needs:
+            task["dependentTasks"] = sorted(keys[n] for n in needs)
+        task["taskInfo"] = {"name": step}
+        dag[key] = task
+    info = {"description": description, "name": _k8s(name)} if description else {"name": _k8s(name)}
+    return {
+        "components": dict(sorted(components.items())),
+        "deploymentSpec": {"executors": dict(sorted(executors.items()))},
+        "pipelineInfo": info,
+        "root": {"dag": {"tasks": dict(sorted(dag.items()))}},
+        "schemaVersion": SCHEMA_VERSION,
+        "sdkVersion": f"kfp-{KFP_SDK}",
+    }
+
+
+def _comments(name: str, description: str) -> str:
+    """kfp's `# PIPELINE DEFINITION` comments (`extract_comments_from_pipeline_spec`); these
+    pipelines have no inputs or outputs, so no signature lines."""
+    lines = ["# PIPELINE DEFINITION", f"# Name: {_k8s(name)}"]
+    if description:
+        lines.append("# Description: " + "\n#              ".join(description.splitlines()))
+    return "\n".join(lines) + "\n"
+
+
+def _task_keys(steps: list[str]) -> dict[str, str]:
+    """Each task's key in the DAG: kfp's `maybe_rename_for_k8s` of its name.
+
+    Names are DNS labels, so the key is the name unless it holds `--`, which the cleaning
+    collapses: where that meets another task's key, a hash of the name keeps them apart
+    (`check-a--b` and `check-a-b`).
+    """
+    keys = {s: s for s in steps if "--" not in s}
+    used = set(keys.values())
+    for step in steps:
+        if step not in keys:
+            key = _k8s(step)
+            keys[step] = key = key if key not in used else f"{key}-{_short_hash(step)}"
+            used.add(key)
+    return keys
+
+
+def _k8s(name: str) -> str:
+    return re.sub("-+", "-", re.sub("[^-0-9a-z]+", "-", name.lower())).strip("-")
+
+
+def _short_hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
 
 
 def _argv(name: str, step: str | None) -> tuple[str, ...]:
@@ -81,107 +133,23 @@ def _argv(name: str, step: str | None) -> tuple[str, ...]:
 
 
 def _plain(text: str) -> str:
-    """The image. kfp turns `{{channel:...}}` in it into a KFP placeholder, and KFP's driver
-    resolves an image that is one; a validated image (an OCI reference) holds neither brace."""
+    """The image, refused when it holds a KFP placeholder.
+
+    KFP's driver resolves `{{$...}}` and kfp turns `{{channel:...}}` into one; a validated
+    image (an OCI reference) holds neither brace, a hand-made IR might.
+    """
     if "{{" in text or "}}" in text:
         raise ValueError(f"refusing to put {text!r} where KFP expands `{{{{...}}}}`")
     return text
 
 
 def _inert(text: str) -> str:
-    """The description, which kfp also copies into its `# Description:` comment, continued
-    after each line break: any other non-printable character (validation rejects them, a
-    hand-made IR might hold them) would make the file unreadable as YAML, so it becomes an
-    escape, as in `ascii()`."""
+    """The description, safe in kfp's `# Description:` comment.
+
+    The comment is continued after each line break; any other non-printable character
+    (validation rejects them, a hand-made IR might hold them) would make the file unreadable
+    as YAML, so it becomes an escape, as in `ascii()`.
+    """
     if text.isprintable():
         return text
     return "".join(c if c.isprintable() or c in "\n\t" else ascii(c)[1:-1] for c in text)
-
-
-def _pipeline_files(pipelines: list[tuple[str, str, tuple[Task, ...]]], img: str, version: str) -> list[list[str]]:
-    """The bodies of some pipeline files, memoised together by content: kfp is most of the
-    time of a large compile, and importing it alone takes 0.4 s; a cache hit needs neither.
-    Files go to `_BUCKETS` groups by a hash of their name, which a new model does not move: an
-    edit compiles one group again, and a first compile writes 16 cache entries, not 168."""
-
-    def build() -> str:
-        kfp = _kfp()
-        with _names_memoised(kfp.utils):
-            return json.dumps([_compile(kfp, name, description, tasks, img) for name, description, tasks in pipelines])
-
-    return json.loads(memoised("kubeflow", [pipelines, img, version], build))
-
-
-def _compile(kfp, name: str, description: str, tasks: tuple[Task, ...], img: str) -> list[str]:
-    """The `# PIPELINE DEFINITION` comments and the spec, as kfp's `Compiler().compile` writes them."""
-    pipeline = _pipeline(kfp, name, _inert(description), tasks, img)
-    doc = kfp.json_format.MessageToDict(pipeline.pipeline_spec)
-    return [kfp.builder.extract_comments_from_pipeline_spec(doc, pipeline.description), dump_yaml(_sorted(doc))]
-
-
-def _pipeline(kfp, name: str, description: str, tasks: tuple[Task, ...], img: str):
-    components = {step: _component(kfp, step, argv, img) for step, argv, _ in tasks}
-
-    def pipeline():  # no docstring: kfp would take it for the description
-        made = {}
-        for step, _, needs in tasks:
-            task = components[step]()
-            task.set_display_name(step)
-            task.set_caching_options(False)
-            task.after(*(made[need] for need in needs))
-            made[step] = task
-
-    pipeline.__name__ = pipeline.__qualname__ = name.replace("-", "_")
-    return kfp.dsl.pipeline(name=name, description=description or None)(pipeline)
-
-
-def _component(kfp, name: str, argv: tuple[str, ...], img: str):
-    """What `@dsl.container_component` builds, without its reading of a Python function's
-    signature and docstring (a sixth of the target's time; the component has no inputs)."""
-    container = kfp.structures.ContainerSpecImplementation(image=img, command=list(argv[:1]), args=list(argv[1:]))
-    spec = kfp.structures.ComponentSpec(name=name, implementation=kfp.structures.Implementation(container=container))
-    return kfp.ContainerComponent(spec, None)  # the function is only for running locally
-
-
-@contextmanager
-def _names_memoised(utils):
-    """A pure kfp function, remembered while compiling: kfp cleans every task name of a DAG again
-    for each of its tasks (quadratic: 28,000 regex calls for 167 checks)."""
-    original = utils.maybe_rename_for_k8s
-    utils.maybe_rename_for_k8s = functools.lru_cache(maxsize=None)(original)
-    try:
-        yield
-    finally:
-        utils.maybe_rename_for_k8s = original
-
-
-def _sorted(value):
-    """Keys sorted, as kfp's writer does (`sort_keys=True`); `dump_yaml` keeps the given order."""
-    if isinstance(value, dict):
-        return {k: _sorted(value[k]) for k in sorted(value)}
-    if isinstance(value, list):
-        return [_sorted(v) for v in value]
-    return value
-
-
-def _kfp() -> SimpleNamespace:
-    try:
-        from google.protobuf import json_format
-        from kfp import dsl
-        from kfp.compiler import pipeline_spec_builder
-        from kfp.dsl import structures, utils
-        from kfp.dsl.container_component_class import ContainerComponent
-    except ImportError:
-        raise TargetUnavailable(_INSTALL) from None
-    return SimpleNamespace(dsl=dsl, builder=pipeline_spec_builder, json_format=json_format, structures=structures,
-                           utils=utils, ContainerComponent=ContainerComponent)
-
-
-def _kfp_version() -> str:
-    """Part of every file (`sdkVersion`), so part of the cache key; read without importing kfp."""
-    from importlib import metadata
-
-    try:
-        return metadata.version("kfp")
-    except metadata.PackageNotFoundError:
-        raise TargetUnavailable(_INSTALL) from None

@@ -1,7 +1,11 @@
-"""Target `kubeflow`: pipelines compiled by the kfp SDK, read back by KFP's own protobuf
+"""Target `kubeflow`: the same bytes as the kfp SDK's own compiler, read back by KFP's protobufs.
+
+The renderer writes the `PipelineSpec` itself; these tests compile the same pipelines with
+kfp's `Compiler().compile` and compare, and read every file back through KFP's own protobuf
 schemas (`PipelineSpec`, and `PipelineDeploymentConfig` for the commands, which PipelineSpec
-holds as a free-form Struct), so a field or a type KFP does not accept fails the test.
-The golden files are checked by tests/test_golden.py."""
+holds as a free-form Struct), so a field or a type KFP does not accept fails the test. The
+golden files are checked by tests/test_golden.py.
+"""
 
 from __future__ import annotations
 
@@ -15,14 +19,13 @@ import pytest
 
 from compiler.driver import compile_tree
 from compiler.render import render_graph
-from compiler.render.common import TargetUnavailable
 from compiler.render.header import header
 from tests.conftest import REPO, run_charter
 from tests.targets.external import load_yaml_all
 
-kfp = pytest.importorskip("kfp", reason="the kubeflow target needs the kfp SDK (in the dev extra)")
+from compiler.render import kubeflow
 
-from compiler.render import kubeflow  # noqa: E402 - after the skip: the module's tests need kfp
+kfp = pytest.importorskip("kfp", reason="the kfp SDK (in the dev extra) is what the output is checked against")
 
 # KFP placeholders (kfp's own `{{channel:...}}` and the backend's `{{$...}}`), other engines'
 # templates, YAML structure, a fake kfp comment header, quotes, backslashes and shell text.
@@ -204,12 +207,22 @@ def test_pipeline_names_stay_distinct():
     assert names[0].startswith("charter-a-b-") and names[2].startswith("charter-checks-")
 
 
-def test_without_kfp_the_target_says_what_to_install(monkeypatch):
+def test_without_kfp_the_files_are_the_same(monkeypatch):
+    """The target writes the spec itself: a core install (no kfp) compiles the same bytes."""
+    files = example()
+    for name in [m for m in sys.modules if m == "kfp" or m.startswith(("kfp.", "google.protobuf"))]:
+        monkeypatch.delitem(sys.modules, name)
     monkeypatch.setitem(sys.modules, "kfp", None)
-    _, graph = compile_tree(REPO)
-    hint = r"^the kubeflow target needs the kfp SDK: pip install 'charter\[kubeflow\]'$"
-    with pytest.raises(TargetUnavailable, match=hint):
-        render_graph(graph, ["kubeflow"], "generated")
+    monkeypatch.setitem(sys.modules, "google.protobuf", None)
+    assert example() == files
+
+
+def test_sdk_version_is_the_locked_kfp():
+    """`sdkVersion` names the kfp whose compiler the byte-for-byte test ran: the dev lock's."""
+    from importlib import metadata
+
+    assert metadata.version("kfp") == kubeflow.KFP_SDK, (
+        "the lock moved kfp: check the files against its compiler, then set kubeflow.KFP_SDK")
 
 
 def test_deterministic_across_renders_and_processes():
@@ -222,12 +235,3 @@ def test_deterministic_across_renders_and_processes():
     other = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, check=True,
                            env={**os.environ, "PYTHONPATH": path, "PYTHONHASHSEED": "12345"})
     assert json.loads(other.stdout) == files
-
-
-def test_kfp_state_is_restored():
-    """The target memoises one of kfp's functions while it compiles, and only then."""
-    from kfp.dsl import utils
-
-    original = utils.maybe_rename_for_k8s
-    example()
-    assert utils.maybe_rename_for_k8s is original

@@ -39,6 +39,21 @@ def test_deep_flow_nesting_does_not_crash():
     assert codes(diags) == [("L104", 1, MAX_DEPTH + 1)]
 
 
+def test_depth_limit_is_charters_whatever_libyaml_stops_at():
+    """libyaml 0.2.6+ stops at 1,000 levels itself, after reading a flow collection that far
+    ahead; Charter's limit still fires first, at the same place: in a block mapping, in flow
+    mappings, and past libyaml's own limit."""
+    text = "a:\n  b: " + "{x: " * 2000 + "1" + "}" * 2000
+    _, diags = load_text(text)
+    # the root and `a` are two levels, so the 63rd `{` is the 65th level
+    assert codes(diags) == [("L104", 2, 6 + 62 * 4)]
+    for depth in (MAX_DEPTH + 1, 999, 1000, 1001, 5000):
+        _, diags = load_text("[" * depth + "]" * depth)
+        assert codes(diags) == [("L104", 1, MAX_DEPTH + 1)], depth
+    _, diags = load_text("[" * MAX_DEPTH + "]" * MAX_DEPTH)
+    assert diags == []
+
+
 def test_deep_block_nesting():
     text = "".join(" " * i + f"k{i}:\n" for i in range(200)) + " " * 200 + "v"
     _, diags = load_text(text)
