@@ -5,7 +5,8 @@
 # Airflow's dependencies clash with charter's, so it lives in its own venv (AIRFLOW_VENV,
 # default .venv-airflow). Charter's venv renders the DAG files first: run this with charter's
 # venv active (as .ci/run does), or point CHARTER_PYTHON at a python that imports charter.
-# PyPI is the only index used: no constraints file (GitHub raw files may be unreachable).
+# PyPI is the only index used; the versions are pinned in requirements/airflow.txt (Airflow's own
+# constraints files live on GitHub, which may be unreachable).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,8 +16,7 @@ venv=${AIRFLOW_VENV:-.venv-airflow}
 
 echo "== airflow: venv $venv"
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-"$venv/bin/pip" install -q "apache-airflow==3.3.2" apache-airflow-providers-standard \
-  apache-airflow-providers-cncf-kubernetes pytest
+"$venv/bin/pip" install -q -r requirements/airflow.txt  # pinned: requirements/refresh.sh
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -22,6 +22,28 @@ class UsageError(Exception):
     """A problem with how charter was called, not with the specs: exit 2."""
 
 
+# What the `run` extra installs, by import name: `charter validate`, `compile`, `plan` and the
+# other core commands never import them.
+RUNTIME_MODULES = ("polars", "pyarrow", "pandas", "numpy", "sklearn", "skops")
+RUN_EXTRA = "pip install 'charter[run]'"
+
+
+def _needs_runtime(command: str) -> None:
+    """Exit 2 with the install line when the runtime libraries are missing (a core install)."""
+    from importlib.util import find_spec
+
+    def absent(module: str) -> bool:
+        try:
+            return find_spec(module) is None
+        except (ImportError, ValueError):  # ValueError: blocked in sys.modules, as tests do
+            return True
+
+    missing = [m for m in RUNTIME_MODULES if absent(m)]
+    if missing:
+        raise UsageError(f"`charter {command}` runs pipelines and needs the runtime libraries, which this "
+                         f"installation lacks ({', '.join(missing)}): {RUN_EXTRA}")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="charter", description="Validate, compile and reconcile declarative ML system specs."
@@ -42,8 +64,9 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--check", action="store_true", help="write nothing; exit 1 when the folder is stale")
 
     c = sub.add_parser("compile", help="compile the specs into target files")
-    c.add_argument("--target", action="append", default=None,
-                   help="target to render (repeatable; default: ir and the `targets` of charter.yaml)")
+    c.add_argument("--target", action="extend", nargs="+", default=None, metavar="NAME",
+                   help="targets to render: `--target a b` or `--target a --target b` "
+                        "(default: ir and the `targets` of charter.yaml)")
     c.add_argument("--out", default=None, help="output folder (default: `output` of charter.yaml); `-` for stdout")
     c.add_argument("--check", action="store_true", help="write nothing; exit 1 when generated files are stale")
     c.add_argument("--root", type=Path, default=None, help="repository root (default: found from the cwd)")
@@ -263,8 +286,11 @@ def _write_targets(args: argparse.Namespace, root: Path, graph, targets: list[st
     stale = [path for path, text in bundle.files.items()
              if not (root / path).is_file() or (root / path).read_text(encoding="utf-8") != text]
     out_dir = root / out
+    # Orphans only when every target was rendered: with --target, the other targets' files
+    # are not in the bundle, and are not orphans.
     orphans = sorted(p.relative_to(root).as_posix() for p in out_dir.rglob("*")
-                     if p.is_file() and p.relative_to(root).as_posix() not in bundle.files) if out_dir.is_dir() else []
+                     if p.is_file() and p.relative_to(root).as_posix() not in bundle.files) \
+        if out_dir.is_dir() and not args.target else []
     if args.check:
         for path in stale:
             state = "missing" if not (root / path).is_file() else "stale or edited by hand"
@@ -321,6 +347,7 @@ def _graph_or_exit(args: argparse.Namespace):
 
 
 def _run(args: argparse.Namespace) -> int:
+    _needs_runtime("run")
     chosen = sum(bool(x) for x in (args.model, args.all, args.affected))
     if chosen != 1:
         raise UsageError("name one Model, or use --all or --affected --base REF")
@@ -352,6 +379,7 @@ def _affected(root: Path, base: str) -> list[str]:
 
 
 def _check_data(args: argparse.Namespace) -> int:
+    _needs_runtime("check-data")
     root, graph = _graph_or_exit(args)
     check = graph.check(args.source)
     if check is None:
@@ -407,6 +435,7 @@ def _execute(args: argparse.Namespace, model: str, *, only: str | None = None, u
 
 
 def _monitor(args: argparse.Namespace) -> int:
+    _needs_runtime("monitor")
     import json
 
     from compiler.atomic import write_atomic

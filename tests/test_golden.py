@@ -56,6 +56,11 @@ def test_compile_check_in_a_repository(example_repo):
     assert edited.returncode == 1 and ".github/CODEOWNERS: stale or edited by hand" in edited.stderr
     (example_repo / "generated/old.yaml").write_text("x: 1\n")
     assert "no longer generated" in run_charter("compile", "--check", cwd=example_repo).stderr
+    # one target: the other targets' files are neither stale nor orphans
+    (example_repo / "generated/old.yaml").unlink()
+    one = run_charter("compile", "--check", "--target", "kubeflow", cwd=example_repo)
+    assert one.returncode == 0 and not one.stderr, one.stderr
+    assert "no longer generated" not in run_charter("compile", "--target", "kubeflow", cwd=example_repo).stderr
 
 
 def test_docs_escape_spec_text(example_repo):

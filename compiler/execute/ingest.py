@@ -10,7 +10,6 @@ schema does not declare are dropped.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import os
 import sqlite3
@@ -19,52 +18,10 @@ from pathlib import Path
 import polars as pl
 
 from compiler.execute.errors import DataError, shorten
+from compiler.execute.fingerprint import source_path
 
 _TRUE = ("true", "1", "t")
 _FALSE = ("false", "0", "f")
-
-
-def _path(params: dict, root: Path) -> Path:
-    path = (root / params["path"]).resolve()
-    if not path.is_relative_to(root.resolve()):
-        raise DataError(f"source `{params['source']}`: path `{params['path']}` leaves the repository")
-    if not path.is_file():
-        raise DataError(f"source `{params['source']}`: file `{params['path']}` not found",
-                        hint="check `path`; it is relative to the repository root")
-    return path
-
-
-def fingerprint(params: dict, root: Path, cache: dict | None = None) -> str:
-    """sha256 of the input bytes; for database queries, of the query (data changes behind a
-    query are not detected: `charter run --force` re-reads them).
-
-    `cache` maps a path to (size, mtime_ns, inode, hash), so an unchanged file is not hashed
-    again on every run (as DVC's state database does)."""
-    digest = hashlib.sha256()
-    if params["format"] == "sql" and params.get("connection"):
-        digest.update(f"{params['source']}\0{params.get('query') or params.get('table')}".encode())
-        return digest.hexdigest()
-    try:
-        path = _path(params, root)
-        st = path.stat()
-        stamp = [st.st_size, st.st_mtime_ns, st.st_ino]
-        known = cache.get(str(path)) if cache is not None else None
-        if known and known[:3] == stamp:
-            file_hash = known[3]
-        else:
-            inner = hashlib.sha256()
-            with path.open("rb") as fh:
-                for chunk in iter(lambda: fh.read(1 << 20), b""):
-                    inner.update(chunk)
-            file_hash = inner.hexdigest()
-            if cache is not None:
-                cache[str(path)] = [*stamp, file_hash]
-        digest.update(file_hash.encode())
-    except DataError:
-        digest.update(b"missing")  # reported when ingest runs
-    if params["format"] == "sql":
-        digest.update(f"\0{params.get('query') or params.get('table')}".encode())
-    return digest.hexdigest()
 
 
 def read_source(params: dict, root: Path, allow_missing: tuple[str, ...] | list[str] = ()) -> pl.DataFrame:
@@ -73,9 +30,9 @@ def read_source(params: dict, root: Path, allow_missing: tuple[str, ...] | list[
         if fmt == "csv":
             df = _read_csv(params, root)
         elif fmt == "parquet":
-            df = pl.read_parquet(_path(params, root))
+            df = pl.read_parquet(source_path(params, root))
         elif fmt == "jsonl":
-            df = pl.read_ndjson(_path(params, root), infer_schema_length=None)
+            df = pl.read_ndjson(source_path(params, root), infer_schema_length=None)
         else:
             df = _read_sql(params, root)
     except DataError:
@@ -88,7 +45,7 @@ def read_source(params: dict, root: Path, allow_missing: tuple[str, ...] | list[
 
 def _read_csv(params: dict, root: Path) -> pl.DataFrame:
     opts = params.get("csv") or {}
-    path = _path(params, root)
+    path = source_path(params, root)
     names = [c["name"] for c in params["schema"]]
     encoding = opts.get("encoding", "utf-8")
     source: Path | io.BytesIO = path
@@ -121,7 +78,7 @@ def _read_sql(params: dict, root: Path) -> pl.DataFrame:
             raise DataError(f"source `{params['source']}`: query failed: {type(exc).__name__}") from None
         finally:
             engine.dispose()
-    with sqlite3.connect(f"file:{_path(params, root)}?mode=ro", uri=True) as conn:
+    with sqlite3.connect(f"file:{source_path(params, root)}?mode=ro", uri=True) as conn:
         return pl.read_database(query, connection=conn, infer_schema_length=None)
 
 

@@ -77,7 +77,7 @@ class Runner:
         self.fingerprints: dict[str, str] = {}
 
     def run_keys(self, pipeline: ModelPipeline) -> dict[str, str]:
-        from compiler.execute.ingest import fingerprint
+        from compiler.execute.fingerprint import fingerprint
 
         cache_path = self.store.base / "fingerprints.json"
         try:

@@ -310,7 +310,7 @@ def status(root: Path, args) -> tuple[str, int]:
                     doc["generated"].append({"path": rel, "state": "no longer generated"})
         doc["notes"] = notes
         lock = worktree(root).lock().get("models", {})
-        from compiler.execute.ingest import fingerprint
+        from compiler.execute.fingerprint import fingerprint
 
         for model in graph.models:
             entry = lock.get(model.name)

@@ -35,19 +35,21 @@ ACTIONS = {
 }
 PYTHON = "3.12"
 RUNNER = "ubuntu-latest"
-# charter is not on PyPI: the repository variable CHARTER_PACKAGE names what pip installs (a git
-# URL, a wheel, a private index's `charter==X`); the default pins the version that wrote these files.
-def package(project: dict) -> str:
-    """The default of CHARTER_PACKAGE: this version, with the kfp SDK when the project
-    compiles the kubeflow target (`charter compile --check` needs it)."""
-    extra = "[kubeflow]" if "kubeflow" in project.get("targets", []) else ""
-    return f"charter{extra}=={__version__}"
+# charter is not on PyPI: repository variables name what pip installs (a git URL, a wheel, a
+# private index's `charter==X`); the defaults pin the version that wrote these files.
+# CHARTER_PACKAGE is the core (validate, compile --check, plan: no runtime libraries);
+# CHARTER_RUN_PACKAGE adds the `run` extra, for the jobs that run pipelines or monitor.
+def package(runtime: bool = False) -> str:
+    return f"charter{'[run]' if runtime else ''}=={__version__}"
 
 
-def install(project: dict) -> dict:
+def install(runtime: bool = False) -> dict:
+    var = "CHARTER_RUN_PACKAGE" if runtime else "CHARTER_PACKAGE"
     return {"name": "Install charter",
-            "env": {"CHARTER_PACKAGE": f"${{{{ vars.CHARTER_PACKAGE || '{package(project)}' }}}}"},
+            "env": {"CHARTER_PACKAGE": f"${{{{ vars.{var} || '{package(runtime)}' }}}}"},
             "run": 'python -m pip install "$CHARTER_PACKAGE"'}  # fmt: skip
+
+
 # Special in GitHub's branch filters, plus `${}` so that no `${{` (an expression) is left: a
 # backslash makes each literal.
 _GLOB = set("*?+[]!\\${}")
@@ -116,10 +118,10 @@ def checkout(history: bool = False) -> dict:
             "with": {**({"fetch-depth": 0} if history else {}), "persist-credentials": False}}
 
 
-def setup(project: dict, history: bool = False) -> list[dict]:
+def setup(history: bool = False, runtime: bool = False) -> list[dict]:
     return [checkout(history),
             {"name": "Set up Python", "uses": uses("actions/setup-python"), "with": {"python-version": PYTHON}},
-            install(project)]  # fmt: skip
+            install(runtime)]  # fmt: skip
 
 
 def env_json(values: list[str]) -> str:
@@ -169,12 +171,12 @@ def pr_workflow(project: dict, out: str) -> dict:
          "env": {**base, "CHARTER_PATHS": env_json(watched_paths(project, out)), "GIT_LITERAL_PATHSPECS": "1"},
          "run": CHANGES}], 10, outputs={"specs": "${{ steps.diff.outputs.specs }}"})  # fmt: skip
     validate = _job("validate", read, [
-        *setup(project),
+        *setup(),
         {"name": "Validate the specs", "run": "charter validate --format github"},
         {"name": "Check the generated files", "run": "charter compile --check"}], 15, **gate)  # fmt: skip
     pr = {"PR_NUMBER": "${{ github.event.pull_request.number }}"}
     plan = _job("plan", {"contents": "read", "pull-requests": "read"}, [
-        *setup(project, history=True),
+        *setup(history=True),
         {"name": "Read the reviews", "env": {**pr, "GH_TOKEN": "${{ github.token }}"}, "run": REVIEWS},
         {"name": "Plan against the base branch", "id": "plan", "env": base, "run": PLAN},
         {"name": "Verdict", "env": {"STATUS": "${{ steps.plan.outputs.status }}"}, "run": VERDICT}],
@@ -196,7 +198,7 @@ def pr_workflow(project: dict, out: str) -> dict:
 
 def main_workflow(project: dict) -> dict:
     run = _job("run affected pipelines", {"contents": "write"}, [
-        *setup(project, history=True),
+        *setup(history=True, runtime=True),
         {"name": "Run the pipelines whose specs changed",
          "env": {"BEFORE": "${{ github.event.before }}", "CHARTER_STORE": "${{ vars.CHARTER_STORE }}"}, "run": RUN},
         {"name": "Commit and push charter.lock",
@@ -213,7 +215,7 @@ def monitor_workflow(models: list, project: dict) -> dict:
     for model in models:
         literal = cron(model.monitoring["schedule"]).replace("'", "''")  # an expression's string literal
         jobs[f"monitor-{model.name}"] = _job(f"monitor {model.name}", {"contents": "read"}, [
-            *setup(project),
+            *setup(runtime=True),
             {"name": f"Compare new data with {model.name}'s training data",
              "env": {"CHARTER_STORE": "${{ vars.CHARTER_STORE }}"},
              "run": shlex.join(["charter", "monitor", model.name, "--data", model.step("ingest").params["source"]])}],
@@ -255,12 +257,14 @@ _WHY = {("contents", "read"): "check out the repository",
         ("pull-requests", "write"): "post the plan as a comment"}
 _NOTES = {
     PR: ["Validates and plans every pull request that touches the specs; see docs/targets/github.md.",
-         "Repository variables: CHARTER_PACKAGE (what pip installs), CHARTER_PR_COMMENT=true (post the plan",
+         "Repository variables: CHARTER_PACKAGE (what pip installs: the core), CHARTER_PR_COMMENT=true (post the plan",
          "as a comment too). Make the `validate` and `plan` checks required in branch protection."],
     MAIN: ["Runs the pipelines whose specs changed on each push, then commits charter.lock.",
-           "Repository variables: CHARTER_PACKAGE, CHARTER_STORE (the artifact store all runs share)."],
+           "Repository variables: CHARTER_RUN_PACKAGE (what pip installs: charter[run]), CHARTER_STORE (the",
+           "artifact store all runs share)."],
     MONITOR: ["Compares new data with each model's training data on its schedule (cron in UTC).",
-              "Repository variables: CHARTER_PACKAGE, CHARTER_STORE (where the promoted models are)."],
+              "Repository variables: CHARTER_RUN_PACKAGE (what pip installs: charter[run]), CHARTER_STORE",
+              "(where the promoted models are)."],
 }
 
 

@@ -25,7 +25,7 @@ EXPRESSIONS = {
     "github.workflow", "github.ref", "github.event.schedule", "github.ref_name", "github.repository", "github.token",
     "github.event.before", "github.event.pull_request.number", "github.event.pull_request.base.ref",
     "steps.diff.outputs.specs", "steps.plan.outputs.markdown", "steps.plan.outputs.status",
-    "needs.plan.outputs.markdown", "vars.CHARTER_STORE", "vars.CHARTER_PACKAGE || 'charter==0.1.0'", "vars.CHARTER_PACKAGE || 'charter[kubeflow]==0.1.0'",
+    "needs.plan.outputs.markdown", "vars.CHARTER_STORE", "vars.CHARTER_PACKAGE || 'charter==0.1.0'", "vars.CHARTER_RUN_PACKAGE || 'charter[run]==0.1.0'",
     "!cancelled() && needs.plan.outputs.markdown != '' && vars.CHARTER_PR_COMMENT == 'true'"
     " && github.event.pull_request.head.repo.full_name == github.repository",
 }  # fmt: skip
@@ -236,3 +236,19 @@ def test_changes_job_diffs_literal_paths(tmp_path: Path):
     assert changed("other.txt") == "specs=false\n"  # `*` is a literal folder name, not a glob
     assert changed(f"{EVIL_FOLDER}/a.yaml") == "specs=true\n"
     assert not (repo / "pwned").exists()
+
+
+def test_only_jobs_that_run_pipelines_install_the_runtime():
+    """validate, compile --check and plan need the core install (seconds, tens of MB); run
+    and monitor need charter[run]."""
+    installs = {}
+    for path, text in example().items():
+        for job_id, job in load_yaml_all(text)[0]["jobs"].items():
+            for step in job["steps"]:
+                if step.get("name") == "Install charter":
+                    installs[f"{Path(path).name}:{job_id}"] = step["env"]["CHARTER_PACKAGE"]
+    core = "${{ vars.CHARTER_PACKAGE || 'charter==0.1.0' }}"
+    runtime = "${{ vars.CHARTER_RUN_PACKAGE || 'charter[run]==0.1.0' }}"
+    assert installs == {"charter-pr.yml:validate": core, "charter-pr.yml:plan": core,
+                        "charter-main.yml:run": runtime, "charter-monitor.yml:monitor-churn": runtime,
+                        "charter-monitor.yml:monitor-delivery-time": runtime}
