@@ -248,7 +248,14 @@ def _init(args: argparse.Namespace) -> int:
             print(f"created {path}")
     except ScaffoldError as exc:
         raise UsageError(str(exc)) from None
-    print(f"next: cd {args.dir} && charter validate")
+    import shlex
+
+    folder = shlex.quote(str(args.dir))
+    if not (args.dir / ".git").exists():
+        print(f"next: cd {folder} && git init -b main && git add -A && git commit -m 'Start with Charter'")
+        print("      charter validate     (plan, diff and history read the git history)")
+    else:
+        print(f"next: cd {folder} && charter validate")
     return EXIT_OK
 
 

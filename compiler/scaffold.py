@@ -1,4 +1,8 @@
-"""`charter init`: copy the starter repository shipped in `compiler/templates/init/`."""
+"""`charter init`: copy the starter repository shipped in `compiler/templates/init/`.
+
+Files whose name starts with a dot are shipped without it (package data skips dot files):
+`gitignore` becomes `.gitignore`, `vscode/` becomes `.vscode/`.
+"""
 
 from __future__ import annotations
 
@@ -12,11 +16,14 @@ class ScaffoldError(Exception):
     """The target folder cannot be scaffolded (it already holds Charter files)."""
 
 
+_DOTTED = {"gitignore": ".gitignore", "vscode": ".vscode"}
+
+
 def _files(node, prefix: str = ""):
     for child in sorted(node.iterdir(), key=lambda c: c.name):
         if child.name.startswith(("__", ".")):
             continue
-        rel = f"{prefix}{child.name}"
+        rel = f"{prefix}{_DOTTED.get(child.name, child.name) if not prefix else child.name}"
         if child.is_dir():
             yield from _files(child, rel + "/")
         else:

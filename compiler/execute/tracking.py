@@ -4,7 +4,8 @@ Every run that trained or evaluated something logs its parameters, metrics overa
 slice, business metrics, the model card and the model to MLflow; a promoted version is also
 registered in the model registry under the model's name, so teams keep the UI they know.
 The tracking URI comes from `MLFLOW_TRACKING_URI`, else a local `sqlite:///` store in
-`.charter/mlflow.db`.
+`.charter/mlflow.db`; with a local store, artifacts go to `.charter/mlartifacts/` (MLflow's
+default, `./mlruns`, would leave an untracked folder in the repository).
 """
 
 from __future__ import annotations
@@ -18,8 +19,16 @@ from compiler.execute.store import read_json
 _LOGGED_STEPS = {"train", "evaluate", "gate", "package"}
 
 
+_SERVERS = ("http://", "https://", "databricks")
+
+
 def tracking_uri(root: Path) -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{(root / '.charter' / 'mlflow.db').as_posix()}"
+
+
+def artifact_root(root: Path) -> str:
+    """Where a local store keeps run artifacts: under `.charter/`, which git ignores."""
+    return (root / ".charter" / "mlartifacts").resolve().as_uri()
 
 
 def _flat_metrics(metrics: dict) -> dict[str, float]:
@@ -47,8 +56,14 @@ def log_run(runner, pipeline, result) -> str | None:
         raise RunError("`tracking: mlflow` needs MLflow", hint="pip install 'charter[mlflow]'") from None
     logging.getLogger("mlflow").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    mlflow.set_tracking_uri(tracking_uri(runner.root))
-    mlflow.set_experiment(f"charter-{pipeline.name}")
+    uri = tracking_uri(runner.root)
+    mlflow.set_tracking_uri(uri)
+    experiment = f"charter-{pipeline.name}"
+    if not uri.startswith(_SERVERS) and mlflow.get_experiment_by_name(experiment) is None:
+        # MLflow's default artifact root for a local store is ./mlruns in the working folder:
+        # an untracked folder in the repository. A tracking server chooses its own.
+        mlflow.create_experiment(experiment, artifact_location=artifact_root(runner.root))
+    mlflow.set_experiment(experiment)
     train = pipeline.step("train").params
     split = pipeline.step("split").params
     metrics = read_json(evaluate_dir / "metrics.json")

@@ -94,8 +94,10 @@ def _spec(name: str, description: str, tasks: list[Task], img: str) -> dict:
 
 
 def _comments(name: str, description: str) -> str:
-    """kfp's `# PIPELINE DEFINITION` comments (`extract_comments_from_pipeline_spec`); these
-    pipelines have no inputs or outputs, so no signature lines."""
+    """The `# PIPELINE DEFINITION` comments kfp writes (`extract_comments_from_pipeline_spec`).
+
+    These pipelines have no inputs or outputs, so there are no signature lines.
+    """
     lines = ["# PIPELINE DEFINITION", f"# Name: {_k8s(name)}"]
     if description:
         lines.append("# Description: " + "\n#              ".join(description.splitlines()))

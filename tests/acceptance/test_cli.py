@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 
 from tests.conftest import REPO, run_charter
 
@@ -54,6 +55,34 @@ def test_init_scaffolds_a_clean_repository(tmp_path):
     again = run_charter("init", "new-repo", cwd=tmp_path)
     assert again.returncode == 2
     assert "already has" in again.stderr
+
+
+def test_init_sets_up_git_and_the_editor(tmp_path):
+    result = run_charter("init", "my ml", cwd=tmp_path)
+    repo = tmp_path / "my ml"
+    assert "next: cd 'my ml' && git init -b main && git add -A" in result.stdout
+    ignored = (repo / ".gitignore").read_text().splitlines()
+    assert ".charter/" in ignored and "mlruns/" in ignored
+    schemas = json.loads((repo / ".vscode/settings.json").read_text())["yaml.schemas"]
+    for schema, globs in schemas.items():
+        assert (repo / schema).is_file() and globs
+    assert "specs/**/*.yaml" in schemas["./schemas/charter.schema.json"]
+    subprocess.run(["git", "init", "-q", "-b", "main"], cwd=repo, check=True)
+    assert run_charter("compile", cwd=repo).returncode == 0
+    assert run_charter("compile", "--check", cwd=repo).returncode == 0
+    for path in (".charter/artifacts/x", ".charter/mlflow.db", "mlruns/0/meta.yaml"):
+        assert subprocess.run(["git", "check-ignore", "-q", path], cwd=repo).returncode == 0, path
+    for path in ("charter.lock", "generated/ir.json", ".github/CODEOWNERS", "specs/example/example.yaml"):
+        assert subprocess.run(["git", "check-ignore", "-q", path], cwd=repo).returncode == 1, path
+
+
+def test_every_spec_document_names_its_schema():
+    """A `yaml-language-server` modeline covers one document: each document carries its own."""
+    files = sorted((REPO / "specs").rglob("*.yaml")) + sorted((REPO / "compiler/templates/init/specs").rglob("*.yaml"))
+    assert files
+    for path in files:
+        for doc in path.read_text().split("\n---\n"):
+            assert doc.lstrip("-\n").startswith("# yaml-language-server: $schema="), (path, doc[:60])
 
 
 def test_schema_check_passes_on_committed_schemas():

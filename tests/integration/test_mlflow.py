@@ -4,6 +4,7 @@ promoted versions. Skips without MLflow (`pip install -e '.[mlflow]'`), fails un
 from __future__ import annotations
 
 import os
+import subprocess
 
 import pytest
 
@@ -39,3 +40,10 @@ def test_runs_are_logged_and_promotions_registered(example_repo):
     assert run.data.tags["charter.promoted"]
     [version] = client.search_model_versions("name='churn'")
     assert str(version.version) == "1" and version.run_id == run.info.run_id
+    # nothing outside .charter/ but the store the test chose: no ./mlruns
+    assert experiment.artifact_location == (example_repo / ".charter" / "mlartifacts").resolve().as_uri()
+    assert not (example_repo / "mlruns").exists()
+    untracked = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=example_repo,
+                               capture_output=True, text=True, check=True).stdout.splitlines()
+    assert {line[3:].split("/")[0] for line in untracked} == {".charter", "charter.lock", "charter.yaml",
+                                                              "tracking.db"}, untracked
