@@ -77,6 +77,12 @@ def load_settings(root: Path) -> tuple[Settings, list[Diagnostic]]:
         for ptr, why in bad:
             diags.append(make("S225", f"unsafe folder: {why}", doc.span(ptr), pointer=ptr,
                               help="give a folder inside the repository, such as `generated`"))
+        constraints = project.spec.install.constraints
+        if constraints is not None and (why := unsafe_path(constraints) or _odd(constraints)):
+            bad.append(("/spec/install/constraints", why))
+            diags.append(make("S225", f"unsafe path: {why}", doc.span("/spec/install/constraints"),
+                              pointer="/spec/install/constraints",
+                              help="give a file inside the repository, such as `requirements/constraints.txt`"))
         if bad:
             project = None
     return Settings(root, project or default_project(), sources[0], doc), diags

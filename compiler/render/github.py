@@ -43,11 +43,15 @@ def package(runtime: bool = False) -> str:
     return f"charter{'[run]' if runtime else ''}=={__version__}"
 
 
-def install(runtime: bool = False) -> dict:
+def install(project: dict, runtime: bool = False) -> dict:
+    """The install step; with `install.constraints` in charter.yaml, pip applies that file
+    (`PIP_CONSTRAINT`), so the job gets the versions the repository pins."""
     var = "CHARTER_RUN_PACKAGE" if runtime else "CHARTER_PACKAGE"
-    return {"name": "Install charter",
-            "env": {"CHARTER_PACKAGE": f"${{{{ vars.{var} || '{package(runtime)}' }}}}"},
-            "run": 'python -m pip install "$CHARTER_PACKAGE"'}  # fmt: skip
+    env = {"CHARTER_PACKAGE": f"${{{{ vars.{var} || '{package(runtime)}' }}}}"}
+    constraints = (project.get("install") or {}).get("constraints")
+    if constraints:  # validated: a repository path of [A-Za-z0-9_./-], so no `$` reaches an expression
+        env["PIP_CONSTRAINT"] = constraints
+    return {"name": "Install charter", "env": env, "run": 'python -m pip install "$CHARTER_PACKAGE"'}
 
 
 # Special in GitHub's branch filters, plus `${}` so that no `${{` (an expression) is left: a
@@ -118,10 +122,10 @@ def checkout(history: bool = False) -> dict:
             "with": {**({"fetch-depth": 0} if history else {}), "persist-credentials": False}}
 
 
-def setup(history: bool = False, runtime: bool = False) -> list[dict]:
+def setup(project: dict, history: bool = False, runtime: bool = False) -> list[dict]:
     return [checkout(history),
             {"name": "Set up Python", "uses": uses("actions/setup-python"), "with": {"python-version": PYTHON}},
-            install(runtime)]  # fmt: skip
+            install(project, runtime)]  # fmt: skip
 
 
 def env_json(values: list[str]) -> str:
@@ -171,12 +175,12 @@ def pr_workflow(project: dict, out: str) -> dict:
          "env": {**base, "CHARTER_PATHS": env_json(watched_paths(project, out)), "GIT_LITERAL_PATHSPECS": "1"},
          "run": CHANGES}], 10, outputs={"specs": "${{ steps.diff.outputs.specs }}"})  # fmt: skip
     validate = _job("validate", read, [
-        *setup(),
+        *setup(project),
         {"name": "Validate the specs", "run": "charter validate --format github"},
         {"name": "Check the generated files", "run": "charter compile --check"}], 15, **gate)  # fmt: skip
     pr = {"PR_NUMBER": "${{ github.event.pull_request.number }}"}
     plan = _job("plan", {"contents": "read", "pull-requests": "read"}, [
-        *setup(history=True),
+        *setup(project, history=True),
         {"name": "Read the reviews", "env": {**pr, "GH_TOKEN": "${{ github.token }}"}, "run": REVIEWS},
         {"name": "Plan against the base branch", "id": "plan", "env": base, "run": PLAN},
         {"name": "Verdict", "env": {"STATUS": "${{ steps.plan.outputs.status }}"}, "run": VERDICT}],
@@ -198,7 +202,7 @@ def pr_workflow(project: dict, out: str) -> dict:
 
 def main_workflow(project: dict) -> dict:
     run = _job("run affected pipelines", {"contents": "write"}, [
-        *setup(history=True, runtime=True),
+        *setup(project, history=True, runtime=True),
         {"name": "Run the pipelines whose specs changed",
          "env": {"BEFORE": "${{ github.event.before }}", "CHARTER_STORE": "${{ vars.CHARTER_STORE }}"}, "run": RUN},
         {"name": "Commit and push charter.lock",
@@ -215,7 +219,7 @@ def monitor_workflow(models: list, project: dict) -> dict:
     for model in models:
         literal = cron(model.monitoring["schedule"]).replace("'", "''")  # an expression's string literal
         jobs[f"monitor-{model.name}"] = _job(f"monitor {model.name}", {"contents": "read"}, [
-            *setup(runtime=True),
+            *setup(project, runtime=True),
             {"name": f"Compare new data with {model.name}'s training data",
              "env": {"CHARTER_STORE": "${{ vars.CHARTER_STORE }}"},
              "run": shlex.join(["charter", "monitor", model.name, "--data", model.step("ingest").params["source"]])}],

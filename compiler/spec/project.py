@@ -43,6 +43,15 @@ class AirflowOptions(Strict):
     operator: Literal["kubernetes", "bash"] = Field("kubernetes", description="KubernetesPodOperator or BashOperator.")
 
 
+class InstallOptions(Strict):
+    """How the generated CI jobs install Charter."""
+
+    constraints: str | None = Field(
+        None, max_length=300, pattern=r"^[A-Za-z0-9_.][A-Za-z0-9_./-]*$",
+        description="A pip constraints file in the repository, such as `requirements/constraints.txt`: the "
+                    "generated GitHub jobs install Charter with it (`PIP_CONSTRAINT`), so CI gets the versions it pins.")
+
+
 class ProjectSpec(Strict):
     """The `spec` of the Project."""
 
@@ -58,6 +67,7 @@ class ProjectSpec(Strict):
     default_ownership: Name | None = Field(None, description="Ownership for specs no Ownership covers.")
     tracking: Literal["none", "mlflow"] = Field("none", description="Experiment tracking backend.")
     airflow: AirflowOptions = Field(default_factory=AirflowOptions)
+    install: InstallOptions = Field(default_factory=InstallOptions)
 
 
 class Project(Document):

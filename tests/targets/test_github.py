@@ -252,3 +252,23 @@ def test_only_jobs_that_run_pipelines_install_the_runtime():
     assert installs == {"charter-pr.yml:validate": core, "charter-pr.yml:plan": core,
                         "charter-main.yml:run": runtime, "charter-monitor.yml:monitor-churn": runtime,
                         "charter-monitor.yml:monitor-delivery-time": runtime}
+
+
+def test_install_constraints_reach_pip_and_nothing_else(example_repo: Path):
+    """`install.constraints` becomes PIP_CONSTRAINT on every install step; a path that leaves the
+    repository or could carry an expression is rejected by validation."""
+    installs = [step for text in example().values() for job in load_yaml_all(text)[0]["jobs"].values()
+                for step in job["steps"] if step.get("name") == "Install charter"]
+    assert installs and all(s["env"]["PIP_CONSTRAINT"] == "requirements/constraints.txt" for s in installs)
+    config = example_repo / "charter.yaml"
+    text = config.read_text()
+    line = "  install: {constraints: requirements/constraints.txt}\n"
+    assert line in text
+    for bad in ("../outside.txt", "/etc/constraints.txt", "${{ github.token }}", "a\nb", ".git/x"):
+        config.write_text(text.replace(line, f"  install: {{constraints: {json.dumps(bad)}}}\n"))
+        result = run_charter("validate", cwd=example_repo)
+        assert result.returncode == 1 and ("S206" in result.stdout or "S225" in result.stdout), (bad, result.stdout)
+    config.write_text(text.replace(line, ""))
+    _, graph = compile_tree(example_repo)
+    for doc in github.render(graph, "generated").values():
+        assert "PIP_CONSTRAINT" not in doc
