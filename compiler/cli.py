@@ -67,7 +67,9 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--target", action="extend", nargs="+", default=None, metavar="NAME",
                    help="targets to render: `--target a b` or `--target a --target b` "
                         "(default: ir and the `targets` of charter.yaml)")
-    c.add_argument("--out", default=None, help="output folder (default: `output` of charter.yaml); `-` for stdout")
+    c.add_argument("--out", default=None,
+                   help="write (or with --check, compare) the files under this folder instead of the repository "
+                        "(the files' contents do not change); `-` for stdout")
     c.add_argument("--check", action="store_true", help="write nothing; exit 1 when generated files are stale")
     c.add_argument("--root", type=Path, default=None, help="repository root (default: found from the cwd)")
 
@@ -283,43 +285,60 @@ def _write_targets(args: argparse.Namespace, root: Path, graph, targets: list[st
     from compiler.atomic import write_atomic
     from compiler.render import render_graph
 
-    out = (args.out or graph.project.get("output", "generated")).rstrip("/")
-    versions = _lock_versions(root)
-    bundle = render_graph(graph, targets, "" if out == "-" else out, versions)
-    if out == "-":
+    # Files are always rendered for the project's own output folder, so the paths inside them
+    # (CI path filters, GitLab's include, kustomizations) are the repository's whatever --out
+    # says; --out only moves where they are written (or compared, with --check).
+    output = graph.project.get("output", "generated").rstrip("/")
+    bundle = render_graph(graph, targets, output, _lock_versions(root))
+    if args.out == "-":
         for text in bundle.files.values():
             sys.stdout.write(text)
         return EXIT_OK
-    stale = [path for path, text in bundle.files.items()
-             if not (root / path).is_file() or (root / path).read_text(encoding="utf-8") != text]
-    out_dir = root / out
+    if args.out:
+        dest = Path(args.out).resolve()
+        if dest == root or dest in root.parents:
+            raise UsageError(f"--out {args.out} is the repository itself or above it; name a folder of its own")
+        files = {dest / _relocated(path, output): text for path, text in bundle.files.items()}
+        scanned = dest  # everything under DIR is Charter's
+    else:
+        files = {root / path: text for path, text in bundle.files.items()}
+        scanned = root / output
+
+    def shown(path: Path) -> str:
+        return path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
+
+    stale = [path for path, text in files.items()
+             if not path.is_file() or path.read_text(encoding="utf-8") != text]
     # Orphans only when every target was rendered: with --target, the other targets' files
     # are not in the bundle, and are not orphans.
-    orphans = sorted(p.relative_to(root).as_posix() for p in out_dir.rglob("*")
-                     if p.is_file() and p.relative_to(root).as_posix() not in bundle.files) \
-        if out_dir.is_dir() and not args.target else []
+    orphans = sorted(shown(p) for p in scanned.rglob("*") if p.is_file() and p not in files) \
+        if scanned.is_dir() and not args.target else []
     if args.check:
         for path in stale:
-            state = "missing" if not (root / path).is_file() else "stale or edited by hand"
-            print(f"{path}: {state}", file=sys.stderr)
-        for path in orphans:
-            print(f"{path}: no longer generated; remove it", file=sys.stderr)
+            state = "missing" if not path.is_file() else "stale or edited by hand"
+            print(f"{shown(path)}: {state}", file=sys.stderr)
+        for name in orphans:
+            print(f"{name}: no longer generated; remove it", file=sys.stderr)
         if stale or orphans:
             print("run `charter compile` and commit the result", file=sys.stderr)
             return EXIT_SPEC_ERRORS
         print(f"ok: {len(bundle.files)} generated file(s) up to date")
         return EXIT_OK
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(4) as pool:  # file creation is system calls: threads overlap them
-        list(pool.map(lambda path: write_atomic(root / path, bundle.files[path], durable=False), stale))
     for path in stale:
-        print(f"wrote {path}")
-    for path in orphans:
-        print(f"note: {path} is no longer generated; remove it", file=sys.stderr)
+        write_atomic(path, files[path], durable=False)
+        print(f"wrote {shown(path)}")
+    for name in orphans:
+        print(f"note: {name} is no longer generated; remove it", file=sys.stderr)
     if not stale:
         print(f"ok: {len(bundle.files)} generated file(s) up to date")
     return EXIT_OK
+
+
+def _relocated(path: str, output: str) -> str:
+    """Where a repository path goes under --out DIR: the output folder's files at DIR's top,
+    the rest (`.github/...`) at their repository path below DIR."""
+    prefix = output + "/"
+    return path[len(prefix):] if path.startswith(prefix) else path
 
 
 def _lock_versions(root: Path) -> dict[str, str]:

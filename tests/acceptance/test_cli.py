@@ -114,3 +114,29 @@ def test_all_files_reported_in_one_run(example_repo):
     result = run_charter("validate", "--format", "short", cwd=example_repo)
     assert result.returncode == 1
     assert [line.split(":")[0] for line in result.stdout.splitlines()] == ["specs/a.yaml", "specs/b.yaml", "specs/c.yaml"]
+
+
+def test_compile_out_writes_only_under_the_folder(example_repo, tmp_path):
+    """`--out DIR` moves where the files go, never what they say, and touches nothing else."""
+    assert run_charter("compile", cwd=example_repo).returncode == 0
+    subprocess.run(["git", "add", "-A"], cwd=example_repo, check=True)
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@e", "commit", "-qm", "generated"],
+                   cwd=example_repo, check=True)
+    for dest in (tmp_path / "elsewhere", example_repo / "build"):
+        for _ in range(2):  # a second compile into the same folder works
+            result = run_charter("compile", "--out", str(dest), cwd=example_repo)
+            assert result.returncode == 0, result.stderr
+        assert run_charter("compile", "--check", "--out", str(dest), cwd=example_repo).returncode == 0
+        written = sorted(p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_file())
+        assert ".github/workflows/charter-pr.yml" in written and "kubernetes/production/churn.yaml" in written
+        for name in written:  # the same bytes as in the repository
+            here = example_repo / (name if name.startswith(".github/") else f"generated/{name}")
+            assert (dest / name).read_text() == here.read_text(), name
+        (dest / "stray.txt").write_text("x")
+        stale = run_charter("compile", "--check", "--out", str(dest), cwd=example_repo)
+        assert stale.returncode == 1 and "stray.txt: no longer generated" in stale.stderr
+    status = subprocess.run(["git", "status", "--porcelain"], cwd=example_repo, capture_output=True, text=True)
+    assert status.stdout.splitlines() == ["?? build/"]
+    for bad in (".", ".."):
+        refused = run_charter("compile", "--out", bad, cwd=example_repo)
+        assert refused.returncode == 2 and "name a folder of its own" in refused.stderr
