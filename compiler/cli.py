@@ -345,7 +345,7 @@ def _graph_or_exit(args: argparse.Namespace, on_miss=None):
 def _yaml_files(root: Path, stop: int) -> int:
     """How many YAML files the tree holds (hidden folders skipped), counting up to `stop`."""
     count = 0
-    for folder, dirs, names in os.walk(root):
+    for _folder, dirs, names in os.walk(root):
         dirs[:] = [d for d in dirs if not d.startswith(".")]
         count += sum(n.endswith((".yaml", ".yml")) for n in names)
         if count >= stop:

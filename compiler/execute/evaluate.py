@@ -129,7 +129,7 @@ def _counts(task: str, y, pred, positive) -> dict:
         return {"n": n, "tp": tp, "fp": fp, "tn": tn, "fn": fn, "positives": tp + fn, "negatives": tn + fp,
                 "predicted_positives": tp + fp}  # fmt: skip
     if task == "multiclass_classification":
-        correct = int(sum(a == b for a, b in zip(y, pred)))
+        correct = int(sum(a == b for a, b in zip(y, pred, strict=True)))
         return {"n": n, "correct": correct, "errors": n - correct}
     err = np.asarray(pred, dtype=float) - np.asarray(y, dtype=float)
     return {"n": n, "sum_error": float(err.sum()), "sum_abs_error": float(np.abs(err).sum()),

@@ -92,4 +92,4 @@ def table(results: list[GateResult]) -> str:
         margin = "" if r.margin is None else f"{r.margin:+.4g}"
         rows.append((r.id, value, r.threshold, margin, ("ok" if r.passed else "FAILED") + (f" ({r.note})" if r.note else "")))
     widths = [max(len(row[i]) for row in rows) for i in range(5)]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows)
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows)

@@ -54,7 +54,7 @@ def feature_drift(method: str, ref: dict, column: pl.Series, kind: str) -> float
     expected = [ref["fractions"].get(c, 0.0) for c in categories]
     actual = [shares.get(c, 0.0) for c in categories]
     if method == "ks":  # for categories, KS degenerates to the largest share difference
-        return float(max(abs(x - y) for x, y in zip(expected, actual)))
+        return float(max(abs(x - y) for x, y in zip(expected, actual, strict=True)))
     return psi(expected, actual)
 
 

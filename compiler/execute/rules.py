@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import polars as pl
 
@@ -37,7 +37,7 @@ class RuleResult:
 
 
 def _naive(now: datetime) -> datetime:
-    return now.astimezone(timezone.utc).replace(tzinfo=None) if now.tzinfo else now
+    return now.astimezone(UTC).replace(tzinfo=None) if now.tzinfo else now
 
 
 def _outside(value: pl.Expr, low, high, strict: bool = False) -> pl.Expr:

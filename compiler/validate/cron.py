@@ -24,7 +24,7 @@ def cron_problem(expr: str) -> str | None:
     parts = text.split()
     if len(parts) != 5:
         return f"a cron expression has 5 fields (minute hour day-of-month month day-of-week), not {len(parts)}"
-    for part, (name, low, high, names) in zip(parts, _FIELDS):
+    for part, (name, low, high, names) in zip(parts, _FIELDS, strict=True):
         for item in part.split(","):
             m = _ITEM.match(item)
             if not m:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -17,7 +17,7 @@ from compiler.execute.ingest import read_source  # noqa: E402
 from compiler.execute.prepare import apply_prepare, finalize_types  # noqa: E402
 from compiler.execute.rules import check_rules  # noqa: E402
 
-NOW = datetime(2025, 1, 10, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2025, 1, 10, 12, 0, tzinfo=UTC)
 DF = pl.DataFrame({
     "id": ["a1", "a2", "a3", "a3", None],
     "n": [1, 5, 10, None, 3],
