@@ -1,5 +1,7 @@
-"""`charter check-data` on a generated 5,000,000-row table against pandera, DuckDB and polars
-running the same 16 rules, in the same run, checking that all report the same failing counts.
+"""`charter check-data` on a generated 5,000,000-row table against pandera, DuckDB and polars.
+
+All of them run the same 16 rules, in the same run, and the harness checks that all report the same
+failing counts.
 
     pip install -e '.[dev,bench]'
     python benchmarks/bench_check_data.py [--rows 5000000] [--runs 3] [--json]

@@ -1,5 +1,4 @@
-"""`charter run` end to end against a plain scikit-learn script doing the same work, and the
-cached re-run.
+"""`charter run` end to end against a plain scikit-learn script doing the same work, and the cached re-run.
 
     python benchmarks/bench_run.py [--rows 300000] [--runs 3] [--json]
 

@@ -310,7 +310,7 @@ def _write_targets(args: argparse.Namespace, root: Path, graph, targets: list[st
 
 
 def _lock_versions(root: Path) -> dict[str, str]:
-    """model -> version promoted in charter.lock (what the deployment configs serve)."""
+    """Model name -> version promoted in charter.lock (what the deployment configs serve)."""
     import json
 
     from compiler.gitops.render import lock_versions
@@ -463,8 +463,10 @@ def _monitor(args: argparse.Namespace) -> int:
 
 
 def _gitops(args: argparse.Namespace) -> int:
-    """plan, diff, history, changelog, rollback, status: git problems are errors (exit 1),
-    since plan's exit 2 means "changes"."""
+    """plan, diff, history, changelog, rollback, status: git problems are errors (exit 1).
+
+    Not exit 2, since plan's exit 2 means "changes".
+    """
     from compiler.config import find_root
     from compiler.gitops import commands
     from compiler.gitops.git import GitError

@@ -1,5 +1,6 @@
-"""Charter's expression language: one small, safe language for rules, slices, guardrails and
-business metrics, parsed with Python's `ast` and never evaluated with `eval`.
+"""Charter's expression language: one small, safe language for rules, slices, guardrails and business metrics.
+
+It is parsed with Python's `ast` and never evaluated with `eval`.
 
     tenure_months < 6 and contract == 'monthly'
     weather in ['rain', 'snow']

@@ -1,6 +1,8 @@
-"""Literal secrets in spec values: what `charter validate` reports (S223) and what plans and
-diffs must never print. A bottom-layer module with no imports of its own, so `charter plan`
-redacts without loading the validator (and pydantic)."""
+"""Literal secrets in spec values: what `charter validate` reports (S223) and what plans and diffs must never print.
+
+A bottom-layer module with no imports of its own, so `charter plan` redacts without loading the
+validator (and pydantic).
+"""
 
 from __future__ import annotations
 
@@ -33,8 +35,10 @@ REDACTED = "<redacted>"
 
 
 def redact(value: object, key: object = None) -> object:
-    """`value` with every literal secret in it replaced by `<redacted>` (for plans and diffs,
-    which print spec values into pull requests)."""
+    """`value` with every literal secret in it replaced by `<redacted>`.
+
+    For plans and diffs, which print spec values into pull requests.
+    """
     if isinstance(value, dict):
         return {k: redact(v, k) for k, v in value.items()}
     if isinstance(value, list):

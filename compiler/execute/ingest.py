@@ -35,11 +35,13 @@ def _path(params: dict, root: Path) -> Path:
 
 
 def fingerprint(params: dict, root: Path, cache: dict | None = None) -> str:
-    """sha256 of the input bytes; for database queries, of the query (data changes behind a
-    query are not detected: `charter run --force` re-reads them).
+    """sha256 of the input bytes; for database queries, of the query.
+
+    Data changes behind a query are not detected: `charter run --force` re-reads them.
 
     `cache` maps a path to (size, mtime_ns, inode, hash), so an unchanged file is not hashed
-    again on every run (as DVC's state database does)."""
+    again on every run (as DVC's state database does).
+    """
     digest = hashlib.sha256()
     if params["format"] == "sql" and params.get("connection"):
         digest.update(f"{params['source']}\0{params.get('query') or params.get('table')}".encode())

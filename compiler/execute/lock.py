@@ -1,6 +1,7 @@
-"""`charter.lock`: per model, what was last promoted (spec hash, data fingerprint, version,
-metrics, artifact URI). It is committed, so git history holds every promotion, and it is
-the baseline that `max_drop` gates and `charter plan` compare against.
+"""`charter.lock`: per model, what was last promoted (spec hash, data fingerprint, version, metrics, artifact URI).
+
+It is committed, so git history holds every promotion, and it is the baseline that `max_drop` gates
+and `charter plan` compare against.
 """
 
 from __future__ import annotations

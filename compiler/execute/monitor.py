@@ -59,8 +59,10 @@ def feature_drift(method: str, ref: dict, column: pl.Series, kind: str) -> float
 
 
 def load_batch(pipeline, data: str, root: Path, graph) -> pl.DataFrame:
-    """Read `data` (a file path, or a DataSource name of the graph) like the model's ingest,
-    then apply the model's prepare steps."""
+    """Read `data` like the model's ingest, then apply the model's prepare steps.
+
+    `data` is a file path, or a DataSource name of the graph.
+    """
     from compiler.execute.ingest import read_source
     from compiler.execute.prepare import apply_prepare, finalize_types
 

@@ -1,5 +1,8 @@
-"""Package: the model (skops, plus joblib where a serving runtime demands it), its metrics,
-a model card following Google's Model Card sections, and the run record."""
+"""Package: the model, its metrics, a model card and the run record.
+
+The model is saved with skops, plus joblib where a serving runtime demands it; the model card
+follows Google's Model Card sections.
+"""
 
 from __future__ import annotations
 
@@ -25,8 +28,10 @@ def save_model(pipeline, folder: Path, runtimes: list[str]) -> list[str]:
 
 
 def trusted_types(path: Path) -> list[str]:
-    """The types a skops file needs, when all are scikit-learn's, numpy's or scipy's; anything
-    else means the file was not written by Charter, and loading it is refused."""
+    """The types a skops file needs, when all are scikit-learn's, numpy's or scipy's.
+
+    Anything else means the file was not written by Charter, and loading it is refused.
+    """
     import skops.io as sio
 
     untrusted = sio.get_untrusted_types(file=path)

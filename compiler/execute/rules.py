@@ -1,5 +1,6 @@
-"""Data rules, vectorised: every rule becomes a polars expression, and all of them run in one
-`select` so polars evaluates them in parallel in a single pass over the table.
+"""Data rules, vectorised: every rule becomes a polars expression, and all of them run in one `select`.
+
+Polars then evaluates them in parallel, in a single pass over the table.
 
 Row rules count failing rows (and sample up to five, as 1-based row numbers of the prepared
 table); table rules (row_count, null_fraction, distinct_count, mean/stdev/quantile, freshness)

@@ -1,5 +1,6 @@
-"""SpecSet -> PipelineGraph: resolve names, feature lists and owners once, so that every
-target and the runtime read the same, already-decided facts.
+"""SpecSet -> PipelineGraph: resolve names, feature lists and owners once.
+
+Every target and the runtime then read the same, already-decided facts.
 
 Step hashes cover only what determines a step's result: spec fields that describe it
 (descriptions and labels do not), and the hashes of the steps it needs. The runtime adds the
@@ -185,8 +186,10 @@ def _gates(metricsets: list[Spec]) -> list[dict]:
 
 
 def _gate_waivers(specs: list[Spec]) -> dict:
-    """Waivers of gates, in the gate step's params only when there are any (so that a tree
-    without waivers keeps the step hashes, run keys and model versions it had)."""
+    """Waivers of gates, in the gate step's params only when there are any.
+
+    That way, a tree without waivers keeps the step hashes, run keys and model versions it had.
+    """
     found = [{"gate": w.gate, "reason": w.reason, "approver": w.approver, "expires": w.expires.isoformat(),
               "spec": f"{s.kind}/{s.name}"}
              for s in specs for w in s.model.waivers if w.gate is not None]

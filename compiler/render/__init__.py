@@ -28,9 +28,11 @@ class Bundle:
 def render_graph(graph, targets: list[str], out: str, versions: dict[str, str] | None = None,
                  helper: Helper | None = None) -> Bundle:
     """Render the given targets; `out` is the output folder, relative to the repository.
-    `versions` (model -> promoted version, from `charter.lock`) is what deployment configs
-    serve; it reaches renderers as `graph.project["versions"]`. `helper` is a second process
-    started earlier (see `Helper`); without one, a large tree starts it here."""
+
+    `versions` (model -> promoted version, from `charter.lock`) is what deployment configs serve;
+    it reaches renderers as `graph.project["versions"]`. `helper` is a second process started
+    earlier (see `Helper`); without one, a large tree starts it here.
+    """
     if versions:
         graph = replace(graph, project={**graph.project, "versions": dict(sorted(versions.items()))})
     heavy = [t for t in targets if t in _HEAVY] if len(graph.models) >= _PARALLEL_FROM and can_fork() else []
@@ -52,9 +54,11 @@ def render_graph(graph, targets: list[str], out: str, versions: dict[str, str] |
 
 
 class Helper:
-    """A second process for rendering, forked now and already importing the kfp SDK, so that
-    the import overlaps the parsing and validation of a large tree (`charter compile` starts
-    one when the IR cache misses on a large tree)."""
+    """A second process for rendering, forked now and already importing the kfp SDK.
+
+    The import then overlaps the parsing and validation of a large tree (`charter compile` starts
+    one when the IR cache misses on a large tree).
+    """
 
     def __init__(self) -> None:
         import multiprocessing

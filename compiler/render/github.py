@@ -38,8 +38,10 @@ RUNNER = "ubuntu-latest"
 # charter is not on PyPI: the repository variable CHARTER_PACKAGE names what pip installs (a git
 # URL, a wheel, a private index's `charter==X`); the default pins the version that wrote these files.
 def package(project: dict) -> str:
-    """The default of CHARTER_PACKAGE: this version, with the kfp SDK when the project
-    compiles the kubeflow target (`charter compile --check` needs it)."""
+    """The default of CHARTER_PACKAGE: this version, with the kfp SDK when the project compiles the kubeflow target.
+
+    `charter compile --check` needs the SDK there.
+    """
     extra = "[kubeflow]" if "kubeflow" in project.get("targets", []) else ""
     return f"charter{extra}=={__version__}"
 

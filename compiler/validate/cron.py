@@ -1,5 +1,8 @@
-"""A strict checker for five-field cron expressions (the dialect of Kubernetes CronJobs,
-Argo CronWorkflows, GitHub Actions `schedule:` and Airflow), with a reason on failure."""
+"""A strict checker for five-field cron expressions, with a reason on failure.
+
+The dialect is that of Kubernetes CronJobs, Argo CronWorkflows, GitHub Actions `schedule:` and
+Airflow.
+"""
 
 from __future__ import annotations
 

@@ -40,8 +40,11 @@ def example() -> dict[str, str]:
 
 
 def hostile_repo(repo: Path) -> Path:
-    """The example with EVIL in a description (free text, accepted by validation); charter.yaml
-    with EVIL in its folders, output, image and branch is rejected by validation (checked)."""
+    """The example with EVIL in a description (free text, accepted by validation).
+
+    charter.yaml with EVIL in its folders, output, image and branch is rejected by validation
+    (checked).
+    """
     (repo / EVIL_FOLDER / "sub").mkdir(parents=True)
     (repo / EVIL_FOLDER / "sub" / "README.md").write_text("not a spec\n")
     config = (repo / "charter.yaml").read_text()
@@ -66,8 +69,10 @@ _HOSTILE_SETTINGS = (("specs", "[specs]", ["specs", EVIL_FOLDER]), ("output", "g
 
 
 def hostile_graph(repo: Path):
-    """The hostile repository's IR, with the settings validation rejects put back into it:
-    the renderer must keep them inert on its own, not rely on validation."""
+    """The hostile repository's IR, with the settings validation rejects put back into it.
+
+    The renderer must keep them inert on its own, not rely on validation.
+    """
     from dataclasses import replace
 
     _, graph = compile_tree(hostile_repo(repo))

@@ -1,7 +1,9 @@
-"""Target `kubeflow`: pipelines compiled by the kfp SDK, read back by KFP's own protobuf
-schemas (`PipelineSpec`, and `PipelineDeploymentConfig` for the commands, which PipelineSpec
-holds as a free-form Struct), so a field or a type KFP does not accept fails the test.
-The golden files are checked by tests/test_golden.py."""
+"""Target `kubeflow`: pipelines compiled by the kfp SDK, read back by KFP's own protobuf schemas.
+
+The schemas are `PipelineSpec`, and `PipelineDeploymentConfig` for the commands, which PipelineSpec
+holds as a free-form Struct, so a field or a type KFP does not accept fails the test. The golden
+files are checked by tests/test_golden.py.
+"""
 
 from __future__ import annotations
 
@@ -94,8 +96,10 @@ def test_kfp_reads_every_file_back_and_tasks_follow_the_ir():
 
 
 def kfp_own_file(name: str, description: str, tasks, img: str, tmp_path) -> str:
-    """The same pipeline written the documented way: `@dsl.container_component`,
-    `@dsl.pipeline` and `Compiler().compile` to a file, with kfp's own YAML writer."""
+    """The same pipeline written the documented way, with kfp's own YAML writer.
+
+    That is `@dsl.container_component`, `@dsl.pipeline` and `Compiler().compile` to a file.
+    """
     from kfp import compiler, dsl
 
     def component(step: str, argv):
@@ -168,8 +172,10 @@ def test_hostile_description_stays_data(example_repo):
 
 
 def test_hostile_image_is_refused(example_repo):
-    """An image holding `{{channel:...}}` becomes a KFP placeholder in kfp's output, which KFP's
-    driver resolves: validation rejects such an image, and the target refuses a hand-made IR's."""
+    """An image holding `{{channel:...}}` becomes a KFP placeholder in kfp's output, which KFP's driver resolves.
+
+    Validation rejects such an image, and the target refuses a hand-made IR's.
+    """
     evil = "{{channel:task=;name=x;type=String;}}"
     charter = example_repo / "charter.yaml"
     charter.write_text(charter.read_text().replace("image: ghcr.io/acme/charter-runner:0.1.0",
@@ -182,8 +188,10 @@ def test_hostile_image_is_refused(example_repo):
 
 
 def test_names_a_yaml_reader_takes_for_numbers_stay_strings():
-    """`1e3` and `0o17` are DNS labels, and numbers to a YAML 1.2 reader (and to KFP's Go
-    reader): PyYAML, as kfp uses it, writes them bare; the command must hold strings."""
+    """`1e3` and `0o17` are DNS labels, and numbers to a YAML 1.2 reader (and to KFP's Go reader).
+
+    PyYAML, as kfp uses it, writes them bare; the command must hold strings.
+    """
     _, graph = compile_tree(REPO)
     models = tuple(renamed(graph.model("churn"), name) for name in ("1e3", "0o17", "0x1f", "true"))
     files = example(replace(graph, models=models, checks=()))

@@ -1,5 +1,8 @@
-"""The data engine: every rule type on passing and failing data, every cleaning step, every
-ingest format, and the errors bad data gets."""
+"""The data engine on good and bad data: rules, cleaning steps, ingest formats, and their errors.
+
+Every rule type runs on passing and failing data; every cleaning step and every ingest format is
+covered, and so are the errors bad data gets.
+"""
 
 from __future__ import annotations
 
