@@ -56,14 +56,16 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--base", default=None, help="with --affected: the ref to compare with (e.g. the previous commit)")
     r.add_argument("--step", default=None, help="run only this step (its inputs must exist in the store)")
     r.add_argument("--force", action="store_true", help="re-run steps even when their inputs are unchanged")
-    r.add_argument("--store", default=None, help="artifact store (default: $CHARTER_STORE, else `artifact_store` of charter.yaml)")
+    r.add_argument("--store", default=None,
+                   help="artifact store (default: $CHARTER_STORE, else `artifact_store` of charter.yaml)")
     r.add_argument("--format", default="text", choices=("text", "json"), help="output format")
     r.add_argument("--root", type=Path, default=None, help="repository root (default: found from the cwd)")
 
     k = sub.add_parser("check-data", help="ingest, clean and check the data of a source or suite")
     k.add_argument("source", help="name of a DataSource or ValidationSuite")
     k.add_argument("--force", action="store_true", help="re-run even when inputs are unchanged")
-    k.add_argument("--store", default=None, help="artifact store (default: $CHARTER_STORE, else `artifact_store` of charter.yaml)")
+    k.add_argument("--store", default=None,
+                   help="artifact store (default: $CHARTER_STORE, else `artifact_store` of charter.yaml)")
     k.add_argument("--format", default="text", choices=("text", "json"), help="output format")
     k.add_argument("--root", type=Path, default=None, help="repository root (default: found from the cwd)")
 
@@ -486,4 +488,5 @@ def _gitops(args: argparse.Namespace) -> int:
 
 COMMANDS = {"plan": _gitops, "diff": _gitops, "history": _gitops, "changelog": _gitops, "rollback": _gitops,
             "status": _gitops,
-            "monitor": _monitor, "check-data": _check_data, "run": _run, "compile": _compile, "validate": _validate, "schema": _schema, "explain": _explain, "init": _init}
+            "monitor": _monitor, "check-data": _check_data, "run": _run, "compile": _compile, "validate": _validate,
+            "schema": _schema, "explain": _explain, "init": _init}

@@ -17,7 +17,8 @@ SECRET_VALUES = (
     (re.compile(r"\bxox[baprs]-[A-Za-z0-9-]{10,}\b"), "a Slack token"),
     (re.compile(r"\bsk-[A-Za-z0-9]{32,}\b"), "an API secret key"),
 )
-SECRET_KEYS = re.compile(r"(?i)(?:^|_|-)(?:password|passwd|secret|token|api_?key|access_?key|private_?key|credentials?)$")
+SECRET_KEYS = re.compile(
+    r"(?i)(?:^|_|-)(?:password|passwd|secret|token|api_?key|access_?key|private_?key|credentials?)$")
 # Cheap pre-filter: most strings hold none of these, so the regexes above rarely run.
 HINTS = re.compile(r"://|-----|AKIA|ASIA|gh[pousr]_|glpat-|xox|sk-")
 

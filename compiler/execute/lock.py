@@ -24,7 +24,8 @@ def read_lock(root: Path) -> dict:
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         from compiler.execute.failure import RunError
 
-        raise RunError(f"{LOCK_FILE} is not valid JSON ({exc})", hint=f"restore it from git: git checkout {LOCK_FILE}") from exc
+        raise RunError(f"{LOCK_FILE} is not valid JSON ({exc})",
+                       hint=f"restore it from git: git checkout {LOCK_FILE}") from exc
     data.setdefault("models", {})
     return data
 

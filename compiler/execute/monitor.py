@@ -164,7 +164,8 @@ def format_report(report: dict) -> str:
     for name, d in report["drift"].items():
         value = "n/a" if d["value"] is None or (isinstance(d["value"], float) and math.isnan(d["value"])) \
             else f"{d['value']:.4f}"
-        lines.append(f"  {name:<28} {value:>8}  {'ALERT' if d['alert'] else 'ok'}{'  ' + d.get('note', '') if d.get('note') else ''}")
+        note = "  " + d.get("note", "") if d.get("note") else ""
+        lines.append(f"  {name:<28} {value:>8}  {'ALERT' if d['alert'] else 'ok'}{note}")
     if report["gates"] is not None:
         lines.append("gates: " + ("passed" if report["gates"]["passed"] else "FAILED"))
         for g in report["gates"]["gates"]:

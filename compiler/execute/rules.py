@@ -146,7 +146,8 @@ def _row_message(r: dict, failing: int) -> str:
         return "ok"
     what = {"not_null": "have nulls", "unique": "repeat an earlier key", "between": "are out of bounds",
             "in_set": "are not in the allowed set", "regex": "do not match the pattern",
-            "length": "have a length out of bounds", "compare": f"break `{r.get('left')} {r.get('op')} {r.get('right')}`",
+            "length": "have a length out of bounds",
+            "compare": f"break `{r.get('left')} {r.get('op')} {r.get('right')}`",
             "not_in_future": "are in the future", "expression": "break the check"}[r["rule"]]  # fmt: skip
     return f"{failing} row(s) {what}"
 
@@ -163,7 +164,8 @@ def _table_result(r: dict, observed: float | None, rows: int) -> RuleResult:
         passed, message = False, "no values to measure"
     else:
         passed = (low is None or observed >= low) and (high is None or observed <= high)
-        bounds = " and ".join(([f">= {low:g}"] if low is not None else []) + ([f"<= {high:g}"] if high is not None else []))
+        bounds = " and ".join(([f">= {low:g}"] if low is not None else [])
+                              + ([f"<= {high:g}"] if high is not None else []))
         shown = f"{observed:.6g}" if kind != "freshness" else f"{observed / 3600:.1f}h old"
         message = "ok" if passed else f"observed {shown}, expected {bounds}"
     return RuleResult(r["id"], kind, r["severity"], passed, 0 if passed else 1, 1, [], observed, message)

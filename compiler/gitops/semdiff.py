@@ -182,8 +182,8 @@ def diff_resources(before: dict, after: dict) -> list[ResourceChange]:
             changes.append(ResourceChange(addr, a.kind, a.name, action, a.file, b.file if moved else None,
                                           None, fields))
     for addr, res in sorted(new.items()):
-        match = next((g for g in sorted(gone) if gone[g].kind == res.kind and _same(_body(gone[g].data), _body(res.data))),
-                     None)
+        match = next((g for g in sorted(gone)
+                      if gone[g].kind == res.kind and _same(_body(gone[g].data), _body(res.data))), None)
         if match is not None:
             old = gone.pop(match)
             changes.append(ResourceChange(addr, res.kind, res.name, "rename", res.file,

@@ -197,13 +197,16 @@ def _gate_waivers(specs: list[Spec]) -> dict:
 
 
 def _evaluate(body, metricsets: list[Spec], feats: list[str], columns: dict[str, str]) -> dict:
-    metrics = sorted({m for ms in metricsets for m in (*ms.model.spec.metrics, *(g.metric for g in ms.model.spec.gates))})
+    metrics = sorted({m for ms in metricsets
+                      for m in (*ms.model.spec.metrics, *(g.metric for g in ms.model.spec.gates))})
     monitoring = next((ms.model.spec.monitoring for ms in metricsets if ms.model.spec.monitoring), None)
     drift_features = (monitoring.drift.features if monitoring and monitoring.drift.features else feats)
     return {"task": body.task, "target": body.data.target, "metrics": metrics,
             "slices": [_dump(s) for s in body.slices], "guardrails": [_dump(g) for g in body.guardrails],
-            "business": [{"name": b.name, "expression": b.expression} for ms in metricsets for b in ms.model.spec.business],
-            "profile": {"features": list(drift_features), "types": {c: columns[c] for c in drift_features}}}  # fmt: skip
+            "business": [{"name": b.name, "expression": b.expression}
+                         for ms in metricsets for b in ms.model.spec.business],
+            "profile": {"features": list(drift_features),
+                        "types": {c: columns[c] for c in drift_features}}}  # fmt: skip
 
 
 def _rollout(specset: SpecSet, policy: Spec, owners: dict) -> dict:

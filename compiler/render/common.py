@@ -34,7 +34,8 @@ class _Dumper(_Base):
 # YAML 1.2 core schema scalars that YAML 1.1 reads as strings: quote them.
 _Dumper.add_implicit_resolver("tag:yaml.org,2002:int", re.compile(r"^[-+]?(0o[0-7]+|0x[0-9a-fA-F]+)$"),
                               list("-+0"))
-_Dumper.add_implicit_resolver("tag:yaml.org,2002:float", re.compile(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$"),
+_Dumper.add_implicit_resolver("tag:yaml.org,2002:float",
+                              re.compile(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$"),
                               list("-+.0123456789"))
 _Dumper.add_implicit_resolver("tag:yaml.org,2002:float", re.compile(r"^([-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN))$"),
                               list("-+."))

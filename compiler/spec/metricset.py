@@ -115,7 +115,8 @@ def gate_ids(metric_set: str, gates: list[Gate]) -> list[str]:
         if g.id:
             ids.append(g.id)
             continue
-        base = f"{metric_set}:{g.metric}" + (f"@{g.slice}" if g.slice else "") + (":drop" if g.max_drop is not None else "")
+        base = (f"{metric_set}:{g.metric}" + (f"@{g.slice}" if g.slice else "")
+                + (":drop" if g.max_drop is not None else ""))
         seen[base] = seen.get(base, 0) + 1
         ids.append(base if seen[base] == 1 else f"{base}#{seen[base]}")
     return ids

@@ -74,7 +74,8 @@ def test_reordering_a_keyed_list_is_no_change():
 
 
 def test_resources_rename_move_create_delete():
-    before = {"Model/a": _res("Model", "a", "x.yaml", {"k": 1}), "Model/gone": _res("Model", "gone", "x.yaml", {"z": 9}),
+    before = {"Model/a": _res("Model", "a", "x.yaml", {"k": 1}),
+              "Model/gone": _res("Model", "gone", "x.yaml", {"z": 9}),
               "DataSource/d": _res("DataSource", "d", "x.yaml", {"p": 1})}
     after = {"Model/b": _res("Model", "b", "y.yaml", {"k": 1}), "Model/new": _res("Model", "new", "y.yaml", {"n": 2}),
              "DataSource/d": _res("DataSource", "d", "y.yaml", {"p": 1})}

@@ -25,7 +25,8 @@ EXPRESSIONS = {
     "github.workflow", "github.ref", "github.event.schedule", "github.ref_name", "github.repository", "github.token",
     "github.event.before", "github.event.pull_request.number", "github.event.pull_request.base.ref",
     "steps.diff.outputs.specs", "steps.plan.outputs.markdown", "steps.plan.outputs.status",
-    "needs.plan.outputs.markdown", "vars.CHARTER_STORE", "vars.CHARTER_PACKAGE || 'charter==0.1.0'", "vars.CHARTER_PACKAGE || 'charter[kubeflow]==0.1.0'",
+    "needs.plan.outputs.markdown", "vars.CHARTER_STORE", "vars.CHARTER_PACKAGE || 'charter==0.1.0'",
+    "vars.CHARTER_PACKAGE || 'charter[kubeflow]==0.1.0'",
     "!cancelled() && needs.plan.outputs.markdown != '' && vars.CHARTER_PR_COMMENT == 'true'"
     " && github.event.pull_request.head.repo.full_name == github.repository",
 }  # fmt: skip

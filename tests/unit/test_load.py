@@ -82,7 +82,8 @@ def test_tabs_get_a_hint():
 
 
 def test_python_and_local_tags_are_rejected():
-    for text in ("a: !!python/object/apply:os.system [ls]", "a: !custom x", "a: !!binary aGk=", "!!python/name:os.system"):
+    for text in ("a: !!python/object/apply:os.system [ls]", "a: !custom x", "a: !!binary aGk=",
+                 "!!python/name:os.system"):
         _, diags = load_text(text)
         assert [d.code for d in diags] == ["L106"], text
 
