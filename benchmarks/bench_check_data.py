@@ -1,5 +1,7 @@
-"""`charter check-data` on a generated 5,000,000-row table against pandera, DuckDB and polars
-running the same 16 rules, in the same run, checking that all report the same failing counts.
+"""`charter check-data` on a generated 5,000,000-row table against pandera, DuckDB and polars.
+
+All of them run the same 16 rules, in the same run, and the harness checks that all report the same
+failing counts.
 
     pip install -e '.[dev,bench]'
     python benchmarks/bench_check_data.py [--rows 5000000] [--runs 3] [--json]
@@ -95,7 +97,8 @@ masks = {
   "discount": c("discount").is_not_null() & ((c("discount") < 0) | (c("discount") > 1)),
   "country": c("country").is_not_null() & ~c("country").is_in(["se", "no", "dk", "fi", "de"]),
   "email": c("email").is_not_null() & ~c("email").str.contains(r"^(?:[^@]+@[^@]+\\.[a-z]+)$"),
-  "account_len": c("account").is_not_null() & ((c("account").str.len_chars() < 6) | (c("account").str.len_chars() > 12)),
+  "account_len": c("account").is_not_null()
+      & ((c("account").str.len_chars() < 6) | (c("account").str.len_chars() > 12)),
   "compare": ~(c("tenure") >= c("tickets")).fill_null(False),
   "future": c("created").is_not_null() & (c("created") > now),
   "expression": ~((c("spend") >= 0) & (c("sessions") >= 0)).fill_null(False),
@@ -127,7 +130,8 @@ SELECT
   count(*) FILTER (WHERE spend IS NULL) / count(*), count(*), count(DISTINCT plan), avg(spend),
   stddev_samp(tenure), quantile_cont(seats, 0.5)
 FROM read_parquet('{path}')''').fetchone()
-names = ["not_null", "unique", "seats", "discount", "country", "email", "account_len", "compare", "future", "expression"]
+names = ["not_null", "unique", "seats", "discount", "country", "email", "account_len", "compare", "future",
+         "expression"]
 print(json.dumps({n: int(v) for n, v in zip(names, row)}))
 """
 
@@ -167,7 +171,8 @@ except pa.errors.SchemaErrors as exc:
     for name, group in fc.groupby("check"):
         # dataframe-wide checks list a failure case per column of a failing row: count rows
         counts[str(name)] = int(group["index"].nunique())
-names = ["not_null", "unique", "seats", "discount", "country", "email", "account_len", "compare", "future", "expression"]
+names = ["not_null", "unique", "seats", "discount", "country", "email", "account_len", "compare", "future",
+         "expression"]
 print(json.dumps({n: counts.get(n, 0) for n in names}))
 """
 
@@ -202,7 +207,8 @@ def generate(path: Path, rows: int) -> None:
     }).with_columns(
         pl.when(pl.int_range(pl.len()) % 50_000 == 7).then(None).otherwise(pl.col("account")).alias("account"),
         pl.when(pl.int_range(pl.len()) % 40 == 3).then(None).otherwise(pl.col("spend")).alias("spend"),
-        pl.when(pl.int_range(pl.len()) % 100_000 == 11).then(pl.lit("broken")).otherwise(pl.col("email")).alias("email"),
+        pl.when(pl.int_range(pl.len()) % 100_000 == 11).then(pl.lit("broken")).otherwise(pl.col("email"))
+        .alias("email"),
         pl.when(pl.int_range(pl.len()) % 200_000 == 13).then(pl.datetime(2099, 1, 1)).otherwise(pl.col("created"))
         .alias("created"),
     )
@@ -279,7 +285,8 @@ def main() -> int:
     if not agree:
         for name, c in counts.items():
             print(f"    {name}: {c}")
-    print(f"  charter / pandera = {summary['ratio_vs_pandera']:.2f}, charter / fastest = {summary['ratio_vs_fastest']:.2f}")
+    print(f"  charter / pandera = {summary['ratio_vs_pandera']:.2f}, "
+          f"charter / fastest = {summary['ratio_vs_fastest']:.2f}")
     for target, met in summary["targets"].items():
         print(f"  target {target:<36} {'met' if met else 'MISSED'}")
     return 0

@@ -1,5 +1,4 @@
-"""`charter run` end to end against a plain scikit-learn script doing the same work, and the
-cached re-run.
+"""`charter run` end to end against a plain scikit-learn script doing the same work, and the cached re-run.
 
     python benchmarks/bench_run.py [--rows 300000] [--runs 3] [--json]
 
@@ -102,7 +101,8 @@ num, cat = ["seats", "tenure", "spend"], ["plan", "region"]
 model = Pipeline([("prepare", ColumnTransformer([
     ("numeric", Pipeline([("impute", SimpleImputer(strategy="median"))]), num),
     ("categorical", Pipeline([("impute", SimpleImputer(strategy="most_frequent")),
-                              ("encode", OneHotEncoder(handle_unknown="infrequent_if_exist", sparse_output=False))]), cat),
+                              ("encode", OneHotEncoder(handle_unknown="infrequent_if_exist",
+                                                       sparse_output=False))]), cat),
 ])), ("model", HistGradientBoostingClassifier(max_iter=100, random_state=0))])
 model.fit(X.iloc[np.sort(train_idx)], y[np.sort(train_idx)])
 p = model.predict_proba(X.iloc[np.sort(test_idx)])[:, 1]

@@ -81,14 +81,16 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--base", default=None, help="with --affected: the ref to compare with (e.g. the previous commit)")
     r.add_argument("--step", default=None, help="run only this step (its inputs must exist in the store)")
     r.add_argument("--force", action="store_true", help="re-run steps even when their inputs are unchanged")
-    r.add_argument("--store", default=None, help="artifact store (default: $CHARTER_STORE, else `artifact_store` of charter.yaml)")
+    r.add_argument("--store", default=None,
+                   help="artifact store (default: $CHARTER_STORE, else `artifact_store` of charter.yaml)")
     r.add_argument("--format", default="text", choices=("text", "json"), help="output format")
     r.add_argument("--root", type=Path, default=None, help="repository root (default: found from the cwd)")
 
     k = sub.add_parser("check-data", help="ingest, clean and check the data of a source or suite")
     k.add_argument("source", help="name of a DataSource or ValidationSuite")
     k.add_argument("--force", action="store_true", help="re-run even when inputs are unchanged")
-    k.add_argument("--store", default=None, help="artifact store (default: $CHARTER_STORE, else `artifact_store` of charter.yaml)")
+    k.add_argument("--store", default=None,
+                   help="artifact store (default: $CHARTER_STORE, else `artifact_store` of charter.yaml)")
     k.add_argument("--format", default="text", choices=("text", "json"), help="output format")
     k.add_argument("--root", type=Path, default=None, help="repository root (default: found from the cwd)")
 
@@ -335,14 +337,17 @@ def _write_targets(args: argparse.Namespace, root: Path, graph, targets: list[st
 
 
 def _relocated(path: str, output: str) -> str:
-    """Where a repository path goes under --out DIR: the output folder's files at DIR's top,
-    the rest (`.github/...`) at their repository path below DIR."""
+    """Where a repository path goes under --out DIR.
+
+    The output folder's files go at DIR's top, the rest (`.github/...`) at their repository
+    path below DIR.
+    """
     prefix = output + "/"
     return path[len(prefix):] if path.startswith(prefix) else path
 
 
 def _lock_versions(root: Path) -> dict[str, str]:
-    """model -> version promoted in charter.lock (what the deployment configs serve)."""
+    """Model name -> version promoted in charter.lock (what the deployment configs serve)."""
     import json
 
     from compiler.gitops.render import lock_versions
@@ -485,8 +490,10 @@ def _monitor(args: argparse.Namespace) -> int:
 
 
 def _gitops(args: argparse.Namespace) -> int:
-    """plan, diff, history, changelog, rollback, status: git problems are errors (exit 1),
-    since plan's exit 2 means "changes"."""
+    """plan, diff, history, changelog, rollback, status: git problems are errors (exit 1).
+
+    Not exit 2, since plan's exit 2 means "changes".
+    """
     from compiler.config import find_root
     from compiler.gitops import commands
     from compiler.gitops.git import GitError
@@ -506,4 +513,5 @@ def _gitops(args: argparse.Namespace) -> int:
 
 COMMANDS = {"plan": _gitops, "diff": _gitops, "history": _gitops, "changelog": _gitops, "rollback": _gitops,
             "status": _gitops,
-            "monitor": _monitor, "check-data": _check_data, "run": _run, "compile": _compile, "validate": _validate, "schema": _schema, "explain": _explain, "init": _init}
+            "monitor": _monitor, "check-data": _check_data, "run": _run, "compile": _compile, "validate": _validate,
+            "schema": _schema, "explain": _explain, "init": _init}

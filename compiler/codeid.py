@@ -1,6 +1,9 @@
-"""The identity of the Charter code that is running: caches of derived data (the IR, parsed
-specs, rendered files) are keyed by it, so an edited checkout never reads what other code
-wrote. A low layer with no imports of Charter, so every layer can use it."""
+"""The identity of the Charter code that is running.
+
+Caches of derived data (the IR, parsed specs, rendered files) are keyed by it, so an edited
+checkout never reads what other code wrote. A low layer with no imports of Charter, so every layer
+can use it.
+"""
 
 from __future__ import annotations
 
@@ -13,8 +16,10 @@ import compiler
 
 @functools.cache
 def code_fingerprint() -> str:
-    """Version plus the size and mtime of every module, so an edited checkout never reads a
-    cache written by other code."""
+    """Version plus the size and mtime of every module.
+
+    Editing a module changes it, so an edited checkout never reads a cache written by other code.
+    """
     digest = hashlib.sha256(compiler.__version__.encode())
     base = os.path.dirname(compiler.__file__)
     found = []

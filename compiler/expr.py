@@ -1,5 +1,6 @@
-"""Charter's expression language: one small, safe language for rules, slices, guardrails and
-business metrics, parsed with Python's `ast` and never evaluated with `eval`.
+"""Charter's expression language: one small, safe language for rules, slices, guardrails and business metrics.
+
+It is parsed with Python's `ast` and never evaluated with `eval`.
 
     tenure_months < 6 and contract == 'monthly'
     weather in ['rain', 'snow']
@@ -110,7 +111,7 @@ def _shape(node: ast.AST, depth: int, count: list[int]) -> None:
         for op in node.ops:
             if not isinstance(op, _COMPARE):
                 raise _Fail(Problem("syntax", "use `==`, `!=`, `<`, `<=`, `>`, `>=`, `in` or `not in`", at))
-        for op, right in zip(node.ops, node.comparators):
+        for op, right in zip(node.ops, node.comparators, strict=True):
             if isinstance(op, ast.In | ast.NotIn) and not isinstance(right, ast.List | ast.Tuple):
                 raise _Fail(Problem("syntax", "`in` needs a list of literals, like `x in ['a', 'b']`", at))
     for child in ast.iter_child_nodes(node):
@@ -208,7 +209,7 @@ def _type(node: ast.AST, columns: dict[str, str]) -> str:  # noqa: C901 - one ca
         return "number"
     if isinstance(node, ast.Compare):
         left = _type(node.left, columns)
-        for op, right_node in zip(node.ops, node.comparators):
+        for op, right_node in zip(node.ops, node.comparators, strict=True):
             if isinstance(op, ast.In | ast.NotIn):
                 for e in right_node.elts:  # type: ignore[attr-defined]
                     _comparable(left, _type(e, columns), e, op)

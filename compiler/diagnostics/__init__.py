@@ -26,7 +26,7 @@ __all__ = [
 ]
 
 
-class Severity(str, enum.Enum):
+class Severity(enum.StrEnum):
     """How bad a diagnostic is; only errors fail a run unless `--strict`."""
 
     ERROR = "error"

@@ -83,7 +83,7 @@ def _snippet(span: Span, text: str, colour: bool, redactions: Sequence[Span]) ->
 
 
 def format_short(diags: Sequence[Diagnostic], **_: object) -> str:
-    """yamllint's parsable layout: `file:line:col: severity code message [name]`."""
+    """The parsable layout of yamllint: `file:line:col: severity code message [name]`."""
     rows = []
     for d in diags:
         where = f"{d.span.file}:{d.span.line}:{d.span.col}" if d.span else "-:0:0"

@@ -1,6 +1,8 @@
-"""Literal secrets in spec values: what `charter validate` reports (S223) and what plans and
-diffs must never print. A bottom-layer module with no imports of its own, so `charter plan`
-redacts without loading the validator (and pydantic)."""
+"""Literal secrets in spec values: what `charter validate` reports (S223) and what plans and diffs must never print.
+
+A bottom-layer module with no imports of its own, so `charter plan` redacts without loading the
+validator (and pydantic).
+"""
 
 from __future__ import annotations
 
@@ -15,7 +17,8 @@ SECRET_VALUES = (
     (re.compile(r"\bxox[baprs]-[A-Za-z0-9-]{10,}\b"), "a Slack token"),
     (re.compile(r"\bsk-[A-Za-z0-9]{32,}\b"), "an API secret key"),
 )
-SECRET_KEYS = re.compile(r"(?i)(?:^|_|-)(?:password|passwd|secret|token|api_?key|access_?key|private_?key|credentials?)$")
+SECRET_KEYS = re.compile(
+    r"(?i)(?:^|_|-)(?:password|passwd|secret|token|api_?key|access_?key|private_?key|credentials?)$")
 # Cheap pre-filter: most strings hold none of these, so the regexes above rarely run.
 HINTS = re.compile(r"://|-----|AKIA|ASIA|gh[pousr]_|glpat-|xox|sk-")
 
@@ -33,8 +36,10 @@ REDACTED = "<redacted>"
 
 
 def redact(value: object, key: object = None) -> object:
-    """`value` with every literal secret in it replaced by `<redacted>` (for plans and diffs,
-    which print spec values into pull requests)."""
+    """`value` with every literal secret in it replaced by `<redacted>`.
+
+    For plans and diffs, which print spec values into pull requests.
+    """
     if isinstance(value, dict):
         return {k: redact(v, k) for k, v in value.items()}
     if isinstance(value, list):

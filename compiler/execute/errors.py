@@ -1,7 +1,8 @@
 """`DataError`: the data does not match its spec (unreadable, missing columns, wrong types).
 
 Its message names the source, the column and the first offending rows (1-based data rows, as a
-person counts them in the file, header excluded) and never dumps long values."""
+person counts them in the file, header excluded) and never dumps long values.
+"""
 
 from __future__ import annotations
 

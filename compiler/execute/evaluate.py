@@ -1,5 +1,6 @@
-"""Evaluate: metrics overall and per slice after guardrails, business metrics, and the
-training profile that drift checks compare new data against.
+"""Evaluate: metrics overall and per slice after guardrails, business metrics, and the training profile.
+
+The training profile is what drift checks compare new data against.
 
 The positive class of a binary task is `True` for a boolean target, `1` for 0/1 labels, and
 otherwise the last label in sorted order (documented in docs/runtime.md).
@@ -129,7 +130,7 @@ def _counts(task: str, y, pred, positive) -> dict:
         return {"n": n, "tp": tp, "fp": fp, "tn": tn, "fn": fn, "positives": tp + fn, "negatives": tn + fp,
                 "predicted_positives": tp + fp}  # fmt: skip
     if task == "multiclass_classification":
-        correct = int(sum(a == b for a, b in zip(y, pred)))
+        correct = int(sum(a == b for a, b in zip(y, pred, strict=True)))
         return {"n": n, "correct": correct, "errors": n - correct}
     err = np.asarray(pred, dtype=float) - np.asarray(y, dtype=float)
     return {"n": n, "sum_error": float(err.sum()), "sum_abs_error": float(np.abs(err).sum()),
@@ -148,8 +149,10 @@ def _jsonable(value):
 
 
 def profile(train: pl.DataFrame, params: dict, bins: int = 10, sample: int = 5000) -> dict:
-    """Reference distribution per feature: quantile bins (PSI) and a sample (KS) for numbers,
-    category frequencies for text."""
+    """Reference distribution per feature, for the drift checks.
+
+    Quantile bins (PSI) and a sample (KS) for numbers, category frequencies for text.
+    """
     features = {}
     for name in params["features"]:
         kind = params["types"][name]

@@ -56,7 +56,7 @@ def _expr(node: ast.AST) -> pl.Expr:  # noqa: C901 - one case per node type
         return _BINARY[type(node.op)](_expr(node.left), _expr(node.right))
     if isinstance(node, ast.Compare):
         parts, left = [], node.left
-        for op, right in zip(node.ops, node.comparators):
+        for op, right in zip(node.ops, node.comparators, strict=True):
             if isinstance(op, ast.In | ast.NotIn):
                 values = [_literal(e) for e in right.elts]  # type: ignore[attr-defined]
                 test = _expr(left).is_in(values)

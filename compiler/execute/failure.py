@@ -1,5 +1,7 @@
-"""`RunError`: a run that cannot go on for a reason the user can fix (exit 2 or 1, never a
-traceback). Data problems have their own `DataError` in `compiler.execute.errors`."""
+"""`RunError`: a run that cannot go on for a reason the user can fix (exit 2 or 1, never a traceback).
+
+Data problems have their own `DataError` in `compiler.execute.errors`.
+"""
 
 from __future__ import annotations
 

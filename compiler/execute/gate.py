@@ -90,6 +90,7 @@ def table(results: list[GateResult]) -> str:
     for r in sorted(results, key=lambda r: (r.passed, r.id)):
         value = "n/a" if r.value is None else f"{r.value:.4g}"
         margin = "" if r.margin is None else f"{r.margin:+.4g}"
-        rows.append((r.id, value, r.threshold, margin, ("ok" if r.passed else "FAILED") + (f" ({r.note})" if r.note else "")))
+        result = ("ok" if r.passed else "FAILED") + (f" ({r.note})" if r.note else "")
+        rows.append((r.id, value, r.threshold, margin, result))
     widths = [max(len(row[i]) for row in rows) for i in range(5)]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows)
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows)

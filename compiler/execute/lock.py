@@ -1,6 +1,7 @@
-"""`charter.lock`: per model, what was last promoted (spec hash, data fingerprint, version,
-metrics, artifact URI). It is committed, so git history holds every promotion, and it is
-the baseline that `max_drop` gates and `charter plan` compare against.
+"""`charter.lock`: per model, what was last promoted (spec hash, data fingerprint, version, metrics, artifact URI).
+
+It is committed, so git history holds every promotion, and it is the baseline that `max_drop` gates
+and `charter plan` compare against.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ def read_lock(root: Path) -> dict:
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         from compiler.execute.failure import RunError
 
-        raise RunError(f"{LOCK_FILE} is not valid JSON ({exc})", hint=f"restore it from git: git checkout {LOCK_FILE}")
+        raise RunError(f"{LOCK_FILE} is not valid JSON ({exc})",
+                       hint=f"restore it from git: git checkout {LOCK_FILE}") from exc
     data.setdefault("models", {})
     return data
 

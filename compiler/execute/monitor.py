@@ -54,13 +54,15 @@ def feature_drift(method: str, ref: dict, column: pl.Series, kind: str) -> float
     expected = [ref["fractions"].get(c, 0.0) for c in categories]
     actual = [shares.get(c, 0.0) for c in categories]
     if method == "ks":  # for categories, KS degenerates to the largest share difference
-        return float(max(abs(x - y) for x, y in zip(expected, actual)))
+        return float(max(abs(x - y) for x, y in zip(expected, actual, strict=True)))
     return psi(expected, actual)
 
 
 def load_batch(pipeline, data: str, root: Path, graph) -> pl.DataFrame:
-    """Read `data` (a file path, or a DataSource name of the graph) like the model's ingest,
-    then apply the model's prepare steps."""
+    """Read `data` like the model's ingest, then apply the model's prepare steps.
+
+    `data` is a file path, or a DataSource name of the graph.
+    """
     from compiler.execute.ingest import read_source
     from compiler.execute.prepare import apply_prepare, finalize_types
 
@@ -162,7 +164,8 @@ def format_report(report: dict) -> str:
     for name, d in report["drift"].items():
         value = "n/a" if d["value"] is None or (isinstance(d["value"], float) and math.isnan(d["value"])) \
             else f"{d['value']:.4f}"
-        lines.append(f"  {name:<28} {value:>8}  {'ALERT' if d['alert'] else 'ok'}{'  ' + d.get('note', '') if d.get('note') else ''}")
+        note = "  " + d.get("note", "") if d.get("note") else ""
+        lines.append(f"  {name:<28} {value:>8}  {'ALERT' if d['alert'] else 'ok'}{note}")
     if report["gates"] is not None:
         lines.append("gates: " + ("passed" if report["gates"]["passed"] else "FAILED"))
         for g in report["gates"]["gates"]:

@@ -1,5 +1,8 @@
-"""Package: the model (skops, plus joblib where a serving runtime demands it), its metrics,
-a model card following Google's Model Card sections, and the run record."""
+"""Package: the model, its metrics, a model card and the run record.
+
+The model is saved with skops, plus joblib where a serving runtime demands it; the model card
+follows Google's Model Card sections.
+"""
 
 from __future__ import annotations
 
@@ -25,8 +28,10 @@ def save_model(pipeline, folder: Path, runtimes: list[str]) -> list[str]:
 
 
 def trusted_types(path: Path) -> list[str]:
-    """The types a skops file needs, when all are scikit-learn's, numpy's or scipy's; anything
-    else means the file was not written by Charter, and loading it is refused."""
+    """The types a skops file needs, when all are scikit-learn's, numpy's or scipy's.
+
+    Anything else means the file was not written by Charter, and loading it is refused.
+    """
     import skops.io as sio
 
     untrusted = sio.get_untrusted_types(file=path)
@@ -54,12 +59,14 @@ def model_card(model: str, description: str, task: str, train: dict, metrics: di
     lines = [f"# Model card: {model}", "", "## Model details", ""]
     lines += [f"- Version: `{version}`", f"- Task: {task.replace('_', ' ')}",
               f"- Estimator: `{train['estimator']['class']}`",
-              f"- Parameters: {', '.join(f'`{k}={v}`' for k, v in sorted(train['estimator']['params'].items())) or 'defaults'}",
+              "- Parameters: "
+              + (", ".join(f"`{k}={v}`" for k, v in sorted(train["estimator"]["params"].items())) or "defaults"),
               f"- Features ({len(train['features'])}): {', '.join(f'`{f}`' for f in train['features'])}",
               f"- Target: `{train['target']}`"]  # fmt: skip
     lines += ["", "## Intended use", "", description or "_No description given in the Model spec._"]
     lines += ["", "## Training data", "",
-              f"- Source: `{ingest['source']}` ({ingest['format']}{', ' + ingest['path'] if ingest.get('path') else ''})",
+              f"- Source: `{ingest['source']}` "
+              f"({ingest['format']}{', ' + ingest['path'] if ingest.get('path') else ''})",
               f"- Rows: {metrics['rows']['train']} for training, {metrics['rows']['test']} held out for evaluation"]
     lines += ["", "## Metrics", "", "| metric | value |", "| --- | --- |"]
     lines += [f"| {k} | {_fmt(v)} |" for k, v in sorted(metrics["metrics"].items())]
@@ -70,7 +77,8 @@ def model_card(model: str, description: str, task: str, train: dict, metrics: di
         lines += ["", "## Metrics per slice", "", "| slice | rows | " + " | ".join(sorted(metrics["metrics"])) + " |",
                   "| --- | --- |" + " --- |" * len(metrics["metrics"])]
         for name, s in sorted(metrics["slices"].items()):
-            lines.append(f"| {name} | {s['rows']} | " + " | ".join(_fmt(s["metrics"][m]) for m in sorted(s["metrics"])) + " |")
+            cells = " | ".join(_fmt(s["metrics"][m]) for m in sorted(s["metrics"]))
+            lines.append(f"| {name} | {s['rows']} | " + cells + " |")
     lines += ["", "## Gates", "", "| gate | value | threshold | result |", "| --- | --- | --- | --- |"]
     lines += [f"| {g['id']} | {_fmt(g['value'])} | {g['threshold']} | {'pass' if g['passed'] else 'FAIL'} |"
               for g in verdict["gates"]]

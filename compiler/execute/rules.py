@@ -1,5 +1,6 @@
-"""Data rules, vectorised: every rule becomes a polars expression, and all of them run in one
-`select` so polars evaluates them in parallel in a single pass over the table.
+"""Data rules, vectorised: every rule becomes a polars expression, and all of them run in one `select`.
+
+Polars then evaluates them in parallel, in a single pass over the table.
 
 Row rules count failing rows (and sample up to five, as 1-based row numbers of the prepared
 table); table rules (row_count, null_fraction, distinct_count, mean/stdev/quantile, freshness)
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import polars as pl
 
@@ -37,7 +38,7 @@ class RuleResult:
 
 
 def _naive(now: datetime) -> datetime:
-    return now.astimezone(timezone.utc).replace(tzinfo=None) if now.tzinfo else now
+    return now.astimezone(UTC).replace(tzinfo=None) if now.tzinfo else now
 
 
 def _outside(value: pl.Expr, low, high, strict: bool = False) -> pl.Expr:
@@ -145,7 +146,8 @@ def _row_message(r: dict, failing: int) -> str:
         return "ok"
     what = {"not_null": "have nulls", "unique": "repeat an earlier key", "between": "are out of bounds",
             "in_set": "are not in the allowed set", "regex": "do not match the pattern",
-            "length": "have a length out of bounds", "compare": f"break `{r.get('left')} {r.get('op')} {r.get('right')}`",
+            "length": "have a length out of bounds",
+            "compare": f"break `{r.get('left')} {r.get('op')} {r.get('right')}`",
             "not_in_future": "are in the future", "expression": "break the check"}[r["rule"]]  # fmt: skip
     return f"{failing} row(s) {what}"
 
@@ -162,7 +164,8 @@ def _table_result(r: dict, observed: float | None, rows: int) -> RuleResult:
         passed, message = False, "no values to measure"
     else:
         passed = (low is None or observed >= low) and (high is None or observed <= high)
-        bounds = " and ".join(([f">= {low:g}"] if low is not None else []) + ([f"<= {high:g}"] if high is not None else []))
+        bounds = " and ".join(([f">= {low:g}"] if low is not None else [])
+                              + ([f"<= {high:g}"] if high is not None else []))
         shown = f"{observed:.6g}" if kind != "freshness" else f"{observed / 3600:.1f}h old"
         message = "ok" if passed else f"observed {shown}, expected {bounds}"
     return RuleResult(r["id"], kind, r["severity"], passed, 0 if passed else 1, 1, [], observed, message)

@@ -7,7 +7,7 @@ Tables between steps are Parquet files; the model is saved with skops.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
@@ -42,7 +42,7 @@ def run_validate(runner, pipeline, step, inputs, out: Path) -> str:
     from compiler.execute.rules import check_rules
 
     df = runner.memory["prepared"]
-    now = runner.now or datetime.now(timezone.utc)
+    now = runner.now or datetime.now(UTC)
     results = check_rules(df, step.params["rules"], now=now)
     report = [r.__dict__ if hasattr(r, "__dict__") else _asdict(r) for r in results]
     errors = [r for r in results if not r.passed and r.severity == "error"]
@@ -67,7 +67,7 @@ def rules_table(results) -> str:
             continue
         rows.append((r.id, r.severity, f"{r.failing}/{r.total}", ", ".join(map(str, r.sample)), r.message))
     widths = [max(len(row[i]) for row in rows) for i in range(5)]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows)
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows)
 
 
 def run_split(runner, pipeline, step, inputs, out: Path) -> str:

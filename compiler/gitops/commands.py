@@ -334,9 +334,11 @@ def status(root: Path, args) -> tuple[str, int]:
     if doc["uncommitted_specs"]:
         lines += ["specs changed since HEAD:"] + [f"    {p}" for p in doc["uncommitted_specs"]]
     if doc["generated"]:
-        lines += ["generated files (run `charter compile`):"] + [f"    {g['path']}: {g['state']}" for g in doc["generated"]]
+        lines += ["generated files (run `charter compile`):"]
+        lines += [f"    {g['path']}: {g['state']}" for g in doc["generated"]]
     if doc["pipelines"]:
-        lines += ["pipelines (run `charter run MODEL`):"] + [f"    {p['model']}: {p['state']}" for p in doc["pipelines"]]
+        lines += ["pipelines (run `charter run MODEL`):"]
+        lines += [f"    {p['model']}: {p['state']}" for p in doc["pipelines"]]
     lines += [f"problem: {p}" for p in problems]
     return ("\n".join(lines) if lines else "clean: specs committed, generated files current, pipelines up to date") \
         + "\n", 0 if clean else 2

@@ -74,8 +74,11 @@ class Git:
         return [self.resolve(r) for r in refs]
 
     def resolve(self, ref: str) -> str:
-        """A ref (branch, tag, sha, `HEAD~3`, `origin/main`) -> commit sha, or a GitError
-        that says which `git fetch` brings it (CI checkouts are often shallow)."""
+        """A ref (branch, tag, sha, `HEAD~3`, `origin/main`) -> commit sha.
+
+        An unknown ref raises a GitError that says which `git fetch` brings it (CI checkouts are
+        often shallow).
+        """
         if ref.startswith("-"):
             raise GitError(f"`{ref}` is not a git ref")
         try:
@@ -129,9 +132,12 @@ class Git:
 
     def log(self, paths: list[str], rev: str = "HEAD", since: str | None = None,
             max_count: int | None = None) -> list[tuple[Commit, list[tuple]]]:
-        """Commits (newest first, first-parent, so a merge shows what it brought in) that
-        touched `paths`, each with its changes `(status, path, old_path, old_blob, new_blob)`;
-        renames are detected (`-M`), blob ids are full so contents come from cat-file directly."""
+        """Commits that touched `paths`, newest first, each with its changes.
+
+        First-parent, so a merge shows what it brought in. A change is `(status, path, old_path,
+        old_blob, new_blob)`; renames are detected (`-M`), blob ids are full so contents come from
+        cat-file directly.
+        """
         specs = [self.prefix + p.strip("/") for p in paths] or [self.prefix or "."]
         span = f"{since}..{rev}" if since else rev
         limit = [f"--max-count={max_count}"] if max_count else []

@@ -28,8 +28,11 @@ EXIT_NO_CHANGES, EXIT_ERROR, EXIT_CHANGES, EXIT_APPROVALS = 0, 1, 2, 3
 
 
 def snapshots(root: Path, base: str, head: str | None) -> tuple[Git, dict, Snapshot, Snapshot, Snapshot]:
-    """(git, refs, diff base, head, approval base). The diff is taken from the merge base, so
-    changes that landed on the base branch since the branch point are not shown as reverted."""
+    """The snapshots a plan compares: (git, refs, diff base, head, approval base).
+
+    The diff is taken from the merge base, so changes that landed on the base branch since the
+    branch point are not shown as reverted.
+    """
     git = Git(root)
     if head is not None:
         base_sha, head_sha = git.resolve_many(base, head)
@@ -109,8 +112,10 @@ def roles(kind: str, name: str, index) -> tuple[list[str], list[str]]:
 
 
 def _impact(before: dict, after: dict) -> dict:
-    """Per model: the steps that re-run (changed, or downstream of a change) and the
-    environments that get a new deployment, from two revision summaries."""
+    """Per model: the steps that re-run and the environments that get a new deployment, from two revision summaries.
+
+    A step re-runs when it changed, or is downstream of a change.
+    """
     models = {}
     for name in sorted(set(before["models"]) | set(after["models"])):
         b, a = before["models"].get(name), after["models"].get(name)
@@ -237,7 +242,8 @@ def make_plan(root: Path, base: str, head: str | None = None, approved: list[str
         "summary": {**counts, "breaking": len(breaking),
                     "risky": sum(r["risk"] == "risky" for r in resources),
                     "safe": sum(r["risk"] == "safe" for r in resources),
-                    "generated_files": len(generated), "approvals_missing": len(missing) if approved is not None else None,
+                    "generated_files": len(generated),
+                    "approvals_missing": len(missing) if approved is not None else None,
                     "blocked": blocked, "blocked_reason": reason},
         "resource_changes": resources,
         "impact": _impact(before, after),
@@ -273,8 +279,11 @@ def exit_code(plan: dict) -> int:
 
 
 def approvals_from_reviews(path: Path) -> list[str]:
-    """Handles that approved, from GitHub's `GET /repos/{o}/{r}/pulls/{n}/reviews` JSON (the
-    latest review of each user counts) or a plain JSON list of handles."""
+    """Handles that approved, from GitHub's reviews JSON or a plain JSON list of handles.
+
+    GitHub's is the JSON of `GET /repos/{o}/{r}/pulls/{n}/reviews`; the latest review of each user
+    counts.
+    """
     data = json.loads(path.read_text(encoding="utf-8"))
     if isinstance(data, list) and all(isinstance(x, str) for x in data):
         return [x if x.startswith("@") else "@" + x for x in data]

@@ -27,8 +27,10 @@ def _code(text: object) -> str:
 
 
 def _val(value: object) -> str:
-    """A value on one line: control and bidi characters shown as escapes, never obeyed by the
-    terminal or the browser."""
+    """A value on one line: control and bidi characters shown as escapes.
+
+    They are never obeyed by the terminal or the browser.
+    """
     from compiler.diagnostics import safe_text
 
     text = json.dumps(value, ensure_ascii=False, sort_keys=True) if not isinstance(value, str) else value

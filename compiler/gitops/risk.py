@@ -20,7 +20,8 @@ RULES: dict[str, tuple[str, str, str]] = {
     # id: (risk, name, what it means)
     "P101": (BREAKING, "column-removed", "a column of a DataSource that a Model reads was removed"),
     "P102": (BREAKING, "column-retyped", "a column of a DataSource that a Model reads changed type"),
-    "P103": (BREAKING, "gate-loosened", "a gate's `min` went down, `max` or `max_drop` went up, or a bound was dropped"),
+    "P103": (BREAKING, "gate-loosened",
+             "a gate's `min` went down, `max` or `max_drop` went up, or a bound was dropped"),
     "P104": (BREAKING, "gate-removed", "a promotion gate was removed"),
     "P105": (BREAKING, "canary-step-removed", "a canary strategy lost a traffic step, or stopped being a canary"),
     "P106": (BREAKING, "owner-removed", "an Accountable or Responsible owner, or a covered spec, was removed"),

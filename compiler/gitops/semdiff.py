@@ -27,8 +27,10 @@ class FieldChange:
     keys: tuple = ()  # the path as a tuple of keys/identities, for rules
 
     def to_dict(self) -> dict:
-        """For output: literal secrets (as `charter validate` finds them) become `<redacted>`,
-        since plans and diffs end up in pull request comments and CI logs."""
+        """For output: literal secrets (as `charter validate` finds them) become `<redacted>`.
+
+        Plans and diffs end up in pull request comments and CI logs.
+        """
         from compiler.diagnostics.secrets import redact
 
         key = next((k for k in reversed(self.keys) if isinstance(k, str)), None)
@@ -144,8 +146,10 @@ def _scalar_key(v: Any) -> str:
 
 
 def _same(a: Any, b: Any) -> bool:
-    """Equal and of the same types all the way down (Python says `False == 0` and `1 == 1.0`;
-    in a spec those are different values)."""
+    """Equal and of the same types all the way down.
+
+    Python says `False == 0` and `1 == 1.0`; in a spec those are different values.
+    """
     if type(a) is not type(b):
         return False
     if isinstance(a, dict):
@@ -178,8 +182,8 @@ def diff_resources(before: dict, after: dict) -> list[ResourceChange]:
             changes.append(ResourceChange(addr, a.kind, a.name, action, a.file, b.file if moved else None,
                                           None, fields))
     for addr, res in sorted(new.items()):
-        match = next((g for g in sorted(gone) if gone[g].kind == res.kind and _same(_body(gone[g].data), _body(res.data))),
-                     None)
+        match = next((g for g in sorted(gone)
+                      if gone[g].kind == res.kind and _same(_body(gone[g].data), _body(res.data))), None)
         if match is not None:
             old = gone.pop(match)
             changes.append(ResourceChange(addr, res.kind, res.name, "rename", res.file,

@@ -1,5 +1,6 @@
-"""The Project at one revision (a commit, or the working tree): its files, its resources as
-written, and, when it validates, its IR.
+"""The Project at one revision (a commit, or the working tree): its files, its resources as written, and its IR.
+
+The IR is there when the revision validates.
 
 Resources are read from each file's bytes with the same loader as `charter validate`, one
 file at a time and cached by blob id, so a plan parses only what differs between two
@@ -105,9 +106,11 @@ class Snapshot:
             return "-"
 
     def summary(self) -> dict:
-        """What a plan needs of this revision, cached by its files' ids: pipeline step hashes,
-        deployments, the hashes of the generated files, owners and waivers. A plan against a
-        revision seen before reads this small record instead of the IR."""
+        """What a plan needs of this revision, cached by its files' ids.
+
+        It holds pipeline step hashes, deployments, the hashes of the generated files, owners and
+        waivers. A plan against a revision seen before reads this small record instead of the IR.
+        """
         cache = self.root / CACHE_DIR / f"{self.key()}.summary.json"
         try:
             return json.loads(cache.read_text(encoding="utf-8"))
@@ -170,8 +173,11 @@ class Snapshot:
 
 
 def parse_cached(root: Path, path: str, blob: str | None, read: Callable[[], bytes]):
-    """`_parse`, remembered on disk by (path, blob id, Charter code): reading a JSON record is
-    several times faster than parsing YAML, and history and plans meet the same blobs again."""
+    """`_parse`, remembered on disk by (path, blob id, Charter code).
+
+    Reading a JSON record is several times faster than parsing YAML, and history and plans meet the
+    same blobs again.
+    """
     if blob is None:
         return _parse(path, read())
     from compiler.codeid import code_fingerprint
@@ -236,8 +242,11 @@ def _spec_dirs(raw: bytes | None) -> list[str]:
 
 
 def at_commit(git: Git, sha: str, label: str, root: Path, guess: list[str] | None = None) -> Snapshot:
-    """The Project at a commit. One `ls-tree` when the spec folders are those of `guess` (the
-    working tree's charter.yaml, right nearly always), a second one when they moved."""
+    """The Project at a commit.
+
+    One `ls-tree` when the spec folders are those of `guess` (the working tree's charter.yaml,
+    right nearly always), a second one when they moved.
+    """
     guess = guess if guess is not None else _spec_dirs(_read_or_none(root / CONFIG))
     listing = git.tree(sha, [CONFIG, LOCK, *guess])
     config = {CONFIG: listing[CONFIG]} if CONFIG in listing else {}

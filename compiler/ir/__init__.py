@@ -1,5 +1,6 @@
-"""IR stage: SpecSet -> PipelineGraph (one content-hashed DAG per model, plus rollout,
-monitoring and ownership facts), serialised to canonical, versioned JSON.
+"""IR stage: SpecSet -> PipelineGraph, serialised to canonical, versioned JSON.
+
+The graph holds one content-hashed DAG per model, plus rollout, monitoring and ownership facts.
 
 Input: a SpecSet without errors. Output: `PipelineGraph`. Renderers and the runtime see
 only this, never specs. `build_graph` is imported lazily: it needs the spec models (and so

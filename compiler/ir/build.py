@@ -1,5 +1,6 @@
-"""SpecSet -> PipelineGraph: resolve names, feature lists and owners once, so that every
-target and the runtime read the same, already-decided facts.
+"""SpecSet -> PipelineGraph: resolve names, feature lists and owners once.
+
+Every target and the runtime then read the same, already-decided facts.
 
 Step hashes cover only what determines a step's result: spec fields that describe it
 (descriptions and labels do not), and the hashes of the steps it needs. The runtime adds the
@@ -185,8 +186,10 @@ def _gates(metricsets: list[Spec]) -> list[dict]:
 
 
 def _gate_waivers(specs: list[Spec]) -> dict:
-    """Waivers of gates, in the gate step's params only when there are any (so that a tree
-    without waivers keeps the step hashes, run keys and model versions it had)."""
+    """Waivers of gates, in the gate step's params only when there are any.
+
+    That way, a tree without waivers keeps the step hashes, run keys and model versions it had.
+    """
     found = [{"gate": w.gate, "reason": w.reason, "approver": w.approver, "expires": w.expires.isoformat(),
               "spec": f"{s.kind}/{s.name}"}
              for s in specs for w in s.model.waivers if w.gate is not None]
@@ -194,13 +197,16 @@ def _gate_waivers(specs: list[Spec]) -> dict:
 
 
 def _evaluate(body, metricsets: list[Spec], feats: list[str], columns: dict[str, str]) -> dict:
-    metrics = sorted({m for ms in metricsets for m in (*ms.model.spec.metrics, *(g.metric for g in ms.model.spec.gates))})
+    metrics = sorted({m for ms in metricsets
+                      for m in (*ms.model.spec.metrics, *(g.metric for g in ms.model.spec.gates))})
     monitoring = next((ms.model.spec.monitoring for ms in metricsets if ms.model.spec.monitoring), None)
     drift_features = (monitoring.drift.features if monitoring and monitoring.drift.features else feats)
     return {"task": body.task, "target": body.data.target, "metrics": metrics,
             "slices": [_dump(s) for s in body.slices], "guardrails": [_dump(g) for g in body.guardrails],
-            "business": [{"name": b.name, "expression": b.expression} for ms in metricsets for b in ms.model.spec.business],
-            "profile": {"features": list(drift_features), "types": {c: columns[c] for c in drift_features}}}  # fmt: skip
+            "business": [{"name": b.name, "expression": b.expression}
+                         for ms in metricsets for b in ms.model.spec.business],
+            "profile": {"features": list(drift_features),
+                        "types": {c: columns[c] for c in drift_features}}}  # fmt: skip
 
 
 def _rollout(specset: SpecSet, policy: Spec, owners: dict) -> dict:

@@ -1,5 +1,6 @@
-"""A cache of the compiled IR, keyed by everything it is a function of: the bytes of
-`charter.yaml` and of every spec file, and the Charter code itself.
+"""A cache of the compiled IR, keyed by everything it is a function of.
+
+Those are the bytes of `charter.yaml` and of every spec file, and the Charter code itself.
 
 `charter run` and `check-data` on an unchanged tree then skip parsing, validation and the
 IR build, and never import pydantic. The cache lives in `.charter/cache/` (never committed),

@@ -1,5 +1,6 @@
-"""The IR: `PipelineGraph`, a versioned, content-hashed value that every renderer and the
-runtime consume. Nothing downstream of it reads specs.
+"""The IR: `PipelineGraph`, a versioned, content-hashed value that every renderer and the runtime consume.
+
+Nothing downstream of it reads specs.
 
 A graph holds one `ModelPipeline` per Model; a pipeline is a DAG of `Step`s on stdlib
 `graphlib`, with deterministic order (ready steps sorted by id) so golden files are stable.
@@ -35,8 +36,10 @@ def content_hash(value: Any) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Step:
-    """One node of a model pipeline: what it runs, on what, and the hash of everything
-    (from the specs) that determines its result, upstream hashes included."""
+    """One node of a model pipeline: what it runs, on what, and the hash of everything that determines its result.
+
+    The hash is of what the specs say, upstream hashes included.
+    """
 
     id: str  # "<model>/<name>", unique in the graph
     model: str
@@ -60,8 +63,10 @@ class Step:
 
 @dataclass(frozen=True, slots=True)
 class ModelPipeline:
-    """Everything about one Model that targets need: its steps in topological order, where it
-    came from, its owners, monitoring and rollout."""
+    """Everything about one Model that targets need.
+
+    That is its steps in topological order, where it came from, its owners, monitoring and rollout.
+    """
 
     name: str
     task: str
@@ -121,10 +126,12 @@ class PipelineGraph:
                 "checks": [c.to_dict() for c in self.checks]}  # fmt: skip
 
     def to_json(self) -> str:
-        """Canonical, pretty JSON: byte-identical for identical graphs, and the same bytes as
-        `json.dumps(sort_keys=True, indent=2, ensure_ascii=False)` (tested). orjson writes them
-        20x faster: the standard library's indenting encoder is pure Python, and was most of
-        the time of `charter compile` on 1,000 specs."""
+        """Canonical, pretty JSON: byte-identical for identical graphs.
+
+        These are the same bytes as `json.dumps(sort_keys=True, indent=2, ensure_ascii=False)`
+        (tested). orjson writes them 20x faster: the standard library's indenting encoder is pure
+        Python, and was most of the time of `charter compile` on 1,000 specs.
+        """
         return orjson.dumps(self.to_dict(), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode() + "\n"
 
     @classmethod

@@ -67,7 +67,10 @@ _UNSAFE_CHARS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a
 
 
 def suspect(text: str) -> bool:
-    """Could `text` hold a literal secret or unsafe characters? (Cheap: C substring searches.)"""
+    """Could `text` hold a literal secret or unsafe characters?
+
+    Cheap: C substring searches.
+    """
     if "\\" in text:  # double-quoted escapes (`\e`, `\u202e`) produce characters the text does not show
         return True
     lower = text.lower()

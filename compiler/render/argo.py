@@ -125,8 +125,11 @@ def monitor(model, project: dict) -> dict:
 
 
 def cron(expr: str) -> str:
-    """A validated cron as Argo's parser (robfig/cron) reads it: single spaces, lowercase
-    (robfig's macros are), and Sunday as 0 (robfig rejects the 7 that crontab accepts)."""
+    """A validated cron as Argo's parser (robfig/cron) reads it.
+
+    Single spaces, lowercase (robfig's macros are), and Sunday as 0 (robfig rejects the 7 that
+    crontab accepts).
+    """
     return sunday_as_zero(" ".join(expr.lower().split()))
 
 

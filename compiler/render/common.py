@@ -1,5 +1,6 @@
-"""What every YAML- and command-emitting target shares: a safe, deterministic YAML writer and
-the one command line that runs a pipeline step.
+r"""What every YAML- and command-emitting target shares: a YAML writer and the step command line.
+
+The YAML writer is safe and deterministic; the command line is the one that runs a pipeline step.
 
 YAML: PyYAML's safe dumper with three changes, all for readers other than PyYAML.
 - No anchors or aliases (`&id001`): PyYAML emits them for shared objects, GitHub rejects them.
@@ -7,7 +8,7 @@ YAML: PyYAML's safe dumper with three changes, all for readers other than PyYAML
   YAML 1.1's resolvers, so it would write `0o17`, `0x1F` or `.NaN` plain, and GitHub's,
   Kubernetes' and GitLab's YAML 1.2 readers would read a number.
 - Keys keep the order the renderer built (a Kubernetes manifest reads apiVersion, kind,
-  metadata, spec), long lines are not folded, and text is UTF-8, not `\\u` escapes.
+  metadata, spec), long lines are not folded, and text is UTF-8, not `\u` escapes.
 Multi-line strings are written as literal blocks (`|`) where YAML can hold them exactly, else
 double-quoted with escapes: either way they stay one scalar, so a spec value holding a newline
 followed by `key: value` cannot add a key.
@@ -33,7 +34,8 @@ class _Dumper(_Base):
 # YAML 1.2 core schema scalars that YAML 1.1 reads as strings: quote them.
 _Dumper.add_implicit_resolver("tag:yaml.org,2002:int", re.compile(r"^[-+]?(0o[0-7]+|0x[0-9a-fA-F]+)$"),
                               list("-+0"))
-_Dumper.add_implicit_resolver("tag:yaml.org,2002:float", re.compile(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$"),
+_Dumper.add_implicit_resolver("tag:yaml.org,2002:float",
+                              re.compile(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$"),
                               list("-+.0123456789"))
 _Dumper.add_implicit_resolver("tag:yaml.org,2002:float", re.compile(r"^([-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN))$"),
                               list("-+."))
@@ -55,7 +57,8 @@ def dump_yaml(*documents) -> str:
     Byte for byte what PyYAML writes (a test compares them on every target's output and on
     random documents), but most documents take a direct path: PyYAML's Python representer was
     the largest cost of rendering a large tree. Anything the direct path is not sure of (a
-    multi-line or double-quoted string, an unusual float or key) goes to PyYAML."""
+    multi-line or double-quoted string, an unusual float or key) goes to PyYAML.
+    """
     try:
         return "".join(("---\n" if len(documents) > 1 else "") + _fast(d) for d in documents)
     except _Fallback:
@@ -176,9 +179,11 @@ def _sequence(items: list, indent: int, out: list[str], first: str) -> None:
 
 
 def step_argv(model: str, step: str, *, check: bool = False) -> list[str]:
-    """The command that runs one step of a pipeline in the project's image: the same on every
-    target. Names are DNS-1123 labels (validated), so no quoting is ever needed; callers still
-    pass it as an argument list, never through a shell."""
+    """The command that runs one step of a pipeline in the project's image: the same on every target.
+
+    Names are DNS-1123 labels (validated), so no quoting is ever needed; callers still pass it as
+    an argument list, never through a shell.
+    """
     if check:  # a data-only check (a suite or source not used by a model) has one command
         return ["charter", "check-data", model]
     return ["charter", "run", model, "--step", step]
@@ -219,8 +224,11 @@ _DAYS = {d: i for i, d in enumerate("sun mon tue wed thu fri sat".split())}
 
 
 def sunday_as_zero(expr: str) -> str:
-    """A five-field cron with Sunday written as 0 only: crontab (and the validator) accept 7,
-    Argo's robfig/cron and GitHub's scheduler do not. Other expressions are returned as is."""
+    """A five-field cron with Sunday written as 0 only.
+
+    Crontab (and the validator) accept 7, Argo's robfig/cron and GitHub's scheduler do not. Other
+    expressions are returned as is.
+    """
     fields = expr.split()
     if len(fields) != 5 or not any(_has_seven(item) for item in fields[4].split(",")):
         return expr

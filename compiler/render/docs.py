@@ -70,7 +70,8 @@ def _raci(owners: dict) -> list[str]:
         r = owners.get(stage)
         if r:
             lines.append(f"| {stage} | {md(', '.join(r['responsible']))} | {md(r['accountable'])} | "
-                         f"{md(', '.join(r.get('consulted') or [])) or '-'} | {md(', '.join(r.get('informed') or [])) or '-'} |")
+                         f"{md(', '.join(r.get('consulted') or [])) or '-'} | "
+                         f"{md(', '.join(r.get('informed') or [])) or '-'} |")
     return lines
 
 
@@ -80,7 +81,8 @@ def _gates(model) -> list[str]:
         parts = ([f">= {g['min']}"] if g.get("min") is not None else []) + (
             [f"<= {g['max']}"] if g.get("max") is not None else []) + (
             [f"drop <= {g['max_drop']} vs {g['versus']}"] if g.get("max_drop") is not None else [])
-        lines.append(f"| {md(g['id'])} | {md(g['metric'])} | {md(g.get('slice') or 'all rows')} | {' and '.join(parts)} |")
+        lines.append(f"| {md(g['id'])} | {md(g['metric'])} | {md(g.get('slice') or 'all rows')} | "
+                     f"{' and '.join(parts)} |")
     for b in model.step("gate").params["business"]:
         parts = ([f">= {b['min']}"] if b.get("min") is not None else []) + (
             [f"<= {b['max']}"] if b.get("max") is not None else [])
@@ -122,7 +124,8 @@ def model_page(model) -> str:
 def render(graph, out: str) -> dict[str, str]:
     files = {f"{out}/docs/{m.name}.md": model_page(m) for m in graph.models}
     index = ["# Models", "", "| model | task | description |", "| --- | --- | --- |"]
-    index += [f"| [{md(m.name)}]({m.name}.md) | {m.task.replace('_', ' ')} | {md(m.description)} |" for m in graph.models]
+    index += [f"| [{md(m.name)}]({m.name}.md) | {m.task.replace('_', ' ')} | {md(m.description)} |"
+              for m in graph.models]
     sources = [s for m in graph.models for s in m.sources]
     files[f"{out}/docs/README.md"] = _header(sources) + "\n".join(index) + "\n"
     return files

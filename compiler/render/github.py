@@ -44,8 +44,11 @@ def package(runtime: bool = False) -> str:
 
 
 def install(project: dict, runtime: bool = False) -> dict:
-    """The install step; with `install.constraints` in charter.yaml, pip applies that file
-    (`PIP_CONSTRAINT`), so the job gets the versions the repository pins."""
+    """The step that installs charter.
+
+    With `install.constraints` in charter.yaml, pip applies that file (`PIP_CONSTRAINT`), so the
+    job gets the versions the repository pins.
+    """
     var = "CHARTER_RUN_PACKAGE" if runtime else "CHARTER_PACKAGE"
     env = {"CHARTER_PACKAGE": f"${{{{ vars.{var} || '{package(runtime)}' }}}}"}
     constraints = (project.get("install") or {}).get("constraints")

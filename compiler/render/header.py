@@ -13,8 +13,11 @@ def header(sources: list[str] | tuple[str, ...], comment: str = "#") -> str:
 
 
 def _inert(path: str) -> str:
-    """A file name as one comment line: control characters (a newline would end the comment
-    and start code or YAML) and non-printables become escapes, as `ascii()` writes them."""
+    """A file name as one comment line: control characters and non-printables become escapes.
+
+    Escapes are written as `ascii()` writes them; a newline would end the comment and start code or
+    YAML.
+    """
     if path.isprintable():  # nearly always: no per-character work
         return path
     return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in path)

@@ -1,5 +1,7 @@
-"""The built-in targets, a literal table of `name -> "module:function"` imported only when
-the target is selected (like yamllint's rule registry)."""
+"""The built-in targets, a literal table of `name -> "module:function"`.
+
+A target's module is imported only when the target is selected (like yamllint's rule registry).
+"""
 
 from __future__ import annotations
 

@@ -97,7 +97,8 @@ class Strict(BaseModel):
 
 class Metadata(Strict):
     """Identity of a spec: its name (a DNS-1123 label, since names become Kubernetes, Argo and
-    Airflow identifiers), a description and free-form labels."""
+    Airflow identifiers), a description and free-form labels.
+    """  # noqa: D205 - pydantic publishes this docstring as the JSON Schema description (`charter schema`)
 
     name: Name = Field(description="Unique name of the spec within its kind; other specs refer to it by this name.")
     description: str | None = Field(None, max_length=2000, description="One or two sentences for people.")
@@ -107,7 +108,8 @@ class Metadata(Strict):
 class Waiver(Strict):
     """A reviewed exception: lets one failing gate, or changes of one plan risk rule, through
     until `expires`. Adding or editing a waiver is itself a change the Accountable approves,
-    and `approver` must approve it too; `charter plan` lists every active waiver."""
+    and `approver` must approve it too; `charter plan` lists every active waiver.
+    """  # noqa: D205 - pydantic publishes this docstring as the JSON Schema description (`charter schema`)
 
     gate: str | None = Field(None, max_length=200, description="A gate id (`metricset:metric`, see `charter run`).")
     rule: str | None = Field(None, pattern=r"^P[0-9]{3}$", description="A plan risk rule id, such as `P103`.")

@@ -25,7 +25,8 @@ class ColumnSchema(Strict):
 
 class Connection(Strict):
     """A database connection. The URL is read from an environment variable at run time, so a
-    credential never sits in git; without one, `path` names a SQLite file."""
+    credential never sits in git; without one, `path` names a SQLite file.
+    """  # noqa: D205 - pydantic publishes this docstring as the JSON Schema description (`charter schema`)
 
     url_env: EnvVar = Field(description="Environment variable holding an SQLAlchemy URL.")
 

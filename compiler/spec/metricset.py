@@ -39,7 +39,8 @@ METRICS: dict[str, tuple[frozenset[str], bool]] = {
 
 class Gate(Strict):
     """A threshold the model must pass to be promoted: `min`/`max` on the metric, or at most
-    `max_drop` worse than the baseline named by `versus`."""
+    `max_drop` worse than the baseline named by `versus`.
+    """  # noqa: D205 - pydantic publishes this docstring as the JSON Schema description (`charter schema`)
 
     metric: str = Field(description="A metric valid for the model's task.")
     slice: Name | None = Field(None, description="Evaluate on this slice of the model instead of all rows.")
@@ -62,7 +63,8 @@ class Gate(Strict):
 
 class BusinessMetric(Strict):
     """A metric computed from confusion counts (`tp`, `fp`, `tn`, `fn`, `n`) or, for regression,
-    from error sums (`n`, `sum_error`, `sum_abs_error`, `sum_squared_error`, `mean_prediction`)."""
+    from error sums (`n`, `sum_error`, `sum_abs_error`, `sum_squared_error`, `mean_prediction`).
+    """  # noqa: D205 - pydantic publishes this docstring as the JSON Schema description (`charter schema`)
 
     name: Name
     expression: str = Field(min_length=1, max_length=2000)
@@ -104,14 +106,17 @@ class MetricSet(Document):
 
 
 def gate_ids(metric_set: str, gates: list[Gate]) -> list[str]:
-    """The id of each gate: its `id`, else `METRICSET:METRIC[@SLICE][:drop]`, numbered `#2`...
-    when repeated. `charter run` reports gates by these ids and waivers name them."""
+    """The id of each gate: its `id`, else `METRICSET:METRIC[@SLICE][:drop]`, numbered `#2`... when repeated.
+
+    `charter run` reports gates by these ids and waivers name them.
+    """
     ids, seen = [], {}
     for g in gates:
         if g.id:
             ids.append(g.id)
             continue
-        base = f"{metric_set}:{g.metric}" + (f"@{g.slice}" if g.slice else "") + (":drop" if g.max_drop is not None else "")
+        base = (f"{metric_set}:{g.metric}" + (f"@{g.slice}" if g.slice else "")
+                + (":drop" if g.max_drop is not None else ""))
         seen[base] = seen.get(base, 0) + 1
         ids.append(base if seen[base] == 1 else f"{base}#{seen[base]}")
     return ids

@@ -66,9 +66,11 @@ class Preprocessing(Strict):
 
 class Estimator(Strict):
     """A scikit-learn estimator by its public import path, and its constructor parameters.
-    Parameters are checked against the estimator's own constraints when the spec is validated."""
+    Parameters are checked against the estimator's own constraints when the spec is validated.
+    """  # noqa: D205 - pydantic publishes this docstring as the JSON Schema description (`charter schema`)
 
-    class_: str = Field(alias="class", min_length=1, max_length=200, description="e.g. `sklearn.linear_model.LogisticRegression`.")
+    class_: str = Field(alias="class", min_length=1, max_length=200,
+                        description="e.g. `sklearn.linear_model.LogisticRegression`.")
     params: dict[str, Any] = Field(default_factory=dict, description="Constructor parameters.")
 
 

@@ -49,7 +49,8 @@ class InstallOptions(Strict):
     constraints: str | None = Field(
         None, max_length=300, pattern=r"^[A-Za-z0-9_.][A-Za-z0-9_./-]*$",
         description="A pip constraints file in the repository, such as `requirements/constraints.txt`: the "
-                    "generated GitHub jobs install Charter with it (`PIP_CONSTRAINT`), so CI gets the versions it pins.")
+                    "generated GitHub jobs install Charter with it (`PIP_CONSTRAINT`), so CI gets the versions "
+                    "it pins.")
 
 
 class ProjectSpec(Strict):
@@ -57,8 +58,9 @@ class ProjectSpec(Strict):
 
     specs: list[str] = Field(default_factory=lambda: ["specs"], min_length=1, description="Folders holding specs.")
     output: str = Field("generated", min_length=1, description="Folder of generated files.")
-    image: Image | None = Field(None, max_length=300,
-                              description="Container image that has `charter` installed, e.g. `ghcr.io/acme/runner:1.2`.")
+    image: Image | None = Field(
+        None, max_length=300,
+        description="Container image that has `charter` installed, e.g. `ghcr.io/acme/runner:1.2`.")
     artifact_store: str = Field(".charter/artifacts", min_length=1, max_length=500, pattern=r"^[^\s\x00-\x1f\x7f]+$",
                                 description="Local folder or fsspec URL (no spaces).")
     base_branch: Branch = Field("main", min_length=1, max_length=200,

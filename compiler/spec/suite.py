@@ -21,7 +21,8 @@ class Standardize(Strict):
     """Map spellings of one value onto one: `"true": [yes, Y, "1"]`, `"false": [no, N, "0"]` for a
     boolean column, or `mapping: {M: male}` for any column. Quote the `"true"`/`"false"` keys:
     Charter reads keys as text either way, but YAML 1.2 editors and tools read a bare `true:`
-    key as a boolean."""
+    key as a boolean.
+    """  # noqa: D205 - pydantic publishes this docstring as the JSON Schema description (`charter schema`)
 
     column: Column
     true: list[Scalar] | None = Field(None, min_length=1, description="Spellings that mean true.")

@@ -42,8 +42,10 @@ def validate_documents(
 
 
 def _drop_secret_echoes(diags: list[Diagnostic]) -> list[Diagnostic]:
-    """A literal secret is one cause: keep its S223 and drop the other diagnostics on the same
-    value, whose messages might repeat it (`... is not an environment variable name`)."""
+    """A literal secret is one cause: keep its S223 and drop the other diagnostics on the same value.
+
+    Their messages might repeat it (`... is not an environment variable name`).
+    """
     secret = {(d.span.file, d.span.line, d.span.col) for d in diags if d.code == "S223" and d.span}
     if not secret:
         return diags

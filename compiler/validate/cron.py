@@ -1,5 +1,8 @@
-"""A strict checker for five-field cron expressions (the dialect of Kubernetes CronJobs,
-Argo CronWorkflows, GitHub Actions `schedule:` and Airflow), with a reason on failure."""
+"""A strict checker for five-field cron expressions, with a reason on failure.
+
+The dialect is that of Kubernetes CronJobs, Argo CronWorkflows, GitHub Actions `schedule:` and
+Airflow.
+"""
 
 from __future__ import annotations
 
@@ -24,7 +27,7 @@ def cron_problem(expr: str) -> str | None:
     parts = text.split()
     if len(parts) != 5:
         return f"a cron expression has 5 fields (minute hour day-of-month month day-of-week), not {len(parts)}"
-    for part, (name, low, high, names) in zip(parts, _FIELDS):
+    for part, (name, low, high, names) in zip(parts, _FIELDS, strict=True):
         for item in part.split(","):
             m = _ITEM.match(item)
             if not m:

@@ -1,5 +1,7 @@
-"""Column diagnostics shared by the rules: unknown columns, expression problems, and spans
-inside expression strings. The column arithmetic itself is in `compiler.spec.frames`."""
+"""Column diagnostics shared by the rules: unknown columns, expression problems, and spans inside expression strings.
+
+The column arithmetic itself is in `compiler.spec.frames`.
+"""
 
 from __future__ import annotations
 

@@ -26,7 +26,8 @@ def test_typo_in_reference_is_reported_with_position(example_repo):
     model.write_text(model.read_text().replace("source: customers\n", "source: custmers\n"))
     result = run_charter("validate", "--format", "short", cwd=example_repo)
     assert result.returncode == 1
-    assert "specs/churn/model.yaml:10:13: error X301 unknown data source `custmers` [unknown-reference]" in result.stdout
+    expected = "specs/churn/model.yaml:10:13: error X301 unknown data source `custmers` [unknown-reference]"
+    assert expected in result.stdout
 
 
 def test_json_format(example_repo):
@@ -92,7 +93,8 @@ def test_schema_check_passes_on_committed_schemas():
 
 def test_warnings_pass_unless_strict(example_repo):
     rollout = example_repo / "specs/churn/rollout.yaml"
-    rollout.write_text(rollout.read_text().replace("        analysis: {gates: churn-quality, on_failure: rollback}\n", ""))
+    analysis = "        analysis: {gates: churn-quality, on_failure: rollback}\n"
+    rollout.write_text(rollout.read_text().replace(analysis, ""))
     relaxed = run_charter("validate", cwd=example_repo)
     assert relaxed.returncode == 0 and "warning[S222]" in relaxed.stdout
     strict = run_charter("validate", "--strict", cwd=example_repo)
@@ -113,7 +115,8 @@ def test_all_files_reported_in_one_run(example_repo):
     (example_repo / "specs/c.yaml").write_text("apiVersion: charter/v1\nkind: Nope\n")
     result = run_charter("validate", "--format", "short", cwd=example_repo)
     assert result.returncode == 1
-    assert [line.split(":")[0] for line in result.stdout.splitlines()] == ["specs/a.yaml", "specs/b.yaml", "specs/c.yaml"]
+    files = [line.split(":")[0] for line in result.stdout.splitlines()]
+    assert files == ["specs/a.yaml", "specs/b.yaml", "specs/c.yaml"]
 
 
 def test_compile_out_writes_only_under_the_folder(example_repo, tmp_path):

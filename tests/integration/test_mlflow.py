@@ -1,5 +1,7 @@
-"""Integration tier: `tracking: mlflow` logs runs to a real local MLflow store and registers
-promoted versions. Skips without MLflow (`pip install -e '.[mlflow]'`), fails under CI=true."""
+"""Integration tier: `tracking: mlflow` logs runs to a real local MLflow store and registers promoted versions.
+
+Skips without MLflow (`pip install -e '.[mlflow]'`), fails under CI=true.
+"""
 
 from __future__ import annotations
 

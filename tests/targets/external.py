@@ -30,8 +30,11 @@ def schema(name: str) -> dict:
 
 @functools.cache
 def strict_argo(kind: str) -> dict:
-    """Argo's schema does not forbid unknown fields; a copy that does, aimed at one kind
-    (`Workflow`, `WorkflowTemplate`, `CronWorkflow`), as ../shared/TARGETS.md describes."""
+    """A copy of Argo's schema that forbids unknown fields, aimed at one kind.
+
+    Argo's schema does not forbid them. The kind is `Workflow`, `WorkflowTemplate` or
+    `CronWorkflow`, as ../shared/TARGETS.md describes.
+    """
     base = json.loads(json.dumps(schema("argo-workflows-v4.1.2.schema.json")))
     for d in base["definitions"].values():
         if d.get("type") == "object" and "properties" in d and "additionalProperties" not in d:

@@ -25,7 +25,8 @@ EXPRESSIONS = {
     "github.workflow", "github.ref", "github.event.schedule", "github.ref_name", "github.repository", "github.token",
     "github.event.before", "github.event.pull_request.number", "github.event.pull_request.base.ref",
     "steps.diff.outputs.specs", "steps.plan.outputs.markdown", "steps.plan.outputs.status",
-    "needs.plan.outputs.markdown", "vars.CHARTER_STORE", "vars.CHARTER_PACKAGE || 'charter==0.1.0'", "vars.CHARTER_RUN_PACKAGE || 'charter[run]==0.1.0'",
+    "needs.plan.outputs.markdown", "vars.CHARTER_STORE", "vars.CHARTER_PACKAGE || 'charter==0.1.0'",
+    "vars.CHARTER_RUN_PACKAGE || 'charter[run]==0.1.0'",
     "!cancelled() && needs.plan.outputs.markdown != '' && vars.CHARTER_PR_COMMENT == 'true'"
     " && github.event.pull_request.head.repo.full_name == github.repository",
 }  # fmt: skip
@@ -40,8 +41,11 @@ def example() -> dict[str, str]:
 
 
 def hostile_repo(repo: Path) -> Path:
-    """The example with EVIL in a description (free text, accepted by validation); charter.yaml
-    with EVIL in its folders, output, image and branch is rejected by validation (checked)."""
+    """The example with EVIL in a description (free text, accepted by validation).
+
+    charter.yaml with EVIL in its folders, output, image and branch is rejected by validation
+    (checked).
+    """
     (repo / EVIL_FOLDER / "sub").mkdir(parents=True)
     (repo / EVIL_FOLDER / "sub" / "README.md").write_text("not a spec\n")
     config = (repo / "charter.yaml").read_text()
@@ -66,8 +70,10 @@ _HOSTILE_SETTINGS = (("specs", "[specs]", ["specs", EVIL_FOLDER]), ("output", "g
 
 
 def hostile_graph(repo: Path):
-    """The hostile repository's IR, with the settings validation rejects put back into it:
-    the renderer must keep them inert on its own, not rely on validation."""
+    """The hostile repository's IR, with the settings validation rejects put back into it.
+
+    The renderer must keep them inert on its own, not rely on validation.
+    """
     from dataclasses import replace
 
     _, graph = compile_tree(hostile_repo(repo))
@@ -239,8 +245,10 @@ def test_changes_job_diffs_literal_paths(tmp_path: Path):
 
 
 def test_only_jobs_that_run_pipelines_install_the_runtime():
-    """validate, compile --check and plan need the core install (seconds, tens of MB); run
-    and monitor need charter[run]."""
+    """Validate, compile --check and plan need the core install; run and monitor need charter[run].
+
+    The core installs in seconds and takes tens of MB.
+    """
     installs = {}
     for path, text in example().items():
         for job_id, job in load_yaml_all(text)[0]["jobs"].items():
@@ -255,8 +263,10 @@ def test_only_jobs_that_run_pipelines_install_the_runtime():
 
 
 def test_install_constraints_reach_pip_and_nothing_else(example_repo: Path):
-    """`install.constraints` becomes PIP_CONSTRAINT on every install step; a path that leaves the
-    repository or could carry an expression is rejected by validation."""
+    """`install.constraints` becomes PIP_CONSTRAINT on every install step.
+
+    A path that leaves the repository or could carry an expression is rejected by validation.
+    """
     installs = [step for text in example().values() for job in load_yaml_all(text)[0]["jobs"].values()
                 for step in job["steps"] if step.get("name") == "Install charter"]
     assert installs and all(s["env"]["PIP_CONSTRAINT"] == "requirements/constraints.txt" for s in installs)

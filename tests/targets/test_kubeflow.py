@@ -18,12 +18,10 @@ from dataclasses import replace
 import pytest
 
 from compiler.driver import compile_tree
-from compiler.render import render_graph
+from compiler.render import kubeflow, render_graph
 from compiler.render.header import header
 from tests.conftest import REPO, run_charter
 from tests.targets.external import load_yaml_all
-
-from compiler.render import kubeflow
 
 kfp = pytest.importorskip("kfp", reason="the kfp SDK (in the dev extra) is what the output is checked against")
 
@@ -97,8 +95,10 @@ def test_kfp_reads_every_file_back_and_tasks_follow_the_ir():
 
 
 def kfp_own_file(name: str, description: str, tasks, img: str, tmp_path) -> str:
-    """The same pipeline written the documented way: `@dsl.container_component`,
-    `@dsl.pipeline` and `Compiler().compile` to a file, with kfp's own YAML writer."""
+    """The same pipeline written the documented way, with kfp's own YAML writer.
+
+    That is `@dsl.container_component`, `@dsl.pipeline` and `Compiler().compile` to a file.
+    """
     from kfp import compiler, dsl
 
     def component(step: str, argv):
@@ -171,8 +171,10 @@ def test_hostile_description_stays_data(example_repo):
 
 
 def test_hostile_image_is_refused(example_repo):
-    """An image holding `{{channel:...}}` becomes a KFP placeholder in kfp's output, which KFP's
-    driver resolves: validation rejects such an image, and the target refuses a hand-made IR's."""
+    """An image holding `{{channel:...}}` becomes a KFP placeholder in kfp's output, which KFP's driver resolves.
+
+    Validation rejects such an image, and the target refuses a hand-made IR's.
+    """
     evil = "{{channel:task=;name=x;type=String;}}"
     charter = example_repo / "charter.yaml"
     charter.write_text(charter.read_text().replace("image: ghcr.io/acme/charter-runner:0.1.0",
@@ -185,8 +187,10 @@ def test_hostile_image_is_refused(example_repo):
 
 
 def test_names_a_yaml_reader_takes_for_numbers_stay_strings():
-    """`1e3` and `0o17` are DNS labels, and numbers to a YAML 1.2 reader (and to KFP's Go
-    reader): PyYAML, as kfp uses it, writes them bare; the command must hold strings."""
+    """`1e3` and `0o17` are DNS labels, and numbers to a YAML 1.2 reader (and to KFP's Go reader).
+
+    PyYAML, as kfp uses it, writes them bare; the command must hold strings.
+    """
     _, graph = compile_tree(REPO)
     models = tuple(renamed(graph.model("churn"), name) for name in ("1e3", "0o17", "0x1f", "true"))
     files = example(replace(graph, models=models, checks=()))

@@ -40,9 +40,11 @@ def test_deep_flow_nesting_does_not_crash():
 
 
 def test_depth_limit_is_charters_whatever_libyaml_stops_at():
-    """libyaml 0.2.6+ stops at 1,000 levels itself, after reading a flow collection that far
-    ahead; Charter's limit still fires first, at the same place: in a block mapping, in flow
-    mappings, and past libyaml's own limit."""
+    """Charter's depth limit fires first, at the same place, whatever libyaml's own limit is.
+
+    libyaml 0.2.6+ stops at 1,000 levels itself, after reading a flow collection that far
+    ahead. Checked in a block mapping, in flow mappings, and past libyaml's own limit.
+    """
     text = "a:\n  b: " + "{x: " * 2000 + "1" + "}" * 2000
     _, diags = load_text(text)
     # the root and `a` are two levels, so the 63rd `{` is the 65th level
@@ -97,7 +99,8 @@ def test_tabs_get_a_hint():
 
 
 def test_python_and_local_tags_are_rejected():
-    for text in ("a: !!python/object/apply:os.system [ls]", "a: !custom x", "a: !!binary aGk=", "!!python/name:os.system"):
+    for text in ("a: !!python/object/apply:os.system [ls]", "a: !custom x", "a: !!binary aGk=",
+                 "!!python/name:os.system"):
         _, diags = load_text(text)
         assert [d.code for d in diags] == ["L106"], text
 

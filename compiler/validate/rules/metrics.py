@@ -1,5 +1,4 @@
-"""Metric sets: metrics for the task, slices, business metrics, drift, schedule
-(S217, X307, X304, S218, S219, S226).
+"""Metric sets: metrics for the task, slices, business metrics, drift, schedule (S217, X307, X304, S218, S219, S226).
 
 ## What it does
 Checks a MetricSet against the Model it judges: every metric and gate applies to the model's

@@ -113,7 +113,8 @@ def _data(ctx: Context, model, body, cols: dict[str, str]) -> Iterator[Diagnosti
             if name not in cols:
                 yield unknown_column(ctx, model, f"/spec/data/{field}/{i}", name, cols)
             elif name == data.target and field == "features":
-                yield make("S226", "the target is also listed as a feature", ctx.span(model, f"/spec/data/features/{i}"),
+                yield make("S226", "the target is also listed as a feature",
+                           ctx.span(model, f"/spec/data/features/{i}"),
                            pointer=f"/spec/data/features/{i}", help="remove it; a model must not see its own label")
     split = body.split
     if split.time_column is not None:

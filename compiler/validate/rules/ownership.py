@@ -42,7 +42,8 @@ def check(ctx: Context) -> Iterator[Diagnostic]:
         for i, name in enumerate(own.model.spec.covers):
             owners.setdefault(name, []).append((own, i))
     default = getattr(getattr(ctx.project, "spec", None), "default_ownership", None)
-    if default is not None and ctx.specset.get("Ownership", default) is None and ("Ownership", default) not in ctx.broken:
+    if (default is not None and ctx.specset.get("Ownership", default) is None
+            and ("Ownership", default) not in ctx.broken):
         yield _unknown_default(ctx, default)
     for spec in ctx.specset:
         if spec.kind == "Ownership":

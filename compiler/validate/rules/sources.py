@@ -73,8 +73,8 @@ def check(ctx: Context) -> Iterator[Diagnostic]:
                            labels=(Label(first, "first declared here"),))
             seen.setdefault(column.name, i)
             if column.values is not None and column.type != "category":
-                yield make("S226", "`values` applies only to `type: category`", ctx.span(spec, f"/spec/schema/{i}/values"),
-                           pointer=f"/spec/schema/{i}/values")
+                yield make("S226", "`values` applies only to `type: category`",
+                           ctx.span(spec, f"/spec/schema/{i}/values"), pointer=f"/spec/schema/{i}/values")
         cols = source_frame(spec).columns
         for i, key in enumerate(body.primary_key):
             if key not in cols:

@@ -1,11 +1,14 @@
-"""The data engine: every rule type on passing and failing data, every cleaning step, every
-ingest format, and the errors bad data gets."""
+"""The data engine on good and bad data: rules, cleaning steps, ingest formats, and their errors.
+
+Every rule type runs on passing and failing data; every cleaning step and every ingest format is
+covered, and so are the errors bad data gets.
+"""
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -17,7 +20,7 @@ from compiler.execute.ingest import read_source  # noqa: E402
 from compiler.execute.prepare import apply_prepare, finalize_types  # noqa: E402
 from compiler.execute.rules import check_rules  # noqa: E402
 
-NOW = datetime(2025, 1, 10, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2025, 1, 10, 12, 0, tzinfo=UTC)
 DF = pl.DataFrame({
     "id": ["a1", "a2", "a3", "a3", None],
     "n": [1, 5, 10, None, 3],
