@@ -44,6 +44,10 @@ def _needs_runtime(command: str) -> None:
                          f"installation lacks ({', '.join(missing)}): {RUN_EXTRA}")
 
 
+STORE_HELP = ("artifact store: a folder or an fsspec URL (default: $CHARTER_STORE, else `artifact_store` of "
+              "charter.yaml; the same order for every command)")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="charter", description="Validate, compile and reconcile declarative ML system specs."
@@ -81,16 +85,14 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--base", default=None, help="with --affected: the ref to compare with (e.g. the previous commit)")
     r.add_argument("--step", default=None, help="run only this step (its inputs must exist in the store)")
     r.add_argument("--force", action="store_true", help="re-run steps even when their inputs are unchanged")
-    r.add_argument("--store", default=None,
-                   help="artifact store (default: $CHARTER_STORE, else `artifact_store` of charter.yaml)")
+    r.add_argument("--store", default=None, help=STORE_HELP)
     r.add_argument("--format", default="text", choices=("text", "json"), help="output format")
     r.add_argument("--root", type=Path, default=None, help="repository root (default: found from the cwd)")
 
     k = sub.add_parser("check-data", help="ingest, clean and check the data of a source or suite")
     k.add_argument("source", help="name of a DataSource or ValidationSuite")
     k.add_argument("--force", action="store_true", help="re-run even when inputs are unchanged")
-    k.add_argument("--store", default=None,
-                   help="artifact store (default: $CHARTER_STORE, else `artifact_store` of charter.yaml)")
+    k.add_argument("--store", default=None, help=STORE_HELP)
     k.add_argument("--format", default="text", choices=("text", "json"), help="output format")
     k.add_argument("--root", type=Path, default=None, help="repository root (default: found from the cwd)")
 
@@ -99,6 +101,7 @@ def _parser() -> argparse.ArgumentParser:
     mo.add_argument("--data", required=True, help="a .csv/.parquet/.jsonl file, or the name of a DataSource")
     mo.add_argument("--format", default="text", choices=("text", "json"), help="output format")
     mo.add_argument("--report", type=Path, default=None, help="also write the JSON report to this file")
+    mo.add_argument("--store", default=None, help=STORE_HELP)
     mo.add_argument("--root", type=Path, default=None, help="repository root (default: found from the cwd)")
 
     pl = sub.add_parser("plan", help="judge a change against the base ref: diff, impact, risk, approvals")
@@ -476,7 +479,7 @@ def _monitor(args: argparse.Namespace) -> int:
 
     root, graph = _graph_or_exit(args)
     try:
-        report = monitor(graph, root, args.model, args.data, None)
+        report = monitor(graph, root, args.model, args.data, args.store)
     except RunError as exc:
         raise UsageError(str(exc)) from None
     except DataError as exc:

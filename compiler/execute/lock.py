@@ -1,7 +1,11 @@
-"""`charter.lock`: per model, what was last promoted (spec hash, data fingerprint, version, metrics, artifact URI).
+"""`charter.lock`: per model, what was last promoted, and never where.
 
-It is committed, so git history holds every promotion, and it is the baseline that `max_drop` gates
-and `charter plan` compare against.
+Each entry holds the version (a hash of everything that made the model), the spec hash, the
+data fingerprint and the metrics, never a path: every reader finds the package in its own
+artifact store, under `models/<model>/<version>/`. It is committed, so git history holds
+every promotion, and it is the baseline that `max_drop` gates and `charter plan` compare
+against. Version 1 locks also held `artifact_uri` (a path on the machine that trained): it
+is ignored, and dropped at the next promotion.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from pathlib import Path
 from compiler.atomic import write_atomic
 
 LOCK_FILE = "charter.lock"
-LOCK_VERSION = 1
+LOCK_VERSION = 2
 
 
 def read_lock(root: Path) -> dict:

@@ -16,7 +16,7 @@ import polars as pl
 
 from compiler.execute.failure import RunError
 from compiler.execute.lock import read_lock
-from compiler.execute.store import read_json
+from compiler.execute.store import open_store, read_json, store_uri
 
 _EPS = 1e-4  # floor for empty bins, the usual PSI convention
 
@@ -83,39 +83,29 @@ def load_batch(pipeline, data: str, root: Path, graph) -> pl.DataFrame:
     return finalize_types(apply_prepare(df, prepare["steps"]), prepare["schema"])
 
 
-def _local_artifact(uri: str, root: Path) -> Path:
-    """The promoted package as a local folder, downloaded first from a remote store."""
-    if "://" not in uri or uri.startswith("file://"):
-        path = Path(uri.removeprefix("file://"))
-        return path if path.is_absolute() else root / path
-    import tempfile
+def monitor(graph, root: Path, model: str, data: str, store: str | None = None) -> dict:
+    """Compare a batch with the training profile of `model`'s promoted version.
 
-    import fsspec
+    The package is read from the artifact store that `store_uri` resolves (`--store`, then
+    `$CHARTER_STORE`, then charter.yaml), never from a path recorded by the machine that
+    trained it, and checked against the digest in `charter.lock`.
+    """
+    return _monitor(graph, root, model, data, store)
 
-    fs, remote = fsspec.core.url_to_fs(uri)
-    folder = Path(tempfile.mkdtemp(prefix="charter-monitor-"))
-    _downloads.append(folder)
-    for path in fs.find(remote):
-        fs.get_file(path, str(folder / path.rstrip("/").rsplit("/", 1)[-1]))
+
+def promoted_package(graph, root: Path, model: str, entry: dict, store: str | None) -> Path:
+    """The promoted package of `model` (its lock `entry`) from the store, verified."""
+    uri = store_uri(store, graph.project)
+    folder = open_store(uri, root).model_dir(model, entry["version"])
+    if folder is None:
+        raise RunError(f"version {entry['version']} of `{model}` is not in the artifact store `{uri}`",
+                       hint="point --store (or CHARTER_STORE) at the store the model was promoted in, or run "
+                            f"`charter run {model}` to train it into this one")
+    record = read_json(folder / "run.json") if (folder / "run.json").is_file() else {}
+    if record.get("version") != entry["version"] or record.get("steps", {}).get("package") != entry.get("spec_hash"):
+        raise RunError(f"the package under version {entry['version']} of `{model}` in `{uri}` is not the one "
+                       "charter.lock records", hint="the store was changed by hand, or belongs to another project")
     return folder
-
-
-def monitor(graph, root: Path, model: str, data: str, store) -> dict:
-    entry = read_lock(root)["models"].get(model)
-    uri = (entry or {}).get("artifact_uri", "")
-    remote = "://" in uri and not uri.startswith("file://")
-    try:
-        return _monitor(graph, root, model, data, store)
-    finally:
-        if remote:  # the downloaded copy of a remote package is ours to remove
-            import shutil
-
-            for folder in _downloads:
-                shutil.rmtree(folder, ignore_errors=True)
-            _downloads.clear()
-
-
-_downloads: list[Path] = []
 
 
 def _monitor(graph, root: Path, model: str, data: str, store) -> dict:
@@ -125,7 +115,7 @@ def _monitor(graph, root: Path, model: str, data: str, store) -> dict:
     entry = read_lock(root)["models"].get(model)
     if entry is None:
         raise RunError(f"`{model}` has no promoted version in charter.lock", hint=f"run `charter run {model}` first")
-    folder = _local_artifact(entry["artifact_uri"], root)
+    folder = promoted_package(graph, root, model, entry, store)
     if not (folder / "profile.json").is_file():
         raise RunError(f"the promoted artifact of `{model}` has no training profile at {folder}",
                        hint=f"re-run `charter run {model} --force` to package it again")

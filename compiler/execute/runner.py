@@ -8,7 +8,6 @@ libraries are imported only when a step really runs, so a fully cached re-run st
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,7 +16,7 @@ from pathlib import Path
 
 from compiler.execute.failure import RunError
 from compiler.execute.lock import read_lock, write_lock
-from compiler.execute.store import open_store, read_json, write_json
+from compiler.execute.store import open_store, read_json, store_uri, write_json
 from compiler.ir.graph import ModelPipeline, PipelineGraph, Step, content_hash
 
 _LIBRARIES = ("polars", "pandas", "scikit-learn", "skops", "numpy")
@@ -68,10 +67,7 @@ class Runner:
                  echo: Callable[[str], None] = lambda line: None, now=None,
                  progress: Callable[[str], None] = lambda step_id: None):
         self.graph, self.root, self.force, self.echo, self.progress = graph, root, force, echo, progress
-        # --store, then $CHARTER_STORE (how pods of Argo, Kubeflow and Airflow share one store),
-        # then charter.yaml's artifact_store
-        store = store or os.environ.get("CHARTER_STORE") or graph.project.get("artifact_store", ".charter/artifacts")
-        self.store = open_store(store, root)
+        self.store = open_store(store_uri(store, graph.project), root)
         self.versions = versions()
         self.now = now
         self.fingerprints: dict[str, str] = {}
@@ -192,11 +188,12 @@ class Runner:
         folder = self.store.step_dir(key)
         record = read_json(folder / "run.json")
         version = record["version"]
-        target = self.store.promote(pipeline.name, version, folder)
+        self.store.promote(pipeline.name, version, folder)
         lock = read_lock(self.root)
+        # Versions and content hashes of the inputs only, never a machine's path: every reader
+        # finds the package in its own store (`store_uri`) under models/<model>/<version>/.
         entry = {"version": version, "spec_hash": pipeline.step("package").hash,
-                 "data_fingerprint": record["data_fingerprint"], "metrics": read_json(folder / "metrics.json"),
-                 "artifact_uri": _uri(target, self.root)}  # fmt: skip
+                 "data_fingerprint": record["data_fingerprint"], "metrics": read_json(folder / "metrics.json")}
         result.promoted = version
         if lock["models"].get(pipeline.name) != entry:
             lock["models"][pipeline.name] = entry
@@ -216,12 +213,3 @@ class Runner:
         tmp = path.with_suffix(".tmp")
         write_json(tmp, metrics)
         tmp.replace(path)
-
-
-def _uri(path: Path | str, root: Path) -> str:
-    if isinstance(path, str):  # already a URL of a remote store
-        return path
-    try:
-        return path.resolve().relative_to(root.resolve()).as_posix()
-    except ValueError:
-        return path.resolve().as_uri()

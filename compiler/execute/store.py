@@ -24,6 +24,19 @@ from compiler.execute.failure import RunError
 DONE = "_SUCCESS"
 
 
+DEFAULT_STORE = ".charter/artifacts"
+
+
+def store_uri(explicit: str | None, project: dict) -> str:
+    """The artifact store a command uses, the same way for every command and generated job.
+
+    `--store`, then `$CHARTER_STORE` (how CI jobs, pipeline pods and servers are pointed at a
+    shared store), then charter.yaml's `artifact_store` (by default the local folder
+    `.charter/artifacts`).
+    """
+    return explicit or os.environ.get("CHARTER_STORE") or project.get("artifact_store") or DEFAULT_STORE
+
+
 def open_store(uri: str, root: Path) -> Store:
     """A local store for paths and `file://` URLs, a remote one for any other fsspec URL."""
     scheme = urlparse(uri).scheme
@@ -64,6 +77,14 @@ class Store:
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
+
+    def model_dir(self, model: str, version: str) -> Path | None:
+        """The promoted package of `model` at `version` as a local folder.
+
+        None when the store does not hold it complete, with its `_SUCCESS` marker.
+        """
+        folder = self.base / "models" / model / version
+        return folder if (folder / DONE).is_file() else None
 
     def promote(self, model: str, version: str, source: Path) -> Path:
         """Copy a packaged model to `models/<model>/<version>/`, atomically; return its folder."""
@@ -147,13 +168,22 @@ class RemoteStore(Store):
             yield tmp
         self._upload(super().step_dir(run_key), self._remote_step(run_key))
 
-    def promote(self, model: str, version: str, source: Path) -> str:
+    def model_dir(self, model: str, version: str) -> Path | None:
+        local = super().model_dir(model, version)
+        if local is not None:
+            return local
+        remote = self._remote("models", model, version)
+        if not self.fs.exists(f"{remote}/{DONE}"):
+            return None
+        self._download(remote, self.base / "models" / model / version)
+        return super().model_dir(model, version)
+
+    def promote(self, model: str, version: str, source: Path) -> Path:
         local = super().promote(model, version, source)
         remote = self._remote("models", model, version)
         if not self.fs.exists(f"{remote}/{DONE}"):
             self._upload(local, remote)
-        protocol = self.fs.protocol if isinstance(self.fs.protocol, str) else self.fs.protocol[0]
-        return f"{protocol}://{remote.split('://', 1)[-1].lstrip('/')}"
+        return local
 
 
 def write_json(path: Path, value: object) -> None:

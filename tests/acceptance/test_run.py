@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -35,13 +37,14 @@ def test_run_caches_and_invalidates_exactly(example_repo):
     lock = json.loads((example_repo / "charter.lock").read_text())
     entry = lock["models"]["churn"]
     assert entry["metrics"]["metrics"]["roc_auc"] > 0.7
-    assert (example_repo / entry["artifact_uri"] / "model.skops").is_file()
-    assert (example_repo / entry["artifact_uri"] / "model_card.md").is_file()
-    record = json.loads((example_repo / entry["artifact_uri"] / "run.json").read_text())
+    package = example_repo / ".charter/artifacts/models/churn" / entry["version"]
+    assert (package / "model.skops").is_file()
+    assert (package / "model_card.md").is_file()
+    record = json.loads((package / "run.json").read_text())
     assert record["inputs"]["path"] == "specs/data/customers.csv"
     assert set(record["timings"]) == {"ingest", "prepare", "validate", "split", "train", "evaluate", "gate"}
     assert record["versions"]["charter"] and len(record["run_keys"]) == 8
-    card = (example_repo / entry["artifact_uri"] / "model_card.md").read_text()
+    card = (package / "model_card.md").read_text()
     for section in ("## Model details", "## Intended use", "## Training data", "## Metrics per slice", "## Owners",
                     "## Caveats and recommendations"):
         assert section in card
@@ -99,18 +102,56 @@ def test_monitor_alerts_on_drift(example_repo):
     assert run_charter("run", "churn", cwd=example_repo).returncode == 0
     same = run_charter("monitor", "churn", "--data", "specs/data/customers.csv", cwd=example_repo)
     assert same.returncode == 0, same.stdout + same.stderr
-    rows = (example_repo / "specs/data/customers.csv").read_text().splitlines()
-    header = rows[0].split(",")
-    contract = header.index("contract")
-    drifted = [rows[0]] + [",".join("monthly" if i == contract else v for i, v in enumerate(r.split(",")))
-                           for r in rows[1:]]
-    (example_repo / "batch.csv").write_text("\n".join(drifted) + "\n")
-    result = run_charter("monitor", "churn", "--data", "batch.csv", "--format", "json",
+    result = run_charter("monitor", "churn", "--data", _drifted(example_repo), "--format", "json",
                          "--report", "report.json", cwd=example_repo)
     assert result.returncode == 1
     report = json.loads((example_repo / "report.json").read_text())
     assert report["drift"]["contract"]["alert"] is True
     assert report["drift"]["region"]["alert"] is False
+
+
+def _drifted(repo: Path) -> str:
+    rows = (repo / "specs/data/customers.csv").read_text().splitlines()
+    contract = rows[0].split(",").index("contract")
+    drifted = [rows[0]] + [",".join("monthly" if i == contract else v for i, v in enumerate(r.split(",")))
+                           for r in rows[1:]]
+    (repo / "batch.csv").write_text("\n".join(drifted) + "\n")
+    return "batch.csv"
+
+
+@pytest.mark.parametrize("how", ["flag", "env", "url"])
+def test_monitor_finds_the_model_from_a_fresh_clone(example_repo, tmp_path, how):
+    """The promoted model lives in the store, not on the machine that trained it.
+
+    A fresh clone (no .charter/) monitors with the store named by --store, CHARTER_STORE or a
+    file:// URL.
+    """
+    store = tmp_path / "shared-store"
+    trained = run_charter("run", "churn", "--store", str(store), cwd=example_repo)
+    assert trained.returncode == 0, trained.stdout + trained.stderr
+    assert "artifact_uri" not in (example_repo / "charter.lock").read_text()
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@e"]
+    subprocess.run([*git, "add", "charter.lock"], cwd=example_repo, check=True)
+    subprocess.run([*git, "commit", "-qm", "promote churn"], cwd=example_repo, check=True)
+    fresh = tmp_path / "fresh"
+    subprocess.run(["git", "clone", "-q", str(example_repo), str(fresh)], check=True)
+    assert not (fresh / ".charter").exists()
+    where = {"flag": (["--store", str(store)], None), "env": ([], {"CHARTER_STORE": str(store)}),
+             "url": (["--store", store.as_uri()], None)}[how]
+    same = run_charter("monitor", "churn", "--data", "customers", *where[0], cwd=fresh, env=where[1])
+    assert same.returncode == 0, same.stdout + same.stderr
+    batch = _drifted(fresh)
+    drifted = run_charter("monitor", "churn", "--data", batch, *where[0], cwd=fresh, env=where[1])
+    assert drifted.returncode == 1, drifted.stdout + drifted.stderr
+    assert "ALERT" in drifted.stdout
+
+
+def test_monitor_says_which_store_lacks_the_model(example_repo, tmp_path):
+    assert run_charter("run", "churn", "--store", str(tmp_path / "a"), cwd=example_repo).returncode == 0
+    result = run_charter("monitor", "churn", "--data", "customers", "--store", str(tmp_path / "b"), cwd=example_repo)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"is not in the artifact store `{tmp_path / 'b'}`" in result.stderr
+    assert "CHARTER_STORE" in result.stderr
 
 
 def test_monitor_needs_a_promoted_model(example_repo):

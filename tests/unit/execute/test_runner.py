@@ -37,7 +37,9 @@ def test_interrupted_package_leaves_no_partial_artifact_and_keeps_the_lock(repo,
     first = _runner(repo).run("delivery-time")
     assert first.exit_code == 0 and first.promoted
     lock_before = (repo / "charter.lock").read_bytes()
-    promoted = repo / json.loads(lock_before)["models"]["delivery-time"]["artifact_uri"]
+    entry = json.loads(lock_before)["models"]["delivery-time"]
+    promoted = repo / ".charter/artifacts/models/delivery-time" / entry["version"]
+    assert "artifact_uri" not in entry  # no machine path in the lock
     model_before = (promoted / "model.skops").read_bytes()
 
     spec = repo / "specs/delivery/model.yaml"
@@ -88,7 +90,7 @@ def test_remote_fsspec_store(repo):
     first = _runner(repo, store=uri).run("churn")
     assert first.exit_code == 0 and first.promoted
     lock = json.loads((repo / "charter.lock").read_text())
-    assert lock["models"]["churn"]["artifact_uri"].startswith("memory://charter-test-store/models/churn/")
+    assert not any("charter-test-store" in str(v) for v in lock["models"]["churn"].values())
     fs = fsspec.filesystem("memory")
     assert fs.exists(f"/charter-test-store/models/churn/{first.promoted}/model.skops")
     shutil.rmtree(repo / ".charter" / "store-cache")  # another machine: only the remote store is shared
@@ -98,6 +100,9 @@ def test_remote_fsspec_store(repo):
 
     from compiler.execute.monitor import monitor
 
+    shutil.rmtree(repo / ".charter" / "store-cache")
     _, graph = compile_tree(repo)  # monitor downloads the promoted package from the remote store
-    report = monitor(graph, repo, "churn", "specs/data/customers.csv", None)
+    report = monitor(graph, repo, "churn", "specs/data/customers.csv", uri)
     assert report["version"] == first.promoted and not report["alert"]
+    with pytest.raises(RunError, match="is not in the artifact store `.charter/artifacts`"):
+        monitor(graph, repo, "churn", "specs/data/customers.csv", None)  # the local folder never had it
