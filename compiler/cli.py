@@ -83,7 +83,11 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--affected", action="store_true",
                    help="run the Models whose pipelines changed since --base (as `charter plan` computes)")
     r.add_argument("--base", default=None, help="with --affected: the ref to compare with (e.g. the previous commit)")
-    r.add_argument("--step", default=None, help="run only this step (its inputs must exist in the store)")
+    r.add_argument("--step", default=None,
+                   help="run only this step; its inputs must be in the store (a missing one fails, exit 1), and "
+                        "it stores its outputs for the next step")
+    r.add_argument("--with-upstream", action="store_true",
+                   help="with --step: first compute the earlier steps whose outputs the store lacks")
     r.add_argument("--force", action="store_true", help="re-run steps even when their inputs are unchanged")
     r.add_argument("--store", default=None, help=STORE_HELP)
     r.add_argument("--format", default="text", choices=("text", "json"), help="output format")
@@ -385,6 +389,8 @@ def _run(args: argparse.Namespace) -> int:
     chosen = sum(bool(x) for x in (args.model, args.all, args.affected))
     if chosen != 1:
         raise UsageError("name one Model, or use --all or --affected --base REF")
+    if args.with_upstream and not args.step:
+        raise UsageError("--with-upstream goes with --step")
     if args.model:
         return _execute(args, args.model, only=args.step)
     if args.step:
@@ -445,7 +451,7 @@ def _execute(args: argparse.Namespace, model: str, *, only: str | None = None, u
 
     try:
         runner = Runner(graph, root, store=args.store, force=args.force, echo=echo, progress=progress)
-        result = runner.run(model, only=only, until=until)
+        result = runner.run(model, only=only, until=until, with_upstream=getattr(args, "with_upstream", False))
         if graph.project.get("tracking") == "mlflow" and until is None:
             from compiler.execute.tracking import log_run
 

@@ -95,7 +95,15 @@ class Runner:
             tmp.replace(cache_path)
         return keys
 
-    def run(self, model: str, *, only: str | None = None, until: str | None = None) -> RunResult:
+    def run(self, model: str, *, only: str | None = None, until: str | None = None,
+            with_upstream: bool = False) -> RunResult:
+        """Run `model`'s pipeline; `only` runs one step (as each pod of a cluster pipeline does).
+
+        With `only`, the step's inputs must be in the store; a missing one fails the run (exit 1)
+        and says which, unless `with_upstream` asks to compute the missing steps first. Every
+        step that runs then stores its outputs, ingest and prepare included, so that the next
+        step, in another process or pod, finds them.
+        """
         pipeline = self.graph.pipeline(model)
         if pipeline is None:
             names = ", ".join(f"`{m.name}`" for m in self.graph.models) or "none"
@@ -108,8 +116,19 @@ class Runner:
             steps = steps[: [s.name for s in steps].index(until) + 1]
         keys = self.keys = self.run_keys(pipeline)
         self.memory: dict[str, object] = {}  # tables of ephemeral steps, by output name
-        must = self._must_run(pipeline, steps, keys, only)
+        self.persist_all = only is not None
         result = self.result = RunResult(model)  # the package step records the timings so far
+        missing = self._missing_inputs(pipeline, only, keys) if only is not None else []
+        if missing and not with_upstream:
+            names = ", ".join(f"`{n}`" for n in missing)
+            result.failed = (f"step `{only}` needs the outputs of {names}, which the artifact store "
+                             f"`{self.store.uri}` does not hold for these inputs")
+            result.report = (f"run those steps first (in a pipeline: as earlier tasks, sharing this store), or "
+                             f"`charter run {model} --step {only} --with-upstream` to compute them here")
+            result.exit_code = 1
+            self.echo(f"{pipeline.name + '/' + only:<28} {'failed':<7} {0:6.2f}s  inputs missing from the store")
+            return result
+        must = self._must_run(pipeline, steps, keys, only)
         for step in steps:
             if only is not None and step.id not in must:
                 continue
@@ -129,17 +148,17 @@ class Runner:
         return result
 
     def _must_run(self, pipeline: ModelPipeline, steps: list[Step], keys: dict[str, str], only: str | None) -> set[str]:
-        """Steps to execute: stale persisted steps (or just `only`), plus the ephemeral steps they need."""
+        """Steps to execute: stale persisted steps, plus the ephemeral steps they need; or `only`."""
         by_id = {s.id: s for s in pipeline.steps}
         if only is not None:
-            target = pipeline.step(only)
-            must = {target.id}
-            for need in target.needs:
-                if by_id[need].name not in EPHEMERAL and not self.store.has(keys[need]):
-                    raise RunError(f"step `{only}` needs `{by_id[need].name}`, which has not run for these inputs",
-                                   hint=f"run `charter run {pipeline.name}` (or its earlier steps) first")
-        else:
-            must = {s.id for s in steps if s.name not in EPHEMERAL and (self.force or not self.store.has(keys[s.id]))}
+            # the step, and (with --with-upstream) every step before it whose outputs are missing
+            must, todo = set(), [pipeline.step(only).id]
+            while todo:
+                step_id = todo.pop()
+                must.add(step_id)
+                todo += [n for n in by_id[step_id].needs if n not in must and not self.store.has(keys[n])]
+            return must
+        must = {s.id for s in steps if s.name not in EPHEMERAL and (self.force or not self.store.has(keys[s.id]))}
         # Ephemeral steps (ingest, prepare) are recomputed in memory whenever a step that runs needs them.
         for step in reversed(pipeline.steps):
             if step.id in must:
@@ -147,6 +166,11 @@ class Runner:
                     if by_id[need].name in EPHEMERAL:
                         must.add(need)
         return must
+
+    def _missing_inputs(self, pipeline: ModelPipeline, only: str, keys: dict[str, str]) -> list[str]:
+        """The steps `only` needs whose outputs the store does not hold, in pipeline order."""
+        needs = set(pipeline.step(only).needs)
+        return [s.name for s in pipeline.steps if s.id in needs and not self.store.has(keys[s.id])]
 
     def _inputs(self, pipeline: ModelPipeline, step: Step, keys: dict[str, str]) -> dict[str, Path]:
         folders = {}
@@ -165,7 +189,7 @@ class Runner:
         inputs = self._inputs(pipeline, step, keys)
         self.current_key = key
         try:
-            if step.name in EPHEMERAL:
+            if step.name in EPHEMERAL and not self.persist_all:
                 detail = getattr(impl, f"run_{step.name}")(self, pipeline, step, inputs, None)
             else:
                 with self.store.writing(key) as out:

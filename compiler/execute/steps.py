@@ -21,27 +21,39 @@ class StepFailed(Exception):
         self.message, self.report = message, report
 
 
-def run_ingest(runner, pipeline, step, inputs, out: None) -> str:
+def run_ingest(runner, pipeline, step, inputs, out: Path | None) -> str:
     from compiler.execute.ingest import read_source
 
     df = read_source(step.params, runner.root)
-    runner.memory["raw"] = df  # ephemeral: kept in memory for the steps of this run
+    _keep(runner, out, "raw", df)
     return f"{df.height} rows, {df.width} columns"
 
 
-def run_prepare(runner, pipeline, step, inputs, out: None) -> str:
+def run_prepare(runner, pipeline, step, inputs, out: Path | None) -> str:
     from compiler.execute.prepare import apply_prepare, finalize_types
 
-    raw = runner.memory.pop("raw")
+    raw = _table(runner, inputs, "raw")
+    runner.memory.pop("raw", None)
     df = finalize_types(apply_prepare(raw, step.params["steps"]), step.params["schema"])
-    runner.memory["prepared"] = df
+    _keep(runner, out, "prepared", df)
     return f"{raw.height} -> {df.height} rows"
+
+
+def _keep(runner, out: Path | None, name: str, df: pl.DataFrame) -> None:
+    """Keep an ephemeral step's table in memory for the rest of this run.
+
+    When the step runs alone (`--step`, one pod per step) it goes to the store too, for the
+    step that needs it next.
+    """
+    runner.memory[name] = df
+    if out is not None:
+        df.write_parquet(out / f"{name}.parquet")
 
 
 def run_validate(runner, pipeline, step, inputs, out: Path) -> str:
     from compiler.execute.rules import check_rules
 
-    df = runner.memory["prepared"]
+    df = _table(runner, inputs, "prepared")
     now = runner.now or datetime.now(UTC)
     results = check_rules(df, step.params["rules"], now=now)
     report = [r.__dict__ if hasattr(r, "__dict__") else _asdict(r) for r in results]
@@ -73,7 +85,7 @@ def rules_table(results) -> str:
 def run_split(runner, pipeline, step, inputs, out: Path) -> str:
     from compiler.execute.train import split
 
-    df = runner.memory["prepared"]
+    df = _table(runner, inputs, "prepared")
     train, test = split(df, step.params)
     train.write_parquet(out / "train_set.parquet")
     test.write_parquet(out / "test_set.parquet")

@@ -196,3 +196,15 @@ spec:
     assert "deliveries-raw/ingest" in result.stdout and "408 rows, 2 columns" in result.stdout
     unknown = run_charter("check-data", "nope", cwd=example_repo)
     assert unknown.returncode == 2 and "no DataSource or ValidationSuite named `nope`" in unknown.stderr
+
+
+def test_a_step_alone_fails_when_its_inputs_are_missing(example_repo):
+    result = run_charter("run", "churn", "--step", "prepare", cwd=example_repo)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "needs the outputs of `ingest`" in result.stdout and "--with-upstream" in result.stdout
+    assert "churn/ingest" not in result.stdout  # nothing was recomputed behind the user's back
+    upstream = run_charter("run", "churn", "--step", "prepare", "--with-upstream", cwd=example_repo)
+    assert upstream.returncode == 0, upstream.stdout + upstream.stderr
+    assert "churn/ingest" in upstream.stdout and "churn/prepare" in upstream.stdout
+    misused = run_charter("run", "churn", "--with-upstream", cwd=example_repo)
+    assert misused.returncode == 2 and "--with-upstream goes with --step" in misused.stderr

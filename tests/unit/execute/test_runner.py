@@ -67,12 +67,43 @@ def test_interrupted_package_leaves_no_partial_artifact_and_keeps_the_lock(repo,
 
 
 def test_single_step_needs_its_inputs(repo):
-    with pytest.raises(RunError, match="needs `split`"):
-        _runner(repo).run("churn", only="train")
+    """No silent recompute: a step whose inputs the store lacks fails (exit 1) and says which."""
+    missing = _runner(repo).run("churn", only="prepare")
+    assert missing.exit_code == 1 and missing.outcomes == []
+    assert "needs the outputs of `ingest`" in missing.failed and "--with-upstream" in missing.report
+    train = _runner(repo).run("churn", only="train")
+    assert "needs the outputs of `split`" in train.failed
     full = _runner(repo).run("churn", until="split")
     assert [o.status for o in full.outcomes] == ["ran"] * 4
     only = _runner(repo).run("churn", only="train")
     assert [(o.id, o.status) for o in only.outcomes] == [("churn/train", "ran")]
+
+
+def test_with_upstream_computes_what_the_store_lacks(repo):
+    result = _runner(repo).run("churn", only="split", with_upstream=True)
+    assert [(o.id.split("/")[1], o.status) for o in result.outcomes] == [
+        ("ingest", "ran"), ("prepare", "ran"), ("validate", "ran"), ("split", "ran")]
+    again = _runner(repo).run("churn", only="split", with_upstream=True)
+    assert [(o.id.split("/")[1], o.status) for o in again.outcomes] == [("split", "ran")]  # only the step asked for
+
+
+def test_steps_as_separate_processes_share_only_the_store(repo, tmp_path):
+    """Each step alone, in its own copy of the repository, as a cluster pipeline's pods run them.
+
+    Sharing nothing but the store, the steps end with the version a whole run makes.
+    """
+    store = str(tmp_path / "shared-store")
+    _, graph = compile_tree(repo)
+    versions = []
+    for step in [s.name for s in graph.model("churn").steps]:
+        pod = tmp_path / f"pod-{step}"
+        shutil.copytree(repo, pod)
+        result = _runner(pod, store=store).run("churn", only=step)
+        assert result.exit_code == 0, (step, result.failed)
+        assert [(o.id, o.status) for o in result.outcomes] == [(f"churn/{step}", "ran")]
+        versions.append(result.promoted)
+    whole = _runner(repo, store=str(tmp_path / "other-store")).run("churn")
+    assert versions[-1] == whole.promoted
 
 
 def test_unknown_step_and_model(repo):
