@@ -137,6 +137,7 @@ class Runner:
         by_id = {s.id: s for s in pipeline.steps}
         if only is not None:
             target = pipeline.step(only)
+            assert target is not None  # run() refused an unknown `only`
             must = {target.id}
             for need in target.needs:
                 if by_id[need].name not in EPHEMERAL and not self.store.has(keys[need]):
@@ -194,7 +195,9 @@ class Runner:
         version = record["version"]
         target = self.store.promote(pipeline.name, version, folder)
         lock = read_lock(self.root)
-        entry = {"version": version, "spec_hash": pipeline.step("package").hash,
+        package = pipeline.step("package")
+        assert package is not None  # every model pipeline ends with its package step
+        entry = {"version": version, "spec_hash": package.hash,
                  "data_fingerprint": record["data_fingerprint"], "metrics": read_json(folder / "metrics.json"),
                  "artifact_uri": _uri(target, self.root)}  # fmt: skip
         result.promoted = version

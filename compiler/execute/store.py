@@ -17,6 +17,7 @@ import tempfile
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 from compiler.execute.failure import RunError
@@ -65,8 +66,11 @@ class Store:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
 
-    def promote(self, model: str, version: str, source: Path) -> Path:
+    def promote(self, model: str, version: str, source: Path) -> Path | str:
         """Copy a packaged model to `models/<model>/<version>/`, atomically; return its folder."""
+        return self._promote_local(model, version, source)
+
+    def _promote_local(self, model: str, version: str, source: Path) -> Path:
         final = self.base / "models" / model / version
         if (final / DONE).is_file():
             return final
@@ -148,7 +152,7 @@ class RemoteStore(Store):
         self._upload(super().step_dir(run_key), self._remote_step(run_key))
 
     def promote(self, model: str, version: str, source: Path) -> str:
-        local = super().promote(model, version, source)
+        local = self._promote_local(model, version, source)
         remote = self._remote("models", model, version)
         if not self.fs.exists(f"{remote}/{DONE}"):
             self._upload(local, remote)
@@ -161,5 +165,5 @@ def write_json(path: Path, value: object) -> None:
                     encoding="utf-8")
 
 
-def read_json(path: Path) -> object:
+def read_json(path: Path) -> Any:
     return json.loads(path.read_text(encoding="utf-8"))
