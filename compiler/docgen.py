@@ -95,7 +95,7 @@ _SCALARS = {"name": base.Name, "handle": base.Handle, "duration": base.Duration,
             "env var": base.EnvVar, "quantity": base.Quantity}  # fmt: skip
 _MARKERS = {label: next(m for m in typing.get_args(tp)[1:] if isinstance(m, WithJsonSchema))
             for label, tp in _SCALARS.items()}  # fmt: skip
-_BUILTINS = {str: "string", int: "integer", float: "number", bool: "boolean", typing.Any: "any",
+_BUILTINS: dict[object, str] = {str: "string", int: "integer", float: "number", bool: "boolean", typing.Any: "any",
              type(None): "null"}  # fmt: skip
 
 
@@ -213,7 +213,7 @@ def _default(field: FieldInfo) -> str:
     if field.is_required():
         return "required"
     if field.default_factory is not None:
-        return _yaml(field.default_factory())  # type: ignore[call-arg]
+        return _yaml(field.default_factory())  # type: ignore[call-arg]  # the spec models' factories take no data
     if field.default is PydanticUndefined or field.default is None:
         return "optional"
     return _yaml(field.default)
@@ -224,7 +224,7 @@ def _fields(walk: _Walk, model: type[BaseModel]) -> str:
     # The envelope and union tags first, as they are written; the rest in declaration order.
     fields = sorted(model.model_fields.items(), key=lambda kv: kv[0] not in ("api_version", "kind", "rule"))
     for name, field in fields:
-        tp = field.annotation
+        tp: object = field.annotation
         args = typing.get_args(tp)
         if field.default is None and typing.get_origin(tp) in (typing.Union, types.UnionType) and type(None) in args:
             # `X | None = None`: "optional" in the next column already says that null is the default.
@@ -264,7 +264,8 @@ def spec_reference() -> str:
            "several kinds is described once, under the first kind that uses it.\n\n",
            "## Value types\n\nConstrained strings used by many fields.\n\n", _value_types()]
     documented: set[type] = set()
-    for model in (*KINDS.values(), Project):
+    models: tuple[type[base.Document], ...] = (*KINDS.values(), Project)
+    for model in models:
         kind = model.__name__
         out.append(f'\n<a id="{walk.anchor(model)}"></a>\n\n## {kind}\n\n{_doc(model)}\n\n{_fields(walk, model)}')
         documented.add(model)

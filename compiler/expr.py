@@ -211,7 +211,7 @@ def _type(node: ast.AST, columns: dict[str, str]) -> str:  # noqa: C901 - one ca
         left = _type(node.left, columns)
         for op, right_node in zip(node.ops, node.comparators, strict=True):
             if isinstance(op, ast.In | ast.NotIn):
-                for e in right_node.elts:  # type: ignore[attr-defined]
+                for e in right_node.elts:  # type: ignore[attr-defined]  # _shape: `in` takes a list or tuple
                     _comparable(left, _type(e, columns), e, op)
                 continue
             right = _type(right_node, columns)
@@ -219,7 +219,7 @@ def _type(node: ast.AST, columns: dict[str, str]) -> str:  # noqa: C901 - one ca
             left = right
         return "boolean"
     if isinstance(node, ast.Call):
-        name = node.func.id  # type: ignore[attr-defined]
+        name = node.func.id  # type: ignore[attr-defined]  # _shape allows plain names as functions only
         params, result = FUNCTIONS[name]
         required = [p for p in params if not p.endswith(("?", "*"))]
         variadic = any(p.endswith("*") for p in params)

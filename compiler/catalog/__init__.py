@@ -28,6 +28,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
+from typing import cast
 
 __all__ = ["Estimator", "Param", "check_value", "estimator", "names", "options", "settable", "sklearn_version"]
 
@@ -159,12 +160,13 @@ def _in_interval(c: dict, v: object) -> bool:
     ok = {"integral": _is_int, "real": _is_number, "real_not_int": lambda x: isinstance(x, float)}[kind](v)
     if not ok or (isinstance(v, float) and math.isnan(v)):
         return False
-    left, right = _decode(c["left"]), _decode(c["right"])
-    left = -math.inf if left is None else left
-    right = math.inf if right is None else right
+    x = cast(float, v)  # `ok`: an int or a float
+    low, high = _decode(c["left"]), _decode(c["right"])
+    left = -math.inf if low is None else cast(float, low)  # a catalog bound is a number or null (infinite)
+    right = math.inf if high is None else cast(float, high)
     closed = c["closed"]
-    above = v >= left if closed in ("left", "both") else v > left
-    below = v <= right if closed in ("right", "both") else v < right
+    above = x >= left if closed in ("left", "both") else x > left
+    below = x <= right if closed in ("right", "both") else x < right
     return above and below
 
 

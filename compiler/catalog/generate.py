@@ -24,6 +24,7 @@ import warnings
 from collections.abc import Mapping, MutableMapping
 from numbers import Integral, Real
 from pathlib import Path
+from typing import Any
 
 CATALOG = Path(__file__).with_name("sklearn.json")
 COMMAND = "python -m compiler.catalog.generate"
@@ -104,7 +105,7 @@ def _kind(cls: type) -> tuple[str, bool | None]:
     return kind, multiclass
 
 
-def _params(cls: type) -> dict:
+def _params(cls: type[Any]) -> dict:
     declared = getattr(cls, "_parameter_constraints", None) or {}
     params = {}
     for p in list(inspect.signature(cls.__init__).parameters.values())[1:]:

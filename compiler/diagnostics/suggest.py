@@ -6,7 +6,7 @@ import difflib
 from collections.abc import Iterable
 
 
-def did_you_mean(name: str, candidates: Iterable[str], max: int = 3, cutoff: float = 0.6) -> list[str]:
+def did_you_mean(name: object, candidates: Iterable[object], max: int = 3, cutoff: float = 0.6) -> list[str]:
     """Return up to `max` candidates close to `name`, best first; case-insensitive."""
     pool = sorted({c for c in candidates if isinstance(c, str)})
     if not isinstance(name, str) or not pool:
@@ -18,7 +18,7 @@ def did_you_mean(name: str, candidates: Iterable[str], max: int = 3, cutoff: flo
     return [by_lower[m] for m in matches]
 
 
-def suggestion(name: str, candidates: Iterable[str], noun: str = "") -> str | None:
+def suggestion(name: str | None, candidates: Iterable[object], noun: str = "") -> str | None:
     """A ready `help` sentence: "did you mean `x`?", else the list of valid names when short."""
     pool = sorted({c for c in candidates if isinstance(c, str)})
     close = did_you_mean(name, pool)

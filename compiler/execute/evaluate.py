@@ -9,6 +9,7 @@ otherwise the last label in sorted order (documented in docs/runtime.md).
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -74,7 +75,7 @@ def evaluate(pipeline, test: pl.DataFrame, train: pl.DataFrame, params: dict, tr
     X = to_pandas(test, train_params)
     y = target(test, train_params)
     pred = pipeline.predict(X)
-    classes = getattr(pipeline, "classes_", None)
+    classes: Any = getattr(pipeline, "classes_", None)  # a classifier's labels; scikit-learn is untyped
     proba = pipeline.predict_proba(X) if task != "regression" and hasattr(pipeline, "predict_proba") else None
     positive = _positive(classes) if task == "binary_classification" else None
     guardrails = {}
@@ -153,7 +154,7 @@ def profile(train: pl.DataFrame, params: dict, bins: int = 10, sample: int = 500
 
     Quantile bins (PSI) and a sample (KS) for numbers, category frequencies for text.
     """
-    features = {}
+    features: dict[str, dict] = {}
     for name in params["features"]:
         kind = params["types"][name]
         col = train.get_column(name).drop_nulls()

@@ -58,7 +58,7 @@ def _expr(node: ast.AST) -> pl.Expr:  # noqa: C901 - one case per node type
         parts, left = [], node.left
         for op, right in zip(node.ops, node.comparators, strict=True):
             if isinstance(op, ast.In | ast.NotIn):
-                values = [_literal(e) for e in right.elts]  # type: ignore[attr-defined]
+                values = [_literal(e) for e in right.elts]  # type: ignore[attr-defined]  # validated: a list or tuple
                 test = _expr(left).is_in(values)
                 parts.append(test.not_() if isinstance(op, ast.NotIn) else test)
             elif _is_null(right) and isinstance(op, ast.Eq | ast.NotEq):
@@ -71,7 +71,7 @@ def _expr(node: ast.AST) -> pl.Expr:  # noqa: C901 - one case per node type
             left = right  # a < b < c means a < b and b < c
         return reduce(operator.and_, parts)
     if isinstance(node, ast.Call):
-        return _call(node.func.id, [_expr(a) for a in node.args])  # type: ignore[attr-defined]
+        return _call(node.func.id, [_expr(a) for a in node.args])  # type: ignore[attr-defined]  # validated: a name
     raise DataError(f"unsupported expression element {type(node).__name__}")
 
 

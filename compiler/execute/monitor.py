@@ -45,17 +45,17 @@ def feature_drift(method: str, ref: dict, column: pl.Series, kind: str) -> float
         idx = np.searchsorted(ref["edges"], values, side="right")
         actual = np.bincount(idx, minlength=len(ref["edges"]) + 1) / values.size
         return psi(ref["fractions"], actual.tolist())
-    values = column.drop_nulls().cast(pl.String)
-    if values.len() == 0:
+    labels = column.drop_nulls().cast(pl.String)
+    if labels.len() == 0:
         return None
-    counts = values.value_counts(name="n")
-    shares = {str(k): n / values.len() for k, n in counts.rows()}
+    counts = labels.value_counts(name="n")
+    shares = {str(k): n / labels.len() for k, n in counts.rows()}
     categories = sorted(set(ref["fractions"]) | set(shares))
     expected = [ref["fractions"].get(c, 0.0) for c in categories]
-    actual = [shares.get(c, 0.0) for c in categories]
+    observed = [shares.get(c, 0.0) for c in categories]
     if method == "ks":  # for categories, KS degenerates to the largest share difference
-        return float(max(abs(x - y) for x, y in zip(expected, actual, strict=True)))
-    return psi(expected, actual)
+        return float(max(abs(x - y) for x, y in zip(expected, observed, strict=True)))
+    return psi(expected, observed)
 
 
 def load_batch(pipeline, data: str, root: Path, graph) -> pl.DataFrame:
@@ -124,7 +124,7 @@ def _monitor(graph, root: Path, model: str, data: str, store) -> dict:
     method, limit = monitoring["drift"]["method"], monitoring["drift"]["alert_above"]
     batch = load_batch(pipeline, data, root, graph)
     types = pipeline.step("evaluate").params["profile"]["types"]
-    drift = {}
+    drift: dict[str, dict] = {}
     for name, ref in sorted(profile["features"].items()):
         if name not in batch.columns:
             drift[name] = {"value": None, "alert": True, "note": "missing from the batch"}

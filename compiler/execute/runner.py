@@ -119,7 +119,7 @@ class Runner:
         self.persist_all = only is not None
         result = self.result = RunResult(model)  # the package step records the timings so far
         missing = self._missing_inputs(pipeline, only, keys) if only is not None else []
-        if missing and not with_upstream:
+        if only is not None and missing and not with_upstream:
             names = ", ".join(f"`{n}`" for n in missing)
             result.failed = (f"step `{only}` needs the outputs of {names}, which the artifact store "
                              f"`{self.store.uri}` does not hold for these inputs")
@@ -152,7 +152,9 @@ class Runner:
         by_id = {s.id: s for s in pipeline.steps}
         if only is not None:
             # the step, and (with --with-upstream) every step before it whose outputs are missing
-            must, todo = set(), [pipeline.step(only).id]
+            target = pipeline.step(only)
+            assert target is not None  # run() refused an unknown `only`
+            must, todo = set(), [target.id]
             while todo:
                 step_id = todo.pop()
                 must.add(step_id)
@@ -169,7 +171,9 @@ class Runner:
 
     def _missing_inputs(self, pipeline: ModelPipeline, only: str, keys: dict[str, str]) -> list[str]:
         """The steps `only` needs whose outputs the store does not hold, in pipeline order."""
-        needs = set(pipeline.step(only).needs)
+        target = pipeline.step(only)
+        assert target is not None  # run() refused an unknown `only`
+        needs = set(target.needs)
         return [s.name for s in pipeline.steps if s.id in needs and not self.store.has(keys[s.id])]
 
     def _inputs(self, pipeline: ModelPipeline, step: Step, keys: dict[str, str]) -> dict[str, Path]:
@@ -214,9 +218,11 @@ class Runner:
         version = record["version"]
         self.store.promote(pipeline.name, version, folder)
         lock = read_lock(self.root)
+        package = pipeline.step("package")
+        assert package is not None  # every model pipeline ends with its package step
         # Versions and content hashes of the inputs only, never a machine's path: every reader
         # finds the package in its own store (`store_uri`) under models/<model>/<version>/.
-        entry = {"version": version, "spec_hash": pipeline.step("package").hash,
+        entry = {"version": version, "spec_hash": package.hash,
                  "data_fingerprint": record["data_fingerprint"], "metrics": read_json(folder / "metrics.json")}
         result.promoted = version
         if lock["models"].get(pipeline.name) != entry:

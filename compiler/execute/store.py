@@ -17,6 +17,7 @@ import tempfile
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 from compiler.execute.failure import RunError
@@ -88,6 +89,9 @@ class Store:
 
     def promote(self, model: str, version: str, source: Path) -> Path:
         """Copy a packaged model to `models/<model>/<version>/`, atomically; return its folder."""
+        return self._promote_local(model, version, source)
+
+    def _promote_local(self, model: str, version: str, source: Path) -> Path:
         final = self.base / "models" / model / version
         if (final / DONE).is_file():
             return final
@@ -191,5 +195,5 @@ def write_json(path: Path, value: object) -> None:
                     encoding="utf-8")
 
 
-def read_json(path: Path) -> object:
+def read_json(path: Path) -> Any:
     return json.loads(path.read_text(encoding="utf-8"))

@@ -6,7 +6,9 @@ problems raise `GitError` (with a hint), other user errors `CommandError`.
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Callable, Iterable, Set
 from pathlib import Path
 
 from compiler.gitops.git import WORKTREE, Git, GitError
@@ -64,7 +66,8 @@ def plan(root: Path, args) -> tuple[str, int]:
         from compiler.atomic import write_atomic
 
         write_atomic(args.out if args.out.is_absolute() else Path.cwd() / args.out, _dump(doc))
-    text = {"json": _dump, "markdown": to_markdown, "text": to_text}[args.format](doc)
+    formats: dict[str, Callable[[dict], str]] = {"json": _dump, "markdown": to_markdown, "text": to_text}
+    text = formats[args.format](doc)
     return text, exit_code(doc)
 
 
@@ -72,7 +75,7 @@ def plan(root: Path, args) -> tuple[str, int]:
 # diff
 
 
-def _changes_doc(changes, used: set[str] = frozenset()) -> list[dict]:
+def _changes_doc(changes, used: Set[str] = frozenset()) -> list[dict]:
     out = []
     for ch in changes:
         found = findings(ch, set(used), {})
@@ -125,17 +128,20 @@ def _blob(git: Git, sha: str, path: str) -> bytes | None:
 class _Blobs:
     """Resources per blob id, parsed once (consecutive commits share most blobs)."""
 
+    cache: dict[tuple[str, str], list[Resource]]
+
     def __init__(self, git: Git, root: Path):
         self.git, self.root, self.cache = git, root, {}
 
-    def resources(self, items) -> dict[str, Resource]:
+    def resources(self, items: Iterable[tuple[str, str | None]]) -> dict[str, Resource]:
         """`items`: (path, blob id or None) pairs -> `kind/name` -> Resource."""
         found: dict[str, Resource] = {}
         for path, blob in sorted(items, key=lambda x: x[0]):
             if blob is None:
                 continue
             if (path, blob) not in self.cache:
-                self.cache[(path, blob)] = parse_cached(self.root, path, blob, lambda b=blob: self.git.read(b))[0]
+                read = functools.partial(self.git.read, blob)
+                self.cache[(path, blob)] = parse_cached(self.root, path, blob, read)[0]
             for res in self.cache[(path, blob)]:
                 found.setdefault(res.address, res)
         return found
@@ -173,7 +179,7 @@ def history(root: Path, args) -> tuple[str, int]:
     tracked = {p for p, b in files.items() if p.endswith((".yaml", ".yml"))
                and any(n.encode() in git.read(b) for n in names)}
     tracked = {p for p in tracked if any(_wanted(r, names, kind) for r in blobs.resources([(p, files[p])]).values())}
-    entries = []
+    entries: list[dict] = []
     rev: str | None = "HEAD"
     while rev and not (args.limit and len(entries) >= args.limit):
         # `git log` of the tracked files only; when the resource turns out to have come from

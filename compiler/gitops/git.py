@@ -150,12 +150,13 @@ class Git:
             commit = Commit(*header.split("\0")[:4])
             tokens = [t.lstrip("\n") for t in rest.split("\0")]
             tokens = [t for t in tokens if t]
-            changes, i = [], 0
+            changes: list[tuple[str, str, str | None, str | None, str | None]] = []
+            i = 0
             while i < len(tokens):
                 meta = tokens[i].lstrip(":").split()
-                old_blob, new_blob, status = meta[2], meta[3], meta[4]
-                old_blob = None if old_blob == zero else old_blob
-                new_blob = None if new_blob == zero else new_blob
+                status = meta[4]
+                old_blob = None if meta[2] == zero else meta[2]
+                new_blob = None if meta[3] == zero else meta[3]
                 if status[:1] in "RC":
                     changes.append((status[0], self._rel(tokens[i + 2]), self._rel(tokens[i + 1]), old_blob, new_blob))
                     i += 3

@@ -76,8 +76,8 @@ def ownership_index(snap: Snapshot) -> tuple[dict[str, dict], dict[str, dict], d
     for res in snap.resources().values():
         if res.kind != "Ownership":
             continue
-        spec = res.data.get("spec") if isinstance(res.data.get("spec"), dict) else {}
-        raci = spec.get("raci") if isinstance(spec.get("raci"), dict) else {}
+        spec = found if isinstance(found := res.data.get("spec"), dict) else {}
+        raci = found if isinstance(found := spec.get("raci"), dict) else {}
         by_name[res.name] = raci
         for covered in spec.get("covers") or []:
             if isinstance(covered, str):
@@ -187,7 +187,8 @@ def make_plan(root: Path, base: str, head: str | None = None, approved: list[str
     waivers = [{**w, "active": w["expires"] >= today} for w in after["waivers"]]
     owners = approval_base.summary()["ownership"]
     index = (owners["covers"], owners["by_name"], owners["default"])
-    resources, required = [], {}
+    resources: list[dict] = []
+    required: dict[str, dict] = {}
 
     def need(handles, reason, kind="approval"):
         for h in handles:

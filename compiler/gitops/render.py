@@ -24,6 +24,6 @@ def render_all(graph, out: str, notes: list[str], versions: dict | None = None) 
     return files
 
 
-def lock_versions(lock: dict) -> dict[str, str]:
+def lock_versions(lock: object) -> dict[str, str]:
     models = lock.get("models", {}) if isinstance(lock, dict) else {}
     return {m: e["version"] for m, e in models.items() if isinstance(e, dict) and isinstance(e.get("version"), str)}

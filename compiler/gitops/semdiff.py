@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 MISSING: Any = type("Missing", (), {"__repr__": lambda self: "<missing>", "__bool__": lambda self: False})()
 
@@ -34,7 +34,7 @@ class FieldChange:
         from compiler.diagnostics.secrets import redact
 
         key = next((k for k in reversed(self.keys) if isinstance(k, str)), None)
-        d = {"path": self.path, "op": self.op}
+        d: dict[str, object] = {"path": self.path, "op": self.op}
         if self.before is not MISSING:
             d["before"] = redact(self.before, key)
         if self.after is not MISSING:
@@ -99,7 +99,7 @@ def _keyed(items: list) -> dict[str, Any] | None:
     keys = [identity(i) for i in items]
     if None in keys or len(set(keys)) != len(keys):
         return None
-    return dict(zip(keys, items, strict=True))
+    return dict(zip(cast(list[str], keys), items, strict=True))  # no None: ruled out just above
 
 
 def diff_values(before: Any, after: Any, keys: tuple = ()) -> list[FieldChange]:

@@ -121,7 +121,7 @@ def _file_owners(kind: str, raci: dict) -> list[str]:
     if kind == "Ownership":  # who may change the owners: every Accountable it names
         return sorted({r["accountable"] for r in raci.values()})
     stage = STAGE_OF_KIND.get(kind)
-    stage = stage if stage in raci else STAGE_FALLBACK.get(stage)
+    stage = stage if stage in raci else (STAGE_FALLBACK.get(stage) if stage is not None else None)
     roles = [raci[stage]] if stage in raci else list(raci.values())
     handles = {h for r in roles for h in (*r["responsible"], r["accountable"])}
     return sorted(handles)
@@ -131,6 +131,7 @@ def _pipeline(specset: SpecSet, model: Spec, owners: dict) -> ModelPipeline:
     body = model.model.spec
     source = specset.get("DataSource", body.data.source)
     suite = specset.get("ValidationSuite", body.data.validation) if body.data.validation else None
+    assert source is not None  # references are validated (X301) before the IR is built
     metricsets = sorted((m for m in specset.of_kind("MetricSet") if m.model.spec.model == model.name),
                         key=lambda s: s.name)
     policies = sorted((p for p in specset.of_kind("RolloutPolicy") if p.model.spec.model == model.name),
@@ -160,7 +161,8 @@ def _pipeline(specset: SpecSet, model: Spec, owners: dict) -> ModelPipeline:
 
 
 def _rules(suite: Spec) -> list[dict]:
-    rules, seen = [], {}
+    rules: list[dict] = []
+    seen: dict[str, int] = {}
     for rule in suite.model.spec.rules:
         d = _dump(rule)
         if not d.get("id"):

@@ -91,6 +91,12 @@ class ModelPipeline:
                    tuple(d["sources"]), d["owners"], d["monitoring"], tuple(d["rollouts"]))  # fmt: skip
 
 
+def _params(pipeline: ModelPipeline, step: str) -> dict:
+    found = pipeline.step(step)
+    assert found is not None, f"`{pipeline.name}` has no {step} step"  # a data check has ingest..validate
+    return found.params
+
+
 @dataclass(frozen=True, slots=True)
 class PipelineGraph:
     """The intermediate state between a SpecSet and every target: the IR.
@@ -114,8 +120,8 @@ class PipelineGraph:
 
     def check(self, name: str) -> ModelPipeline | None:
         """The data check of a suite by its name, else the first one reading a source of that name."""
-        by_suite = next((c for c in self.checks if c.step("validate").params["suite"] == name), None)
-        return by_suite or next((c for c in self.checks if c.step("ingest").params["source"] == name), None)
+        by_suite = next((c for c in self.checks if _params(c, "validate")["suite"] == name), None)
+        return by_suite or next((c for c in self.checks if _params(c, "ingest")["source"] == name), None)
 
     def pipeline(self, name: str) -> ModelPipeline | None:
         return self.model(name) or next((c for c in self.checks if c.name == name), None)

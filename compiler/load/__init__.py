@@ -143,6 +143,7 @@ def load_documents(files: Iterable[Path], root: Path) -> tuple[list[SourceFile],
         if problem:
             diags.append(problem)
             continue
+        assert source is not None  # decode returns a source or a problem
         sources.append(source)
         docs, problems = load_source(source)
         documents.extend(docs)

@@ -20,12 +20,16 @@ Scalar resolution (documented in docs/spec-language.md):
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from yaml import events as ev
 
 from compiler.diagnostics import Diagnostic, Span, make
 from compiler.load.document import Document, SourceFile, escape_token
+
+if TYPE_CHECKING:
+    from compiler.diagnostics import Label
 
 MAX_DEPTH = 64
 MAX_NODES = 200_000
@@ -80,7 +84,7 @@ def _tagged(tag: str, text: str, span: Span) -> object:
     if kind == "str":
         return text
     value = _resolve_plain(text, span.file)
-    wanted = {"int": int, "float": (int, float), "bool": bool, "null": type(None)}[kind]
+    wanted: Any = {"int": int, "float": (int, float), "bool": bool, "null": type(None)}[kind]  # a type or types
     if kind == "int" and isinstance(value, bool) or not isinstance(value, wanted):
         raise _Abort(make("L101", f"`{text}` is not a valid `!!{kind}`", span))
     return float(value) if kind == "float" else value
@@ -169,7 +173,8 @@ def _walk(source: SourceFile, docs: list[Document], problems: list[Diagnostic]) 
         root: object = None
         count = 0
         while True:
-            event = loader.get_event()
+            # Dispatched on its exact type below (faster than isinstance), which mypy cannot follow.
+            event: Any = loader.get_event()
             if event is None:
                 break
             etype = type(event)
@@ -293,7 +298,7 @@ def _bad_tag(tag: str, span: Span) -> Diagnostic:
 
 def _duplicate(key: str, ptr: str, keys: dict, span: Span) -> Diagnostic:
     first = keys.get(ptr)
-    labels = ()
+    labels: tuple[Label, ...] = ()
     if first is not None:
         from compiler.diagnostics import Label
 

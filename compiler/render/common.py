@@ -23,7 +23,7 @@ import yaml
 try:  # libyaml's emitter when present: the same output, several times faster
     from yaml import CSafeDumper as _Base
 except ImportError:  # pragma: no cover - PyYAML without libyaml
-    from yaml import SafeDumper as _Base
+    from yaml import SafeDumper as _Base  # type: ignore[assignment]  # the same interface, in pure Python
 
 
 class _Dumper(_Base):
@@ -74,9 +74,9 @@ class _Fallback(Exception):
     pass
 
 
-_RESOLVER = _Dumper(None)  # only its implicit resolvers are used
+_RESOLVER = _Dumper(None)  # type: ignore[arg-type]  # only its implicit resolvers are used: it never writes
 _STR = "tag:yaml.org,2002:str"
-_EMITTER = yaml.emitter.Emitter(None, allow_unicode=True, width=1 << 30)  # for its analysis only
+_EMITTER = yaml.emitter.Emitter(None, allow_unicode=True, width=1 << 30)  # type: ignore[arg-type]  # analysis only
 _SIMPLE_CHARS = re.compile("[\x20-\x7e\xa0-\ud7ff]*\\Z")
 _STYLE: dict[str, str] = {}  # string -> how it is written in a block value (memo)
 

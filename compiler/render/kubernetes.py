@@ -83,7 +83,7 @@ def render(graph, out: str) -> dict[str, str]:
                 files[path] = header(model.sources) + _notes(model.name, graph.project) + dump_yaml(*docs)
                 envs.setdefault(env["name"], {})[f"{model.name}.yaml"] = (_namespace(env), model.sources)
     for env, entries in envs.items():
-        kustomization = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization"}
+        kustomization: dict[str, object] = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization"}
         namespaces = {ns for ns, _ in entries.values()}
         if len(namespaces) == 1:  # models may put one environment in different namespaces
             kustomization["namespace"] = namespaces.pop()
@@ -190,7 +190,7 @@ def _pod(model, serving: dict, project: dict) -> dict:
     serves `model.joblib` from there.
     """
     locked = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
-    server = {"name": "kserve-container", "image": SERVER[serving["runtime"]]}
+    server: dict[str, object] = {"name": "kserve-container", "image": SERVER[serving["runtime"]]}
     if serving["runtime"] == "kserve-sklearn":
         server["args"] = [f"--model_name={model.name}", f"--model_dir={MODEL_DIR}", f"--http_port={PORT}"]
         ready = f"/v1/models/{model.name}"
@@ -249,7 +249,7 @@ def _steps(strategy: dict, manual: bool) -> tuple[list[dict], int]:
     That is the first step during which the new version receives requests.
     """
     if strategy["type"] == "shadow":
-        steps = [{"setCanaryScale": {"weight": 100}},  # a full copy: it receives every request
+        steps: list[dict] = [{"setCanaryScale": {"weight": 100}},  # a full copy: it receives every request
                  {"setMirrorRoute": {"name": MIRROR, "percentage": 100, "match": [{"path": {"prefix": "/"}}]}},
                  {"pause": {"duration": _go_duration(strategy["duration"])} if strategy.get("duration") else {}},
                  {"setMirrorRoute": {"name": MIRROR}}]  # no `match`: Argo Rollouts removes the route

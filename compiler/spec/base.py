@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
 from pydantic_core import PydanticCustomError
@@ -130,3 +130,10 @@ class Document(Strict):
     api_version: Literal["charter/v1"] = Field(alias="apiVersion", description="Always `charter/v1`.")
     metadata: Metadata
     waivers: list[Waiver] = Field(default_factory=list, description="Reviewed exceptions with an expiry date.")
+
+    if TYPE_CHECKING:
+        # Every kind declares `kind` and `spec` with its own types (`Literal["Model"]`, `ModelSpec`);
+        # declared here too, for the type checker only, so code holding a document of any kind can
+        # read them. pydantic never sees these two: they are not fields of the envelope itself.
+        kind: str
+        spec: Any

@@ -9,8 +9,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from pydantic import BaseModel
+
 from compiler.atomic import write_atomic
-from compiler.spec import KINDS
+from compiler.spec import KINDS, Document
 from compiler.spec.project import Project
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
@@ -21,7 +23,7 @@ def _dump(schema: dict) -> str:
     return json.dumps(schema, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
-def kind_schema(model: type) -> dict:
+def kind_schema(model: type[BaseModel]) -> dict:
     schema = model.model_json_schema(by_alias=True, mode="validation")
     name = model.__name__.lower()
     return {"$schema": DRAFT, "$id": f"{BASE_ID}{name}.schema.json", **schema}
@@ -52,7 +54,8 @@ def combined_schema() -> dict:
 
 def render_schemas() -> dict[str, str]:
     """File name -> content, sorted, deterministic."""
-    files = {f"{m.__name__.lower()}.schema.json": _dump(kind_schema(m)) for m in (*KINDS.values(), Project)}
+    models: tuple[type[Document], ...] = (*KINDS.values(), Project)
+    files = {f"{m.__name__.lower()}.schema.json": _dump(kind_schema(m)) for m in models}
     files["charter.schema.json"] = _dump(combined_schema())
     return dict(sorted(files.items()))
 

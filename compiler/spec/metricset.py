@@ -110,7 +110,8 @@ def gate_ids(metric_set: str, gates: list[Gate]) -> list[str]:
 
     `charter run` reports gates by these ids and waivers name them.
     """
-    ids, seen = [], {}
+    ids: list[str] = []
+    seen: dict[str, int] = {}
     for g in gates:
         if g.id:
             ids.append(g.id)

@@ -10,7 +10,7 @@ from pydantic_core import PydanticCustomError
 
 from compiler.spec.base import Document, Name, Strict
 
-TARGETS = ("github", "gitlab", "argo", "airflow", "kubeflow", "kubernetes", "codeowners", "docs")
+TARGETS: tuple[Target, ...] = ("github", "gitlab", "argo", "airflow", "kubeflow", "kubernetes", "codeowners", "docs")
 Target = Literal["github", "gitlab", "argo", "airflow", "kubeflow", "kubernetes", "codeowners", "docs"]
 
 

@@ -20,7 +20,7 @@ class Spec:
 
     @property
     def kind(self) -> str:
-        return self.model.kind  # type: ignore[attr-defined]
+        return self.model.kind
 
     @property
     def name(self) -> str:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from compiler.diagnostics import Diagnostic
 from compiler.load.document import Document
-from compiler.spec import Spec, SpecSet
+from compiler.spec import Project, Spec, SpecSet
 from compiler.validate.context import Context
 from compiler.validate.rules import load_rules
 from compiler.validate.schema import check_document
@@ -20,7 +20,7 @@ __all__ = ["validate_documents"]
 
 
 def validate_documents(
-    documents: Sequence[Document], project: object | None = None, project_doc: Document | None = None
+    documents: Sequence[Document], project: Project | None = None, project_doc: Document | None = None
 ) -> tuple[SpecSet, list[Diagnostic]]:
     """Run the model pass over every document, then every semantic rule over the result."""
     diags: list[Diagnostic] = []

@@ -10,13 +10,18 @@ from __future__ import annotations
 import types
 import typing
 from collections.abc import Iterator
+from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from compiler.diagnostics import Diagnostic, make
 from compiler.diagnostics.suggest import did_you_mean, suggestion
 from compiler.load.document import Document, escape_token
 from compiler.spec import API_VERSION, KINDS
+from compiler.spec import Document as SpecDocument
+
+M = TypeVar("M", bound=BaseModel)
 
 _TYPE_ERRORS = {
     "string_type": "a string", "int_type": "an integer", "float_type": "a number", "bool_type": "a boolean",
@@ -41,7 +46,7 @@ def describe(value: object) -> str:
             dict: "a mapping"}.get(type(value), "a value")  # fmt: skip
 
 
-def check_document(doc: Document) -> tuple[BaseModel | None, list[Diagnostic]]:
+def check_document(doc: Document) -> tuple[SpecDocument | None, list[Diagnostic]]:
     """Validate one document against its kind's model."""
     data = doc.data
     if not isinstance(data, dict):
@@ -78,7 +83,7 @@ def check_document(doc: Document) -> tuple[BaseModel | None, list[Diagnostic]]:
         return None, list(_errors(doc, model, exc))
 
 
-def validate_model(doc: Document, model: type[BaseModel]) -> tuple[BaseModel | None, list[Diagnostic]]:
+def validate_model(doc: Document, model: type[M]) -> tuple[M | None, list[Diagnostic]]:
     """Validate a document against an explicit model (used for `charter.yaml`)."""
     try:
         return model.model_validate(doc.data), []
@@ -96,7 +101,7 @@ def _errors(doc: Document, model: type[BaseModel], exc: ValidationError) -> Iter
             parent = err["loc"][:-1]
             for close in did_you_mean(str(err["loc"][-1]), _fields_at(model, parent)):
                 misspelt.add((*parent, close))
-    seen: set[str] = set()
+    seen: set[tuple[str, str, str]] = set()
     for err in errors:
         if err["type"] == "missing" and tuple(err["loc"]) in misspelt:
             continue
@@ -122,7 +127,7 @@ def _pointer(data: object, loc: tuple) -> tuple[str, list]:
     return ptr, rest
 
 
-def _diagnostic(doc: Document, model: type[BaseModel], err: dict, ptr: str, rest: list) -> Diagnostic:
+def _diagnostic(doc: Document, model: type[BaseModel], err: ErrorDetails, ptr: str, rest: list) -> Diagnostic:
     etype, ctx, value = err["type"], err.get("ctx") or {}, err.get("input")
     loc = err["loc"]
     if etype == "missing":

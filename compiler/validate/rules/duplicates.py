@@ -30,13 +30,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from compiler.diagnostics import Diagnostic, make
+from compiler.spec import Spec
 from compiler.validate.context import Context
 
 CODES = ("X303",)
 
 
 def check(ctx: Context) -> Iterator[Diagnostic]:
-    first: dict[tuple[str, str], object] = {}
+    first: dict[tuple[str, str], Spec] = {}
     for spec in ctx.specset:
         key = (spec.kind, spec.name)
         if key not in first:

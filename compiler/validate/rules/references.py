@@ -25,9 +25,10 @@ spec:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from typing import cast
 
-from compiler.diagnostics import Diagnostic, make
+from compiler.diagnostics import Diagnostic, Label, make
 from compiler.diagnostics.suggest import did_you_mean
 from compiler.validate.context import Context
 
@@ -50,7 +51,7 @@ def references(ctx: Context) -> Iterator[tuple]:
         for spec in ctx.specset.of_kind(kind):
             if pattern.endswith("/*"):
                 base = pattern[:-2]
-                for i, name in enumerate(_get(spec.model, base) or ()):
+                for i, name in enumerate(cast(Iterable[str], _get(spec.model, base) or ())):  # a list of names
                     yield spec, f"{base}/{i}", name, target
             else:
                 value = _get(spec.model, pattern)
@@ -93,13 +94,13 @@ def check(ctx: Context) -> Iterator[Diagnostic]:
                        pointer=pointer, labels=(ctx.defined_here(other, f"`{name}` is defined here"),),
                        help=_help(name, specs.names(target), target))
             continue
-        candidates = specs.names(target)
-        close = did_you_mean(name, candidates)
-        labels = ()
-        if close:
-            labels = (ctx.defined_here(specs.get(target, close[0]), f"`{close[0]}` is defined here"),)
+        names = specs.names(target)
+        close = did_you_mean(name, names)
+        labels: tuple[Label, ...] = ()
+        if close and (found := specs.get(target, close[0])) is not None:
+            labels = (ctx.defined_here(found, f"`{close[0]}` is defined here"),)
         yield make("X301", f"unknown {_noun(target)} `{name}`", ctx.span(spec, pointer), pointer=pointer,
-                   labels=labels, help=_help(name, candidates, target))
+                   labels=labels, help=_help(name, names, target))
 
 
 def _noun(kind: str) -> str:
