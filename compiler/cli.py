@@ -376,7 +376,7 @@ def _graph_or_exit(args: argparse.Namespace):
     from compiler.diagnostics.format import FORMATTERS
     from compiler.driver import compile_tree
 
-    result, graph = compile_tree(root)  # type: ignore[assignment]  # driver annotates the graph as `object`
+    result, graph = compile_tree(root)
     if graph is None:
         sys.stderr.write(FORMATTERS["text"](result.diagnostics, result.sources, redactions=result.redactions))
         raise UsageError("the specs have errors; run `charter validate`")

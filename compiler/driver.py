@@ -9,12 +9,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from compiler.config import Settings, load_settings
 from compiler.diagnostics import Diagnostic, Severity, Span, sort_key
 from compiler.load import discover, load_documents
 from compiler.spec import SpecSet
 from compiler.validate import validate_documents
+
+if TYPE_CHECKING:
+    from compiler.ir.graph import PipelineGraph
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +62,7 @@ def validate_tree(root: Path, paths: Sequence[Path] = ()) -> ValidateResult:
     return ValidateResult(settings, texts, specset, ordered, tuple(redactions(ordered)), len(files), tuple(missing))
 
 
-def compile_tree(root: Path) -> tuple[ValidateResult, object | None]:
+def compile_tree(root: Path) -> tuple[ValidateResult, PipelineGraph | None]:
     """Validate, then build the IR when there are no errors (None otherwise)."""
     result = validate_tree(root)
     if result.errors or result.missing:
