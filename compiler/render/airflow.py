@@ -25,14 +25,15 @@ import re
 import shlex
 
 from compiler import __version__
-from compiler.render.common import WORKDIR, image, step_argv
+from compiler.render.common import WORKDIR, image, shared_store, step_argv
 from compiler.render.header import header
 
 FOLDER = "airflow"
 CHECKS = "charter__checks.py"
 START = "pendulum.datetime(2026, 1, 1, tz='UTC')"  # fixed: output must not depend on the day
-# The artifact store KubernetesPodOperator pods share: the Airflow Variable `charter_store`;
-# unset, it renders empty and charter falls back to charter.yaml's `artifact_store`.
+# The artifact store every task uses: charter.yaml's `shared_store` (as a `literal()`, which
+# Jinja does not render). Without one, pods read the Airflow Variable `charter_store`; unset,
+# it renders empty and charter falls back to charter.yaml's `artifact_store`.
 STORE = "{{ var.value.get('charter_store', '') }}"
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-!|~&])")
 _IMPORTS = {
@@ -70,7 +71,7 @@ def _var(name: str) -> str:
     return var
 
 
-def _task(var: str, task_id: str, argv: list[str], operator: str, pod: str) -> list[str]:
+def _task(var: str, task_id: str, argv: list[str], operator: str, pod: str, shared: bool = False) -> list[str]:
     if operator == "kubernetes":
         return [f"    {var} = KubernetesPodOperator(", f"        task_id={lit(task_id)},", f"        name={lit(pod)},",
                 "        image=IMAGE,", f"        cmds={_list(argv[:1])},",
@@ -80,7 +81,8 @@ def _task(var: str, task_id: str, argv: list[str], operator: str, pod: str) -> l
     command = shlex.join(argv)
     if command.endswith((".sh", ".bash")):  # BashOperator would load it as a template file
         command += " "
-    return [f"    {var} = BashOperator(task_id={lit(task_id)}, bash_command={lit(command)}, cwd=HERE)"]
+    env = f", env={{{lit('CHARTER_STORE')}: STORE}}, append_env=True" if shared else ""
+    return [f"    {var} = BashOperator(task_id={lit(task_id)}, bash_command={lit(command)}, cwd=HERE{env})"]
 
 
 def _dag(var: str, dag_id: str, description: str, doc: str, schedule: str | None, tags: list[str],
@@ -108,6 +110,7 @@ def _owner(pipeline, *stages: str) -> str | None:
 
 
 def model_file(graph, model, operator: str) -> str:
+    shared = shared_store(graph.project) is not None
     title = f"Model `{model.name}` ({model.task.replace('_', ' ')})"
     what = f"One task per pipeline step, each running `charter run {model.name} --step <step>`."
     lines = [*_dag("dag", f"charter_{model.name}", model.description or f"Trains {model.name}",
@@ -115,7 +118,7 @@ def model_file(graph, model, operator: str) -> str:
                    _owner(model, "model"))]
     for step in model.steps:
         lines += _task(_var(step.name), step.name, step_argv(model.name, step.name), operator,
-                       f"charter-{model.name}-{step.name}")
+                       f"charter-{model.name}-{step.name}", shared)
     names = {s.id: _var(s.name) for s in model.steps}
     lines += [f"    {names[need]} >> {names[step.id]}" for step in model.steps for need in sorted(step.needs)]
     monitoring = model.monitoring
@@ -127,12 +130,13 @@ def model_file(graph, model, operator: str) -> str:
                             _doc(f"Monitoring of `{model.name}`", model.description, what, model.sources),
                             monitoring["schedule"], ["charter", f"model:{model.name}", "monitoring"],
                             _owner(model, "monitoring", "model"))]
-        lines += _task("monitor", "monitor", argv, operator, f"charter-{model.name}-monitor")
+        lines += _task("monitor", "monitor", argv, operator, f"charter-{model.name}-monitor", shared)
     intro = f"# Airflow 3 DAGs of the model {model.name}; see docs/targets/airflow.md."
     return _file(graph, model.sources, intro, operator, lines)
 
 
 def checks_file(graph, operator: str) -> str:
+    shared = shared_store(graph.project) is not None
     lines: list[str] = []
     for check in graph.checks:
         argv = step_argv(check.name, "", check=True)
@@ -140,7 +144,7 @@ def checks_file(graph, operator: str) -> str:
         lines += [*_dag("dag", f"charter_{check.name}_check", f"Checks the data of {check.name}",
                         _doc(f"Data check `{check.name}`", check.description, what, check.sources), None,
                         ["charter", "data-check"], None),
-                  *_task("check_data", "check-data", argv, operator, f"charter-{check.name}-check"), ""]
+                  *_task("check_data", "check-data", argv, operator, f"charter-{check.name}-check", shared), ""]
     intro = "# Airflow 3 DAGs of the data-only checks; see docs/targets/airflow.md."
     return _file(graph, [s for c in graph.checks for s in c.sources], intro, operator, lines[:-1])
 
@@ -151,10 +155,13 @@ def _file(graph, sources, intro: str, operator: str, body: list[str]) -> str:
     lines = [intro, *_IMPORTS[operator], ""]
     # Values that reach a templated field but are not ours (the image is spec text, the folder
     # the deployment's): `literal()` so that Jinja never renders them.
+    store = shared_store(graph.project)
+    shared = f"STORE = literal({lit(store)})" if store else None
     if operator == "kubernetes":
-        lines += [f"IMAGE = literal({lit(image(graph.project))})", f"STORE = {lit(STORE)}", "", ""]
+        lines += [f"IMAGE = literal({lit(image(graph.project))})", shared or f"STORE = {lit(STORE)}", "", ""]
     else:  # charter finds the repository root upwards from the folder holding this file
-        lines += ["HERE = literal(str(pathlib.Path(__file__).resolve().parent))", "", ""]
+        lines += ["HERE = literal(str(pathlib.Path(__file__).resolve().parent))", *([shared] if shared else []),
+                  "", ""]
     return header(safe) + "\n".join([*lines, *body]) + "\n"
 
 

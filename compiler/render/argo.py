@@ -3,8 +3,9 @@
 - A `WorkflowTemplate` `charter-<model>`: a DAG with one task per IR step, `depends` from the
   IR's needs, each running `charter run MODEL --step STEP` in the project image, in
   `/workspace` (the image holds the repository). Steps hand their outputs over through the
-  artifact store: a URL store (`s3://`...) is reached by every pod; a local `artifact_store`
-  becomes a volume claimed per run and mounted at `/charter-store` (`CHARTER_STORE`).
+  artifact store: `shared_store` (or a URL `artifact_store`, `s3://`...) is every pod's
+  `CHARTER_STORE`; without one, a volume is claimed per run and mounted at `/charter-store`
+  (models and locks then die with the run: declare a shared store).
 - A `CronWorkflow` `charter-<model>-monitor` on the MetricSet's schedule (UTC) running
   `charter monitor MODEL --data SOURCE`, one run at a time.
 - `_checks.yaml`: a `WorkflowTemplate` `charter--checks` running `charter check-data NAME` for
@@ -21,9 +22,8 @@ Argo shows in its UI but never expands nor copies into the Workflows it starts.
 from __future__ import annotations
 
 import hashlib
-from urllib.parse import urlsplit
 
-from compiler.render.common import WORKDIR, dump_yaml, image, step_argv, sunday_as_zero
+from compiler.render.common import WORKDIR, dump_yaml, image, shared_store, step_argv, sunday_as_zero
 from compiler.render.header import header
 
 API = "argoproj.io/v1alpha1"
@@ -58,9 +58,8 @@ def _meta(name: str, component: str, model: str | None, description: str = "") -
 
 
 def local_store(project: dict) -> bool:
-    """Whether `artifact_store` is a folder (as `charter run` opens it) that other pods cannot see."""
-    scheme = urlsplit(project.get("artifact_store", ".charter/artifacts")).scheme
-    return scheme in ("", "file") or len(scheme) == 1  # a path, file://, or a Windows drive
+    """Whether there is no store other pods can reach (`shared_store`, or a URL `artifact_store`)."""
+    return shared_store(project) is None
 
 
 def _retry(any_failure: bool) -> dict:
@@ -78,10 +77,14 @@ def _retry(any_failure: bool) -> dict:
     return {"limit": "3", "retryPolicy": "OnError", "backoff": {"duration": "10s", "factor": "2"}}
 
 
-def _task_template(name: str, project: dict, argv: list[str], *, store: bool, any_failure: bool = False) -> dict:
+def _task_template(name: str, project: dict, argv: list[str], *, volume: bool, any_failure: bool = False) -> dict:
+    """A container template; its `CHARTER_STORE` is the shared store, or the per-run volume."""
     container: dict = {"image": _plain(image(project)), "command": argv[:1], "args": [_plain(a) for a in argv[1:]],
                        "workingDir": WORKDIR}
-    if store:
+    url = shared_store(project)
+    if url is not None:
+        container["env"] = [{"name": "CHARTER_STORE", "value": _plain(url)}]
+    elif volume:
         container["env"] = [{"name": "CHARTER_STORE", "value": STORE_MOUNT}]
         container["volumeMounts"] = [{"name": STORE_VOLUME, "mountPath": STORE_MOUNT}]
     return {"name": name, "container": container, "retryStrategy": _retry(any_failure)}
@@ -95,7 +98,7 @@ def pipeline(model, project: dict) -> dict:
         if step.needs:  # ids are `<model>/<step>`
             task["depends"] = " && ".join(f"{n.split('/', 1)[1]}.Succeeded" for n in step.needs)
         tasks.append(task)
-    templates = [_task_template(s.name, project, step_argv(model.name, s.name), store=store,
+    templates = [_task_template(s.name, project, step_argv(model.name, s.name), volume=store,
                                 any_failure=s.name == "ingest") for s in model.steps]
     spec: dict = {"entrypoint": "pipeline", "templates": [{"name": "pipeline", "dag": {"tasks": tasks}}, *templates]}
     if store:
@@ -114,9 +117,10 @@ def monitored(model) -> bool:
 
 
 def monitor(model, project: dict) -> dict:
-    # `charter monitor` reads the promoted package through charter.lock, not the store: no volume.
+    # `charter monitor` reads the promoted package from the shared store; a per-run volume
+    # would be empty, so without a shared store the monitor cannot find the model (documented).
     argv = ["charter", "monitor", model.name, "--data", model.step("ingest").params["source"]]
-    spec = {"entrypoint": "monitor", "templates": [_task_template("monitor", project, argv, store=False)]}
+    spec = {"entrypoint": "monitor", "templates": [_task_template("monitor", project, argv, volume=False)]}
     return {"apiVersion": API, "kind": "CronWorkflow",
             "metadata": _meta(_name(f"charter-{model.name}-monitor", _MAX_CRON_NAME), "monitor", model.name,
                               model.description),
@@ -139,7 +143,8 @@ def checks(graph) -> dict:
     names = list(dict.fromkeys(c.name for c in graph.checks))
     tasks = [{"name": n, "template": f"check-{n}"} for n in names]
     # One pod runs a check's ingest, prepare and validate: a local store needs no shared volume.
-    templates = [_task_template(f"check-{n}", graph.project, step_argv(n, "", check=True), store=False) for n in names]
+    templates = [_task_template(f"check-{n}", graph.project, step_argv(n, "", check=True), volume=False)
+                 for n in names]
     return {"apiVersion": API, "kind": "WorkflowTemplate", "metadata": _meta(CHECKS_NAME, "data-checks", None),
             "spec": {"entrypoint": "checks", "templates": [{"name": "checks", "dag": {"tasks": tasks}}, *templates]}}
 

@@ -249,3 +249,24 @@ def _day(token: str) -> int:
 
 def _has_seven(item: str) -> bool:
     return "7" in item.partition("/")[0].split("-")
+
+
+# A URL that can stand as plain text in GitHub and Argo expressions, GitLab variables and
+# Jinja: charter.yaml's validator refuses any other `shared_store`.
+_SAFE_URL = re.compile(r"[a-z][a-z0-9+.-]*://[^\s\x00-\x1f\x7f'\"`$\\{}]+\Z")
+
+
+def shared_store(project: dict) -> str | None:
+    """The store generated jobs and servers reach.
+
+    That is `shared_store`, else an `artifact_store` that is such a URL other machines can open
+    (not `file://`); None when there is only a folder (or a URL with characters that would need
+    quoting: it is then left to charter.yaml, which the jobs read).
+    """
+    declared = project.get("shared_store")
+    if declared:
+        if not _SAFE_URL.match(declared):  # validation rejects it; a hand-made IR might hold it
+            raise ValueError(f"refusing shared_store {declared!r}: not a plain URL")
+        return declared.rstrip("/")
+    store = project.get("artifact_store") or ".charter/artifacts"
+    return store.rstrip("/") if _SAFE_URL.match(store) and not store.startswith("file://") else None

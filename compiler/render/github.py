@@ -23,7 +23,7 @@ import json
 import shlex
 
 from compiler import __version__
-from compiler.render.common import RUN_AFFECTED, dump_yaml, sunday_as_zero
+from compiler.render.common import RUN_AFFECTED, dump_yaml, shared_store, sunday_as_zero
 from compiler.render.header import header
 
 WORKFLOWS = ".github/workflows"
@@ -125,6 +125,16 @@ def checkout(history: bool = False) -> dict:
             "with": {**({"fetch-depth": 0} if history else {}), "persist-credentials": False}}
 
 
+def store(project: dict) -> str:
+    """CHARTER_STORE of the jobs that run or monitor: the repository variable, else `shared_store`.
+
+    `shared_store` is validated as a URL without quotes, `$` or braces, so it is a plain string
+    literal in the expression. Without either, charter falls back to `artifact_store`.
+    """
+    url = shared_store(project)
+    return f"${{{{ vars.CHARTER_STORE || '{url}' }}}}" if url else "${{ vars.CHARTER_STORE }}"
+
+
 def setup(project: dict, history: bool = False, runtime: bool = False) -> list[dict]:
     return [checkout(history),
             {"name": "Set up Python", "uses": uses("actions/setup-python"), "with": {"python-version": PYTHON}},
@@ -207,7 +217,7 @@ def main_workflow(project: dict) -> dict:
     run = _job("run affected pipelines", {"contents": "write"}, [
         *setup(project, history=True, runtime=True),
         {"name": "Run the pipelines whose specs changed",
-         "env": {"BEFORE": "${{ github.event.before }}", "CHARTER_STORE": "${{ vars.CHARTER_STORE }}"}, "run": RUN},
+         "env": {"BEFORE": "${{ github.event.before }}", "CHARTER_STORE": store(project)}, "run": RUN},
         {"name": "Commit and push charter.lock",
          "env": {"BRANCH": "${{ github.ref_name }}", "GITHUB_TOKEN": "${{ github.token }}"}, "run": PUSH_LOCK}],
         360)  # fmt: skip
@@ -224,7 +234,7 @@ def monitor_workflow(models: list, project: dict) -> dict:
         jobs[f"monitor-{model.name}"] = _job(f"monitor {model.name}", {"contents": "read"}, [
             *setup(project, runtime=True),
             {"name": f"Compare new data with {model.name}'s training data",
-             "env": {"CHARTER_STORE": "${{ vars.CHARTER_STORE }}"},
+             "env": {"CHARTER_STORE": store(project)},
              "run": shlex.join(["charter", "monitor", model.name, "--data", model.step("ingest").params["source"]])}],
             30, **{"if": f"github.event_name == 'workflow_dispatch' || github.event.schedule == '{literal}'"},
         )  # fmt: skip

@@ -24,7 +24,7 @@ import posixpath
 import re
 import shlex
 
-from compiler.render.common import RUN_AFFECTED, dump_yaml, image
+from compiler.render.common import RUN_AFFECTED, dump_yaml, image, shared_store
 from compiler.render.header import header
 
 FILE = "gitlab/charter.gitlab-ci.yml"
@@ -103,6 +103,16 @@ def _job(project: dict, stage: str, script: list[str], rules: list[dict], minute
             "rules": rules, "timeout": f"{minutes} minutes"}
 
 
+def _store(project: dict) -> dict:
+    """CHARTER_STORE of the jobs that run or monitor, from `shared_store`, unexpanded.
+
+    A project CI/CD variable of the same name takes precedence over a job's variables in
+    GitLab, so it still overrides this default.
+    """
+    url = shared_store(project)
+    return {"CHARTER_STORE": {"value": url, "expand": False}} if url else {}
+
+
 def jobs(project: dict, out: str, monitored: list) -> dict:
     base = branch(project)
     changes = {"paths": watched(project, out), **({"compare_to": f"refs/heads/{base}"} if base else {})}
@@ -117,14 +127,15 @@ def jobs(project: dict, out: str, monitored: list) -> dict:
                              interruptible=True, allow_failure={"exit_codes": [3]},
                              artifacts={"when": "always", "expose_as": "charter plan", "paths": ["charter-plan.md"],
                                         "expire_in": "30 days"}),
-        "charter-run": _job(project, "deploy", [RUN, PUSH_LOCK], [{"if": push}], 360, variables={"GIT_DEPTH": "0"},
-                            resource_group="charter-run"),
+        "charter-run": _job(project, "deploy", [RUN, PUSH_LOCK], [{"if": push}], 360,
+                            variables={"GIT_DEPTH": "0", **_store(project)}, resource_group="charter-run"),
     }  # fmt: skip
     for model in monitored:
         wanted = f'$CHARTER_MONITOR =~ /^(.+,)?({model.name}|all)(,.+)?$/'
         rule = f'($CI_PIPELINE_SOURCE == "schedule" || $CI_PIPELINE_SOURCE == "web") && {wanted}'
         command = shlex.join(["charter", "monitor", model.name, "--data", model.step("ingest").params["source"]])
-        found[f"charter-monitor-{model.name}"] = _job(project, "test", [command], [{"if": rule}], 30)
+        found[f"charter-monitor-{model.name}"] = _job(project, "test", [command], [{"if": rule}], 30,
+                                                      variables=_store(project))
     return found
 
 

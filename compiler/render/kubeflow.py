@@ -16,7 +16,8 @@ compares the files byte for byte, and reads every file back through KFP's protob
 
 Charter caches steps by content itself, so KFP's cache is off for every task: it keys on a
 task's command and inputs, which stay the same when the specs change. Steps are separate
-pods: use an URL `artifact_store` (`s3://`, `gs://`) that every pod can reach.
+pods that share only the artifact store: `shared_store` (or a URL `artifact_store`) is every
+container's `CHARTER_STORE` (kfp's `set_env_variable`).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from __future__ import annotations
 import hashlib
 import re
 
-from compiler.render.common import WORKDIR, dump_yaml, image, step_argv
+from compiler.render.common import WORKDIR, dump_yaml, image, shared_store, step_argv
 from compiler.render.header import header
 
 # The kfp release whose compiler writes exactly these files (the dev lock installs it, and
@@ -39,15 +40,17 @@ Task = tuple[str, tuple[str, ...], tuple[str, ...]]  # display name, argv, names
 
 def render(graph, out: str) -> dict[str, str]:
     img = _plain(image(graph.project))
+    store = shared_store(graph.project)
+    env = [{"name": "CHARTER_STORE", "value": _plain(store)}] if store else []
     files = {}
     for model in graph.models:
         tasks = [(s.name, _argv(model.name, s.name), tuple(n.split("/", 1)[1] for n in s.needs)) for s in model.steps]
         files[f"{out}/kubeflow/{model.name}.yaml"] = _file(model.sources, pipeline_name(model.name),
-                                                           model.description, tasks, img)
+                                                           model.description, tasks, img, env)
     if graph.checks:
         tasks = [(f"check-{c.name}", _argv(c.name, None), ()) for c in graph.checks]
         sources = [s for c in graph.checks for s in c.sources]
-        files[f"{out}/kubeflow/{CHECKS_FILE}"] = _file(sources, CHECKS_NAME, CHECKS_DESCRIPTION, tasks, img)
+        files[f"{out}/kubeflow/{CHECKS_FILE}"] = _file(sources, CHECKS_NAME, CHECKS_DESCRIPTION, tasks, img, env)
     return dict(sorted(files.items()))
 
 
@@ -64,19 +67,20 @@ def pipeline_name(model: str) -> str:
     return f"charter-{'-'.join(filter(None, model.split('-')))}-{_short_hash(model)}"
 
 
-def _file(sources, name: str, description: str, tasks: list[Task], img: str) -> str:
+def _file(sources, name: str, description: str, tasks: list[Task], img: str, env: list[dict]) -> str:
     description = _inert(description)
-    return _comments(name, description) + header(sources) + dump_yaml(_spec(name, description, tasks, img))
+    return _comments(name, description) + header(sources) + dump_yaml(_spec(name, description, tasks, img, env))
 
 
-def _spec(name: str, description: str, tasks: list[Task], img: str) -> dict:
+def _spec(name: str, description: str, tasks: list[Task], img: str, env: list[dict]) -> dict:
     """The `PipelineSpec` as a dict, keys sorted (kfp's writer sorts them)."""
     keys = _task_keys([step for step, _, _ in tasks])
     components, executors, dag = {}, {}, {}
     for step, argv, needs in tasks:
         key = keys[step]
         components[f"comp-{key}"] = {"executorLabel": f"exec-{key}"}
-        executors[f"exec-{key}"] = {"container": {"args": list(argv[1:]), "command": list(argv[:1]), "image": img}}
+        container = {"args": list(argv[1:]), "command": list(argv[:1]), **({"env": env} if env else {}), "image": img}
+        executors[f"exec-{key}"] = {"container": container}
         task: dict = {"cachingOptions": {}, "componentRef": {"name": f"comp-{key}"}}
         if needs:
             task["dependentTasks"] = sorted(keys[n] for n in needs)

@@ -28,7 +28,7 @@ from __future__ import annotations
 import hashlib
 import re
 
-from compiler.render.common import WORKDIR, dump_yaml, image
+from compiler.render.common import WORKDIR, dump_yaml, image, shared_store
 from compiler.render.header import header
 
 KSERVE = "v0.20.0"  # KServe release whose images (model server, storage initializer) the pods run
@@ -137,9 +137,10 @@ def _meta(name: str, model, env: dict, annotations: dict | None = None) -> dict:
 
 
 def _storage_uri(project: dict, model: str) -> str:
-    """Where `charter run` promoted the version `charter.lock` records (`Store.promote`)."""
+    """Where the shared store holds the version `charter.lock` records (`Store.promote`)."""
     version = (project.get("versions") or {}).get(model) or "unpromoted"
-    return f"{project.get('artifact_store', '.charter/artifacts').rstrip('/')}/models/{model}/{version}"
+    root = shared_store(project) or project.get("artifact_store", ".charter/artifacts").rstrip("/")
+    return f"{root}/models/{model}/{version}"
 
 
 def _notes(model: str, project: dict) -> str:
@@ -148,10 +149,9 @@ def _notes(model: str, project: dict) -> str:
     Fixed text and a model name (a DNS label), never the store's value (free text).
     """
     lines = []
-    store = project.get("artifact_store", ".charter/artifacts")
-    if "://" not in store or store.startswith("file://"):
-        lines += ["note: artifact_store is a local folder, which the cluster cannot read;",
-                  "  make it a URL that KServe's storage initializer reads (s3://, gs://, ...)."]
+    if shared_store(project) is None:
+        lines += ["note: there is no shared_store and artifact_store is a local folder, which the cluster",
+                  "  cannot read; declare shared_store, a URL KServe's storage initializer reads (s3://, gs://)."]
     if not (project.get("versions") or {}).get(model):
         lines += [f"note: charter.lock has no promoted version of `{model}` yet: run `charter run {model}`."]
     return "".join(f"# {line}\n" for line in lines)
@@ -324,8 +324,11 @@ def _analysis(model, env: dict, project: dict, background: bool) -> dict:
     """
     analysis = env["strategy"]["analysis"]
     argv = ["python3", "-c", VERDICT, model.name, model.step("ingest").params["source"]]
-    container = {"name": "charter", "image": _plain(image(project)), "workingDir": WORKDIR,
-                 "command": [_plain(a) for a in argv[:1]], "args": [_plain(a) for a in argv[1:]]}
+    container: dict = {"name": "charter", "image": _plain(image(project)), "workingDir": WORKDIR,
+                       "command": [_plain(a) for a in argv[:1]], "args": [_plain(a) for a in argv[1:]]}
+    url = shared_store(project)
+    if url:  # the monitor finds the promoted package there; Kubernetes expands `$(VAR)` in env values
+        container["env"] = [{"name": "CHARTER_STORE", "value": _plain(url).replace("$", "$$")}]
     job = {"metadata": {"labels": NO_SIDECAR},
            "spec": {"backoffLimit": 0, "template": {"metadata": {"labels": NO_SIDECAR},
                                                     "spec": {"restartPolicy": "Never", "containers": [container]}}}}

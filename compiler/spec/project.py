@@ -62,7 +62,15 @@ class ProjectSpec(Strict):
         None, max_length=300,
         description="Container image that has `charter` installed, e.g. `ghcr.io/acme/runner:1.2`.")
     artifact_store: str = Field(".charter/artifacts", min_length=1, max_length=500, pattern=r"^[^\s\x00-\x1f\x7f]+$",
-                                description="Local folder or fsspec URL (no spaces).")
+                                description="Local folder or fsspec URL (no spaces): the store of commands run on "
+                                            "this machine (`--store` and `CHARTER_STORE` override it).")
+    # Not a path: reached from pods and CI runners. Quotes, `$`, braces and backslashes are
+    # refused so the URL can stand in GitHub, GitLab, Argo and Jinja fields as plain text.
+    shared_store: str | None = Field(
+        None, max_length=500, pattern=r"^[a-z][a-z0-9+.-]*://[^\s\x00-\x1f\x7f'\"`$\\{}]+$",
+        description="The artifact store every generated job and model server uses, an fsspec URL such as "
+                    "`s3://acme-ml/charter`: it becomes `CHARTER_STORE` in CI jobs, pipeline pods and the "
+                    "analysis Job, and the root of KServe's `storageUri`.")
     base_branch: Branch = Field("main", min_length=1, max_length=200,
                              description="Branch that plans compare against (a valid git branch name).")
     targets: list[Target] = Field(default_factory=lambda: list(TARGETS), description="Targets `compile` renders.")

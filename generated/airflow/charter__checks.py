@@ -8,7 +8,7 @@ from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperato
 from airflow.sdk import DAG, literal
 
 IMAGE = literal('ghcr.io/acme/charter-runner:0.1.0')
-STORE = "{{ var.value.get('charter_store', '') }}"
+STORE = literal('s3://acme-ml-artifacts/charter')
 
 
 with DAG(

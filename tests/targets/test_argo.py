@@ -93,25 +93,34 @@ def test_the_store_volume_can_be_read_write_once():
             assert before.id in step.needs, f"{step.id} could run beside {before.id}"
 
 
-def test_local_store_is_one_volume_per_run_and_url_store_none():
+def test_shared_store_reaches_every_pod_and_a_folder_becomes_a_volume_per_run():
     graph = example_graph()
-    template = argo.pipeline(graph.model("churn"), graph.project)
+    local = {**graph.project, "artifact_store": ".charter/artifacts", "shared_store": None}
+    template = argo.pipeline(graph.model("churn"), local)
     [claim] = template["spec"]["volumeClaimTemplates"]
     assert claim["metadata"]["name"] == "charter-store" and claim["spec"]["accessModes"] == ["ReadWriteOnce"]
     for t in template["spec"]["templates"][1:]:
         assert t["container"]["env"] == [{"name": "CHARTER_STORE", "value": "/charter-store"}]
         assert t["container"]["volumeMounts"] == [{"name": "charter-store", "mountPath": "/charter-store"}]
-    for store, local in [("s3://bucket/charter", False), ("gs://b/x", False), ("file:///data/store", True),
-                         ("/mnt/store", True), (".charter/artifacts", True)]:
-        project = {**graph.project, "artifact_store": store}
+    for settings, url in [({"artifact_store": "s3://bucket/charter"}, "s3://bucket/charter"),
+                          ({"artifact_store": "gs://b/x/"}, "gs://b/x"),
+                          ({"shared_store": "s3://team/store"}, "s3://team/store"),
+                          ({"artifact_store": "file:///data/store"}, None), ({"artifact_store": "/mnt/store"}, None),
+                          ({"artifact_store": ".charter/artifacts"}, None)]:
+        project = {**graph.project, "shared_store": None, **settings}
         files = argo.render(replace(graph, project=project), "generated")
         assert_valid(files)
-        assert store not in "".join(files.values())  # the store's address never reaches a manifest
         for _, doc in docs_of(files):
             spec = doc["spec"].get("workflowSpec", doc["spec"])
             pipeline = doc["kind"] == "WorkflowTemplate" and "charter.dev/model" in doc["metadata"]["labels"]
-            assert ("volumeClaimTemplates" in spec) == (local and pipeline)
-            assert all(("env" in t["container"]) == (local and pipeline) for t in spec["templates"] if "container" in t)
+            assert ("volumeClaimTemplates" in spec) == (url is None and pipeline)
+            for t in spec["templates"]:
+                if "container" not in t:
+                    continue
+                if url is not None:  # every pod, the monitor and the checks included
+                    assert t["container"]["env"] == [{"name": "CHARTER_STORE", "value": url}]
+                else:
+                    assert ("env" in t["container"]) == pipeline
 
 
 def test_monitoring_cron():
@@ -149,7 +158,8 @@ def test_checks_template():
     for task in tasks:
         container = templates[task["template"]]["container"]
         assert container["command"] + container["args"] == ["charter", "check-data", task["name"]]
-        assert "depends" not in task and "env" not in container
+        assert "depends" not in task and "volumeMounts" not in container  # one pod: no volume
+        assert container["env"] == [{"name": "CHARTER_STORE", "value": graph.project["shared_store"]}]
     twice = replace(graph, checks=graph.checks + graph.checks[:1])  # a suite and a source of one name
     assert argo.checks(twice) == argo.checks(graph)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -98,3 +99,36 @@ def test_push_job_runs_affected_models_or_all_of_them(tmp_path):
     subprocess.run([*git, "commit", "-q", "--allow-empty", "-m", "second"], cwd=tmp_path, check=True)
     assert run(first) == f"charter run --affected --base {first}"
     assert run("0" * 40) == f"charter run --affected --base {first}"  # unknown: the previous commit
+
+
+def test_shared_store_is_refused_unless_a_plain_url(example_repo):
+    """`shared_store` reaches GitHub and Argo expressions, GitLab variables and Jinja as plain
+    text: validation rejects anything but a plain URL, and renderers refuse a hand-made one.
+    """
+    import json
+    from dataclasses import replace
+
+    from compiler.driver import compile_tree
+    from compiler.render import TARGETS, render_graph
+    from compiler.render.common import shared_store
+    from tests.conftest import run_charter
+
+    config = example_repo / "charter.yaml"
+    text = config.read_text()
+    line = "  shared_store: s3://acme-ml-artifacts/charter\n"
+    assert line in text
+    for bad in ("s3://b/${{ github.token }}", "s3://b/x'y", "gs://b/{{x}}", "s3://b/$(rm)", "/mnt/shared",
+                "s3://b/a b", "s3://b/\\x"):
+        config.write_text(text.replace(line, f"  shared_store: {json.dumps(bad)}\n"))
+        result = run_charter("validate", cwd=example_repo)
+        assert result.returncode == 1 and "shared_store" in result.stdout, (bad, result.stdout)
+    config.write_text(text)
+    _, graph = compile_tree(example_repo)
+    for bad in ("s3://b/${{ github.token }}", "s3://b/x'y"):
+        hostile = replace(graph, project={**graph.project, "shared_store": bad})
+        with pytest.raises(ValueError, match="refusing shared_store"):
+            shared_store(hostile.project)
+        for target in ("github", "gitlab", "argo", "airflow", "kubeflow", "kubernetes"):
+            assert target in TARGETS
+            with pytest.raises(ValueError, match="refusing shared_store"):
+                render_graph(hostile, [target], "generated")

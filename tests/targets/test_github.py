@@ -26,6 +26,7 @@ EXPRESSIONS = {
     "github.event.before", "github.event.pull_request.number", "github.event.pull_request.base.ref",
     "steps.diff.outputs.specs", "steps.plan.outputs.markdown", "steps.plan.outputs.status",
     "needs.plan.outputs.markdown", "vars.CHARTER_STORE", "vars.CHARTER_PACKAGE || 'charter==0.1.0'",
+    "vars.CHARTER_STORE || 's3://acme-ml-artifacts/charter'",
     "vars.CHARTER_RUN_PACKAGE || 'charter[run]==0.1.0'",
     "!cancelled() && needs.plan.outputs.markdown != '' && vars.CHARTER_PR_COMMENT == 'true'"
     " && github.event.pull_request.head.repo.full_name == github.repository",

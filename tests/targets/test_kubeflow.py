@@ -94,7 +94,7 @@ def test_kfp_reads_every_file_back_and_tasks_follow_the_ir():
         assert [*container.command, *container.args] == ["charter", "check-data", check.name, *ARGV_TAIL]
 
 
-def kfp_own_file(name: str, description: str, tasks, img: str, tmp_path) -> str:
+def kfp_own_file(name: str, description: str, tasks, img: str, tmp_path, store: str | None = None) -> str:
     """The same pipeline written the documented way, with kfp's own YAML writer.
 
     That is `@dsl.container_component`, `@dsl.pipeline` and `Compiler().compile` to a file.
@@ -114,6 +114,8 @@ def kfp_own_file(name: str, description: str, tasks, img: str, tmp_path) -> str:
         made = {}
         for step, _, needs in tasks:
             made[step] = components[step]().set_display_name(step).set_caching_options(False)
+            if store:
+                made[step].set_env_variable("CHARTER_STORE", store)
             made[step].after(*(made[n] for n in needs))
 
     path = tmp_path / f"{name}.yaml"
@@ -133,15 +135,18 @@ def comments(text: str) -> list[str]:
 def test_kfp_own_compiler_writes_the_same_files(tmp_path):
     """The example byte for byte, a hostile description as the same data and comments."""
     _, graph = compile_tree(REPO)
-    files = example(graph)
     img = graph.project["image"]
-    for model in graph.models:
-        ours = files[f"generated/kubeflow/{model.name}.yaml"]
-        theirs = kfp_own_file(f"charter-{model.name}", model.description, tasks_of(model), img, tmp_path)
-        assert ours == theirs.replace("components:", header(model.sources) + "components:", 1)
+    assert graph.project["shared_store"]  # the example declares one: every container gets CHARTER_STORE
+    for project in (graph.project, {**graph.project, "shared_store": None}):
+        files = example(replace(graph, project=project))
+        for model in graph.models:
+            ours = files[f"generated/kubeflow/{model.name}.yaml"]
+            theirs = kfp_own_file(f"charter-{model.name}", model.description, tasks_of(model), img, tmp_path,
+                                  project["shared_store"])
+            assert ours == theirs.replace("components:", header(model.sources) + "components:", 1)
     churn = replace(graph.model("churn"), description=EVIL)
     ours = example(replace(graph, models=(churn,), checks=()))["generated/kubeflow/churn.yaml"]
-    theirs = kfp_own_file("charter-churn", EVIL, tasks_of(churn), img, tmp_path)
+    theirs = kfp_own_file("charter-churn", EVIL, tasks_of(churn), img, tmp_path, graph.project["shared_store"])
     assert load_yaml_all(ours) == load_yaml_all(theirs)
     assert comments(ours.replace(header(churn.sources), "", 1)) == comments(theirs)
 

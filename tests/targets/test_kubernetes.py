@@ -224,7 +224,14 @@ def test_durations_become_go_durations(example_repo):
 
 def test_serving_the_locked_version_from_a_url_store():
     _, graph = compile_tree(REPO)
-    graph = replace(graph, project={**graph.project, "artifact_store": "s3://acme-ml/charter/"})
+    shared = render_graph(graph, ["kubernetes"], "generated", {"churn": "d4d4e59a9c68"}).files
+    init = find(in_env(shared, "production"), "Rollout", "churn")["spec"]["template"]["spec"]["initContainers"][0]
+    assert init["args"][0] == "s3://acme-ml-artifacts/charter/models/churn/d4d4e59a9c68"  # the example's shared_store
+    analysis = find(in_env(shared, "production"), "AnalysisTemplate", "churn-gates")["spec"]["metrics"][0]
+    [container] = analysis["provider"]["job"]["spec"]["template"]["spec"]["containers"]
+    assert container["env"] == [{"name": "CHARTER_STORE", "value": "s3://acme-ml-artifacts/charter"}]
+    # without shared_store, a URL artifact_store is the one every server and job reaches
+    graph = replace(graph, project={**graph.project, "artifact_store": "s3://acme-ml/charter/", "shared_store": None})
     files = render_graph(graph, ["kubernetes"], "generated", {"churn": "d4d4e59a9c68"}).files
     assert_valid(files)
     uri = "s3://acme-ml/charter/models/churn/d4d4e59a9c68"
@@ -238,7 +245,10 @@ def test_serving_the_locked_version_from_a_url_store():
     isvc = find(in_env(files, "staging"), "InferenceService", "delivery-time")["spec"]["predictor"]
     assert isvc["model"]["storageUri"] == "s3://acme-ml/charter/models/delivery-time/unpromoted"
     assert (isvc["minReplicas"], isvc["maxReplicas"]) == (1, 4)
-    assert "# note: artifact_store is a local folder" in example()["generated/kubernetes/staging/churn.yaml"]
+    assert "no shared_store" not in example()["generated/kubernetes/staging/churn.yaml"]  # the example has one
+    folder = replace(graph, project={**graph.project, "artifact_store": ".charter/artifacts", "shared_store": None})
+    only_a_folder = render_graph(folder, ["kubernetes"], "generated", {"churn": "d4d4e59a9c68"}).files
+    assert "# note: there is no shared_store" in only_a_folder["generated/kubernetes/staging/churn.yaml"]
 
 
 def test_mlserver_runtime(example_repo):
@@ -264,7 +274,7 @@ def test_hostile_values_stay_inert(example_repo):
                    "description: " + json.dumps(EVIL))
     assert graph.project["artifact_store"] == store
     for artifact_store in (store, "s3://b/" + EVIL):  # the second only in a hand-made IR
-        hostile = replace(graph, project={**graph.project, "artifact_store": artifact_store})
+        hostile = replace(graph, project={**graph.project, "artifact_store": artifact_store, "shared_store": None})
         files = render(hostile, "out")
         benign = render(compile_tree(REPO)[1], "out")
         assert [len(load_yaml_all(t)) for t in files.values()] == [len(load_yaml_all(t)) for t in benign.values()]
