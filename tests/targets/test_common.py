@@ -102,8 +102,9 @@ def test_push_job_runs_affected_models_or_all_of_them(tmp_path):
 
 
 def test_shared_store_is_refused_unless_a_plain_url(example_repo):
-    """`shared_store` reaches GitHub and Argo expressions, GitLab variables and Jinja as plain
-    text: validation rejects anything but a plain URL, and renderers refuse a hand-made one.
+    """Validation rejects a `shared_store` that is not a plain URL; renderers refuse one too.
+
+    It reaches GitHub and Argo expressions, GitLab variables and Jinja as plain text.
     """
     import json
     from dataclasses import replace
