@@ -46,7 +46,8 @@ def _default_base(root: Path, git: Git) -> str:
 
 
 def plan(root: Path, args) -> tuple[str, int]:
-    from compiler.gitops.plan import approvals_from_reviews, exit_code, make_plan
+    from compiler.gitops.owners import approvals_from_reviews
+    from compiler.gitops.plan import exit_code, make_plan
     from compiler.gitops.report import to_markdown, to_text
 
     approved = None
@@ -100,14 +101,15 @@ def diff(root: Path, args) -> tuple[str, int]:
     sha1 = git.resolve(args.ref1)
     before = at_commit(git, sha1, args.ref1, root)
     after = worktree(root) if args.ref2 in (None, WORKTREE) else at_commit(git, git.resolve(args.ref2), args.ref2, root)
-    changes, problems = semantic_diff(before, after, args.name)
+    sd = semantic_diff(before, after, args.name)
     doc = {"format_version": "1.0", "from": {"ref": args.ref1, "sha": sha1},
-           "to": {"ref": after.label, "sha": after.sha}, "resource_changes": _changes_doc(changes),
-           "problems": problems}
+           "to": {"ref": after.label, "sha": after.sha}, "resource_changes": _changes_doc(sd.changes),
+           "unknown_resources": sd.unknown, "problems": sd.problems}
     if args.format == "json":
         return _dump(doc), 0
     lines = _changes_text(doc["resource_changes"]) or ["no changes"]
-    lines += [f"problem: {p}" for p in problems]
+    lines += [f"unknown {u['address']}: {u['reason']}" for u in sd.unknown]
+    lines += [f"problem: {p}" for p in sd.problems]
     return "\n".join(lines) + "\n", 0
 
 

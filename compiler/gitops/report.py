@@ -40,6 +40,8 @@ def _val(value: object) -> str:
 
 def summary_line(plan: dict) -> str:
     s = plan["summary"]
+    if plan["summary"].get("invalid") and not plan["resource_changes"]:
+        return "The head does not validate; nothing could be planned."
     if not plan["resource_changes"] and not plan["generated_changes"]:
         return "No changes."
     parts = [f"{s[k]} to {v}" for k, v in (("create", "add"), ("update", "change"), ("delete", "remove"),
@@ -47,6 +49,10 @@ def summary_line(plan: dict) -> str:
     risk = ", ".join(f"{s[k]} {k}" for k in ("breaking", "risky", "safe") if s[k])
     line = f"{', '.join(parts) or 'no spec changes'}" + (f" ({risk})" if risk else "")
     line += f"; {s['generated_files']} generated file(s) change"
+    if s.get("unknown"):
+        line += f"; {s['unknown']} spec(s) not readable"
+    if s.get("invalid"):
+        line += "; the head does not validate (exit 1)"
     return line + "."
 
 
@@ -86,11 +92,12 @@ def to_text(plan: dict) -> str:
         lines += [f"    ! {f['rule']} {f['name']}: {f['message']}" + (f" (waived by {f['waived_by']})"
                                                                    if f.get("waived_by") else "")
                   for f in res["findings"] if f["risk"] != "safe"]
+    for u in plan.get("unknown_resources", []):
+        lines.append(f"unknown {u['address']} ({u['file']}): {u['reason']}; its change cannot be planned")
     if plan["impact"]:
         lines += ["", "impact:"]
         for model, imp in plan["impact"].items():
-            lines.append(f"    {model}: re-run {', '.join(imp['rerun']) or 'nothing'}"
-                         + (f"; deploy {', '.join(imp['deployments'])}" if imp["deployments"] else ""))
+            lines.append(f"    {model}: {_impact_text(imp)}")
     if plan["generated_changes"]:
         lines += ["", "generated files:"]
         lines += [f"    {g['action']} {g['path']}" for g in plan["generated_changes"]]
@@ -116,6 +123,15 @@ def to_text(plan: dict) -> str:
     if plan["summary"]["blocked"]:
         lines += ["", f"blocked: {plan['summary']['blocked_reason']}"]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _impact_text(imp: dict) -> str:
+    if imp["action"] == "unknown":
+        return f"unknown ({imp['reason']})"
+    if imp["action"] == "delete":
+        return "deleted"
+    return f"re-run {', '.join(imp['rerun']) or 'nothing'}" + (
+        f"; deploy {', '.join(imp['deployments'])}" if imp["deployments"] else "")
 
 
 def _num(v) -> str:
@@ -150,6 +166,9 @@ def to_markdown(plan: dict, limit: int = MAX_MARKDOWN) -> str:
     if plan["impact"]:
         body += ["### Impact", "", "| model | re-runs | deploys |", "| --- | --- | --- |"]
         for model, imp in plan["impact"].items():
+            if imp["action"] == "unknown":
+                body.append(f"| {_md(model)} | unknown: {_md(imp['reason'])} | unknown |")
+                continue
             body.append(f"| {_md(model)} | {', '.join(imp['rerun']) or '-'} | {', '.join(imp['deployments']) or '-'} |")
         body.append("")
     if plan["generated_changes"]:
@@ -169,6 +188,11 @@ def to_markdown(plan: dict, limit: int = MAX_MARKDOWN) -> str:
         body += ["### Active waivers", ""]
         body += [f"- {_md(w['address'])} {_code(w['gate'] or w['rule'])} by {_md(w['approver'])} until "
                  f"{_md(w['expires'])}: {_md(w['reason'])}" for w in plan["waivers"]]
+        body.append("")
+    if plan.get("unknown_resources"):
+        body += ["### Not planned", ""]
+        body += [f"- ⚠️ {_md(u['address'])} ({_code(u['file'])}): {_md(u['reason'])}"
+                 for u in plan["unknown_resources"]]
         body.append("")
     for p in plan["problems"]:
         body.append(f"- ⚠️ {_md(p)}")
