@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 from compiler.gitops.git import WORKTREE, Git, GitError
-from compiler.gitops.risk import findings, worst
+from compiler.gitops.risk import assess, readers, renames_of, worst
 from compiler.gitops.semdiff import diff_resources
 from compiler.gitops.snapshot import CONFIG, LOCK, Resource, _parse, _spec_dirs, at_commit, parse_cached, worktree
 
@@ -73,10 +73,10 @@ def plan(root: Path, args) -> tuple[str, int]:
 # diff
 
 
-def _changes_doc(changes, used: set[str] = frozenset()) -> list[dict]:
+def _changes_doc(changes, in_use, renames: dict[str, str] | None = None) -> list[dict]:
+    """Resource changes with their findings, classified exactly as `charter plan` does."""
     out = []
-    for ch in changes:
-        found = findings(ch, set(used), {})
+    for ch, found in zip(changes, assess(changes, in_use, renames=renames), strict=True):
         out.append({"address": ch.address, "action": ch.action, "file": ch.file, "previous_file": ch.previous_file,
                     "previous_name": ch.previous_name, "risk": worst(found),
                     "changes": [c.to_dict() for c in ch.changes if c.path],
@@ -95,7 +95,7 @@ def _changes_text(doc: list[dict], indent: str = "") -> list[str]:
 
 
 def diff(root: Path, args) -> tuple[str, int]:
-    from compiler.gitops.plan import semantic_diff
+    from compiler.gitops.plan import semantic_diff, used_by_at
 
     git = Git(root)
     sha1 = git.resolve(args.ref1)
@@ -103,7 +103,8 @@ def diff(root: Path, args) -> tuple[str, int]:
     after = worktree(root) if args.ref2 in (None, WORKTREE) else at_commit(git, git.resolve(args.ref2), args.ref2, root)
     sd = semantic_diff(before, after, args.name)
     doc = {"format_version": "1.0", "from": {"ref": args.ref1, "sha": sha1},
-           "to": {"ref": after.label, "sha": after.sha}, "resource_changes": _changes_doc(sd.changes),
+           "to": {"ref": after.label, "sha": after.sha},
+           "resource_changes": _changes_doc(sd.changes, set(used_by_at(before, after))),
            "unknown_resources": sd.unknown, "problems": sd.problems}
     if args.format == "json":
         return _dump(doc), 0
@@ -149,6 +150,24 @@ def _diff_commit(blobs: _Blobs, changes) -> list:
     return diff_resources(before, after)
 
 
+def _readers_around(git: Git, root: Path, sha: str):
+    """Is a spec read by a Model at `sha` or its parent? Asked lazily: only column changes need it."""
+    found: dict[str, set[str]] | None = None
+
+    def in_use(name: str) -> bool:
+        nonlocal found
+        if found is None:
+            found = {}
+            for rev in (sha, sha + "^"):
+                if not _exists(git, rev):
+                    continue
+                for spec, models in readers(at_commit(git, git.resolve(rev), rev, root).resources()).items():
+                    found.setdefault(spec, set()).update(models)
+        return name in found
+
+    return in_use
+
+
 def walk(git: Git, root: Path, spec_dirs: list[str], rev: str = "HEAD", since: str | None = None):
     """(commit, [ResourceChange]) for every commit that changed a spec, newest first."""
     blobs = _Blobs(git, root)
@@ -184,15 +203,17 @@ def history(root: Path, args) -> tuple[str, int]:
         for commit, changes in git.log(sorted(tracked), rev):
             diffs = _diff_commit(blobs, changes)
             mine = [c for c in diffs if _wanted(c, names, kind)]
-            if any(c.action in ("create", "rename") for c in mine):  # born here, or from elsewhere?
+            if any(_may_need_commit(c) for c in mine):  # born here or elsewhere? a reference after a rename?
                 _, full = git.log(spec_dirs, commit.sha, max_count=1)[0]
-                mine = [c for c in _diff_commit(blobs, full) if _wanted(c, names, kind)]
+                diffs = _diff_commit(blobs, full)
+                mine = [c for c in diffs if _wanted(c, names, kind)]
             found = {c.previous_file for c in mine if c.previous_file} - tracked
             for c in mine:
                 if c.action == "rename" and c.previous_name:
                     names.add(c.previous_name)
             if mine:
-                entries.append(_history_entry(git, commit, mine))
+                entries.append(_history_entry(git, commit, mine, _readers_around(git, root, commit.sha),
+                                              renames_of(diffs)))
             if found:
                 tracked |= found
                 restart = commit.sha + "^"
@@ -215,11 +236,16 @@ def history(root: Path, args) -> tuple[str, int]:
     return "\n".join(lines) + "\n", 0
 
 
-def _history_entry(git: Git, commit, mine) -> dict:
+def _may_need_commit(change) -> bool:
+    return change.action in ("create", "rename") or any(
+        f.op == "change" and isinstance(f.before, (str, list)) for f in change.changes)
+
+
+def _history_entry(git: Git, commit, mine, in_use, renames: dict[str, str]) -> dict:
     lock = _lock_at(git, commit.sha)
     models = {c.name for c in mine if c.kind == "Model"} & set(lock)
     return {"commit": commit.sha, "author": commit.author, "date": commit.date, "subject": commit.subject,
-            "changes": _changes_doc(mine),
+            "changes": _changes_doc(mine, in_use, renames),
             "lock": {m: {"version": lock[m].get("version"), "metrics": (lock[m].get("metrics") or {}).get("metrics")}
                      for m in sorted(models)}}
 
@@ -251,10 +277,10 @@ def changelog(root: Path, args) -> tuple[str, int]:
         git.resolve(args.since)
     by_resource: dict[str, list[dict]] = {}
     for commit, changes in walk(git, root, _spec_dirs_at(git, root), since=args.since):
-        for c in changes:
-            by_resource.setdefault(c.address, []).append({
+        for doc in _changes_doc(changes, _readers_around(git, root, commit.sha)):
+            by_resource.setdefault(doc["address"], []).append({
                 "commit": commit.sha, "date": commit.date, "author": commit.author, "subject": commit.subject,
-                **_changes_doc([c])[0]})
+                **doc})
     doc = {"format_version": "1.0", "since": args.since,
            "resources": {k: by_resource[k] for k in sorted(by_resource)}}
     if args.format == "json":

@@ -20,7 +20,7 @@ from compiler.gitops.git import WORKTREE, Git, GitError
 from compiler.gitops.impact import generated as generated_changes
 from compiler.gitops.impact import impact, metrics, unknown_reason
 from compiler.gitops.owners import roles
-from compiler.gitops.risk import BREAKING, RULES, findings, worst
+from compiler.gitops.risk import BREAKING, RULES, findings, readers, renames_of, worst
 from compiler.gitops.semdiff import diff_resources
 from compiler.gitops.snapshot import Snapshot, at_commit, worktree
 
@@ -115,10 +115,7 @@ def make_plan(root: Path, base: str, head: str | None = None, approved: list[str
     problems = list(sd.problems)
     for label, summary in ((diff_base.label, before), (head_snap.label, after)):
         problems += [f"{label}: {p}" for p in summary["problems"] if f"{label}: {p}" not in problems]
-    used_by: dict[str, set[str]] = {}
-    for summary in (before, after):
-        for name, models in summary["used_by"].items():
-            used_by.setdefault(name, set()).update(models)
+    used_by = used_by_at(diff_base, head_snap)
     waivers = [{**w, "active": w["expires"] >= today} for w in after["waivers"]]
     owners = approval_base.summary()["ownership"]
     index = (owners["covers"], owners["by_name"], owners["default"])
@@ -173,6 +170,15 @@ def make_plan(root: Path, base: str, head: str | None = None, approved: list[str
     }
 
 
+def used_by_at(*snaps: Snapshot) -> dict[str, set[str]]:
+    """Spec name -> Models that read it at any of the snapshots (raw specs: invalid ones count too)."""
+    out: dict[str, set[str]] = {}
+    for snap in snaps:
+        for name, models in readers(snap.resources()).items():
+            out.setdefault(name, set()).update(models)
+    return out
+
+
 def owners_of(ch, index, head_covered_by: dict[str, str] | None = None) -> tuple[list[str], list[str]]:
     """(accountable, consulted) of a change, from the base's Ownership specs.
 
@@ -202,10 +208,11 @@ def judge(changes, used_by: dict[str, set[str]], waivers: list[dict], index, app
                 entry["reasons"].append(reason)
 
     reviewers: set[str] = set()
+    renames = renames_of(changes)
     for ch in changes:
         active = {w["rule"]: w["approver"] for w in waivers
                   if w["active"] and w["rule"] and w["address"] == ch.address}
-        found = findings(ch, set(used_by), active)
+        found = findings(ch, set(used_by), active, renames)
         accountable, consulted = owners_of(ch, index, head_covered_by)
         reviewers.update(consulted)
         risk = worst(found)
