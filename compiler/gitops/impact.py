@@ -47,6 +47,29 @@ def impact(before: dict, after: dict, unknown: str | None = None, models: set[st
     return out
 
 
+def input_impact(found: dict, data: list[dict], versions: list[dict], before: dict, after: dict) -> dict:
+    """`found` with what data and version changes add.
+
+    New data re-runs every step from ingest; a version change redeploys every environment of the model.
+    """
+    out = dict(found)
+    for d in data:
+        if d["state"] != "changed":
+            continue
+        for model in d["models"]:
+            a = after["models"].get(model)
+            if a is None or out.get(model, {}).get("action") == "unknown":
+                continue
+            out[model] = {**out.get(model, {"action": "update"}), "rerun": [s for s, _, _ in _steps(a)],
+                          "deployments": list(a["deployments"])}
+    for v in versions:
+        if out.get(v["model"], {}).get("action") == "unknown" or v["model"] not in after["models"]:
+            continue
+        entry = out.get(v["model"], {"action": "update", "rerun": []})
+        out[v["model"]] = {**entry, "deployments": list(after["models"][v["model"]]["deployments"])}
+    return dict(sorted(out.items()))
+
+
 def _steps(model: dict) -> list:
     # `plan_steps` hash what determines a result, with lists whose order has no meaning sorted;
     # summaries cached by an older Charter lack them

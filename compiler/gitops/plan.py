@@ -18,7 +18,8 @@ from pathlib import Path
 
 from compiler.gitops.git import WORKTREE, Git, GitError
 from compiler.gitops.impact import generated as generated_changes
-from compiler.gitops.impact import impact, metrics, unknown_reason
+from compiler.gitops.impact import impact, input_impact, metrics, unknown_reason
+from compiler.gitops.inputs import data_changes, drift, lock_changes
 from compiler.gitops.owners import roles
 from compiler.gitops.risk import BREAKING, RULES, findings, readers, renames_of, worst
 from compiler.gitops.semdiff import diff_resources
@@ -119,8 +120,12 @@ def make_plan(root: Path, base: str, head: str | None = None, approved: list[str
     waivers = [{**w, "active": w["expires"] >= today} for w in after["waivers"]]
     owners = approval_base.summary()["ownership"]
     index = (owners["covers"], owners["by_name"], owners["default"])
+    data = data_changes(diff_base, head_snap, before, after, head_snap.lock())
+    versions = lock_changes(git, refs["base"]["sha"], diff_base.lock(), head_snap.lock(), after)
+    drifted = drift(head_snap, after)
     resources, approvals, reviewers = judge(sd.changes, used_by, waivers, index, approved,
-                                            after["ownership"].get("covered_by", {}))
+                                            after["ownership"].get("covered_by", {}),
+                                            input_approvals(data, versions, after, index))
     missing = [a["handle"] for a in approvals if not a["approved"]]
     breaking = [r["address"] for r in resources if r["risk"] == BREAKING]
     unowned = [r["address"] for r in resources if r["unowned"]]
@@ -136,11 +141,17 @@ def make_plan(root: Path, base: str, head: str | None = None, approved: list[str
     else:
         blocked = bool(missing)
         reason = f"approvals missing: {', '.join(missing)}" if missing else ""
+    if drifted:  # what Argo CD would apply is not what the specs say
+        blocked = True
+        reason = "; ".join(filter(None, [reason, "generated files differ from what the head renders: "
+                                          + ", ".join(d["path"] for d in drifted)
+                                          + " (run `charter compile` and commit the result)"]))
     if unowned:  # nobody at the base can approve these: a change must not merge unreviewed
         blocked = True
         reason = "; ".join(filter(None, [reason, f"nobody owns {', '.join(unowned)} at the base (cover it in an "
                                           "Ownership, or set `default_ownership` in charter.yaml)"]))
     counts = {k: sum(r["action"] == k for r in resources) for k in ("create", "update", "delete", "rename", "move")}
+    notes += [d["note"] for d in data if d["state"] == "not-compared"]
     head_models = {r["name"] for r in resources if r["kind"] == "Model"} | {
         u["address"].split("/", 1)[1] for u in sd.unknown if u["address"].startswith("Model/")}
     return {
@@ -150,13 +161,18 @@ def make_plan(root: Path, base: str, head: str | None = None, approved: list[str
                     "risky": sum(r["risk"] == "risky" for r in resources),
                     "safe": sum(r["risk"] == "safe" for r in resources),
                     "unknown": len(sd.unknown),
+                    "data": sum(d["state"] == "changed" for d in data), "versions": len(versions),
+                    "drift": len(drifted),
                     "generated_files": len(generated),
                     "approvals_missing": len(missing) if approved is not None else None,
                     "blocked": blocked, "blocked_reason": reason, "invalid": invalid},
         "resource_changes": resources,
         "unknown_resources": sd.unknown,
-        "impact": impact(before, after, unknown, head_models),
+        "impact": input_impact(impact(before, after, unknown, head_models), data, versions, before, after),
         "generated_changes": generated,
+        "data_changes": [d for d in data if d["state"] == "changed"],
+        "lock_changes": versions,
+        "drift": drifted,
         "approvals": approvals,
         "approvals_checked": approved is not None,
         "reviewers": reviewers,
@@ -168,6 +184,27 @@ def make_plan(root: Path, base: str, head: str | None = None, approved: list[str
         "rules": {rid: {"risk": r[0], "name": r[1]} for rid, r in RULES.items()
                   if any(f["rule"] == rid for res in resources for f in res["findings"])},
     }
+
+
+def input_approvals(data: list[dict], versions: list[dict], after: dict, index) -> list[tuple[list[str], str]]:
+    """Who approves what is not spec text.
+
+    A data change needs its source's data Accountable; a version change the deployment approval
+    its RolloutPolicy declares (the base's deployment Accountable).
+    """
+    out = []
+    for d in data:
+        if d["state"] == "changed":
+            out.append((roles("DataSource", d["source"], index)[0], f"data of DataSource/{d['source']} (P207)"))
+    for v in versions:
+        approvals = (after["models"].get(v["model"]) or {}).get("approvals", {})
+        for policy in v["policies"] or [None]:
+            declared = [a for env, a in approvals.items() if env.split("/", 1)[0] == policy and a != "none"]
+            if policy is None or declared:
+                handles = roles("RolloutPolicy", policy, index)[0] if policy else roles("Model", v["model"], index)[0]
+                handles += [h for a in declared if isinstance(a, list) for h in a]
+                out.append((sorted(set(handles)), f"{v['action']} of {v['model']} {v['from']} -> {v['to']} (P208)"))
+    return out
 
 
 def used_by_at(*snaps: Snapshot) -> dict[str, set[str]]:
@@ -197,8 +234,11 @@ def owners_of(ch, index, head_covered_by: dict[str, str] | None = None) -> tuple
 
 
 def judge(changes, used_by: dict[str, set[str]], waivers: list[dict], index, approved: list[str] | None,
-          head_covered_by: dict[str, str] | None = None):
-    """(resource entries, approvals, reviewers to request) for the resource changes of a plan."""
+          head_covered_by: dict[str, str] | None = None, extra: list[tuple[list[str], str]] = ()):
+    """(resource entries, approvals, reviewers to request) for the resource changes of a plan.
+
+    `extra` holds (handles, reason) pairs for changes that are not spec text (data, versions).
+    """
     resources, required = [], {}
 
     def need(handles, reason, kind="approval"):
@@ -234,6 +274,8 @@ def judge(changes, used_by: dict[str, set[str]], waivers: list[dict], index, app
             "owners": {"accountable": accountable, "consulted": consulted},
             "unowned": not accountable,
         })
+    for handles, reason in extra:
+        need(handles, reason)
     approved_set = set(approved or [])
     approvals = [{**e, "approved": e["handle"] in approved_set} for _, e in sorted(required.items())]
     return resources, approvals, sorted(reviewers - set(required))
@@ -242,13 +284,13 @@ def judge(changes, used_by: dict[str, set[str]], waivers: list[dict], index, app
 def affected_models(root: Path, base: str) -> list[str]:
     """Models of the working tree whose pipelines must re-run since `base` (new ones included).
 
-    When either revision does not compile, every model of the working tree is affected.
+    Compared with the merge base, as `charter plan` does, and with data changes counted. When
+    either revision does not compile, every model of the working tree is affected.
     """
-    git = Git(root)
-    before = at_commit(git, git.resolve(base), base, root)
-    after = worktree(root)
+    git, refs, before, after, _ = snapshots(root, base, None)
     b, a = before.summary(), after.summary()
     found = impact(b, a, unknown_reason(b, a, (before.label, after.label)))
+    found = input_impact(found, data_changes(before, after, b, a, after.lock()), [], b, a)
     return [name for name, imp in found.items() if imp["rerun"] or (imp["action"] == "unknown" and name in a["models"])]
 
 
@@ -258,7 +300,8 @@ def exit_code(plan: dict) -> int:
         return EXIT_ERROR
     if plan["summary"]["blocked"]:
         return EXIT_APPROVALS
-    if plan["resource_changes"] or plan["generated_changes"] or plan.get("unknown_resources") or any(
+    if plan["resource_changes"] or plan["generated_changes"] or plan.get("unknown_resources") or plan.get(
+            "data_changes") or plan.get("lock_changes") or any(
             i["action"] == "unknown" for i in plan["impact"].values()):  # not knowing is not "no changes"
         return EXIT_CHANGES
     return EXIT_NO_CHANGES

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from compiler.gitops.git import blob_id
 from compiler.ir.graph import canonical_json, content_hash
 
 
@@ -26,6 +27,9 @@ def summarize(snap) -> dict:
         doc["models"][m.name] = {
             "steps": [[s.name, s.hash, [n.split("/", 1)[1] for n in s.needs]] for s in m.steps],
             "plan_steps": plan_steps(m.steps),
+            "data": _data(m.step("ingest").params),
+            "approvals": {f"{r['name']}/{e['name']}": e.get("approval", "none") for r in m.rollouts
+                          for e in r["environments"]},
             "rollouts": content_hash(json.loads(json.dumps(m.rollouts))),
             "deployments": [f"{r['name']}/{e['name']}" for r in m.rollouts for e in r["environments"]],
             # per environment: what its deployment is made of (the shared serving config and its own)
@@ -39,8 +43,16 @@ def summarize(snap) -> dict:
     notes: list[str] = []
     files = render_all(graph, doc["output"], notes, lock_versions(snap.lock()))
     doc["generated"] = {path: content_hash(text) for path, text in files.items()}
+    doc["generated_blobs"] = {path: blob_id(text.encode("utf-8")) for path, text in files.items()}
     doc["notes"] = notes
     return doc
+
+
+def _data(params: dict) -> dict:
+    """Where a model's data is: a file in the repository (compared by blob id), or elsewhere."""
+    path = params.get("path")
+    local = isinstance(path, str) and not params.get("connection") and "://" not in path
+    return {"source": params["source"], "path": path if local else None}
 
 
 # Lists in step params whose order has no meaning: a reordered gate list re-runs nothing.
