@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable, Iterable, Set
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from compiler.gitops.git import WORKTREE, Git, GitError
-from compiler.gitops.risk import findings, worst
+from compiler.gitops.risk import assess, readers, renames_of, worst
 from compiler.gitops.semdiff import diff_resources
 from compiler.gitops.snapshot import CONFIG, LOCK, Resource, _parse, _spec_dirs, at_commit, parse_cached, worktree
 
@@ -48,7 +48,8 @@ def _default_base(root: Path, git: Git) -> str:
 
 
 def plan(root: Path, args) -> tuple[str, int]:
-    from compiler.gitops.plan import approvals_from_reviews, exit_code, make_plan
+    from compiler.gitops.owners import approvals_from_reviews
+    from compiler.gitops.plan import exit_code, make_plan
     from compiler.gitops.report import to_markdown, to_text
 
     approved = None
@@ -67,18 +68,17 @@ def plan(root: Path, args) -> tuple[str, int]:
 
         write_atomic(args.out if args.out.is_absolute() else Path.cwd() / args.out, _dump(doc))
     formats: dict[str, Callable[[dict], str]] = {"json": _dump, "markdown": to_markdown, "text": to_text}
-    text = formats[args.format](doc)
-    return text, exit_code(doc)
+    return formats[args.format](doc), exit_code(doc)
 
 
 # ---------------------------------------------------------------------------------------------
 # diff
 
 
-def _changes_doc(changes, used: Set[str] = frozenset()) -> list[dict]:
+def _changes_doc(changes, in_use, renames: dict[str, str] | None = None) -> list[dict]:
+    """Resource changes with their findings, classified exactly as `charter plan` does."""
     out = []
-    for ch in changes:
-        found = findings(ch, set(used), {})
+    for ch, found in zip(changes, assess(changes, in_use, renames=renames), strict=True):
         out.append({"address": ch.address, "action": ch.action, "file": ch.file, "previous_file": ch.previous_file,
                     "previous_name": ch.previous_name, "risk": worst(found),
                     "changes": [c.to_dict() for c in ch.changes if c.path],
@@ -97,20 +97,22 @@ def _changes_text(doc: list[dict], indent: str = "") -> list[str]:
 
 
 def diff(root: Path, args) -> tuple[str, int]:
-    from compiler.gitops.plan import semantic_diff
+    from compiler.gitops.plan import semantic_diff, used_by_at
 
     git = Git(root)
     sha1 = git.resolve(args.ref1)
     before = at_commit(git, sha1, args.ref1, root)
     after = worktree(root) if args.ref2 in (None, WORKTREE) else at_commit(git, git.resolve(args.ref2), args.ref2, root)
-    changes, problems = semantic_diff(before, after, args.name)
-    doc = {"format_version": "1.0", "from": {"ref": args.ref1, "sha": sha1},
-           "to": {"ref": after.label, "sha": after.sha}, "resource_changes": _changes_doc(changes),
-           "problems": problems}
+    sd = semantic_diff(before, after, args.name)
+    doc: dict = {"format_version": "1.0", "from": {"ref": args.ref1, "sha": sha1},
+           "to": {"ref": after.label, "sha": after.sha},
+           "resource_changes": _changes_doc(sd.changes, set(used_by_at(before, after))),
+           "unknown_resources": sd.unknown, "problems": sd.problems}
     if args.format == "json":
         return _dump(doc), 0
     lines = _changes_text(doc["resource_changes"]) or ["no changes"]
-    lines += [f"problem: {p}" for p in problems]
+    lines += [f"unknown {u['address']}: {u['reason']}" for u in sd.unknown]
+    lines += [f"problem: {p}" for p in sd.problems]
     return "\n".join(lines) + "\n", 0
 
 
@@ -153,6 +155,24 @@ def _diff_commit(blobs: _Blobs, changes) -> list:
     return diff_resources(before, after)
 
 
+def _readers_around(git: Git, root: Path, sha: str):
+    """Is a spec read by a Model at `sha` or its parent? Asked lazily: only column changes need it."""
+    found: dict[str, set[str]] | None = None
+
+    def in_use(name: str) -> bool:
+        nonlocal found
+        if found is None:
+            found = {}
+            for rev in (sha, sha + "^"):
+                if not _exists(git, rev):
+                    continue
+                for spec, models in readers(at_commit(git, git.resolve(rev), rev, root).resources()).items():
+                    found.setdefault(spec, set()).update(models)
+        return name in found
+
+    return in_use
+
+
 def walk(git: Git, root: Path, spec_dirs: list[str], rev: str = "HEAD", since: str | None = None):
     """(commit, [ResourceChange]) for every commit that changed a spec, newest first."""
     blobs = _Blobs(git, root)
@@ -188,15 +208,17 @@ def history(root: Path, args) -> tuple[str, int]:
         for commit, changes in git.log(sorted(tracked), rev):
             diffs = _diff_commit(blobs, changes)
             mine = [c for c in diffs if _wanted(c, names, kind)]
-            if any(c.action in ("create", "rename") for c in mine):  # born here, or from elsewhere?
+            if any(_may_need_commit(c) for c in mine):  # born here or elsewhere? a reference after a rename?
                 _, full = git.log(spec_dirs, commit.sha, max_count=1)[0]
-                mine = [c for c in _diff_commit(blobs, full) if _wanted(c, names, kind)]
+                diffs = _diff_commit(blobs, full)
+                mine = [c for c in diffs if _wanted(c, names, kind)]
             found = {c.previous_file for c in mine if c.previous_file} - tracked
             for c in mine:
                 if c.action == "rename" and c.previous_name:
                     names.add(c.previous_name)
             if mine:
-                entries.append(_history_entry(git, commit, mine))
+                entries.append(_history_entry(git, commit, mine, _readers_around(git, root, commit.sha),
+                                              renames_of(diffs)))
             if found:
                 tracked |= found
                 restart = commit.sha + "^"
@@ -219,11 +241,16 @@ def history(root: Path, args) -> tuple[str, int]:
     return "\n".join(lines) + "\n", 0
 
 
-def _history_entry(git: Git, commit, mine) -> dict:
+def _may_need_commit(change) -> bool:
+    return change.action in ("create", "rename") or any(
+        f.op == "change" and isinstance(f.before, (str, list)) for f in change.changes)
+
+
+def _history_entry(git: Git, commit, mine, in_use, renames: dict[str, str]) -> dict:
     lock = _lock_at(git, commit.sha)
     models = {c.name for c in mine if c.kind == "Model"} & set(lock)
     return {"commit": commit.sha, "author": commit.author, "date": commit.date, "subject": commit.subject,
-            "changes": _changes_doc(mine),
+            "changes": _changes_doc(mine, in_use, renames),
             "lock": {m: {"version": lock[m].get("version"), "metrics": (lock[m].get("metrics") or {}).get("metrics")}
                      for m in sorted(models)}}
 
@@ -255,10 +282,10 @@ def changelog(root: Path, args) -> tuple[str, int]:
         git.resolve(args.since)
     by_resource: dict[str, list[dict]] = {}
     for commit, changes in walk(git, root, _spec_dirs_at(git, root), since=args.since):
-        for c in changes:
-            by_resource.setdefault(c.address, []).append({
+        for doc in _changes_doc(changes, _readers_around(git, root, commit.sha)):
+            by_resource.setdefault(doc["address"], []).append({
                 "commit": commit.sha, "date": commit.date, "author": commit.author, "subject": commit.subject,
-                **_changes_doc([c])[0]})
+                **doc})
     doc = {"format_version": "1.0", "since": args.since,
            "resources": {k: by_resource[k] for k in sorted(by_resource)}}
     if args.format == "json":
@@ -355,8 +382,14 @@ def status(root: Path, args) -> tuple[str, int]:
 
 
 def rollback(root: Path, args) -> tuple[str, int]:
+    """Serve the model as it was at REF: its lock entry and its RolloutPolicy specs from REF.
+
+    Then every generated file is re-rendered from the tree's specs and lock, as `charter
+    compile` would: the generated files stay a function of what is committed, so the rolled-back
+    tree passes `charter compile --check` and the plan shows the rollback as a version change.
+    """
     from compiler.atomic import write_atomic
-    from compiler.render.registry import TARGETS
+    from compiler.gitops.render import lock_versions, render_all
 
     git = Git(root)
     sha = git.resolve(args.to)
@@ -367,26 +400,12 @@ def rollback(root: Path, args) -> tuple[str, int]:
     model = graph.model(args.model)
     if model is None:
         raise CommandError(f"no Model `{args.model}` at {args.to}")
-    if "kubernetes" not in TARGETS:
-        raise CommandError("this version cannot render the kubernetes target")
+    if not model.rollouts:
+        raise CommandError(f"Model `{args.model}` has no deployment configs at {args.to}")
+    lines = _restore_policies(root, snap, [r["name"] for r in model.rollouts])
     entry = snap.lock().get("models", {}).get(args.model)
     version = entry.get("version") if isinstance(entry, dict) else None
-    head_graph, _ = worktree(root).compile()
-    folder = (head_graph or graph).project.get("output", "generated")
-    from compiler.render import render_graph
-
-    # serve exactly the artifact that was promoted at that ref
-    files = render_graph(graph, ["kubernetes"], folder, {args.model: version} if version else None).files
-    mine = {p: t for p, t in files.items() if _belongs(p, args.model)}
-    if not mine:
-        raise CommandError(f"Model `{args.model}` has no deployment configs at {args.to}")
-    lines = []
-    for path, text in sorted(mine.items()):
-        target = root / path
-        if not target.is_file() or target.read_text(encoding="utf-8") != text:
-            write_atomic(target, text)
-            lines.append(f"wrote {path}")
-    if isinstance(entry, dict):  # the lock serves that version again, so `compile` agrees
+    if isinstance(entry, dict):  # the lock serves that version again
         from compiler.execute.lock import read_lock, write_lock
 
         lock = read_lock(root)
@@ -394,12 +413,64 @@ def rollback(root: Path, args) -> tuple[str, int]:
             lock["models"][args.model] = entry
             write_lock(root, lock)
             lines.append(f"restored the charter.lock entry of {args.model}")
+    head_graph, head_problems = worktree(root).compile()
+    if head_graph is None:
+        raise CommandError("after the rollback the specs do not compile: " + "; ".join(head_problems[:5]))
+    notes: list[str] = []
+    files = render_all(head_graph, head_graph.project.get("output", "generated"), notes,
+                       lock_versions(worktree(root).lock()))
+    for path, text in sorted(files.items()):
+        target = root / path
+        if not target.is_file() or target.read_text(encoding="utf-8") != text:
+            write_atomic(target, text)
+            lines.append(f"wrote {path}")
     served = f" (version {version} from charter.lock at {args.to})" if version else ""
-    lines.append(f"rolled back the deployment configs of {args.model} to {args.to} ({sha[:12]}){served}; "
-                 "review and commit them")
+    lines.append(f"rolled back the deployment of {args.model} to {args.to} ({sha[:12]}){served}; "
+                 "review and commit the result")
     return "\n".join(lines) + "\n", 0
 
 
-def _belongs(path: str, model: str) -> bool:
-    name = path.rsplit("/", 1)[-1]
-    return name.startswith(f"{model}.") or name.startswith(f"{model}-")
+def _documents(text: str) -> list[tuple[int, int]]:
+    """(start, end) offsets of each YAML document with content, in order (what `Resource.index` counts)."""
+    spans, start, pos = [], 0, 0
+    for line in text.splitlines(keepends=True):
+        if line.rstrip() == "---":
+            spans.append((start, pos))
+            start = pos + len(line)
+        pos += len(line)
+    spans.append((start, pos))
+
+    def content(a: int, b: int) -> bool:
+        return any(x.strip() and not x.lstrip().startswith("#") for x in text[a:b].splitlines())
+
+    return [(a, b) for a, b in spans if content(a, b)]
+
+
+def _restore_policies(root: Path, snap, names: list[str]) -> list[str]:
+    """Write the RolloutPolicy documents `names` as they are in `snap`, in place in the tree's files."""
+    head = worktree(root).resources()
+    old = snap.resources()
+    lines = []
+    for name in names:
+        address = f"RolloutPolicy/{name}"
+        before, now = old.get(address), head.get(address)
+        if before is None or (now is not None and now.data == before.data):
+            continue
+        old_text = snap.read(before.file).decode("utf-8")
+        a, b = _documents(old_text)[before.index]
+        doc = old_text[a:b]
+        if now is None:  # deleted since: write it back in its old file
+            target = root / before.file
+            current = target.read_text(encoding="utf-8") if target.is_file() else ""
+            sep = ("" if current.endswith("\n") else "\n") + "---\n" if current else ""
+            text = current + sep + doc
+        else:
+            target = root / now.file
+            current = target.read_text(encoding="utf-8")
+            a, b = _documents(current)[now.index]
+            text = current[:a] + doc + current[b:]
+        from compiler.atomic import write_atomic
+
+        write_atomic(target, text)
+        lines.append(f"restored {address} in {target.relative_to(root).as_posix()} from the ref")
+    return lines

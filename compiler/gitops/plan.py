@@ -12,15 +12,19 @@ base): a pull request cannot approve itself by editing the RACI it is judged by.
 
 from __future__ import annotations
 
-import json
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 from compiler.gitops.git import WORKTREE, Git, GitError
-from compiler.gitops.risk import BREAKING, RULES, findings, worst
+from compiler.gitops.impact import generated as generated_changes
+from compiler.gitops.impact import impact, input_impact, metrics, unknown_reason
+from compiler.gitops.inputs import data_changes, drift, lock_changes
+from compiler.gitops.owners import roles
+from compiler.gitops.risk import BREAKING, RULES, findings, readers, renames_of, worst
 from compiler.gitops.semdiff import diff_resources
 from compiler.gitops.snapshot import Snapshot, at_commit, worktree
-from compiler.ir.graph import STAGE_FALLBACK, STAGE_OF_KIND
 
 FORMAT_VERSION = "1.0"
 
@@ -56,119 +60,51 @@ def changed_paths(before: Snapshot, after: Snapshot) -> list[str]:
     return sorted(p for p in set(before.files) | set(after.files) if before.files.get(p) != after.files.get(p))
 
 
-def semantic_diff(before: Snapshot, after: Snapshot, name: str | None = None):
+@dataclass(frozen=True, slots=True)
+class SpecDiff:
+    """The semantic diff of two snapshots: what changed, what could not be read, and why.
+
+    `unknown` holds the resources whose fate a broken file hides: one that vanished from a file
+    that no longer parses (or whose name a broken file mentions) is not a deletion, and one that
+    appeared beside a file that did not parse at the base is not a creation.
+    """
+
+    changes: list
+    problems: list[str]
+    unknown: list[dict]
+
+
+def _broken(snap: Snapshot, paths: list[str]) -> list[str]:
+    return [p for p in paths if p in snap.files and snap.resources_of(p)[1]]
+
+
+def _hidden(res, snap: Snapshot, broken: list[str]) -> bool:
+    """Could `res` be in one of the snapshot's broken files?"""
+    return res.file in broken or any(res.name.encode() in snap.read(p) for p in broken)
+
+
+def semantic_diff(before: Snapshot, after: Snapshot, name: str | None = None) -> SpecDiff:
     """Resource changes between two snapshots, reading only the files that differ."""
     paths = changed_paths(before, after)
     b = before.resources([p for p in paths if p in before.files])
     a = after.resources([p for p in paths if p in after.files])
-    changes = diff_resources(b, a)
+    broken_b, broken_a = _broken(before, paths), _broken(after, paths)
+    unknown = []
+    for addr, res in sorted(b.items()):
+        if addr not in a and _hidden(res, after, broken_a):
+            unknown.append({"address": addr, "file": res.file, "reason": f"{after.label}: a spec file does not parse"})
+    for addr, res in sorted(a.items()):
+        if addr not in b and _hidden(res, before, broken_b):
+            unknown.append({"address": addr, "file": res.file, "reason": f"{before.label}: a spec file does not parse"})
+    hidden = {u["address"] for u in unknown}
+    changes = diff_resources({k: v for k, v in b.items() if k not in hidden},
+                             {k: v for k, v in a.items() if k not in hidden})
     if name:
         changes = [c for c in changes if name in (c.name, c.address, c.previous_name)]
+        unknown = [u for u in unknown if name in (u["address"], u["address"].split("/", 1)[-1])]
     problems = [f"{before.label}: {p}" for p in before.problems([p for p in paths if p in before.files])]
     problems += [f"{after.label}: {p}" for p in after.problems([p for p in paths if p in after.files])]
-    return changes, problems
-
-
-def ownership_index(snap: Snapshot) -> tuple[dict[str, dict], dict[str, dict], dict | None]:
-    """(spec name -> RACI, Ownership name -> RACI, default RACI) from raw Ownership specs."""
-    covers: dict[str, dict] = {}
-    by_name: dict[str, dict] = {}
-    for res in snap.resources().values():
-        if res.kind != "Ownership":
-            continue
-        spec = found if isinstance(found := res.data.get("spec"), dict) else {}
-        raci = found if isinstance(found := spec.get("raci"), dict) else {}
-        by_name[res.name] = raci
-        for covered in spec.get("covers") or []:
-            if isinstance(covered, str):
-                covers.setdefault(covered, raci)
-    default = None
-    config = snap.resources([p for p in ("charter.yaml",) if p in snap.files])
-    project = next((r for r in config.values() if r.kind == "Project"), None)
-    if project is not None and isinstance(project.data.get("spec"), dict):
-        default = by_name.get(project.data["spec"].get("default_ownership"))
-    return covers, by_name, default
-
-
-def _handles(value) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
-
-
-def roles(kind: str, name: str, index) -> tuple[list[str], list[str]]:
-    """(accountable, consulted) for one spec at the approval base; empty when nobody owns it."""
-    covers, by_name, default = index
-    if kind == "Ownership":
-        raci = by_name.get(name, {})
-        return sorted({h for r in raci.values() if isinstance(r, dict) for h in _handles(r.get("accountable"))}), []
-    raci = covers.get(name) or default or {}
-    stage = STAGE_OF_KIND.get(kind)
-    stage = stage if stage in raci else STAGE_FALLBACK.get(stage or "")
-    chosen = [raci[stage]] if stage in raci else list(raci.values())
-    chosen = [r for r in chosen if isinstance(r, dict)]
-    return (sorted({h for r in chosen for h in _handles(r.get("accountable"))}),
-            sorted({h for r in chosen for h in _handles(r.get("consulted"))}))
-
-
-def _impact(before: dict, after: dict) -> dict:
-    """Per model: the steps that re-run and the environments that get a new deployment, from two revision summaries.
-
-    A step re-runs when it changed, or is downstream of a change.
-    """
-    models = {}
-    for name in sorted(set(before["models"]) | set(after["models"])):
-        b, a = before["models"].get(name), after["models"].get(name)
-        if a is None:
-            models[name] = {"action": "delete", "rerun": [], "deployments": []}
-            continue
-        old = {step: h for step, h, _ in b["steps"]} if b else {}
-        rerun: list[str] = []
-        for step, h, needs in a["steps"]:  # steps are in topological order
-            if old.get(step) != h or any(n in rerun for n in needs):
-                rerun.append(step)
-        rollout_changed = b is None or b["rollouts"] != a["rollouts"]
-        deploy = a["deployments"] if ("package" in rerun or rollout_changed) else []
-        if rerun or deploy:
-            models[name] = {"action": "create" if b is None else "update", "rerun": rerun, "deployments": deploy}
-    return models
-
-
-def _generated(before: dict, after: dict) -> list[dict]:
-    b_files, a_files = before["generated"], after["generated"]
-    files = []
-    for path in sorted(set(b_files) | set(a_files)):
-        b, a = b_files.get(path), a_files.get(path)
-        if b == a:
-            continue
-        action = "create" if b is None else "delete" if a is None else "update"
-        files.append({"path": path, "action": action, "before_hash": b, "after_hash": a})
-    return files
-
-
-def _metrics(root: Path, head: dict, base: Snapshot) -> list[dict]:
-    """Candidate metrics from the last local run against the base's lock, per model."""
-    lock = base.lock().get("models", {})
-    store = head["store"]
-    if "://" in store:
-        return []
-    out = []
-    for model in sorted(head["models"]):
-        path = root / store / "runs" / model / "last.json"
-        try:
-            candidate = json.loads(path.read_text(encoding="utf-8"))["metrics"]
-        except (OSError, ValueError, KeyError, TypeError):
-            continue
-        if not isinstance(candidate, dict):
-            continue
-        baseline = (lock.get(model) or {}).get("metrics", {}).get("metrics") or {}
-        rows = []
-        for metric in sorted(set(candidate) | set(baseline)):
-            c, b = candidate.get(metric), baseline.get(metric)
-            rows.append({"metric": metric, "candidate": c, "baseline": b,
-                         "delta": (c - b) if isinstance(c, (int, float)) and isinstance(b, (int, float)) else None})
-        out.append({"model": model, "baseline_version": (lock.get(model) or {}).get("version"), "metrics": rows})
-    return out
+    return SpecDiff(changes, problems, unknown)
 
 
 def make_plan(root: Path, base: str, head: str | None = None, approved: list[str] | None = None,
@@ -176,17 +112,134 @@ def make_plan(root: Path, base: str, head: str | None = None, approved: list[str
     """The plan document. Raises GitError for refs that are missing."""
     today = today or date.today().isoformat()
     git, refs, diff_base, head_snap, approval_base = snapshots(root, base, head)
-    changes, problems = semantic_diff(diff_base, head_snap)
+    sd = semantic_diff(diff_base, head_snap)
     before, after = diff_base.summary(), head_snap.summary()
+    problems = list(sd.problems)
     for label, summary in ((diff_base.label, before), (head_snap.label, after)):
         problems += [f"{label}: {p}" for p in summary["problems"] if f"{label}: {p}" not in problems]
-    used_by: dict[str, set[str]] = {}
-    for summary in (before, after):
-        for name, models in summary["used_by"].items():
-            used_by.setdefault(name, set()).update(models)
+    used_by = used_by_at(diff_base, head_snap)
     waivers = [{**w, "active": w["expires"] >= today} for w in after["waivers"]]
     owners = approval_base.summary()["ownership"]
     index = (owners["covers"], owners["by_name"], owners["default"])
+    data = data_changes(diff_base, head_snap, before, after, head_snap.lock())
+    versions = lock_changes(git, refs["base"]["sha"], diff_base.lock(), head_snap.lock(), after)
+    drifted = drift(head_snap, after)
+    resources, approvals, reviewers = judge(sd.changes, used_by, waivers, index, approved,
+                                            after["ownership"].get("covered_by", {}),
+                                            input_approvals(data, versions, after, index))
+    missing = [a["handle"] for a in approvals if not a["approved"]]
+    breaking = [r["address"] for r in resources if r["risk"] == BREAKING]
+    unowned = [r["address"] for r in resources if r["unowned"]]
+    unknown = unknown_reason(before, after, (diff_base.label, head_snap.label))
+    generated = generated_changes(before, after, unknown)
+    notes = sorted(set(before["notes"]) | set(after["notes"]))
+    if unknown:
+        notes.append(f"impact and generated files unknown: {unknown}")
+    invalid = not after["ok"]
+    if approved is None:
+        blocked = bool(breaking)
+        reason = "breaking changes need their approvals; pass --approved-by or --reviews" if breaking else ""
+    else:
+        blocked = bool(missing)
+        reason = f"approvals missing: {', '.join(missing)}" if missing else ""
+    if drifted:  # what Argo CD would apply is not what the specs say
+        blocked = True
+        reason = "; ".join(filter(None, [reason, "generated files differ from what the head renders: "
+                                          + ", ".join(d["path"] for d in drifted)
+                                          + " (run `charter compile` and commit the result)"]))
+    if unowned:  # nobody at the base can approve these: a change must not merge unreviewed
+        blocked = True
+        reason = "; ".join(filter(None, [reason, f"nobody owns {', '.join(unowned)} at the base (cover it in an "
+                                          "Ownership, or set `default_ownership` in charter.yaml)"]))
+    counts = {k: sum(r["action"] == k for r in resources) for k in ("create", "update", "delete", "rename", "move")}
+    notes += [d["note"] for d in data if d["state"] == "not-compared"]
+    head_models = {r["name"] for r in resources if r["kind"] == "Model"} | {
+        u["address"].split("/", 1)[1] for u in sd.unknown if u["address"].startswith("Model/")}
+    return {
+        "format_version": FORMAT_VERSION,
+        **refs,
+        "summary": {**counts, "breaking": len(breaking),
+                    "risky": sum(r["risk"] == "risky" for r in resources),
+                    "safe": sum(r["risk"] == "safe" for r in resources),
+                    "unknown": len(sd.unknown),
+                    "data": sum(d["state"] == "changed" for d in data), "versions": len(versions),
+                    "drift": len(drifted),
+                    "generated_files": len(generated),
+                    "approvals_missing": len(missing) if approved is not None else None,
+                    "blocked": blocked, "blocked_reason": reason, "invalid": invalid},
+        "resource_changes": resources,
+        "unknown_resources": sd.unknown,
+        "impact": input_impact(impact(before, after, unknown, head_models), data, versions, before, after),
+        "generated_changes": generated,
+        "data_changes": [d for d in data if d["state"] == "changed"],
+        "lock_changes": versions,
+        "drift": drifted,
+        "approvals": approvals,
+        "approvals_checked": approved is not None,
+        "reviewers": reviewers,
+        "waivers": [w for w in waivers if w["active"]],
+        "expired_waivers": [w for w in waivers if not w["active"]],
+        "metrics": metrics(root, after, approval_base.lock()),
+        "problems": problems,
+        "notes": notes,
+        "rules": {rid: {"risk": r[0], "name": r[1]} for rid, r in RULES.items()
+                  if any(f["rule"] == rid for res in resources for f in res["findings"])},
+    }
+
+
+def input_approvals(data: list[dict], versions: list[dict], after: dict, index) -> list[tuple[list[str], str]]:
+    """Who approves what is not spec text.
+
+    A data change needs its source's data Accountable; a version change the deployment approval
+    its RolloutPolicy declares (the base's deployment Accountable).
+    """
+    out = []
+    for d in data:
+        if d["state"] == "changed":
+            out.append((roles("DataSource", d["source"], index)[0], f"data of DataSource/{d['source']} (P207)"))
+    for v in versions:
+        approvals = (after["models"].get(v["model"]) or {}).get("approvals", {})
+        for policy in v["policies"] or [None]:
+            declared = [a for env, a in approvals.items() if env.split("/", 1)[0] == policy and a != "none"]
+            if policy is None or declared:
+                handles = roles("RolloutPolicy", policy, index)[0] if policy else roles("Model", v["model"], index)[0]
+                handles += [h for a in declared if isinstance(a, list) for h in a]
+                out.append((sorted(set(handles)), f"{v['action']} of {v['model']} {v['from']} -> {v['to']} (P208)"))
+    return out
+
+
+def used_by_at(*snaps: Snapshot) -> dict[str, set[str]]:
+    """Spec name -> Models that read it at any of the snapshots (raw specs: invalid ones count too)."""
+    out: dict[str, set[str]] = {}
+    for snap in snaps:
+        for name, models in readers(snap.resources()).items():
+            out.setdefault(name, set()).update(models)
+    return out
+
+
+def owners_of(ch, index, head_covered_by: dict[str, str] | None = None) -> tuple[list[str], list[str]]:
+    """(accountable, consulted) of a change, from the base's Ownership specs.
+
+    A spec new at the head is owned by the base's version of the Ownership that covers it at the
+    head (the change to that Ownership's `covers` needs its base owners' approval anyway).
+    """
+    accountable, consulted = roles(ch.kind, ch.previous_name or ch.name, index)
+    if not accountable and ch.previous_name:
+        accountable, consulted = roles(ch.kind, ch.name, index)
+    if not accountable and head_covered_by and ch.kind != "Ownership":
+        covers, by_name, default = index
+        mine = head_covered_by.get(ch.name)
+        if mine in by_name:
+            accountable, consulted = roles(ch.kind, ch.name, ({ch.name: by_name[mine]}, by_name, default))
+    return accountable, consulted
+
+
+def judge(changes, used_by: dict[str, set[str]], waivers: list[dict], index, approved: list[str] | None,
+          head_covered_by: dict[str, str] | None = None, extra: Sequence[tuple[list[str], str]] = ()):
+    """(resource entries, approvals, reviewers to request) for the resource changes of a plan.
+
+    `extra` holds (handles, reason) pairs for changes that are not spec text (data, versions).
+    """
     resources: list[dict] = []
     required: dict[str, dict] = {}
 
@@ -197,13 +250,12 @@ def make_plan(root: Path, base: str, head: str | None = None, approved: list[str
                 entry["reasons"].append(reason)
 
     reviewers: set[str] = set()
+    renames = renames_of(changes)
     for ch in changes:
         active = {w["rule"]: w["approver"] for w in waivers
                   if w["active"] and w["rule"] and w["address"] == ch.address}
-        found = findings(ch, set(used_by), active)
-        accountable, consulted = roles(ch.kind, ch.previous_name or ch.name, index)
-        if not accountable and ch.previous_name:
-            accountable, consulted = roles(ch.kind, ch.name, index)
+        found = findings(ch, set(used_by), active, renames)
+        accountable, consulted = owners_of(ch, index, head_covered_by)
         reviewers.update(consulted)
         risk = worst(found)
         need(accountable, f"{ch.address} ({risk})")
@@ -224,74 +276,34 @@ def make_plan(root: Path, base: str, head: str | None = None, approved: list[str
             "owners": {"accountable": accountable, "consulted": consulted},
             "unowned": not accountable,
         })
+    for handles, reason in extra:
+        need(handles, reason)
     approved_set = set(approved or [])
     approvals = [{**e, "approved": e["handle"] in approved_set} for _, e in sorted(required.items())]
-    missing = [a["handle"] for a in approvals if not a["approved"]]
-    breaking = [r["address"] for r in resources if r["risk"] == BREAKING]
-    generated = _generated(before, after)
-    notes = sorted(set(before["notes"]) | set(after["notes"]))
-    if approved is None:
-        blocked = bool(breaking)
-        reason = "breaking changes need their approvals; pass --approved-by or --reviews" if breaking else ""
-    else:
-        blocked = bool(missing)
-        reason = f"approvals missing: {', '.join(missing)}" if missing else ""
-    counts = {k: sum(r["action"] == k for r in resources) for k in ("create", "update", "delete", "rename", "move")}
-    return {
-        "format_version": FORMAT_VERSION,
-        **refs,
-        "summary": {**counts, "breaking": len(breaking),
-                    "risky": sum(r["risk"] == "risky" for r in resources),
-                    "safe": sum(r["risk"] == "safe" for r in resources),
-                    "generated_files": len(generated),
-                    "approvals_missing": len(missing) if approved is not None else None,
-                    "blocked": blocked, "blocked_reason": reason},
-        "resource_changes": resources,
-        "impact": _impact(before, after),
-        "generated_changes": generated,
-        "approvals": approvals,
-        "approvals_checked": approved is not None,
-        "reviewers": sorted(reviewers - set(required)),
-        "waivers": [w for w in waivers if w["active"]],
-        "expired_waivers": [w for w in waivers if not w["active"]],
-        "metrics": _metrics(root, after, approval_base),
-        "problems": problems,
-        "notes": notes,
-        "rules": {rid: {"risk": r[0], "name": r[1]} for rid, r in RULES.items()
-                  if any(f["rule"] == rid for res in resources for f in res["findings"])},
-    }
+    return resources, approvals, sorted(reviewers - set(required))
 
 
 def affected_models(root: Path, base: str) -> list[str]:
-    """Models of the working tree whose pipelines must re-run since `base` (new ones included)."""
-    git = Git(root)
-    before = at_commit(git, git.resolve(base), base, root)
-    after = worktree(root)
-    impact = _impact(before.summary(), after.summary())
-    return [name for name, imp in impact.items() if imp["rerun"]]
+    """Models of the working tree whose pipelines must re-run since `base` (new ones included).
+
+    Compared with the merge base, as `charter plan` does, and with data changes counted. When
+    either revision does not compile, every model of the working tree is affected.
+    """
+    git, refs, before, after, _ = snapshots(root, base, None)
+    b, a = before.summary(), after.summary()
+    found = impact(b, a, unknown_reason(b, a, (before.label, after.label)))
+    found = input_impact(found, data_changes(before, after, b, a, after.lock()), [], b, a)
+    return [name for name, imp in found.items() if imp["rerun"] or (imp["action"] == "unknown" and name in a["models"])]
 
 
 def exit_code(plan: dict) -> int:
+    """1 when the head does not validate (whatever else), 3 blocked, 2 changes, 0 nothing to do."""
+    if plan["summary"].get("invalid"):
+        return EXIT_ERROR
     if plan["summary"]["blocked"]:
         return EXIT_APPROVALS
-    if plan["resource_changes"] or plan["generated_changes"]:
+    if plan["resource_changes"] or plan["generated_changes"] or plan.get("unknown_resources") or plan.get(
+            "data_changes") or plan.get("lock_changes") or any(
+            i["action"] == "unknown" for i in plan["impact"].values()):  # not knowing is not "no changes"
         return EXIT_CHANGES
     return EXIT_NO_CHANGES
-
-
-def approvals_from_reviews(path: Path) -> list[str]:
-    """Handles that approved, from GitHub's reviews JSON or a plain JSON list of handles.
-
-    GitHub's is the JSON of `GET /repos/{o}/{r}/pulls/{n}/reviews`; the latest review of each user
-    counts.
-    """
-    data = json.loads(path.read_text(encoding="utf-8"))
-    if isinstance(data, list) and all(isinstance(x, str) for x in data):
-        return [x if x.startswith("@") else "@" + x for x in data]
-    latest: dict[str, str] = {}
-    for review in data if isinstance(data, list) else []:
-        user = (review.get("user") or {}).get("login") if isinstance(review, dict) else None
-        state = review.get("state") if isinstance(review, dict) else None
-        if user and state in ("APPROVED", "CHANGES_REQUESTED", "DISMISSED"):
-            latest[user] = state
-    return sorted("@" + u for u, s in latest.items() if s == "APPROVED")

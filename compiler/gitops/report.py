@@ -40,13 +40,24 @@ def _val(value: object) -> str:
 
 def summary_line(plan: dict) -> str:
     s = plan["summary"]
-    if not plan["resource_changes"] and not plan["generated_changes"]:
+    if plan["summary"].get("invalid") and not plan["resource_changes"]:
+        return "The head does not validate; nothing could be planned."
+    if not (plan["resource_changes"] or plan["generated_changes"] or s.get("data") or s.get("versions")
+            or s.get("drift")):
         return "No changes."
     parts = [f"{s[k]} to {v}" for k, v in (("create", "add"), ("update", "change"), ("delete", "remove"),
                                            ("rename", "rename"), ("move", "move")) if s[k]]
     risk = ", ".join(f"{s[k]} {k}" for k in ("breaking", "risky", "safe") if s[k])
     line = f"{', '.join(parts) or 'no spec changes'}" + (f" ({risk})" if risk else "")
     line += f"; {s['generated_files']} generated file(s) change"
+    for key, what in (("data", "data source(s) changed"), ("versions", "model version(s) change"),
+                      ("drift", "generated file(s) drifted")):
+        if s.get(key):
+            line += f"; {s[key]} {what}"
+    if s.get("unknown"):
+        line += f"; {s['unknown']} spec(s) not readable"
+    if s.get("invalid"):
+        line += "; the head does not validate (exit 1)"
     return line + "."
 
 
@@ -86,11 +97,13 @@ def to_text(plan: dict) -> str:
         lines += [f"    ! {f['rule']} {f['name']}: {f['message']}" + (f" (waived by {f['waived_by']})"
                                                                    if f.get("waived_by") else "")
                   for f in res["findings"] if f["risk"] != "safe"]
+    lines += _input_lines(plan)
+    for u in plan.get("unknown_resources", []):
+        lines.append(f"unknown {u['address']} ({u['file']}): {u['reason']}; its change cannot be planned")
     if plan["impact"]:
         lines += ["", "impact:"]
         for model, imp in plan["impact"].items():
-            lines.append(f"    {model}: re-run {', '.join(imp['rerun']) or 'nothing'}"
-                         + (f"; deploy {', '.join(imp['deployments'])}" if imp["deployments"] else ""))
+            lines.append(f"    {model}: {_impact_text(imp)}")
     if plan["generated_changes"]:
         lines += ["", "generated files:"]
         lines += [f"    {g['action']} {g['path']}" for g in plan["generated_changes"]]
@@ -116,6 +129,36 @@ def to_text(plan: dict) -> str:
     if plan["summary"]["blocked"]:
         lines += ["", f"blocked: {plan['summary']['blocked_reason']}"]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _input_lines(plan: dict) -> list[str]:
+    """Data, version and drift entries, one line each (text and Markdown share them)."""
+    lines = []
+    for d in plan.get("data_changes", []):
+        lines.append(f"data changed: DataSource/{d['source']} ({d['path']}; "
+                     f"{(d['before_blob'] or 'none')[:12]} -> {(d['after_blob'] or 'none')[:12]}): re-run "
+                     f"{', '.join(d['models'])} from ingest [risky] P207")
+    for v in plan.get("lock_changes", []):
+        lines.append(f"{v['action']}: {v['model']} {v['from'] or 'none'} -> {v['to'] or 'none'}"
+                     f"{_metric_pair(v)}; deploys {', '.join(v['deployments']) or 'nothing'} [risky] P208")
+    for d in plan.get("drift", []):
+        lines.append(f"drift: {d['path']} {d['state']} [blocking] P110")
+    return lines
+
+
+def _metric_pair(v: dict) -> str:
+    b, a = v.get("from_metrics") or {}, v.get("to_metrics") or {}
+    shown = [f"{k} {_num(b.get(k))} -> {_num(a.get(k))}" for k in sorted(set(b) | set(a))[:5]]
+    return f" ({', '.join(shown)})" if shown else ""
+
+
+def _impact_text(imp: dict) -> str:
+    if imp["action"] == "unknown":
+        return f"unknown ({imp['reason']})"
+    if imp["action"] == "delete":
+        return "deleted"
+    return f"re-run {', '.join(imp['rerun']) or 'nothing'}" + (
+        f"; deploy {', '.join(imp['deployments'])}" if imp["deployments"] else "")
 
 
 def _num(v) -> str:
@@ -150,6 +193,9 @@ def to_markdown(plan: dict, limit: int = MAX_MARKDOWN) -> str:
     if plan["impact"]:
         body += ["### Impact", "", "| model | re-runs | deploys |", "| --- | --- | --- |"]
         for model, imp in plan["impact"].items():
+            if imp["action"] == "unknown":
+                body.append(f"| {_md(model)} | unknown: {_md(imp['reason'])} | unknown |")
+                continue
             body.append(f"| {_md(model)} | {', '.join(imp['rerun']) or '-'} | {', '.join(imp['deployments']) or '-'} |")
         body.append("")
     if plan["generated_changes"]:
@@ -169,6 +215,15 @@ def to_markdown(plan: dict, limit: int = MAX_MARKDOWN) -> str:
         body += ["### Active waivers", ""]
         body += [f"- {_md(w['address'])} {_code(w['gate'] or w['rule'])} by {_md(w['approver'])} until "
                  f"{_md(w['expires'])}: {_md(w['reason'])}" for w in plan["waivers"]]
+        body.append("")
+    if _input_lines(plan):
+        body += ["### Data, versions and generated files", "", "```text"]
+        body += [line.replace("```", "\'\'\'") for line in _input_lines(plan)]
+        body += ["```", ""]
+    if plan.get("unknown_resources"):
+        body += ["### Not planned", ""]
+        body += [f"- ⚠️ {_md(u['address'])} ({_code(u['file'])}): {_md(u['reason'])}"
+                 for u in plan["unknown_resources"]]
         body.append("")
     for p in plan["problems"]:
         body.append(f"- ⚠️ {_md(p)}")

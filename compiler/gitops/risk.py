@@ -9,6 +9,7 @@ table below is the documentation (`docs/plan.md` lists it) and its ids never cha
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 
 from compiler.gitops.semdiff import MISSING, FieldChange, ResourceChange
@@ -28,17 +29,22 @@ RULES: dict[str, tuple[str, str, str]] = {
     "P107": (BREAKING, "monitoring-disabled", "monitoring was removed or turned off"),
     "P108": (BREAKING, "resource-removed", "a Model, DataSource, MetricSet, RolloutPolicy or Ownership was deleted"),
     "P109": (BREAKING, "approval-relaxed", "an environment's deployment approval was removed or lowered"),
+    "P110": (BREAKING, "generated-file-drift",
+             "a committed generated file is not what the head's specs and lock render (edited by hand, or stale)"),
     "P201": (RISKY, "model-changed", "the estimator, its parameters, features, split or preprocessing changed"),
     "P202": (RISKY, "data-changed", "where the data comes from, its schema or its cleaning changed"),
     "P203": (RISKY, "check-relaxed", "a validation rule was removed or relaxed"),
     "P204": (RISKY, "rollout-changed", "serving, environments or a rollout strategy changed"),
     "P205": (RISKY, "waiver-changed", "a waiver was added, edited or removed"),
     "P206": (RISKY, "resource-renamed", "a spec was renamed (other specs refer to it by name)"),
+    "P207": (RISKY, "data-content-changed", "the committed data file of a DataSource changed"),
+    "P208": (RISKY, "model-version-changed", "charter.lock serves another model version (a promotion or a rollback)"),
     "P299": (RISKY, "other-change", "a change no other rule classifies"),
     "P301": (SAFE, "gate-tightened", "a gate's `min` went up or `max`/`max_drop` went down, or a gate was added"),
     "P302": (SAFE, "text-edited", "a description or label changed"),
     "P303": (SAFE, "added", "a spec, column, rule, owner or metric was added"),
     "P304": (SAFE, "moved", "a spec moved to another file, unchanged"),
+    "P305": (SAFE, "reference-renamed", "a reference now names the new name of a spec renamed in the same change"),
 }
 
 
@@ -88,8 +94,35 @@ def _gate_rule(fc: FieldChange) -> str:
     return "P299"
 
 
-def classify(change: ResourceChange, used_sources: set[str]) -> list[tuple[str, str]]:
-    """(rule id, path) for every field change of one resource."""
+InUse = Callable[[str], bool]
+
+
+def _in_use(used: InUse | Collection[str]) -> InUse:
+    return used if callable(used) else used.__contains__
+
+
+def _renamed_ref(fc: FieldChange, renames: dict[str, str]) -> bool:
+    """Is this change only a reference following a rename (`old` -> `new`, alone or in a list of names)?"""
+    if fc.op != "change" or not renames:
+        return False
+    b, a = fc.before, fc.after
+    if isinstance(b, str) and isinstance(a, str):
+        return renames.get(b) == a
+    if isinstance(b, list) and isinstance(a, list) and all(isinstance(x, str) for x in b + a):
+        return sorted(renames.get(x) or x for x in b) == sorted(a) and any(x in renames for x in b)
+    return False
+
+
+def classify(change: ResourceChange, used_sources: InUse | Collection[str],
+             renames: dict[str, str] | None = None) -> list[tuple[str, str]]:
+    """(rule id, path) for every field change of one resource.
+
+    `used_sources` says whether a DataSource is read by a Model (a set, or a function asked only
+    when a column changes); `renames` maps old -> new names of the specs renamed by the same
+    change, so references that follow them are no finding of their own.
+    """
+    in_use = _in_use(used_sources)
+    renames = renames or {}
     if change.action == "delete":
         return [("P108" if change.kind != "ValidationSuite" else "P203", "")]
     if change.action == "create":
@@ -100,11 +133,13 @@ def classify(change: ResourceChange, used_sources: set[str]) -> list[tuple[str, 
     if change.action == "rename":
         out.append(("P206", "metadata.name"))
     for fc in change.changes:
-        out.append((_rule(change, fc, used_sources), fc.path))
+        if change.action == "rename" and fc.keys == ("metadata", "name"):
+            continue  # the rename's own finding, P206
+        out.append(("P305" if _renamed_ref(fc, renames) else _rule(change, fc, in_use), fc.path))
     return out
 
 
-def _rule(change: ResourceChange, fc: FieldChange, used_sources: set[str]) -> str:
+def _rule(change: ResourceChange, fc: FieldChange, in_use: InUse) -> str:
     keys = [k if isinstance(k, str) else None for k in fc.keys]
     top = keys[0] if keys else None
     if top == "waivers":
@@ -119,13 +154,12 @@ def _rule(change: ResourceChange, fc: FieldChange, used_sources: set[str]) -> st
     kind = change.kind
     if kind == "DataSource":
         if second in ("schema", "columns"):
-            in_use = change.name in used_sources
             if fc.op == "remove" and len(fc.keys) == 3:
-                return "P101" if in_use else "P202"
+                return "P101" if in_use(change.name) else "P202"
             if fc.op == "add" and len(fc.keys) == 3:
                 return "P303"
             if keys[-1] == "type":
-                return "P102" if in_use else "P202"
+                return "P102" if in_use(change.name) else "P202"
         return "P202"
     if kind == "MetricSet":
         if second == "gates":
@@ -178,10 +212,11 @@ def _rule(change: ResourceChange, fc: FieldChange, used_sources: set[str]) -> st
     return "P299"
 
 
-def findings(change: ResourceChange, used_sources: set[str], waivers: dict[str, str]) -> list[Finding]:
+def findings(change: ResourceChange, used_sources: InUse | Collection[str], waivers: dict[str, str],
+             renames: dict[str, str] | None = None) -> list[Finding]:
     """The change's findings; `waivers` maps an active waiver's rule id to its approver."""
     out = []
-    for rule, path in classify(change, used_sources):
+    for rule, path in classify(change, used_sources, renames):
         where = f" at `{path}`" if path else ""
         out.append(Finding(rule, path, f"{RULES[rule][2]}{where}", waivers.get(rule)))
     return out
@@ -189,3 +224,39 @@ def findings(change: ResourceChange, used_sources: set[str], waivers: dict[str, 
 
 def worst(found: list[Finding]) -> str:
     return max((f.risk for f in found), key=ORDER.__getitem__, default=SAFE)
+
+
+def renames_of(changes: Iterable[ResourceChange]) -> dict[str, str]:
+    """Old name -> new name of every rename among `changes` (references to them may follow)."""
+    return {c.previous_name: c.name for c in changes if c.action == "rename" and c.previous_name}
+
+
+def assess(changes: list[ResourceChange], used_sources: InUse | Collection[str],
+           waivers: Callable[[ResourceChange], dict[str, str]] = lambda ch: {},
+           renames: dict[str, str] | None = None) -> list[list[Finding]]:
+    """The findings of each change of one diff: the one classifier of plan, diff, history and changelog.
+
+    `renames` defaults to the renames among `changes`; pass those of the whole diff when
+    `changes` is a part of it.
+    """
+    renames = renames_of(changes) if renames is None else renames
+    return [findings(ch, used_sources, waivers(ch), renames) for ch in changes]
+
+
+def readers(resources) -> dict[str, set[str]]:
+    """Spec name -> the Models that read it, from raw resources (`kind/name` -> Resource).
+
+    A Model reads its data source and validation suite; a MetricSet and a RolloutPolicy belong
+    to their model. Raw specs, so an invalid revision still says who reads what.
+    """
+    out: dict[str, set[str]] = {}
+    for res in resources.values():
+        spec = found if isinstance(found := res.data.get("spec"), dict) else {}
+        if res.kind == "Model":
+            data = found if isinstance(found := spec.get("data"), dict) else {}
+            for key in ("source", "validation"):
+                if isinstance(data.get(key), str):
+                    out.setdefault(data[key], set()).add(res.name)
+        elif res.kind in ("MetricSet", "RolloutPolicy") and isinstance(spec.get("model"), str):
+            out.setdefault(res.name, set()).add(spec["model"])
+    return out

@@ -54,9 +54,23 @@ class Snapshot:
     spec_dirs: list[str]
     _read: Callable[[str], bytes]
     _parsed: dict[str, tuple[list[Resource], list[str]]] = field(default_factory=dict)
+    _blob_of: Callable[[list[str]], dict[str, str]] | None = None
 
     def read(self, path: str) -> bytes:
         return self._read(path)
+
+    def blobs(self, paths: list[str]) -> dict[str, str]:
+        """Blob ids of any files of the revision (data, generated files), path -> id; absent ones left out."""
+        return self._blob_of(paths) if self._blob_of and paths else {}
+
+    def read_any(self, path: str) -> bytes | None:
+        """Any file of the revision, not only specs (None when absent)."""
+        if self.blobs([path]).get(path) is None:
+            return None
+        try:
+            return self.read(path)
+        except (KeyError, OSError):
+            return None
 
     def resources_of(self, path: str) -> tuple[list[Resource], list[str]]:
         """The resources of one file and the problems reading it (as `file:line:col: message`)."""
@@ -258,13 +272,23 @@ def at_commit(git: Git, sha: str, label: str, root: Path, guess: list[str] | Non
     files.update(config)
     extra = {LOCK: listing[LOCK]} if LOCK in listing else {}
 
+    others: dict[str, str] = {}
+
+    def blob_of(paths: list[str]) -> dict[str, str]:
+        wanted = [p for p in paths if p not in others and p not in files and p not in extra]
+        if wanted:
+            found = git.tree(sha, wanted)
+            others.update({p: found.get(p, "") for p in wanted})
+        known = {**others, **extra, **files}
+        return {p: known[p] for p in paths if known.get(p)}
+
     def read(path: str) -> bytes:
-        blob = files.get(path) or extra.get(path)
+        blob = files.get(path) or extra.get(path) or others.get(path)
         if blob is None:
             raise KeyError(path)
         return git.read(blob)
 
-    return Snapshot(label, sha, root, files, spec_dirs, read)
+    return Snapshot(label, sha, root, files, spec_dirs, read, _blob_of=blob_of)
 
 
 def _read_or_none(path: Path) -> bytes | None:
@@ -290,5 +314,16 @@ def worktree(root: Path) -> Snapshot:
             contents[path] = (root / path).read_bytes()
         return contents[path]
 
+    def blob_of(wanted: list[str]) -> dict[str, str]:
+        out = {}
+        for p in wanted:
+            target = root / p
+            try:
+                if target.resolve().is_relative_to(root.resolve()) and target.is_file():
+                    out[p] = blob_id(read(p))
+            except OSError:
+                continue
+        return out
+
     files = {p: blob_id(read(p)) for p in paths}
-    return Snapshot(WORKTREE, None, root, files, spec_dirs, read)
+    return Snapshot(WORKTREE, None, root, files, spec_dirs, read, _blob_of=blob_of)

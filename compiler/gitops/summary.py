@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import json
 
-from compiler.ir.graph import content_hash
+from compiler.gitops.git import blob_id
+from compiler.ir.graph import canonical_json, content_hash
 
 
 def summarize(snap) -> dict:
-    from compiler.gitops.plan import ownership_index
+    from compiler.gitops.owners import ownership_index
     from compiler.gitops.render import lock_versions, render_all
 
     graph, problems = snap.compile()
-    covers, by_name, default = ownership_index(snap)
+    covered_by: dict[str, str] = {}
+    covers, by_name, default = ownership_index(snap, covered_by)
     doc = {"ok": graph is not None, "problems": problems, "models": {}, "used_by": {}, "generated": {},
            "notes": [], "output": "generated", "store": ".charter/artifacts",
-           "ownership": {"covers": covers, "by_name": by_name, "default": default},
+           "ownership": {"covers": covers, "by_name": by_name, "default": default, "covered_by": covered_by},
            "waivers": waivers(snap)}
     if graph is None:
         return doc
@@ -24,8 +26,15 @@ def summarize(snap) -> dict:
     for m in graph.models:
         doc["models"][m.name] = {
             "steps": [[s.name, s.hash, [n.split("/", 1)[1] for n in s.needs]] for s in m.steps],
+            "plan_steps": plan_steps(m.steps),
+            "data": _data(m.step("ingest").params),
+            "approvals": {f"{r['name']}/{e['name']}": e.get("approval", "none") for r in m.rollouts
+                          for e in r["environments"]},
             "rollouts": content_hash(json.loads(json.dumps(m.rollouts))),
             "deployments": [f"{r['name']}/{e['name']}" for r in m.rollouts for e in r["environments"]],
+            # per environment: what its deployment is made of (the shared serving config and its own)
+            "environments": {f"{r['name']}/{e['name']}": content_hash(_canonical(json.loads(json.dumps(
+                {"serving": r["serving"], "environment": e})))) for r in m.rollouts for e in r["environments"]},
         }
         doc["used_by"].setdefault(m.step("ingest").params["source"], []).append(m.name)
         for g in m.step("gate").params["gates"]:
@@ -34,8 +43,42 @@ def summarize(snap) -> dict:
     notes: list[str] = []
     files = render_all(graph, doc["output"], notes, lock_versions(snap.lock()))
     doc["generated"] = {path: content_hash(text) for path, text in files.items()}
+    doc["generated_blobs"] = {path: blob_id(text.encode("utf-8")) for path, text in files.items()}
     doc["notes"] = notes
     return doc
+
+
+def _data(params: dict) -> dict:
+    """Where a model's data is: a file in the repository (compared by blob id), or elsewhere."""
+    path = params.get("path")
+    local = isinstance(path, str) and not params.get("connection") and "://" not in path
+    return {"source": params["source"], "path": path if local else None}
+
+
+# Lists in step params whose order has no meaning: a reordered gate list re-runs nothing.
+# Prepare steps, guardrails (first match wins) and canary steps keep their order.
+UNORDERED = frozenset({"gates", "gate_list", "rules", "slices", "metrics", "business"})
+
+
+def _canonical(value, key: str | None = None):
+    if isinstance(value, dict):
+        return {k: _canonical(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        items = [_canonical(v) for v in value]
+        return sorted(items, key=canonical_json) if key in UNORDERED else items
+    return value
+
+
+def plan_steps(steps) -> list[list]:
+    """[step, hash, needs] like the IR's, but hashing params with unordered lists sorted."""
+    hashes: dict[str, str] = {}
+    out = []
+    for s in steps:
+        needs = [n.split("/", 1)[1] for n in s.needs]
+        params = _canonical(json.loads(json.dumps(s.params, default=str)))
+        hashes[s.name] = content_hash({"step": s.name, "params": params, "needs": [hashes.get(n) for n in needs]})
+        out.append([s.name, hashes[s.name], needs])
+    return out
 
 
 def waivers(snap) -> list[dict]:

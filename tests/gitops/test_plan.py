@@ -87,7 +87,7 @@ def test_removed_column_used_by_a_model_is_breaking(repo, capsys):
     text = (repo / DATA).read_text()
     line = next(x for x in text.splitlines() if "name: support_calls" in x)
     (repo / DATA).write_text(text.replace(line + "\n", ""))
-    _, plan = plan_json(repo, capsys, "--base", "main")
+    code, plan = plan_json(repo, capsys, "--base", "main", codes=(1,))  # the model reads it: head is invalid
     assert "P101" in _rules(plan)
 
 
@@ -97,17 +97,18 @@ def test_deleted_model_and_renamed_file(repo, capsys):
     moved = {r["address"]: r for r in plan["resource_changes"]}
     assert moved["DataSource/customers"]["action"] == "move"
     assert moved["DataSource/customers"]["previous_file"] == "specs/churn/data.yaml"
-    (repo / "specs/delivery/model.yaml").unlink()
-    _, plan = plan_json(repo, capsys, "--base", "main")
-    assert {"P108"} <= _rules(plan)
-    assert plan["impact"]["delivery-time"]["action"] == "delete"
+    (repo / "specs/delivery/model.yaml").unlink()  # its RolloutPolicy and Ownership now name nothing
+    code, plan = plan_json(repo, capsys, "--base", "main", codes=(1,))
+    assert {"P108"} <= _rules(plan)  # the deletion is real, but what it does is not known: head is invalid
+    assert {m: i["action"] for m, i in plan["impact"].items()} == {"churn": "unknown", "delivery-time": "unknown"}
+    assert plan["generated_changes"] == [] and plan["summary"]["invalid"]
 
 
 def test_renamed_resource(repo, capsys):
     text = (repo / DATA).read_text()
     assert "name: customers-quality" in text
     edit(repo, "specs/churn/data.yaml", "name: customers-quality", "name: customers-checks")
-    _, plan = plan_json(repo, capsys, "--base", "main")
+    _, plan = plan_json(repo, capsys, "--base", "main", codes=(1,))  # the model still names the old one
     kinds = {r["address"]: r["action"] for r in plan["resource_changes"]}
     assert kinds.get("ValidationSuite/customers-checks") == "rename"
 

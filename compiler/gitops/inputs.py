@@ -1,0 +1,109 @@
+"""Plan inputs beyond spec text: committed data files, the lock, and committed generated files.
+
+What a pipeline trains on and what a cluster serves depend on more than the specs: the bytes
+of each DataSource's file (compared by git blob id at both revisions), the model versions in
+`charter.lock` (a version change is a promotion or a rollback), and the generated files a
+GitOps controller applies (compared with what the head's specs and lock render: a file edited
+by hand is drift).
+"""
+
+from __future__ import annotations
+
+from compiler.gitops.git import Git, GitError, blob_id
+from compiler.gitops.snapshot import LOCK, Snapshot
+
+
+def data_changes(before: Snapshot, after: Snapshot, b_sum: dict, a_sum: dict, lock: object) -> list[dict]:
+    """One entry per DataSource whose committed data differs, or that the plan could not look at."""
+    sources: dict[str, dict] = {}
+    for label, summary in (("before", b_sum), ("after", a_sum)):
+        for model, info in summary["models"].items():
+            data = info.get("data")
+            if not data:
+                continue
+            entry = sources.setdefault(data["source"], {"models": set(), "before": None, "after": None})
+            entry["models"].add(model)
+            entry[label] = data["path"] or entry[label]
+    out = []
+    recorded = lock.get("models", {}) if isinstance(lock, dict) else {}
+    for source, entry in sorted(sources.items()):
+        models = sorted(entry["models"])
+        path_b, path_a = entry["before"], entry["after"]
+        if not b_sum["ok"]:  # a revision that does not compile names no path: compare the same file
+            path_b = path_a
+        if not a_sum["ok"]:
+            path_a = path_b
+        if path_b is None and path_a is None:  # a database, or a URL: not in git
+            fps = sorted({str((recorded.get(m) or {}).get("data_fingerprint")) for m in models})
+            out.append({"source": source, "path": None, "models": models, "state": "not-compared",
+                        "note": f"the data of DataSource/{source} is not in git; could not look (charter.lock "
+                                f"records fingerprint {', '.join(f[:12] for f in fps)} from the last run)"})
+            continue
+        b = before.blobs([path_b]).get(path_b) if path_b else None
+        a = after.blobs([path_a]).get(path_a) if path_a else None
+        if a != b:
+            out.append({"source": source, "path": path_a or path_b, "models": models, "state": "changed",
+                        "before_blob": b, "after_blob": a})
+    return out
+
+
+def lock_changes(git: Git | None, base_sha: str | None, b_lock: object, a_lock: object, a_sum: dict) -> list[dict]:
+    """Model versions that differ between the two locks: a promotion, or a rollback to an earlier version."""
+    b_models = b_lock.get("models", {}) if isinstance(b_lock, dict) else {}
+    a_models = a_lock.get("models", {}) if isinstance(a_lock, dict) else {}
+    out = []
+    for model in sorted(set(b_models) | set(a_models)):
+        b, a = b_models.get(model) or {}, a_models.get(model) or {}
+        if not isinstance(a, dict) or not isinstance(b, dict) or b.get("version") == a.get("version"):
+            continue
+        to = a.get("version")
+        if to is None:
+            action = "removed"
+        elif b.get("version") is not None and _seen_before(git, base_sha, to):
+            action = "rollback"
+        else:
+            action = "promotion"
+        info = a_sum["models"].get(model) or {}
+        out.append({"model": model, "action": action, "from": b.get("version"), "to": to,
+                    "from_metrics": (b.get("metrics") or {}).get("metrics"),
+                    "to_metrics": (a.get("metrics") or {}).get("metrics"),
+                    "deployments": list(info.get("deployments", [])),
+                    "policies": sorted({d.split("/", 1)[0] for d in info.get("deployments", [])})})
+    return out
+
+
+def _seen_before(git: Git | None, base_sha: str | None, version: str) -> bool:
+    """Was `version` in the lock at some commit of the base's history? (git's pickaxe: one call)."""
+    if git is None or base_sha is None:
+        return False
+    try:
+        return bool(git.run("log", "--format=%H", "-n", "1", f"-S{version}", base_sha, "--",
+                            git.prefix + LOCK).strip())
+    except GitError:
+        return False
+
+
+def drift(after: Snapshot, a_sum: dict) -> list[dict]:
+    """Committed generated files that are not what the head's specs and lock render.
+
+    Nothing when the head does not compile, or when no generated file is committed (a
+    repository that renders in CI and commits nothing).
+    """
+    expected = a_sum.get("generated_blobs")
+    if not a_sum["ok"] or not expected:
+        return []
+    found = after.blobs(sorted(expected))
+    if not found:
+        return []
+    out = []
+    for path, blob in sorted(expected.items()):
+        if path not in found:
+            out.append({"path": path, "state": "missing"})
+        elif found[path] != blob:
+            out.append({"path": path, "state": "differs from what the head renders (edited by hand, or stale)"})
+    return out
+
+
+def text_blob(text: str) -> str:
+    """The blob id `charter compile` gives a generated file (UTF-8, as written)."""
+    return blob_id(text.encode("utf-8"))
