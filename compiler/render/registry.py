@@ -18,6 +18,7 @@ TARGETS: dict[str, str] = {
     "kubernetes": "compiler.render.kubernetes:render",
     "argo": "compiler.render.argo:render",
     "kubeflow": "compiler.render.kubeflow:render",
+    "runner": "compiler.render.runner:render",
 }
 
 

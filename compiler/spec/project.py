@@ -10,8 +10,9 @@ from pydantic_core import PydanticCustomError
 
 from compiler.spec.base import Document, Name, Strict
 
-TARGETS: tuple[Target, ...] = ("github", "gitlab", "argo", "airflow", "kubeflow", "kubernetes", "codeowners", "docs")
-Target = Literal["github", "gitlab", "argo", "airflow", "kubeflow", "kubernetes", "codeowners", "docs"]
+TARGETS: tuple[Target, ...] = ("github", "gitlab", "argo", "airflow", "kubeflow", "kubernetes", "runner", "codeowners",
+                               "docs")
+Target = Literal["github", "gitlab", "argo", "airflow", "kubeflow", "kubernetes", "runner", "codeowners", "docs"]
 
 
 # An OCI image reference: [registry[:port]/]path[:tag][@sha256:digest], lowercase path.
