@@ -1,0 +1,159 @@
+"""Integration tier: the rendered Argo WorkflowTemplate and Kubeflow pipeline, run as local processes.
+
+No cluster runs here, so each task of the rendered files runs as a process with exactly the
+rendered command, args and env, in dependency order, each in its own fresh copy of the
+repository as the runner image holds it (the runner target's ignore file applied), so that
+nothing is shared between tasks but the artifact store (`shared_store`, here a `file://`
+folder every "pod" reaches). The one substitution is the image's path: `/workspace` (the
+container's `workingDir`, or kfp's `--root`) is the copy's folder. The pipeline must complete
+and promote the version a whole local run promotes, and the monitor, run the same way from a
+fresh copy with the promoted lock, must find the model in the store.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from compiler.render.common import WORKDIR
+from tests.conftest import REPO
+
+pytestmark = pytest.mark.integration
+pytest.importorskip("sklearn")
+
+from compiler.driver import compile_tree  # noqa: E402
+from compiler.render import render_graph  # noqa: E402
+from compiler.render.runner import IGNORED  # noqa: E402
+from tests.targets.external import load_yaml_all  # noqa: E402
+
+
+def _image_copy(dest: Path) -> Path:
+    """The repository as the runner image holds it at /workspace."""
+    def ignore(folder: str, names: list[str]) -> set[str]:
+        return {n for n in names if any(Path(n).match(p.removeprefix("**/")) for p in IGNORED)}
+
+    shutil.copytree(REPO, dest, ignore=ignore, symlinks=True)
+    return dest
+
+
+def _graph(store: Path):
+    _, graph = compile_tree(REPO)
+    assert graph is not None
+    return replace(graph, project={**graph.project, "shared_store": store.as_uri()})
+
+
+def _run(argv: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
+    charter = shutil.which("charter") or pytest.fail("the charter command is not on PATH")
+    bin_dir = str(Path(charter).parent)
+    full = {"PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}", "HOME": str(cwd), "LANG": "C.UTF-8",
+            **env}  # a pod's environment: what the manifest sets, nothing of the test's CHARTER_*
+    return subprocess.run(argv, cwd=cwd, env=full, capture_output=True, text=True, timeout=600)
+
+
+def _order(tasks: dict[str, list[str]]) -> list[str]:
+    done: list[str] = []
+    while len(done) < len(tasks):
+        ready = [t for t, needs in tasks.items() if t not in done and all(n in done for n in needs)]
+        assert ready, f"a cycle in {tasks}"
+        done.append(ready[0])
+    return done
+
+
+def _pods(tmp_path: Path, tasks: dict[str, list[str]], commands: dict[str, tuple[list[str], dict, bool]]):
+    """Run every task in order, each in a fresh copy; return the last task's copy and outputs."""
+    outputs = {}
+    for name in _order(tasks):
+        argv, env, root_flag = commands[name]
+        pod = _image_copy(tmp_path / f"pod-{name}")
+        if root_flag:  # kfp has no workingDir: `--root /workspace` says where the image holds the repository
+            argv = [str(pod) if a == WORKDIR else a for a in argv]
+        result = _run(argv, env, pod)
+        assert result.returncode == 0, f"{name}: {argv}\n{result.stdout}\n{result.stderr}"
+        outputs[name] = result.stdout
+    return pod, outputs
+
+
+def _whole_run_version(tmp_path: Path) -> str:
+    repo = _image_copy(tmp_path / "whole")
+    result = _run(["charter", "run", "churn", "--store", str(tmp_path / "whole-store")], {}, repo)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return re.search(r"version (\w{12})", result.stdout).group(1)
+
+
+def _promoted(store: Path, pod: Path, outputs: dict[str, str], expected: str) -> None:
+    assert re.search(rf"version {expected}", outputs["package"]), outputs["package"]
+    assert (store / "models/churn" / expected / "_SUCCESS").is_file()
+    assert (store / "models/churn" / expected / "model.skops").is_file()
+    assert f'"version": "{expected}"' in (pod / "charter.lock").read_text()
+
+
+def _monitor(tmp_path: Path, argv: list[str], env: dict, cwd_flag: bool, lock: Path) -> None:
+    pod = _image_copy(tmp_path / "pod-monitor")
+    shutil.copy(lock, pod / "charter.lock")  # the image built after the promotion's commit
+    argv = [str(pod) if cwd_flag and a == WORKDIR else a for a in argv]
+    result = _run(argv, env, pod)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_argo_workflow_template_runs_as_processes(tmp_path):
+    store = tmp_path / "store"
+    files = render_graph(_graph(store), ["argo"], "generated").files
+    template, cron = load_yaml_all(files["generated/argo/churn.yaml"])
+    by_name = {t["name"]: t for t in template["spec"]["templates"]}
+    dag = by_name[template["spec"]["entrypoint"]]["dag"]["tasks"]
+    tasks = {t["name"]: re.findall(r"([\w-]+)\.Succeeded", t.get("depends", "")) for t in dag}
+    commands = {}
+    for task in dag:
+        container = by_name[task["template"]]["container"]
+        assert container["workingDir"] == WORKDIR and "volumeMounts" not in container
+        env = {e["name"]: e["value"] for e in container.get("env", [])}
+        assert env == {"CHARTER_STORE": store.as_uri()}
+        commands[task["name"]] = ([*container["command"], *container["args"]], env, False)
+    pod, outputs = _pods(tmp_path, tasks, commands)
+    _promoted(store, pod, outputs, _whole_run_version(tmp_path))
+    [monitor] = cron["spec"]["workflowSpec"]["templates"]
+    container = monitor["container"]
+    _monitor(tmp_path, [*container["command"], *container["args"]],
+             {e["name"]: e["value"] for e in container["env"]}, False, pod / "charter.lock")
+
+
+def test_kubeflow_pipeline_runs_as_processes(tmp_path):
+    store = tmp_path / "store"
+    files = render_graph(_graph(store), ["kubeflow"], "generated").files
+    [spec] = load_yaml_all(files["generated/kubeflow/churn.yaml"])
+    dag = spec["root"]["dag"]["tasks"]
+    executors = spec["deploymentSpec"]["executors"]
+    labels = {name: c["executorLabel"] for name, c in spec["components"].items()}
+    tasks = {name: t.get("dependentTasks", []) for name, t in dag.items()}
+    commands = {}
+    for name, task in dag.items():
+        container = executors[labels[task["componentRef"]["name"]]]["container"]
+        env = {e["name"]: e["value"] for e in container.get("env", [])}
+        assert env == {"CHARTER_STORE": store.as_uri()}
+        commands[name] = ([*container["command"], *container["args"]], env, True)
+    pod, outputs = _pods(tmp_path, tasks, commands)
+    _promoted(store, pod, outputs, _whole_run_version(tmp_path))
+
+
+def test_a_task_without_its_inputs_in_the_store_fails_the_pod(tmp_path):
+    """A pod whose upstream never ran (another store, a wiped one) fails, exit 1, naming it."""
+    store = tmp_path / "store"
+    files = render_graph(_graph(store), ["argo"], "generated").files
+    template = load_yaml_all(files["generated/argo/churn.yaml"])[0]
+    container = {t["name"]: t for t in template["spec"]["templates"]}["train"]["container"]
+    pod = _image_copy(tmp_path / "pod-train")
+    result = _run([*container["command"], *container["args"]],
+                  {e["name"]: e["value"] for e in container["env"]}, pod)
+    assert result.returncode == 1
+    assert "needs the outputs of `split`" in result.stdout
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(pytest.main([__file__, "-m", "integration", "-q"]))
