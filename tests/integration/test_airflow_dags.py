@@ -37,13 +37,16 @@ def render_fixtures(dest: Path) -> None:
     Each variant gets a repository copy with its DAG files in place; `expected.json` lists the
     DAGs, tasks, commands and edges Airflow must load, from the IR.
     """
+    from dataclasses import replace
+
     from compiler.driver import compile_tree
     from compiler.render.airflow import render
     from compiler.render.common import step_argv
     from tests.conftest import REPO
     from tests.targets.test_airflow import HOSTILE, HOSTILE_IMAGE, make_hostile, with_image
 
-    expected: dict = {"hostile": HOSTILE, "hostile_image": HOSTILE_IMAGE, "variants": {}}
+    store = (dest / "shared-store").as_uri()  # the fsspec store every task shares (shared_store)
+    expected: dict = {"hostile": HOSTILE, "hostile_image": HOSTILE_IMAGE, "store": store, "variants": {}}
     for variant in VARIANTS:
         repo = dest / variant
         repo.mkdir(parents=True)
@@ -55,6 +58,7 @@ def render_fixtures(dest: Path) -> None:
         assert graph is not None, [d.message for d in result.diagnostics]
         if variant != "example":  # charter.yaml's `image` is validated: put the hostile one in the IR
             graph = with_image(graph, HOSTILE_IMAGE, variant.split("-", 1)[1])
+        graph = replace(graph, project={**graph.project, "shared_store": store})
         for path, text in render(graph, "generated").items():
             (repo / path).parent.mkdir(parents=True, exist_ok=True)
             (repo / path).write_text(text, encoding="utf-8")
@@ -183,14 +187,16 @@ def test_spec_text_is_never_rendered_by_jinja(bags, expected, fixtures: Path, va
             else:
                 assert [*task.cmds, *task.arguments] == before
                 assert task.image == expected["hostile_image"]  # exactly, Jinja-looking text and all
-                assert [(e.name, e.value) for e in task.env_vars] == [("CHARTER_STORE", "s3://bucket/charter")]
+                # shared_store, as a literal: no Airflow Variable or Jinja reaches it
+                assert [(e.name, e.value) for e in task.env_vars] == [("CHARTER_STORE", expected["store"])]
     assert bags[variant].dags["charter_churn"].description == expected["hostile"]
 
 
-def test_bash_dags_run_the_real_pipeline(bags, fixtures: Path, airflow_home, tmp_path, monkeypatch):
-    """`dag.test()` of the BashOperator DAGs with the real `charter` (CHARTER_BIN, else PATH).
+def test_bash_dags_run_the_real_pipeline(bags, expected, fixtures: Path, airflow_home, tmp_path, monkeypatch):
+    """`dag.test()` of every BashOperator DAG with the real `charter` (CHARTER_BIN, else PATH).
 
-    Airflow trains and promotes churn step by step, then monitors it, in the hostile copy.
+    Airflow trains and promotes each model step by step, checks the data, then monitors, in the
+    hostile copy, every task reaching the shared store (`shared_store`, a file:// URL).
     """
     charter = os.environ.get("CHARTER_BIN") or shutil.which("charter")
     if not charter:
@@ -205,12 +211,18 @@ def test_bash_dags_run_the_real_pipeline(bags, fixtures: Path, airflow_home, tmp
     assert migrate.returncode == 0, migrate.stderr[-3000:]
     repo = fixtures / "hostile-bash"
     bag = type(bags["hostile-bash"])(dag_folder=str(repo / FOLDER))  # fresh: other tests rendered the tasks
-    for dag_id in ("charter_churn", "charter_churn_monitor"):
+    trainings = sorted(d for d in bag.dags if not d.endswith(("_monitor", "_check")))
+    others = sorted(d for d in bag.dags if d.endswith("_check")) + sorted(d for d in bag.dags if d.endswith("_monitor"))
+    assert "charter_churn" in trainings and "charter_churn_monitor" in others
+    for dag_id in trainings + others:  # every DAG: trainings first, the monitors find what they promoted
         run = bag.dags[dag_id].test()
         states = {ti.task_id: ti.state for ti in run.get_task_instances()}
-        assert all(state == "success" for state in states.values()) and len(states) > 0, states
+        assert all(state == "success" for state in states.values()) and len(states) > 0, (dag_id, states)
     lock = json.loads((repo / "charter.lock").read_text(encoding="utf-8"))
-    assert "churn" in lock["models"]  # promoted by the `package` task
+    store = Path(expected["store"].removeprefix("file://"))
+    for model in ("churn", "delivery-time"):
+        version = lock["models"][model]["version"]  # promoted by the `package` task
+        assert (store / "models" / model / version / "_SUCCESS").is_file()
 
 
 if __name__ == "__main__":  # .ci/airflow.sh: render with charter's venv, test with Airflow's
