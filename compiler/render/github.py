@@ -99,19 +99,31 @@ printf '%s' "$PLAN" | base64 -d > "$RUNNER_TEMP/plan.md"
 gh pr comment "$PR_NUMBER" --body-file "$RUNNER_TEMP/plan.md" --edit-last --create-if-none
 """
 RUN = "# The commit before the push; after a force push or on a new branch it may be unknown here.\n" + RUN_AFFECTED
-PUSH_LOCK = """\
+PROMOTE = """\
+# The deployment configs serve the versions charter.lock records: render them with it, so the
+# lock and the manifests a GitOps controller applies change together, in one reviewed change.
+charter compile
 if [ -z "$(git status --porcelain -- charter.lock)" ]; then
-  echo "charter.lock is unchanged."
+  echo "No model was promoted: nothing to deploy."
   exit 0
 fi
+promotion="charter/promote-${GITHUB_SHA:0:12}"
 git config user.name "github-actions[bot]"
 git config user.email "41898282+github-actions[bot]@users.noreply.github.com"
-git add charter.lock
-git commit -m "charter: update charter.lock [skip ci]"
+git switch -c "$promotion"
+printf '%s' "$CHARTER_GENERATED" | jq -j '.[] + "\\u0000"' | xargs -0 git add -A --
+git commit -m "charter: promote the models trained at ${GITHUB_SHA:0:12}"
 # The token reaches git through the environment of this one command, never .git/config.
 GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0="http.${GITHUB_SERVER_URL}/.extraheader" \\
-  GIT_CONFIG_VALUE_0="AUTHORIZATION: basic $(printf 'x-access-token:%s' "$GITHUB_TOKEN" | base64 -w0)" \\
-  git push origin "HEAD:refs/heads/${BRANCH}"
+  GIT_CONFIG_VALUE_0="AUTHORIZATION: basic $(printf 'x-access-token:%s' "$GH_TOKEN" | base64 -w0)" \\
+  git push origin "HEAD:refs/heads/${promotion}"
+if [ "$VIA" = "pull-request" ]; then
+  charter plan --base "origin/${BRANCH}" --format markdown > "$RUNNER_TEMP/promotion.md" || true
+  gh pr create --base "$BRANCH" --head "$promotion" --body-file "$RUNNER_TEMP/promotion.md" \\
+    --title "charter: promote the models trained at ${GITHUB_SHA:0:12}"
+else
+  echo "Pushed ${promotion}: open a pull request from it to ${BRANCH} to deploy."
+fi
 """
 
 
@@ -213,15 +225,22 @@ def pr_workflow(project: dict, out: str) -> dict:
                      {"changes": changes, "validate": validate, "plan": plan, "comment": comment})
 
 
-def main_workflow(project: dict) -> dict:
-    run = _job("run affected pipelines", {"contents": "write"}, [
+def main_workflow(project: dict, out: str) -> dict:
+    via = (project.get("promotion") or {}).get("via", "pull-request")
+    permissions = {"contents": "write", **({"pull-requests": "write"} if via == "pull-request" else {})}
+    # A pull request opened with the job's own token starts no workflow (GitHub's rule against
+    # loops): a token in the secret CHARTER_PROMOTE_TOKEN makes its checks run.
+    token = "${{ secrets.CHARTER_PROMOTE_TOKEN || github.token }}"
+    generated = env_json(["charter.lock", out, ".github/CODEOWNERS", WORKFLOWS])
+    run = _job("run affected pipelines", permissions, [
         *setup(project, history=True, runtime=True),
         {"name": "Run the pipelines whose specs changed",
          "env": {"BEFORE": "${{ github.event.before }}", "CHARTER_STORE": store(project)}, "run": RUN},
-        {"name": "Commit and push charter.lock",
-         "env": {"BRANCH": "${{ github.ref_name }}", "GITHUB_TOKEN": "${{ github.token }}"}, "run": PUSH_LOCK}],
+        {"name": "Propose the promotion: charter.lock and the manifests, as one change",
+         "env": {"BRANCH": "${{ github.ref_name }}", "GH_TOKEN": token, "VIA": via,
+                 "CHARTER_GENERATED": generated}, "run": PROMOTE}],
         360)  # fmt: skip
-    # Queued, not cancelled: each run pushes charter.lock on top of the previous one.
+    # Queued, not cancelled: each run proposes its own promotion.
     group = {"group": "${{ github.workflow }}-${{ github.ref }}", "cancel-in-progress": False}
     on = {"push": {"branches": [branch_filter(project.get("base_branch", "main"))]}}
     return _workflow("charter main", on, group, {"run": run})
@@ -253,7 +272,7 @@ def _comment(value: str) -> str:
     return value if value.isprintable() and value.isascii() else json.dumps(value)[1:-1]
 
 
-def text(sources: list[str], notes: list[str], doc: dict) -> str:
+def text(sources: list[str], notes: list[str], doc: dict, why: dict | None = None) -> str:
     """The YAML with the comments PyYAML cannot write.
 
     They are the tag of each pinned action (for readers and Dependabot) and why each job needs
@@ -263,22 +282,23 @@ def text(sources: list[str], notes: list[str], doc: dict) -> str:
     body = header([_comment(s) for s in sources]) + notes_text + dump_yaml(doc)
     for action, (sha, version) in ACTIONS.items():
         body = body.replace(f"uses: {action}@{sha}\n", f"uses: {action}@{sha} # {version}\n")
-    for (scope, level), why in _WHY.items():  # job-level permissions are the only lines so indented
-        body = body.replace(f"\n      {scope}: {level}\n", f"\n      {scope}: {level} # {why}\n")
+    for (scope, level), reason in {**_WHY, **(why or {})}.items():  # only job-level permissions are so indented
+        body = body.replace(f"\n      {scope}: {level}\n", f"\n      {scope}: {level} # {reason}\n")
     return body
 
 
 _WHY = {("contents", "read"): "check out the repository",
-        ("contents", "write"): "push the updated charter.lock",
+        ("contents", "write"): "push the promotion's branch",
         ("pull-requests", "read"): "read the reviews, which the plan counts as approvals",
         ("pull-requests", "write"): "post the plan as a comment"}
 _NOTES = {
     PR: ["Validates and plans every pull request that touches the specs; see docs/targets/github.md.",
          "Repository variables: CHARTER_PACKAGE (what pip installs: the core), CHARTER_PR_COMMENT=true (post the plan",
          "as a comment too). Make the `validate` and `plan` checks required in branch protection."],
-    MAIN: ["Runs the pipelines whose specs changed on each push, then commits charter.lock.",
+    MAIN: ["Runs the pipelines whose specs changed on each push; a promotion becomes a pull request with",
+           "charter.lock and the manifests that serve it (or a branch: `promotion.via` in charter.yaml).",
            "Repository variables: CHARTER_RUN_PACKAGE (what pip installs: charter[run]), CHARTER_STORE (the",
-           "artifact store all runs share)."],
+           "artifact store all runs share). Secret CHARTER_PROMOTE_TOKEN: a token whose pull requests run checks."],
     MONITOR: ["Compares new data with each model's training data on its schedule (cron in UTC).",
               "Repository variables: CHARTER_RUN_PACKAGE (what pip installs: charter[run]), CHARTER_STORE",
               "(where the promoted models are)."],
@@ -288,7 +308,9 @@ _NOTES = {
 def render(graph, out: str) -> dict[str, str]:
     settings = ["charter.yaml"]
     files = {f"{WORKFLOWS}/{PR}": text(settings, _NOTES[PR], pr_workflow(graph.project, out)),
-             f"{WORKFLOWS}/{MAIN}": text(settings, _NOTES[MAIN], main_workflow(graph.project))}
+             f"{WORKFLOWS}/{MAIN}": text(settings, _NOTES[MAIN], main_workflow(graph.project, out),
+                                         {("pull-requests", "write"): "open the promotion's pull request",
+                                          ("contents", "write"): "push the promotion's branch"})}
     monitored = [m for m in graph.models if m.monitoring and m.monitoring.get("enabled", True)]
     if monitored:
         sources = [*settings, *(s for m in monitored for s in m.sources)]

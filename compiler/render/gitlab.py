@@ -48,26 +48,38 @@ esac
 """
 RUN = ("# The commit before the push; after a force push or on a new branch it may be unknown here.\n"
        'BEFORE="$CI_COMMIT_BEFORE_SHA"\n' + RUN_AFFECTED)
-PUSH_LOCK = """\
+PROMOTE = """\
+# The deployment configs serve the versions charter.lock records: render them with it, so the
+# lock and the manifests a GitOps controller applies change together, in one reviewed change.
+charter compile
 if [ -z "$(git status --porcelain -- charter.lock)" ]; then
-  echo "charter.lock is unchanged."
+  echo "No model was promoted: nothing to deploy."
   exit 0
 fi
+promotion="charter/promote-${CI_COMMIT_SHORT_SHA}"
 git config user.name "charter"
 git config user.email "charter@noreply.${CI_SERVER_HOST}"
-git add charter.lock
-git commit -m "charter: update charter.lock [skip ci]"
+git switch -c "$promotion"
+git add -A -- charter.lock "$CHARTER_OUTPUT"
+if [ -e .github ]; then git add -A -- .github; fi
+git commit -m "charter: promote the models trained at ${CI_COMMIT_SHORT_SHA}"
 # A project access token (write_repository) in CHARTER_PUSH_TOKEN, else the job token (needs
 # "Allow Git push requests" in the CI/CD job token settings). It reaches git through the
-# environment of this one command, never .git/config or the command line.
+# environment of this one command, never .git/config or the command line. With
+# CHARTER_PROMOTION=pull-request (promotion.via), GitLab's push options open a merge request.
 if [ -n "${CHARTER_PUSH_TOKEN:-}" ]; then
   auth="charter:${CHARTER_PUSH_TOKEN}"
 else
   auth="gitlab-ci-token:${CI_JOB_TOKEN}"
 fi
+set --
+if [ "$CHARTER_PROMOTION" = "pull-request" ]; then
+  set -- -o merge_request.create -o "merge_request.target=${CI_COMMIT_BRANCH}" \\
+    -o "merge_request.title=charter: promote the models trained at ${CI_COMMIT_SHORT_SHA}"
+fi
 GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0="http.${CI_SERVER_URL}/.extraheader" \\
   GIT_CONFIG_VALUE_0="Authorization: Basic $(printf '%s' "$auth" | base64 | tr -d '\\n')" \\
-  git push -o ci.skip "${CI_SERVER_URL}/${CI_PROJECT_PATH}.git" "HEAD:refs/heads/${CI_COMMIT_BRANCH}"
+  git push "$@" "${CI_SERVER_URL}/${CI_PROJECT_PATH}.git" "HEAD:refs/heads/${promotion}"
 """
 
 
@@ -127,8 +139,12 @@ def jobs(project: dict, out: str, monitored: list) -> dict:
                              interruptible=True, allow_failure={"exit_codes": [3]},
                              artifacts={"when": "always", "expose_as": "charter plan", "paths": ["charter-plan.md"],
                                         "expire_in": "30 days"}),
-        "charter-run": _job(project, "deploy", [RUN, PUSH_LOCK], [{"if": push}], 360,
-                            variables={"GIT_DEPTH": "0", **_store(project)}, resource_group="charter-run"),
+        "charter-run": _job(project, "deploy", [RUN, PROMOTE], [{"if": push}], 360,
+                            variables={"GIT_DEPTH": "0", **_store(project),
+                                       "CHARTER_OUTPUT": {"value": out, "expand": False},
+                                       "CHARTER_PROMOTION": (project.get("promotion") or {}).get("via",
+                                                                                                "pull-request")},
+                            resource_group="charter-run"),
     }  # fmt: skip
     for model in monitored:
         wanted = f'$CHARTER_MONITOR =~ /^(.+,)?({model.name}|all)(,.+)?$/'

@@ -54,6 +54,15 @@ class InstallOptions(Strict):
                     "it pins.")
 
 
+class PromotionOptions(Strict):
+    """How a model promoted on the base branch reaches the deployment configs."""
+
+    via: Literal["pull-request", "branch"] = Field(
+        "pull-request", description="The main workflow commits charter.lock with the manifests that serve it to "
+                                    "a branch `charter/promote-<sha>` and opens a pull request (`pull-request`), or "
+                                    "only pushes the branch (`branch`).")
+
+
 class ProjectSpec(Strict):
     """The `spec` of the Project."""
 
@@ -79,6 +88,7 @@ class ProjectSpec(Strict):
     tracking: Literal["none", "mlflow"] = Field("none", description="Experiment tracking backend.")
     airflow: AirflowOptions = Field(default_factory=AirflowOptions)
     install: InstallOptions = Field(default_factory=InstallOptions)
+    promotion: PromotionOptions = Field(default_factory=PromotionOptions)
 
 
 class Project(Document):

@@ -26,7 +26,7 @@ EXPRESSIONS = {
     "github.event.before", "github.event.pull_request.number", "github.event.pull_request.base.ref",
     "steps.diff.outputs.specs", "steps.plan.outputs.markdown", "steps.plan.outputs.status",
     "needs.plan.outputs.markdown", "vars.CHARTER_STORE", "vars.CHARTER_PACKAGE || 'charter==0.1.0'",
-    "vars.CHARTER_STORE || 's3://acme-ml-artifacts/charter'",
+    "vars.CHARTER_STORE || 's3://acme-ml-artifacts/charter'", "secrets.CHARTER_PROMOTE_TOKEN || github.token",
     "vars.CHARTER_RUN_PACKAGE || 'charter[run]==0.1.0'",
     "!cancelled() && needs.plan.outputs.markdown != '' && vars.CHARTER_PR_COMMENT == 'true'"
     " && github.event.pull_request.head.repo.full_name == github.repository",
@@ -131,7 +131,7 @@ def test_permissions_are_least():
                ("charter-pr.yml", "validate"): {"contents": "read"},
                ("charter-pr.yml", "plan"): {"contents": "read", "pull-requests": "read"},
                ("charter-pr.yml", "comment"): {"pull-requests": "write"},
-               ("charter-main.yml", "run"): {"contents": "write"}}  # fmt: skip
+               ("charter-main.yml", "run"): {"contents": "write", "pull-requests": "write"}}  # fmt: skip
     for path, text in example().items():
         [doc] = load_yaml_all(text)
         assert doc["permissions"] == {}, path
@@ -165,7 +165,7 @@ def test_pull_request_workflow_runs_always_and_skips_jobs():
     assert doc["concurrency"]["cancel-in-progress"] is True
 
 
-def test_main_workflow_runs_affected_and_pushes_the_lock_without_persisted_credentials():
+def test_main_workflow_runs_affected_and_proposes_the_promotion_without_persisted_credentials():
     [doc] = load_yaml_all(example()[".github/workflows/charter-main.yml"])
     assert doc["on"] == {"push": {"branches": ["main"]}}
     steps = doc["jobs"]["run"]["steps"]
@@ -173,8 +173,13 @@ def test_main_workflow_runs_affected_and_pushes_the_lock_without_persisted_crede
     assert 'charter run --affected --base "$BEFORE"' in script
     assert "GIT_CONFIG_VALUE_0" in script and "persist-credentials" not in script
     push = next(s for s in steps if "git push" in s.get("run", ""))
-    assert push["env"]["GITHUB_TOKEN"] == "${{ github.token }}"
-    assert all("GITHUB_TOKEN" not in s.get("env", {}) for s in steps if s is not push)  # that step alone
+    assert push["env"]["GH_TOKEN"] == "${{ secrets.CHARTER_PROMOTE_TOKEN || github.token }}"
+    assert all("GH_TOKEN" not in s.get("env", {}) for s in steps if s is not push)  # that step alone
+    # a branch and a pull request, never a push to the protected base branch
+    assert 'git push origin "HEAD:refs/heads/${promotion}"' in push["run"] and "gh pr create" in push["run"]
+    assert "${BRANCH}\"" not in push["run"].split("git push", 1)[1].split("\n", 1)[0]
+    assert json.loads(push["env"]["CHARTER_GENERATED"]) == ["charter.lock", "generated", ".github/CODEOWNERS",
+                                                            ".github/workflows"]
     assert doc["concurrency"]["cancel-in-progress"] is False
 
 

@@ -63,11 +63,16 @@ def test_merge_request_jobs_run_on_changes_against_the_base():
     assert plan["artifacts"]["paths"] == ["charter-plan.md"]
 
 
-def test_push_job_runs_affected_and_pushes_the_lock():
+def test_push_job_runs_affected_and_proposes_the_promotion():
     run = doc_of(example())["charter-run"]
     assert run["rules"] == [{"if": '$CI_PIPELINE_SOURCE == "push" && $CI_COMMIT_BRANCH == "main"'}]
     assert 'charter run --affected --base "$BEFORE"' in run["script"][0]
-    assert "git push -o ci.skip" in run["script"][1] and "[skip ci]" in run["script"][1]
+    promote = run["script"][1]
+    assert promote.startswith("# The deployment configs") and "\ncharter compile\n" in promote
+    assert '"HEAD:refs/heads/${promotion}"' in promote and "merge_request.create" in promote
+    assert "[skip ci]" not in promote  # the promotion's merge request runs the checks
+    assert run["variables"]["CHARTER_OUTPUT"] == {"value": "generated", "expand": False}
+    assert run["variables"]["CHARTER_PROMOTION"] == "pull-request"
     assert run["resource_group"] == "charter-run"
 
 
