@@ -29,6 +29,7 @@ from compiler.gitops.snapshot import Snapshot, at_commit, worktree
 FORMAT_VERSION = "1.0"
 
 EXIT_NO_CHANGES, EXIT_ERROR, EXIT_CHANGES, EXIT_APPROVALS = 0, 1, 2, 3
+DEEPEN = 100  # commits a `git fetch --deepen` hint asks for: most branches are younger than that
 
 
 def snapshots(root: Path, base: str, head: str | None) -> tuple[Git, dict, Snapshot, Snapshot, Snapshot]:
@@ -48,6 +49,13 @@ def snapshots(root: Path, base: str, head: str | None) -> tuple[Git, dict, Snaps
         except GitError:  # the base is missing (raised again below), or no commit exists yet
             base_sha, head_sha = git.resolve(base), None
     merge_base = git.merge_base(base_sha, head_sha) if head_sha else None
+    if head_sha and merge_base is None and git.shallow():
+        # diffing against the base's tip would blame the branch for every later change of the base
+        raise GitError(f"this clone is shallow and does not hold the merge base of {base} and "
+                       f"{head or 'HEAD'}, so the plan cannot tell the branch's changes from the base's",
+                       f"deepen the history until it does: `git fetch --deepen={DEEPEN} origin` (repeat as "
+                       "needed), or fetch it all: `git fetch --unshallow origin` (in GitHub Actions: "
+                       "`actions/checkout` with `fetch-depth: 0`)")
     approval_base = at_commit(git, base_sha, base, root)
     diff_base = approval_base if merge_base in (None, base_sha) else at_commit(git, merge_base, "merge-base", root)
     refs = {"base": {"ref": base, "sha": base_sha},
