@@ -153,17 +153,30 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+# For these, exit 2 means "changes" (plan) or "something to do" (status): their usage and
+# internal errors exit 1 instead, argparse's included.
+GITOPS_COMMANDS = ("plan", "diff", "history", "changelog", "rollback", "status")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
-    args = parser.parse_args(argv)
+    words = sys.argv[1:] if argv is None else argv
+    gitops = next((w for w in words if not w.startswith("-")), None) in GITOPS_COMMANDS
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        if gitops and exc.code == EXIT_USAGE:
+            return EXIT_SPEC_ERRORS
+        raise
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
+    usage = EXIT_SPEC_ERRORS if gitops else EXIT_USAGE
     try:
         return COMMANDS[args.command](args)
     except UsageError as exc:
         print(f"charter: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return usage
     except KeyboardInterrupt:
         print("charter: interrupted", file=sys.stderr)
         return 130
@@ -174,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"charter: internal error: {type(exc).__name__}: {exc}\n"
               "(set CHARTER_DEBUG=1 for a traceback, and please report it)", file=sys.stderr)
-        return EXIT_USAGE
+        return usage
 
 
 def _validate(args: argparse.Namespace) -> int:

@@ -132,6 +132,15 @@ def safe_text(text: str) -> str:
     return text.replace("\n", "\\n")
 
 
+def shown(text: str) -> str:
+    r"""`text` with the bytes of a file name that are not UTF-8 as `\xNN` escapes.
+
+    The file system and git hand such names over as surrogate escapes, which no UTF-8 output
+    (a terminal, JSON, a generated file) can hold.
+    """
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def has_unsafe_chars(text: str) -> bool:
     """True when `text` holds a control or bidi character (newlines and tabs excepted)."""
     return _UNSAFE.search(text.replace("\n", "").replace("\t", "")) is not None

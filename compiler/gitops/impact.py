@@ -42,7 +42,7 @@ def impact(before: dict, after: dict, unknown: str | None = None, models: Set[st
         for step, h, needs in _steps(a):  # steps are in topological order
             if old.get(step) != h or any(n in rerun for n in needs):
                 rerun.append(step)
-        deploy = deployments(b, a, rerun)
+        deploy = deployments(b, a, rerun, _manifests_changed(before, after, a))
         if rerun or deploy:
             out[name] = {"action": "create" if b is None else "update", "rerun": rerun, "deployments": deploy}
     return out
@@ -77,14 +77,31 @@ def _steps(model: dict) -> list:
     return model.get("plan_steps") or model["steps"]
 
 
-def deployments(b: dict | None, a: dict, rerun: list[str]) -> list[str]:
-    """Environments that get a new deployment: all when the model is repackaged, else those whose config changed."""
+def _manifests_changed(before: dict, after: dict, model: dict) -> set[str]:
+    """Deployments of `model` whose generated manifest changes with the project settings (charter.yaml).
+
+    Only then: a change of the specs redeploys through the environments' own hashes, and a
+    manifest that changes only because gates were reordered is no new deployment.
+    """
+    if before.get("project") == after.get("project"):
+        return set()
+    old, new = before["generated"], after["generated"]
+    return {env for env, path in (model.get("manifests") or {}).items()
+            if path in old and path in new and old[path] != new[path]}
+
+
+def deployments(b: dict | None, a: dict, rerun: list[str], manifests: Set[str] = frozenset()) -> list[str]:
+    """Environments that get a new deployment.
+
+    All when the model is repackaged; else those whose config changed, or whose generated
+    manifest changes for another reason (`manifests`: a new runner image, say).
+    """
     if b is None or "package" in rerun:
         return list(a["deployments"])
     old, new = b.get("environments"), a.get("environments")
     if old is None or new is None:  # an older cached summary: by whole rollout
-        return list(a["deployments"]) if b["rollouts"] != a["rollouts"] else []
-    return [env for env in a["deployments"] if old.get(env) != new.get(env)]
+        return list(a["deployments"]) if b["rollouts"] != a["rollouts"] or manifests else []
+    return [env for env in a["deployments"] if old.get(env) != new.get(env) or env in manifests]
 
 
 def generated(before: dict, after: dict, unknown: str | None = None) -> list[dict]:

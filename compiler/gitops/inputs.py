@@ -10,6 +10,9 @@ by hand is drift).
 from __future__ import annotations
 
 from compiler.gitops.git import Git, GitError, blob_id
+from compiler.gitops.risk import input_rule
+from compiler.gitops.rules import DATA_FILE, GENERATED_FILE, LOCK_ENTRY
+from compiler.gitops.semdiff import MISSING
 from compiler.gitops.snapshot import LOCK, Snapshot
 
 
@@ -43,7 +46,7 @@ def data_changes(before: Snapshot, after: Snapshot, b_sum: dict, a_sum: dict, lo
         a = after.blobs([path_a]).get(path_a) if path_a else None
         if a != b:
             out.append({"source": source, "path": path_a or path_b, "models": models, "state": "changed",
-                        "before_blob": b, "after_blob": a})
+                        "before_blob": b, "after_blob": a, "rule": input_rule(DATA_FILE, "blob", b, a)})
     return out
 
 
@@ -65,6 +68,7 @@ def lock_changes(git: Git | None, base_sha: str | None, b_lock: object, a_lock: 
             action = "promotion"
         info = a_sum["models"].get(model) or {}
         out.append({"model": model, "action": action, "from": b.get("version"), "to": to,
+                    "rule": input_rule(LOCK_ENTRY, "version", b.get("version"), to),
                     "from_metrics": (b.get("metrics") or {}).get("metrics"),
                     "to_metrics": (a.get("metrics") or {}).get("metrics"),
                     "deployments": list(info.get("deployments", [])),
@@ -97,10 +101,12 @@ def drift(after: Snapshot, a_sum: dict) -> list[dict]:
         return []
     out = []
     for path, blob in sorted(expected.items()):
+        rule = input_rule(GENERATED_FILE, "blob", blob, found.get(path, MISSING))
         if path not in found:
-            out.append({"path": path, "state": "missing"})
+            out.append({"path": path, "state": "missing", "rule": rule})
         elif found[path] != blob:
-            out.append({"path": path, "state": "differs from what the head renders (edited by hand, or stale)"})
+            out.append({"path": path, "state": "differs from what the head renders (edited by hand, or stale)",
+                        "rule": rule})
     return out
 
 

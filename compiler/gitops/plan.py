@@ -22,13 +22,14 @@ from compiler.gitops.impact import generated as generated_changes
 from compiler.gitops.impact import impact, input_impact, metrics, unknown_reason
 from compiler.gitops.inputs import data_changes, drift, lock_changes
 from compiler.gitops.owners import roles
-from compiler.gitops.risk import BREAKING, RULES, findings, readers, renames_of, worst
+from compiler.gitops.risk import BREAKING, RULES, findings, readers, renames_of, stage_of, worst
 from compiler.gitops.semdiff import diff_resources
 from compiler.gitops.snapshot import Snapshot, at_commit, worktree
 
 FORMAT_VERSION = "1.0"
 
 EXIT_NO_CHANGES, EXIT_ERROR, EXIT_CHANGES, EXIT_APPROVALS = 0, 1, 2, 3
+DEEPEN = 100  # commits a `git fetch --deepen` hint asks for: most branches are younger than that
 
 
 def snapshots(root: Path, base: str, head: str | None) -> tuple[Git, dict, Snapshot, Snapshot, Snapshot]:
@@ -48,6 +49,13 @@ def snapshots(root: Path, base: str, head: str | None) -> tuple[Git, dict, Snaps
         except GitError:  # the base is missing (raised again below), or no commit exists yet
             base_sha, head_sha = git.resolve(base), None
     merge_base = git.merge_base(base_sha, head_sha) if head_sha else None
+    if head_sha and merge_base is None and git.shallow():
+        # diffing against the base's tip would blame the branch for every later change of the base
+        raise GitError(f"this clone is shallow and does not hold the merge base of {base} and "
+                       f"{head or 'HEAD'}, so the plan cannot tell the branch's changes from the base's",
+                       f"deepen the history until it does: `git fetch --deepen={DEEPEN} origin` (repeat as "
+                       "needed), or fetch it all: `git fetch --unshallow origin` (in GitHub Actions: "
+                       "`actions/checkout` with `fetch-depth: 0`)")
     approval_base = at_commit(git, base_sha, base, root)
     diff_base = approval_base if merge_base in (None, base_sha) else at_commit(git, merge_base, "merge-base", root)
     refs = {"base": {"ref": base, "sha": base_sha},
@@ -150,7 +158,8 @@ def make_plan(root: Path, base: str, head: str | None = None, approved: list[str
     if unowned:  # nobody at the base can approve these: a change must not merge unreviewed
         blocked = True
         reason = "; ".join(filter(None, [reason, f"nobody owns {', '.join(unowned)} at the base (cover it in an "
-                                          "Ownership, or set `default_ownership` in charter.yaml)"]))
+                                          "Ownership, give an Ownership a `project` stage for charter.yaml, "
+                                          "or set `default_ownership` in charter.yaml)"]))
     counts = {k: sum(r["action"] == k for r in resources) for k in ("create", "update", "delete", "rename", "move")}
     notes += [d["note"] for d in data if d["state"] == "not-compared"]
     head_models = {r["name"] for r in resources if r["kind"] == "Model"} | {
@@ -196,15 +205,19 @@ def input_approvals(data: list[dict], versions: list[dict], after: dict, index) 
     out = []
     for d in data:
         if d["state"] == "changed":
-            out.append((roles("DataSource", d["source"], index)[0], f"data of DataSource/{d['source']} (P207)"))
+            out.append((roles("DataSource", d["source"], index, stage_of(d["rule"]))[0],
+                        f"data of DataSource/{d['source']} ({d['rule']})"))
     for v in versions:
         approvals = (after["models"].get(v["model"]) or {}).get("approvals", {})
         for policy in v["policies"] or [None]:
             declared = [a for env, a in approvals.items() if env.split("/", 1)[0] == policy and a != "none"]
             if policy is None or declared:
-                handles = roles("RolloutPolicy", policy, index)[0] if policy else roles("Model", v["model"], index)[0]
+                stage = stage_of(v["rule"])
+                handles = roles("RolloutPolicy", policy, index, stage)[0] if policy else roles(
+                    "Model", v["model"], index, stage)[0]
                 handles += [h for a in declared if isinstance(a, list) for h in a]
-                out.append((sorted(set(handles)), f"{v['action']} of {v['model']} {v['from']} -> {v['to']} (P208)"))
+                reason = f"{v['action']} of {v['model']} {v['from']} -> {v['to']} ({v['rule']})"
+                out.append((sorted(set(handles)), reason))
     return out
 
 
@@ -217,21 +230,34 @@ def used_by_at(*snaps: Snapshot) -> dict[str, set[str]]:
     return out
 
 
-def owners_of(ch, index, head_covered_by: dict[str, str] | None = None) -> tuple[list[str], list[str]]:
+def owners_of(ch, index, head_covered_by: dict[str, str] | None = None,
+              stage: str | None = None) -> tuple[list[str], list[str]]:
     """(accountable, consulted) of a change, from the base's Ownership specs.
 
-    A spec new at the head is owned by the base's version of the Ownership that covers it at the
-    head (the change to that Ownership's `covers` needs its base owners' approval anyway).
+    `stage` is the RACI stage a risk rule names (monitoring, say); None is the kind's own. A spec
+    new at the head is owned by the base's version of the Ownership that covers it at the head
+    (the change to that Ownership's `covers` needs its base owners' approval anyway).
     """
-    accountable, consulted = roles(ch.kind, ch.previous_name or ch.name, index)
+    accountable, consulted = roles(ch.kind, ch.previous_name or ch.name, index, stage)
     if not accountable and ch.previous_name:
-        accountable, consulted = roles(ch.kind, ch.name, index)
+        accountable, consulted = roles(ch.kind, ch.name, index, stage)
     if not accountable and head_covered_by and ch.kind != "Ownership":
         covers, by_name, default = index
         mine = head_covered_by.get(ch.name)
         if mine in by_name:
-            accountable, consulted = roles(ch.kind, ch.name, ({ch.name: by_name[mine]}, by_name, default))
+            accountable, consulted = roles(ch.kind, ch.name, ({ch.name: by_name[mine]}, by_name, default), stage)
     return accountable, consulted
+
+
+def stage_owners(ch, found, index, head_covered_by: dict[str, str] | None = None) -> tuple[list[str], list[str]]:
+    """The Accountables (and Consulted) of every RACI stage the change's findings name."""
+    accountable: set[str] = set()
+    consulted: set[str] = set()
+    for stage in sorted({stage_of(f.rule) or "" for f in found}) or [""]:
+        a, c = owners_of(ch, index, head_covered_by, stage or None)
+        accountable.update(a)
+        consulted.update(c)
+    return sorted(accountable), sorted(consulted)
 
 
 def judge(changes, used_by: dict[str, set[str]], waivers: list[dict], index, approved: list[str] | None,
@@ -255,7 +281,7 @@ def judge(changes, used_by: dict[str, set[str]], waivers: list[dict], index, app
         active = {w["rule"]: w["approver"] for w in waivers
                   if w["active"] and w["rule"] and w["address"] == ch.address}
         found = findings(ch, set(used_by), active, renames)
-        accountable, consulted = owners_of(ch, index, head_covered_by)
+        accountable, consulted = stage_owners(ch, found, index, head_covered_by)
         reviewers.update(consulted)
         risk = worst(found)
         need(accountable, f"{ch.address} ({risk})")

@@ -137,12 +137,13 @@ def _input_lines(plan: dict) -> list[str]:
     for d in plan.get("data_changes", []):
         lines.append(f"data changed: DataSource/{d['source']} ({d['path']}; "
                      f"{(d['before_blob'] or 'none')[:12]} -> {(d['after_blob'] or 'none')[:12]}): re-run "
-                     f"{', '.join(d['models'])} from ingest [risky] P207")
+                     f"{', '.join(d['models'])} from ingest [risky] {d.get('rule', 'P207')}")
     for v in plan.get("lock_changes", []):
         lines.append(f"{v['action']}: {v['model']} {v['from'] or 'none'} -> {v['to'] or 'none'}"
-                     f"{_metric_pair(v)}; deploys {', '.join(v['deployments']) or 'nothing'} [risky] P208")
+                     f"{_metric_pair(v)}; deploys {', '.join(v['deployments']) or 'nothing'} "
+                     f"[risky] {v.get('rule', 'P208')}")
     for d in plan.get("drift", []):
-        lines.append(f"drift: {d['path']} {d['state']} [blocking] P110")
+        lines.append(f"drift: {d['path']} {d['state']} [blocking] {d.get('rule', 'P110')}")
     return lines
 
 

@@ -4,7 +4,8 @@ Breaking changes can hurt something already running (a model loses a column, a g
 worse model through, a rollout loses a safety step, nobody owns a spec any more); they need
 the approval of every Accountable they affect. Risky changes retrain or redeploy; safe ones
 only tighten or describe. A change no rule recognises is risky, never silently safe. The
-table below is the documentation (`docs/plan.md` lists it) and its ids never change meaning.
+rules themselves are declared in `compiler/gitops/rules.py`; this module applies them to the
+resource changes of a diff, for plan, diff, history and changelog alike.
 """
 
 from __future__ import annotations
@@ -12,40 +13,17 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 
-from compiler.gitops.semdiff import MISSING, FieldChange, ResourceChange
+from compiler.gitops.rules import BREAKING, BY_ID, RISKY, SAFE, Change, match
+from compiler.gitops.rules import RULES as DECLARED
+from compiler.gitops.semdiff import FieldChange, ResourceChange
 
-BREAKING, RISKY, SAFE = "breaking", "risky", "safe"
+__all__ = ["BREAKING", "BY_ID", "RISKY", "RULES", "SAFE", "Finding", "assess", "classify", "findings",
+           "input_rule", "stage_of", "worst"]
+
 ORDER = {SAFE: 0, RISKY: 1, BREAKING: 2}
 
-RULES: dict[str, tuple[str, str, str]] = {
-    # id: (risk, name, what it means)
-    "P101": (BREAKING, "column-removed", "a column of a DataSource that a Model reads was removed"),
-    "P102": (BREAKING, "column-retyped", "a column of a DataSource that a Model reads changed type"),
-    "P103": (BREAKING, "gate-loosened",
-             "a gate's `min` went down, `max` or `max_drop` went up, or a bound was dropped"),
-    "P104": (BREAKING, "gate-removed", "a promotion gate was removed"),
-    "P105": (BREAKING, "canary-step-removed", "a canary strategy lost a traffic step, or stopped being a canary"),
-    "P106": (BREAKING, "owner-removed", "an Accountable or Responsible owner, or a covered spec, was removed"),
-    "P107": (BREAKING, "monitoring-disabled", "monitoring was removed or turned off"),
-    "P108": (BREAKING, "resource-removed", "a Model, DataSource, MetricSet, RolloutPolicy or Ownership was deleted"),
-    "P109": (BREAKING, "approval-relaxed", "an environment's deployment approval was removed or lowered"),
-    "P110": (BREAKING, "generated-file-drift",
-             "a committed generated file is not what the head's specs and lock render (edited by hand, or stale)"),
-    "P201": (RISKY, "model-changed", "the estimator, its parameters, features, split or preprocessing changed"),
-    "P202": (RISKY, "data-changed", "where the data comes from, its schema or its cleaning changed"),
-    "P203": (RISKY, "check-relaxed", "a validation rule was removed or relaxed"),
-    "P204": (RISKY, "rollout-changed", "serving, environments or a rollout strategy changed"),
-    "P205": (RISKY, "waiver-changed", "a waiver was added, edited or removed"),
-    "P206": (RISKY, "resource-renamed", "a spec was renamed (other specs refer to it by name)"),
-    "P207": (RISKY, "data-content-changed", "the committed data file of a DataSource changed"),
-    "P208": (RISKY, "model-version-changed", "charter.lock serves another model version (a promotion or a rollback)"),
-    "P299": (RISKY, "other-change", "a change no other rule classifies"),
-    "P301": (SAFE, "gate-tightened", "a gate's `min` went up or `max`/`max_drop` went down, or a gate was added"),
-    "P302": (SAFE, "text-edited", "a description or label changed"),
-    "P303": (SAFE, "added", "a spec, column, rule, owner or metric was added"),
-    "P304": (SAFE, "moved", "a spec moved to another file, unchanged"),
-    "P305": (SAFE, "reference-renamed", "a reference now names the new name of a spec renamed in the same change"),
-}
+# id -> (risk, name, meaning): the declarations of `compiler/gitops/rules.py`, for readers by id
+RULES: dict[str, tuple[str, str, str]] = {r.id: (r.risk, r.name, r.summary) for r in DECLARED}
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,33 +43,6 @@ class Finding:
         if self.waived_by:
             d["waived_by"] = self.waived_by
         return d
-
-
-def _num(v):
-    return v if isinstance(v, (int, float)) and not isinstance(v, bool) else None
-
-
-def _gate_rule(fc: FieldChange) -> str:
-    last = fc.keys[-1] if fc.keys else None
-    if fc.op == "remove" and isinstance(last, tuple):
-        return "P104"
-    if fc.op == "add" and isinstance(last, tuple):
-        return "P301"
-    bound = last if isinstance(last, str) else None
-    b, a = _num(fc.before), _num(fc.after)
-    if bound == "min":
-        if a is None:
-            return "P103"
-        if b is None:
-            return "P301"
-        return "P103" if a < b else "P301"
-    if bound in ("max", "max_drop"):
-        if a is None:
-            return "P103"
-        if b is None:
-            return "P301"
-        return "P103" if a > b else "P301"
-    return "P299"
 
 
 InUse = Callable[[str], bool]
@@ -123,93 +74,30 @@ def classify(change: ResourceChange, used_sources: InUse | Collection[str],
     """
     in_use = _in_use(used_sources)
     renames = renames or {}
-    if change.action == "delete":
-        return [("P108" if change.kind != "ValidationSuite" else "P203", "")]
-    if change.action == "create":
-        return [("P303", "")]
-    if change.action == "move":
-        return [("P304", "")]
+
+    if change.action in ("delete", "create", "move"):
+        return [(match(Change(change.kind, change.action, change.action, ())).id, "")]
     out: list[tuple[str, str]] = []
     if change.action == "rename":
-        out.append(("P206", "metadata.name"))
+        out.append((match(Change(change.kind, "rename", "change", ("metadata", "name"))).id, "metadata.name"))
     for fc in change.changes:
         if change.action == "rename" and fc.keys == ("metadata", "name"):
-            continue  # the rename's own finding, P206
-        out.append(("P305" if _renamed_ref(fc, renames) else _rule(change, fc, in_use), fc.path))
+            continue  # the rename's own finding, above
+        keys = tuple(k if isinstance(k, str) else None for k in fc.keys)
+        c = Change(change.kind, change.action, fc.op, keys, fc.before, fc.after, lambda: in_use(change.name),
+                   _renamed_ref(fc, renames))
+        out.append((match(c).id, fc.path))
     return out
 
 
-def _rule(change: ResourceChange, fc: FieldChange, in_use: InUse) -> str:
-    keys = [k if isinstance(k, str) else None for k in fc.keys]
-    top = keys[0] if keys else None
-    if top == "waivers":
-        return "P205"
-    if top == "metadata":
-        return "P302" if len(keys) > 1 and keys[1] in ("description", "labels") else "P299"
-    if top != "spec":
-        return "P299"
-    second = keys[1] if len(keys) > 1 else None
-    if "description" in keys:
-        return "P302"
-    kind = change.kind
-    if kind == "DataSource":
-        if second in ("schema", "columns"):
-            if fc.op == "remove" and len(fc.keys) == 3:
-                return "P101" if in_use(change.name) else "P202"
-            if fc.op == "add" and len(fc.keys) == 3:
-                return "P303"
-            if keys[-1] == "type":
-                return "P102" if in_use(change.name) else "P202"
-        return "P202"
-    if kind == "MetricSet":
-        if second == "gates":
-            return _gate_rule(fc)
-        if second == "monitoring":
-            if fc.op == "remove" and len(fc.keys) == 2:
-                return "P107"
-            if keys[-1] == "enabled" and fc.after is False:
-                return "P107"
-            if fc.op == "add" and len(fc.keys) == 2:
-                return "P303"
-            return "P204"
-        if second == "metrics" and fc.op in ("add", "change"):
-            return "P303"
-        if second == "business":
-            return _gate_rule(fc) if keys[-1] in ("min", "max") or fc.op != "change" else "P299"
-        return "P299"
-    if kind == "Ownership":
-        if second in ("raci", "covers"):
-            removed = fc.op == "remove" or (fc.op == "change" and fc.before is not MISSING and (
-                not isinstance(fc.before, list) or not set(fc.before) <= set(fc.after or [])))
-            return "P106" if removed else "P303"
-        return "P299"
-    if kind == "RolloutPolicy":
-        if "steps" in keys:
-            if fc.op == "remove" or (keys[-1] == "steps" and isinstance(fc.before, list)
-                                      and len(fc.after or []) < len(fc.before)):
-                return "P105"
-        if keys[-1] == "type" and fc.before == "canary":
-            return "P105"
-        if keys[-1] == "approval" or (len(keys) >= 2 and keys[-2] == "approval"):
-            order = {"none": 0, "responsible": 1, "accountable": 2}
-            b = order.get(fc.before, 2) if not isinstance(fc.before, list) else 2
-            a = order.get(fc.after, 2) if fc.after is not MISSING and not isinstance(fc.after, list) else (
-                0 if fc.after is MISSING else 2)
-            return "P109" if a < b else "P204"
-        if second == "environments" and fc.op == "remove" and len(fc.keys) == 3:
-            return "P204"
-        return "P204"
-    if kind == "ValidationSuite":
-        if second == "rules":
-            if fc.op == "add" and len(fc.keys) == 3:
-                return "P303"
-            return "P203"
-        return "P202"
-    if kind == "Model":
-        if second in ("slices", "guardrails") and fc.op == "add":
-            return "P303"
-        return "P201"
-    return "P299"
+def input_rule(kind: str, key: str, before: object, after: object) -> str:
+    """The rule of a change to a plan input that is not spec text (a data file, a lock entry, a generated file)."""
+    return match(Change(kind, "update", "change", (key,), before, after)).id
+
+
+def stage_of(rule: str) -> str | None:
+    """The RACI stage whose Accountable approves a finding of `rule` (None: the spec kind's own)."""
+    return BY_ID[rule].stage
 
 
 def findings(change: ResourceChange, used_sources: InUse | Collection[str], waivers: dict[str, str],

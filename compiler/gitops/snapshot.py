@@ -109,7 +109,7 @@ class Snapshot:
 
         digest = hashlib.sha256(code_fingerprint().encode())
         for path, blob in sorted(self.files.items()):
-            digest.update(f"{path}\0{blob}\n".encode())
+            digest.update(f"{path}\0{blob}\n".encode("utf-8", "surrogateescape"))  # names in any bytes
         digest.update(self.lock_id().encode())  # deployment configs serve the lock's versions
         return digest.hexdigest()
 
@@ -196,7 +196,8 @@ def parse_cached(root: Path, path: str, blob: str | None, read: Callable[[], byt
         return _parse(path, read())
     from compiler.codeid import code_fingerprint
 
-    digest = hashlib.sha1(f"{code_fingerprint()}\0{path}\0{blob}".encode()).hexdigest()  # noqa: S324 - a cache key
+    key = f"{code_fingerprint()}\0{path}\0{blob}".encode("utf-8", "surrogateescape")  # names in any bytes
+    digest = hashlib.sha1(key).hexdigest()  # noqa: S324 - a cache key
     cache = root / BLOB_CACHE / digest[:2] / f"{digest}.json"
     try:
         rows, problems = json.loads(cache.read_bytes())

@@ -23,6 +23,7 @@ def summarize(snap) -> dict:
         return doc
     doc["output"] = graph.project.get("output", "generated")
     doc["store"] = graph.project.get("artifact_store", ".charter/artifacts")
+    doc["project"] = content_hash(json.loads(json.dumps(graph.project, default=str)))
     for m in graph.models:
         doc["models"][m.name] = {
             "steps": [[s.name, s.hash, [n.split("/", 1)[1] for n in s.needs]] for s in m.steps],
@@ -32,6 +33,10 @@ def summarize(snap) -> dict:
                           for e in r["environments"]},
             "rollouts": content_hash(json.loads(json.dumps(m.rollouts))),
             "deployments": [f"{r['name']}/{e['name']}" for r in m.rollouts for e in r["environments"]],
+            # the manifest a GitOps controller applies for each deployment (the kubernetes target's
+            # layout): when it changes, for whatever reason (an image in charter.yaml), it redeploys
+            "manifests": {f"{r['name']}/{e['name']}": f"{doc['output']}/kubernetes/{e['name']}/{m.name}.yaml"
+                          for r in m.rollouts for e in r["environments"]},
             # per environment: what its deployment is made of (the shared serving config and its own)
             "environments": {f"{r['name']}/{e['name']}": content_hash(_canonical(json.loads(json.dumps(
                 {"serving": r["serving"], "environment": e})))) for r in m.rollouts for e in r["environments"]},

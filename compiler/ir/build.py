@@ -9,6 +9,7 @@ input data's fingerprint and library versions when it decides whether a step mus
 
 from __future__ import annotations
 
+from compiler.diagnostics import shown
 from compiler.ir.graph import (
     STAGE_FALLBACK,
     STAGE_OF_KIND,
@@ -48,7 +49,7 @@ def build_graph(specset: SpecSet, project) -> PipelineGraph:
     files = {}
     for spec in sorted(specset, key=lambda s: (s.kind, s.name)):
         raci = _dump_raci(spec.model) if spec.kind == "Ownership" else owners.get(spec.name, {})
-        files[f"{spec.kind}/{spec.name}"] = {"kind": spec.kind, "name": spec.name, "file": spec.file,
+        files[f"{spec.kind}/{spec.name}"] = {"kind": spec.kind, "name": spec.name, "file": shown(spec.file),
                                              "owners": _file_owners(spec.kind, raci)}  # fmt: skip
     settings = _dump(project.spec) if project is not None else {}
     settings["name"] = project.metadata.name if project is not None else "project"
@@ -90,7 +91,7 @@ def _steps(name: str, params: dict[str, dict], template) -> tuple[Step, ...]:
 
 def _check(source: Spec, suite: Spec | None) -> ModelPipeline:
     name = suite.name if suite is not None else source.name
-    files = sorted({s.file for s in (source, suite) if s is not None})
+    files = sorted({shown(s.file) for s in (source, suite) if s is not None})
     return ModelPipeline(name, "data-check", "", _steps(name, _data_params(source, suite), _TEMPLATE[:3]),
                          tuple(files), {})
 
@@ -153,7 +154,8 @@ def _pipeline(specset: SpecSet, model: Spec, owners: dict) -> ModelPipeline:
         "package": {"model": model.name, "runtimes": sorted({p.model.spec.serving.runtime for p in policies}),
                     "owners": owners.get(model.name, {})},
     }
-    sources = sorted({s.file for s in (model, source, suite, *metricsets, *policies) if s is not None})
+    # file names in any bytes: the IR and every file rendered from it are UTF-8
+    sources = sorted({shown(s.file) for s in (model, source, suite, *metricsets, *policies) if s is not None})
     monitoring = next((_dump(ms.model.spec.monitoring) for ms in metricsets if ms.model.spec.monitoring), None)
     return ModelPipeline(model.name, body.task, model.model.metadata.description or "",
                          _steps(model.name, params, _TEMPLATE), tuple(sources), owners.get(model.name, {}),

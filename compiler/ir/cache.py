@@ -10,6 +10,7 @@ holds the IR of a tree that validated without errors, and is written atomically.
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 import orjson
@@ -31,7 +32,7 @@ def tree_key(root: Path, spec_dirs: list[str]) -> str:
     for path in files:
         if path.resolve() == config.resolve():
             continue
-        digest.update(f"\0{path}\0".encode())
+        digest.update(b"\0" + os.fsencode(path) + b"\0")  # a file name in any bytes
         digest.update(path.read_bytes())
     digest.update(repr(missing).encode())
     return digest.hexdigest()

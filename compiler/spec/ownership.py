@@ -9,7 +9,7 @@ from pydantic_core import PydanticCustomError
 
 from compiler.spec.base import Document, Handle, Name, Strict
 
-STAGES = ("data", "validation", "model", "evaluation", "deployment", "monitoring")
+STAGES = ("data", "validation", "model", "evaluation", "deployment", "monitoring", "project")
 
 
 def _one_accountable(value: object) -> object:
@@ -50,6 +50,10 @@ class RaciMatrix(Strict):
     evaluation: Raci | None = None
     deployment: Raci | None = None
     monitoring: Raci | None = None
+    project: Raci | None = Field(
+        None, description="Who owns `charter.yaml` (image, artifact store, targets), which every pipeline and "
+        "deployment depends on; without one, the project's `default_ownership` does."
+    )
 
 
 class OwnershipSpec(Strict):
