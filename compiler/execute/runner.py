@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
+from compiler.atomic import write_atomic
 from compiler.execute.failure import RunError
-from compiler.execute.lock import read_lock, write_lock
-from compiler.execute.store import open_store, read_json, store_uri, write_json
+from compiler.execute.lock import read_lock, update_lock
+from compiler.execute.store import json_text, open_store, read_json, store_uri
 from compiler.ir.graph import ModelPipeline, PipelineGraph, Step, content_hash
 
 _LIBRARIES = ("polars", "pandas", "scikit-learn", "skops", "numpy")
@@ -88,11 +89,8 @@ class Runner:
                 extra["data"] = self.fingerprints[pipeline.name] = fingerprint(step.params, self.root, cache)
             keys[step.id] = content_hash({"hash": step.hash, "needs": [keys[n] for n in step.needs],
                                           "versions": self.versions, **extra})  # fmt: skip
-        if cache != before:
-            cache_path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = cache_path.with_suffix(".tmp")
-            write_json(tmp, cache)
-            tmp.replace(cache_path)
+        if cache != before:  # unique temp names: two runs may write it at once (the last one wins)
+            write_atomic(cache_path, json_text(cache), durable=False)
         return keys
 
     def run(self, model: str, *, only: str | None = None, until: str | None = None,
@@ -217,7 +215,6 @@ class Runner:
         record = read_json(folder / "run.json")
         version = record["version"]
         self.store.promote(pipeline.name, version, folder)
-        lock = read_lock(self.root)
         package = pipeline.step("package")
         assert package is not None  # every model pipeline ends with its package step
         # Versions and content hashes of the inputs only, never a machine's path: every reader
@@ -225,11 +222,14 @@ class Runner:
         entry = {"version": version, "spec_hash": package.hash,
                  "data_fingerprint": record["data_fingerprint"], "metrics": read_json(folder / "metrics.json")}
         result.promoted = version
-        if lock["models"].get(pipeline.name) != entry:
+
+        def record_entry(lock: dict) -> bool:
+            if lock["models"].get(pipeline.name) == entry:
+                return False
             lock["models"][pipeline.name] = entry
-            write_lock(self.root, lock)
-            return f"promoted {version}"
-        return f"version {version}"
+            return True
+
+        return f"promoted {version}" if update_lock(self.root, record_entry) else f"version {version}"
 
     def baselines(self, model: str) -> dict[str, dict | None]:
         production = read_lock(self.root)["models"].get(model, {}).get("metrics")
@@ -238,8 +238,4 @@ class Runner:
         return {"production": production, "previous": previous}
 
     def remember(self, model: str, metrics: dict) -> None:
-        path = self.store.base / "runs" / model / "last.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        write_json(tmp, metrics)
-        tmp.replace(path)
+        write_atomic(self.store.base / "runs" / model / "last.json", json_text(metrics))

@@ -63,18 +63,22 @@ class Store:
 
     @contextmanager
     def writing(self, run_key: str):
-        """Yield a temp folder; on success it becomes the step's folder, atomically."""
+        """Yield a temp folder; on success it becomes the step's folder, atomically.
+
+        Temp folders carry this process's id (`.<key>.<pid>.<random>`), so the next writer into
+        the same folder removes those of processes that are gone (a killed run), never those
+        of a run still going. Publication holds a per-step file lock: two runs of one step at
+        once leave one complete folder.
+        """
         final = self.step_dir(run_key)
         final.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{run_key[:12]}."))
+        sweep(final.parent)
+        tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{run_key[:12]}.{os.getpid()}."))
         try:
             yield tmp
             (tmp / DONE).write_text("", encoding="utf-8")
-            if final.exists():  # an earlier, interrupted or concurrent run: replace it
-                trash = final.parent / f".trash.{uuid.uuid4().hex}"
-                os.replace(final, trash)
-                shutil.rmtree(trash, ignore_errors=True)
-            os.replace(tmp, final)
+            with _publishing(final):
+                _replace(tmp, final)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
@@ -96,15 +100,18 @@ class Store:
         if (final / DONE).is_file():
             return final
         final.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{version}."))
+        sweep(final.parent)
+        tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{version}.{os.getpid()}."))
         try:
             for item in sorted(source.iterdir()):
                 if item.is_file():
                     shutil.copy2(item, tmp / item.name)
             (tmp / DONE).write_text("", encoding="utf-8")
-            if final.exists():
-                shutil.rmtree(final)
-            os.replace(tmp, final)
+            with _publishing(final):
+                if (final / DONE).is_file():  # a concurrent run promoted it meanwhile
+                    shutil.rmtree(tmp, ignore_errors=True)
+                    return final
+                _replace(tmp, final)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
@@ -190,9 +197,53 @@ class RemoteStore(Store):
         return local
 
 
+def json_text(value: object) -> str:
+    return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False, default=str) + "\n"
+
+
+def _replace(tmp: Path, final: Path) -> None:
+    if final.exists():  # an earlier, interrupted or concurrent run: replace it
+        trash = final.parent / f".trash.{os.getpid()}.{uuid.uuid4().hex}"
+        os.replace(final, trash)
+        shutil.rmtree(trash, ignore_errors=True)
+    os.replace(tmp, final)
+
+
+@contextmanager
+def _publishing(final: Path):
+    from filelock import FileLock
+
+    with FileLock(str(final.parent / f".{final.name}.lock"), timeout=300):
+        yield
+
+
+def sweep(folder: Path) -> None:
+    """Remove the temp folders (`.<name>.<pid>.<random>`) of processes that no longer run."""
+    try:
+        entries = list(folder.iterdir())
+    except OSError:
+        return
+    for entry in entries:
+        parts = entry.name.split(".")
+        if entry.name.startswith(".") and entry.is_dir() and len(parts) >= 4 and parts[-2].isdigit():
+            if not _alive(int(parts[-2])):
+                shutil.rmtree(entry, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    return True
+
+
 def write_json(path: Path, value: object) -> None:
-    path.write_text(json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False, default=str) + "\n",
-                    encoding="utf-8")
+    path.write_text(json_text(value), encoding="utf-8")
 
 
 def read_json(path: Path) -> Any:

@@ -34,12 +34,15 @@ def rollback(root: Path, args) -> tuple[str, int]:
     entry = snap.lock().get("models", {}).get(args.model)
     version = entry.get("version") if isinstance(entry, dict) else None
     if isinstance(entry, dict):  # the lock serves that version again
-        from compiler.execute.lock import read_lock, write_lock
+        from compiler.execute.lock import update_lock
 
-        lock = read_lock(root)
-        if lock["models"].get(args.model) != entry:
+        def restore(lock: dict) -> bool:
+            if lock["models"].get(args.model) == entry:
+                return False
             lock["models"][args.model] = entry
-            write_lock(root, lock)
+            return True
+
+        if update_lock(root, restore):
             lines.append(f"restored the charter.lock entry of {args.model}")
     head_graph, head_problems = worktree(root).compile()
     if head_graph is None:
