@@ -27,7 +27,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from compiler.atomic import write_atomic
-from compiler.cli import EXIT_OK, EXIT_SPEC_ERRORS, EXIT_USAGE
+from compiler.cli import EXIT_OK, EXIT_SPEC_ERRORS, EXIT_TOO_FEW_ROWS, EXIT_USAGE
 from compiler.diagnostics.codes import CODES, explanation
 from compiler.spec import KINDS, base
 from compiler.spec.project import Project
@@ -44,6 +44,8 @@ _EXITS = (
     (EXIT_SPEC_ERRORS, "`EXIT_SPEC_ERRORS`", "errors in the specs (or warnings under `--strict`), failed data "
      "rules or gates, a drift alert, stale generated files under `--check`"),
     (EXIT_USAGE, "`EXIT_USAGE`", "bad arguments, missing paths, environment problems, internal errors"),
+    (EXIT_TOO_FEW_ROWS, "`EXIT_TOO_FEW_ROWS`", "`charter monitor` only: no alert, but the batch or a feature had "
+     "fewer rows than `min_rows`, so drift could not be judged"),
 )
 
 

@@ -69,13 +69,22 @@ def _data_params(source: Spec, suite: Spec | None) -> dict[str, dict]:
     return {
         "ingest": {"source": source.name, **_dump(source.model.spec)},
         "prepare": {"suite": suite.name if suite else None,
-                    "steps": [_dump(s) for s in suite.model.spec.prepare] if suite else [],
+                    "steps": [_prepare_step(s) for s in suite.model.spec.prepare] if suite else [],
                     # The declared types after renames and drops, so the runtime need not redo
                     # the column arithmetic of compiler.spec.frames.
                     "schema": [{"name": n, "type": t} for n, t in
                                prepared_columns(source.model, suite.model if suite else None).items()]},
         "validate": {"suite": suite.name if suite else None, "rules": _rules(suite) if suite else []},
     }
+
+
+def _prepare_step(step) -> dict:
+    # `training_only` appears only when set, so trees that do not use it keep their step hashes.
+    d = _dump(step)
+    args = d[step.op]
+    if not args.get("training_only"):
+        args.pop("training_only", None)
+    return d
 
 
 def _steps(name: str, params: dict[str, dict], template) -> tuple[Step, ...]:

@@ -75,9 +75,15 @@ class BusinessMetric(Strict):
 class Drift(Strict):
     """Feature drift detection against the training profile."""
 
-    method: Literal["psi", "ks"] = Field("psi", description="Population stability index or Kolmogorov-Smirnov.")
+    method: Literal["psi", "ks"] = Field(
+        "psi", description="Population stability index, or Kolmogorov-Smirnov (Jensen-Shannon distance for categories)."
+    )
     alert_above: float = Field(0.2, gt=0, description="Alert when a feature's drift exceeds this.")
     features: list[Column] | None = Field(None, description="Features to watch (default: all).")
+    min_rows: int = Field(
+        100, ge=1, le=1_000_000_000,
+        description="Fewest values a feature needs in a batch to be compared; fewer is reported, never `ok`.",
+    )
 
 
 class Monitoring(Strict):
