@@ -6,6 +6,7 @@ follows Google's Model Card sections.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from compiler.execute.store import write_json
@@ -49,8 +50,10 @@ def load_model(folder: Path):
     return sio.load(path, trusted=trusted_types(path))
 
 
-def _fmt(value) -> str:
-    return "n/a" if value is None else f"{value:.4f}"
+def _fmt(value, why: str | None = None) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return f"n/a ({why})" if why else "n/a"
+    return f"{value:.4f}"
 
 
 def model_card(model: str, description: str, task: str, train: dict, metrics: dict, verdict: dict,
@@ -63,13 +66,17 @@ def model_card(model: str, description: str, task: str, train: dict, metrics: di
               + (", ".join(f"`{k}={v}`" for k, v in sorted(train["estimator"]["params"].items())) or "defaults"),
               f"- Features ({len(train['features'])}): {', '.join(f'`{f}`' for f in train['features'])}",
               f"- Target: `{train['target']}`"]  # fmt: skip
+    if metrics.get("positive_label") is not None:
+        lines.append(f"- Positive class: `{metrics['positive_label']}` (precision, recall, f1, roc_auc and the "
+                     "confusion counts are about this label)")
     lines += ["", "## Intended use", "", description or "_No description given in the Model spec._"]
     lines += ["", "## Training data", "",
               f"- Source: `{ingest['source']}` "
               f"({ingest['format']}{', ' + ingest['path'] if ingest.get('path') else ''})",
               f"- Rows: {metrics['rows']['train']} for training, {metrics['rows']['test']} held out for evaluation"]
     lines += ["", "## Metrics", "", "| metric | value |", "| --- | --- |"]
-    lines += [f"| {k} | {_fmt(v)} |" for k, v in sorted(metrics["metrics"].items())]
+    why = metrics.get("not_computable") or {}
+    lines += [f"| {k} | {_fmt(v, why.get(k))} |" for k, v in sorted(metrics["metrics"].items())]
     if metrics["business"]:
         lines += ["", "| business metric | value |", "| --- | --- |"]
         lines += [f"| {k} | {_fmt(v)} |" for k, v in sorted(metrics["business"].items())]
@@ -77,11 +84,12 @@ def model_card(model: str, description: str, task: str, train: dict, metrics: di
         lines += ["", "## Metrics per slice", "", "| slice | rows | " + " | ".join(sorted(metrics["metrics"])) + " |",
                   "| --- | --- |" + " --- |" * len(metrics["metrics"])]
         for name, s in sorted(metrics["slices"].items()):
-            cells = " | ".join(_fmt(s["metrics"][m]) for m in sorted(s["metrics"]))
+            reasons = s.get("not_computable") or {}
+            cells = " | ".join(_fmt(s["metrics"][m], reasons.get(m)) for m in sorted(s["metrics"]))
             lines.append(f"| {name} | {s['rows']} | " + cells + " |")
     lines += ["", "## Gates", "", "| gate | value | threshold | result |", "| --- | --- | --- | --- |"]
-    lines += [f"| {g['id']} | {_fmt(g['value'])} | {g['threshold']} | {'pass' if g['passed'] else 'FAIL'} |"
-              for g in verdict["gates"]]
+    lines += [f"| {g['id']} | {_fmt(g['value'])} | {g['threshold']} | {'pass' if g['passed'] else 'FAIL'}"
+              + (f" ({g['note']})" if g.get("note") else "") + " |" for g in verdict["gates"]]
     lines += ["", "## Owners", "", "| stage | responsible | accountable | consulted | informed |",
               "| --- | --- | --- | --- | --- |"]
     for stage, r in owners.items():
@@ -89,8 +97,9 @@ def model_card(model: str, description: str, task: str, train: dict, metrics: di
                      f"{', '.join(r.get('consulted') or []) or '-'} | {', '.join(r.get('informed') or []) or '-'} |")
     lines += ["", "## Caveats and recommendations", ""]
     caveats = [f"- Guardrail `{k}` overrode {v} test predictions." for k, v in sorted(metrics["guardrails"].items())]
-    caveats += [f"- Slice `{k}` has only {s['rows']} test rows; its metrics are noisy." for k, s in
-                sorted(metrics["slices"].items()) if s["rows"] < 30]
+    caveats += [f"- Slice `{k}` has no test rows; its metrics could not be computed." if not s["rows"] else
+                f"- Slice `{k}` has only {s['rows']} test rows; its metrics are noisy."
+                for k, s in sorted(metrics["slices"].items()) if s["rows"] < 30]
     lines += caveats or ["- None recorded."]
     return "\n".join(lines) + "\n"
 

@@ -212,7 +212,9 @@ def _evaluate(body, metricsets: list[Spec], feats: list[str], columns: dict[str,
                       for m in (*ms.model.spec.metrics, *(g.metric for g in ms.model.spec.gates))})
     monitoring = next((ms.model.spec.monitoring for ms in metricsets if ms.model.spec.monitoring), None)
     drift_features = (monitoring.drift.features if monitoring and monitoring.drift.features else feats)
-    return {"task": body.task, "target": body.data.target, "metrics": metrics,
+    # `positive_label` only when given, so models without one keep their step hashes.
+    positive = {"positive_label": body.positive_label} if body.positive_label is not None else {}
+    return {"task": body.task, "target": body.data.target, "metrics": metrics, **positive,
             "slices": [_dump(s) for s in body.slices], "guardrails": [_dump(g) for g in body.guardrails],
             "business": [{"name": b.name, "expression": b.expression}
                          for ms in metricsets for b in ms.model.spec.business],
