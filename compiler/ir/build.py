@@ -67,7 +67,7 @@ def build_graph(specset: SpecSet, project) -> PipelineGraph:
 
 def _data_params(source: Spec, suite: Spec | None) -> dict[str, dict]:
     return {
-        "ingest": {"source": source.name, **_dump(source.model.spec)},
+        "ingest": _ingest(source),
         "prepare": {"suite": suite.name if suite else None,
                     "steps": [_prepare_step(s) for s in suite.model.spec.prepare] if suite else [],
                     # The declared types after renames and drops, so the runtime need not redo
@@ -76,6 +76,20 @@ def _data_params(source: Spec, suite: Spec | None) -> dict[str, dict]:
                                prepared_columns(source.model, suite.model if suite else None).items()]},
         "validate": {"suite": suite.name if suite else None, "rules": _rules(suite) if suite else []},
     }
+
+
+# Reader options added after the first release, left out at their defaults so that sources not
+# using them keep their step hashes (and their models their versions).
+_NEW_DEFAULTS = {"null_values": [], "skip_rows": 0, "comment_prefix": None, "quote_char": '"', "decimal": "."}
+
+
+def _ingest(source: Spec) -> dict:
+    d = {"source": source.name, **_dump(source.model.spec)}
+    if d.get("jsonl") is None:
+        d.pop("jsonl", None)
+    if d.get("csv"):
+        d["csv"] = {k: v for k, v in d["csv"].items() if k not in _NEW_DEFAULTS or v != _NEW_DEFAULTS[k]}
+    return d
 
 
 def _prepare_step(step) -> dict:
