@@ -16,6 +16,7 @@ from compiler import __version__
 EXIT_OK = 0  # clean
 EXIT_SPEC_ERRORS = 1  # the specs have errors (or warnings under --strict)
 EXIT_USAGE = 2  # bad arguments, missing paths, environment problems, internal errors
+EXIT_TOO_FEW_ROWS = 3  # `monitor`: no alert, but too few rows to compare some feature (never a silent `ok`)
 
 
 class UsageError(Exception):
@@ -508,7 +509,9 @@ def _monitor(args: argparse.Namespace) -> int:
     if args.report is not None:
         write_atomic(args.report, text)
     sys.stdout.write(text if args.format == "json" else format_report(report))
-    return EXIT_SPEC_ERRORS if report["alert"] else EXIT_OK
+    if report["alert"]:
+        return EXIT_SPEC_ERRORS
+    return EXIT_TOO_FEW_ROWS if report["insufficient"] else EXIT_OK
 
 
 def _gitops(args: argparse.Namespace) -> int:

@@ -27,9 +27,10 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from compiler.atomic import write_atomic
-from compiler.cli import EXIT_OK, EXIT_SPEC_ERRORS, EXIT_USAGE
+from compiler.cli import EXIT_OK, EXIT_SPEC_ERRORS, EXIT_TOO_FEW_ROWS, EXIT_USAGE
 from compiler.diagnostics.codes import CODES, explanation
 from compiler.spec import KINDS, base
+from compiler.spec.metricset import METRICS
 from compiler.spec.project import Project
 
 COMMAND = "python -m compiler.docgen"
@@ -48,6 +49,8 @@ _EXITS = (
     (EXIT_SPEC_ERRORS, "`EXIT_SPEC_ERRORS`", "errors in the specs (or warnings under `--strict`), failed data "
      "rules or gates, a drift alert, stale generated files under `--check`"),
     (EXIT_USAGE, "`EXIT_USAGE`", "bad arguments, missing paths, environment problems, internal errors"),
+    (EXIT_TOO_FEW_ROWS, "`EXIT_TOO_FEW_ROWS`", "`charter monitor` only: no alert, but the batch or a feature had "
+     "fewer rows than `min_rows`, so drift could not be judged"),
 )
 
 
@@ -259,6 +262,19 @@ def _value_types() -> str:
     return "".join(rows)
 
 
+def _metric_names() -> str:
+    tasks = ("binary_classification", "multiclass_classification", "regression")
+    rows = ["\n## Metric names\n\nWhat `metrics` and `gates[].metric` of a MetricSet accept, per task of the "
+            "Model (S217 otherwise). A metric that cannot be computed on some rows is `null` in `metrics.json`, "
+            "with its reason under `not_computable`, and fails its gate.\n\n",
+            "| metric | better | " + " | ".join(t.replace("_", " ") for t in tasks) + " |\n",
+            "| --- | --- |" + " --- |" * len(tasks) + "\n"]
+    for name, (applies, higher) in METRICS.items():
+        marks = " | ".join("yes" if t in applies else "" for t in tasks)
+        rows.append(f"| `{name}` | {'higher' if higher else 'lower'} | {marks} |\n")
+    return "".join(rows)
+
+
 def spec_reference() -> str:
     walk = _Walk()
     out = [HEADER, "# Spec reference\n\n",
@@ -281,6 +297,7 @@ def spec_reference() -> str:
             out.append(f'\n<a id="{walk.anchor(sub)}"></a>\n\n### {sub.__name__}{tag}\n\n')
             out.append(f"{_doc(sub)}\n\n" if _doc(sub) else "")
             out.append(_fields(walk, sub))
+    out.append(_metric_names())
     return "".join(out)
 
 

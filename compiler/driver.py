@@ -59,7 +59,8 @@ def validate_tree(root: Path, paths: Sequence[Path] = ()) -> ValidateResult:
     texts = {s.path: s.text for s in sources}
     if settings.source is not None:
         texts[settings.source.path] = settings.source.text
-    return ValidateResult(settings, texts, specset, ordered, tuple(redactions(ordered)), len(files), tuple(missing))
+    masked = tuple(redactions(ordered, texts))
+    return ValidateResult(settings, texts, specset, ordered, masked, len(files), tuple(missing))
 
 
 def compile_tree(root: Path) -> tuple[ValidateResult, PipelineGraph | None]:

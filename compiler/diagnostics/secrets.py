@@ -16,11 +16,32 @@ SECRET_VALUES = (
     (re.compile(r"\bglpat-[A-Za-z0-9_-]{20,}\b"), "a GitLab token"),
     (re.compile(r"\bxox[baprs]-[A-Za-z0-9-]{10,}\b"), "a Slack token"),
     (re.compile(r"\bsk-[A-Za-z0-9]{32,}\b"), "an API secret key"),
+    # `password=hunter2`, `pwd: x`, `api_key = "..."` inside any text (SQL comments, descriptions,
+    # label values); a reference such as `${DB_PASSWORD}`, `env:X` or `secret:x` is not a secret.
+    (re.compile(r"(?i)(?<![a-z0-9])(?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key)[\"']?(?:\s*=|\s*:(?=\s))\s*"
+                r"(?![\"']?(?:\$\{|env:|secret:|<))[\"']?[^\s\"',;)]{3,}"), "a credential (`key=value`)"),
 )
 SECRET_KEYS = re.compile(
     r"(?i)(?:^|_|-)(?:password|passwd|secret|token|api_?key|access_?key|private_?key|credentials?)$")
 # Cheap pre-filter: most strings hold none of these, so the regexes above rarely run.
-HINTS = re.compile(r"://|-----|AKIA|ASIA|gh[pousr]_|glpat-|xox|sk-")
+HINTS = re.compile(r"://|-----|AKIA|ASIA|gh[pousr]_|glpat-|xox|sk-|(?i:passw|pwd|secret|token|api.?key|access.?key)")
+
+
+def comment_secrets(text: str) -> list[tuple[int, int]]:
+    """(line, column) of every YAML comment that holds a credential, 1-based, for masking snippets.
+
+    Comments never reach a spec's data, but they are printed in source snippets.
+    """
+    found = []
+    for lineno, line in enumerate(text.splitlines(), 1):
+        at = line.find("#")
+        while at != -1 and at > 0 and not line[at - 1].isspace():  # `#` inside a value is not a comment
+            at = line.find("#", at + 1)
+        if at == -1 or not HINTS.search(line, at):
+            continue
+        if any(p.search(line, at) for p, _ in SECRET_VALUES):
+            found.append((lineno, at + 1))
+    return found
 
 
 def secret(key: object, value: object) -> bool:

@@ -2,67 +2,123 @@
 
 The training profile is what drift checks compare new data against.
 
-The positive class of a binary task is `True` for a boolean target, `1` for 0/1 labels, and
-otherwise the last label in sorted order (documented in docs/runtime.md).
+The positive class of a binary task is the Model's `positive_label` when given, else `True`
+for a boolean target, `1` for 0/1 labels, and otherwise the last label in sorted order
+(documented in docs/runtime.md).
+
+A metric that cannot be computed (a slice without rows or with one class, a library warning
+such as scikit-learn's `UndefinedMetricWarning`, a non-finite result) is `None` with a reason
+in `not_computable`, the same way for every task: no NaN or infinity ever reaches JSON.
 """
 
 from __future__ import annotations
 
 import math
+import re
+import warnings
 from typing import Any
 
 import numpy as np
 import polars as pl
 
+from compiler.execute.errors import DataError
 from compiler.execute.expressions import to_polars
 from compiler.execute.train import target, to_pandas
 
+_AVERAGED = re.compile(r"(precision|recall|f1)_(macro|micro|weighted)\Z")
+_MULTI_AUC = re.compile(r"roc_auc_(ovr|ovo)(?:_(weighted))?\Z")
+TINY_SLICE = 30  # test rows below which a slice's metrics are flagged as noisy
 
-def _positive(classes: np.ndarray):
+
+def _positive(classes: np.ndarray, declared=None):
     values = list(classes)
+    if declared is not None:
+        found = _label(declared, classes, "binary_classification")
+        if not any(type(v) is type(found) and v == found for v in values):
+            raise DataError(f"`positive_label` `{declared}` is not a label of the training data",
+                            hint="labels seen: " + ", ".join(f"`{v}`" for v in values))
+        return found
     for candidate in (True, 1, "1", "true", "yes"):
         if any(v is candidate or (type(v) is type(candidate) and v == candidate) for v in values):
             return next(v for v in values if type(v) is type(candidate) and v == candidate)
     return values[-1]
 
 
-def _metric(name: str, y, pred, proba, classes, positive) -> float | None:
+def _metric(name: str, y, pred, proba, classes, positive) -> tuple[float | None, str | None]:
+    """(value, None), or (None, why it cannot be computed)."""
+    if len(y) == 0:
+        return None, "no rows"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            value = _compute(name, y, pred, proba, classes, positive)
+        except ValueError as exc:  # e.g. a slice holding one class only
+            return None, _reason(str(exc))
+    if isinstance(value, str):
+        return None, value
+    if caught:
+        return None, _reason(str(caught[0].message))
+    if value is None or not math.isfinite(value):
+        return None, "the result is not a finite number"
+    return value, None
+
+
+_ILL_DEFINED = re.compile(r"(\w[\w-]*) is ill-defined and (?:being )?set to \S+ (?:in labels with no|due to no) "
+                          r"([^.]+)")
+
+
+def _reason(text: str) -> str:
+    # In the user's terms: "precision is undefined: no predicted samples", not the library's
+    # advice on its own parameters (`zero_division`, `labels=`).
+    if ill := _ILL_DEFINED.search(text):
+        return f"{ill.group(1).lower()} is undefined: no {ill.group(2).strip()}"
+    first = re.split(r"\.\s|\n", text.strip())[0].rstrip(".")
+    return first[:200] or "cannot be computed"
+
+
+def _compute(name: str, y, pred, proba, classes, positive) -> float | str | None:
     from sklearn import metrics as m
 
-    try:
-        if name in ("accuracy", "balanced_accuracy"):
-            return float(getattr(m, f"{name}_score")(y, pred))
-        if name in ("precision", "recall", "f1"):
-            return float(getattr(m, f"{name}_score")(y, pred, pos_label=positive, zero_division=0))
-        if name.endswith(("_macro", "_weighted")):
-            base, avg = name.rsplit("_", 1)
-            return float(getattr(m, f"{base}_score")(y, pred, average=avg, zero_division=0))
-        if proba is not None and name in ("roc_auc", "average_precision", "brier_score", "log_loss", "roc_auc_ovr"):
-            if name == "log_loss":
-                return float(m.log_loss(y, proba, labels=classes))
-            if name == "roc_auc_ovr":
-                return float(m.roc_auc_score(y, proba, multi_class="ovr", labels=classes))
-            p = proba[:, list(classes).index(positive)]
-            truth = np.asarray([v == positive for v in y])
-            if name == "brier_score":
-                return float(m.brier_score_loss(truth, p))
-            if len(set(truth.tolist())) < 2:
-                return None  # undefined on a single class
-            return float(m.roc_auc_score(truth, p) if name == "roc_auc" else m.average_precision_score(truth, p))
-        y = np.asarray(y, dtype=float)
-        pred = np.asarray(pred, dtype=float)
-        regression = {
-            "mae": lambda: m.mean_absolute_error(y, pred),
-            "mse": lambda: m.mean_squared_error(y, pred),
-            "rmse": lambda: math.sqrt(m.mean_squared_error(y, pred)),
-            "r2": lambda: m.r2_score(y, pred),
-            "mape": lambda: m.mean_absolute_percentage_error(y, pred),
-            "median_absolute_error": lambda: m.median_absolute_error(y, pred),
-            "explained_variance": lambda: m.explained_variance_score(y, pred),
-        }
-        return float(regression[name]()) if name in regression and len(y) > 1 else None
-    except ValueError:
-        return None  # e.g. a slice holding one class only: reported as "not computable"
+    if name in ("accuracy", "balanced_accuracy"):
+        return float(getattr(m, f"{name}_score")(y, pred))
+    if name in ("precision", "recall", "f1"):
+        return float(getattr(m, f"{name}_score")(y, pred, pos_label=positive, zero_division="warn"))
+    if averaged := _AVERAGED.match(name):
+        base, avg = averaged.groups()
+        return float(getattr(m, f"{base}_score")(y, pred, average=avg, labels=list(classes), zero_division="warn"))
+    auc = _MULTI_AUC.match(name)
+    if auc or name in ("roc_auc", "average_precision", "brier_score", "log_loss"):
+        if proba is None:
+            return "the estimator gives no probabilities"
+        if name == "log_loss":
+            return float(m.log_loss(y, proba, labels=classes))
+        if auc:
+            present = set(np.asarray(y).tolist())
+            if len(present) < len(classes):
+                return f"{len(classes) - len(present)} class(es) missing from these rows"
+            return float(m.roc_auc_score(y, proba, multi_class=auc.group(1), average=auc.group(2) or "macro",
+                                         labels=classes))
+        p = proba[:, list(classes).index(positive)]
+        truth = np.asarray([v == positive for v in y])
+        if name == "brier_score":
+            return float(m.brier_score_loss(truth, p))
+        if len(set(truth.tolist())) < 2:
+            return "only one class in these rows"
+        return float(m.roc_auc_score(truth, p) if name == "roc_auc" else m.average_precision_score(truth, p))
+    y = np.asarray(y, dtype=float)
+    pred = np.asarray(pred, dtype=float)
+    regression = {
+        "mae": lambda: m.mean_absolute_error(y, pred),
+        "mse": lambda: m.mean_squared_error(y, pred),
+        "rmse": lambda: math.sqrt(m.mean_squared_error(y, pred)),
+        "r2": lambda: m.r2_score(y, pred),
+        "mape": lambda: m.mean_absolute_percentage_error(y, pred),
+        "median_absolute_error": lambda: m.median_absolute_error(y, pred),
+        "explained_variance": lambda: m.explained_variance_score(y, pred),
+    }
+    if name in ("r2", "explained_variance") and len(y) < 2:
+        return "needs at least two rows"
+    return float(regression[name]()) if name in regression else f"unknown metric `{name}`"
 
 
 def _mask(df: pl.DataFrame, text: str) -> np.ndarray:
@@ -77,7 +133,7 @@ def evaluate(pipeline, test: pl.DataFrame, train: pl.DataFrame, params: dict, tr
     pred = pipeline.predict(X)
     classes: Any = getattr(pipeline, "classes_", None)  # a classifier's labels; scikit-learn is untyped
     proba = pipeline.predict_proba(X) if task != "regression" and hasattr(pipeline, "predict_proba") else None
-    positive = _positive(classes) if task == "binary_classification" else None
+    positive = _positive(classes, params.get("positive_label")) if task == "binary_classification" else None
     guardrails = {}
     for g in params["guardrails"]:
         hit = _mask(test, g["when"])
@@ -90,20 +146,34 @@ def evaluate(pipeline, test: pl.DataFrame, train: pl.DataFrame, params: dict, tr
                 proba[hit, list(classes).index(value)] = 1.0
         guardrails[g["name"]] = int(hit.sum())
     names = params["metrics"]
-    overall = {n: _metric(n, y, pred, proba, classes, positive) for n in names}
+    overall, why = _metrics(names, y, pred, proba, classes, positive)
     slices = {}
     for s in params["slices"]:
         hit = _mask(test, s["where"])
         sub_proba = proba[hit] if proba is not None else None
-        slices[s["name"]] = {"rows": int(hit.sum()),
-                             "metrics": {n: _metric(n, y[hit], pred[hit], sub_proba, classes, positive) if hit.any()
-                                         else None for n in names}}  # fmt: skip
+        values, reasons = _metrics(names, y[hit], pred[hit], sub_proba, classes, positive)
+        slices[s["name"]] = {"rows": int(hit.sum()), "metrics": values, "not_computable": reasons}
     counts = _counts(task, y, pred, positive)
     business = {b["name"]: _business(b["expression"], counts) for b in params["business"]}
     doc = {"task": task, "rows": {"train": train.height, "test": test.height}, "metrics": overall,
-           "slices": slices, "guardrails": guardrails, "business": business, "counts": counts,
+           "not_computable": why, "slices": slices, "guardrails": guardrails, "business": business, "counts": counts,
            "positive_label": _jsonable(positive)}  # fmt: skip
     return doc, profile(train, params["profile"])
+
+
+def _metrics(names, y, pred, proba, classes, positive) -> tuple[dict, dict]:
+    values, reasons = {}, {}
+    for n in names:
+        values[n], why = _metric(n, y, pred, proba, classes, positive)
+        if why is not None:
+            reasons[n] = why
+    return values, reasons
+
+
+def slice_warnings(metrics: dict) -> list[str]:
+    """One line per slice with no test rows or fewer than TINY_SLICE, with its row count."""
+    return [f"slice `{name}` has {'no' if not s['rows'] else 'only ' + str(s['rows'])} test row(s)"
+            for name, s in sorted(metrics["slices"].items()) if s["rows"] < TINY_SLICE]
 
 
 def _label(value, classes, task):

@@ -29,6 +29,13 @@ def _value(metrics: dict, metric: str, slice_name: str | None) -> float | None:
     return metrics["slices"].get(slice_name, {}).get("metrics", {}).get(metric)
 
 
+def _why(metrics: dict, metric: str, slice_name: str | None) -> str:
+    """Why a metric is missing, in the words evaluate recorded (metrics from older runs have none)."""
+    where = metrics if slice_name is None else metrics["slices"].get(slice_name, {})
+    reason = (where.get("not_computable") or {}).get(metric)
+    return f"not computable: {reason}" if reason else "not computable"
+
+
 def check_gates(params: dict, metrics: dict, baselines: dict[str, dict | None],
                 today: str | None = None) -> list[GateResult]:
     results = []
@@ -43,14 +50,17 @@ def check_gates(params: dict, metrics: dict, baselines: dict[str, dict | None],
                 continue
             if value is None:
                 results.append(GateResult(g["id"], g["metric"], g["slice"], None, f"drop <= {g['max_drop']}", False,
-                                          None, "not computable"))
+                                          None, _why(metrics, g["metric"], g["slice"])))
                 continue
             drop = (base_value - value) if g["higher_is_better"] else (value - base_value)
             results.append(GateResult(g["id"], g["metric"], g["slice"], value,
                                       f"drop <= {g['max_drop']} vs {base_value:.4g}", drop <= g["max_drop"],
                                       g["max_drop"] - drop))
             continue
-        results.append(_bounds(g["id"], g["metric"], g["slice"], value, g.get("min"), g.get("max")))
+        result = _bounds(g["id"], g["metric"], g["slice"], value, g.get("min"), g.get("max"))
+        if value is None:
+            result = replace(result, note=_why(metrics, g["metric"], g["slice"]))
+        results.append(result)
     for b in params["business"]:
         results.append(_bounds(f"business:{b['name']}", b["name"], None, metrics["business"].get(b["name"]),
                                b.get("min"), b.get("max")))

@@ -1,14 +1,17 @@
 """Monitor: compare a new batch of data with the training profile of the promoted model.
 
 Drift per feature is the population stability index (PSI, over the training quantile bins
-or category shares) or the two-sample Kolmogorov-Smirnov statistic, as the MetricSet's
-`monitoring.drift.method` says; when the batch carries labels, the gates are checked again
-with the promoted model. This is what the generated scheduled monitoring jobs run.
+or category shares) or, with `method: ks`, the two-sample Kolmogorov-Smirnov statistic for
+numbers and the Jensen-Shannon distance (base 2, from 0 to 1 like KS) for categories; each
+feature says which statistic it got. A feature with fewer than `min_rows` values in the batch
+is `too_few_rows`, never `ok`: an empty comparison is not a healthy one. When the batch
+carries labels, the gates are checked again with the promoted model. This is what the
+generated scheduled monitoring jobs run. The JSON report is versioned (`format_version`) and
+documented in docs/runtime.md.
 """
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +21,11 @@ from compiler.execute.failure import RunError
 from compiler.execute.lock import read_lock
 from compiler.execute.store import open_store, read_json, store_uri
 
+FORMAT_VERSION = 1
 _EPS = 1e-4  # floor for empty bins, the usual PSI convention
+_DEFAULT_DRIFT = {"method": "psi", "alert_above": 0.2, "min_rows": 100}
+_STATISTIC = {("psi", "numeric"): "psi", ("psi", "categorical"): "psi",
+              ("ks", "numeric"): "ks", ("ks", "categorical"): "jensen_shannon"}  # fmt: skip
 
 
 def psi(expected: list[float], actual: list[float]) -> float:
@@ -33,35 +40,78 @@ def _numeric(values: pl.Series, kind: str) -> np.ndarray:
     return values.drop_nulls().cast(pl.Float64).to_numpy()
 
 
-def feature_drift(method: str, ref: dict, column: pl.Series, kind: str) -> float | None:
-    if ref["type"] == "numeric":
-        values = _numeric(column, kind)
-        if values.size == 0 or not ref["fractions"]:
-            return None
-        if method == "ks":
-            from scipy.stats import ks_2samp
+def feature_drift(method: str, ref: dict, column: pl.Series, kind: str, min_rows: int = 1) -> dict:
+    """The drift of one feature: `statistic`, `value` (None when not compared), `rows` compared, `status`."""
+    numeric = ref["type"] == "numeric"
+    values = _numeric(column, kind) if numeric else None
+    labels = None if numeric else column.drop_nulls().cast(pl.String)
+    rows = int(values.size) if values is not None else int(labels.len()) if labels is not None else 0
+    out: dict = {"statistic": _STATISTIC[(method, ref["type"])], "value": None, "rows": rows}
+    if not ref["fractions"]:
+        return {**out, "status": "no_reference", "note": "the training data had no values"}
+    if rows < min_rows:
+        return {**out, "status": "too_few_rows", "note": f"{rows} value(s), fewer than min_rows {min_rows}"}
+    if values is not None:
+        return {**out, "value": _numeric_drift(method, ref, values)}
+    assert labels is not None
+    return {**out, "value": _categorical_drift(method, ref, labels)}
 
-            return float(ks_2samp(np.asarray(ref["sample"]), values).statistic)
-        idx = np.searchsorted(ref["edges"], values, side="right")
-        actual = np.bincount(idx, minlength=len(ref["edges"]) + 1) / values.size
-        return psi(ref["fractions"], actual.tolist())
-    labels = column.drop_nulls().cast(pl.String)
-    if labels.len() == 0:
-        return None
-    counts = labels.value_counts(name="n")
-    shares = {str(k): n / labels.len() for k, n in counts.rows()}
+
+def _numeric_drift(method: str, ref: dict, values: np.ndarray) -> float:
+    if method == "ks":
+        from scipy.stats import ks_2samp
+
+        return float(ks_2samp(np.asarray(ref["sample"]), values).statistic)
+    idx = np.searchsorted(ref["edges"], values, side="right")
+    actual = np.bincount(idx, minlength=len(ref["edges"]) + 1) / values.size
+    return psi(ref["fractions"], actual.tolist())
+
+
+def _categorical_drift(method: str, ref: dict, labels: pl.Series) -> float:
+    shares = {str(k): n / labels.len() for k, n in labels.value_counts(name="n").rows()}
     categories = sorted(set(ref["fractions"]) | set(shares))
     expected = [ref["fractions"].get(c, 0.0) for c in categories]
     observed = [shares.get(c, 0.0) for c in categories]
-    if method == "ks":  # for categories, KS degenerates to the largest share difference
-        return float(max(abs(x - y) for x, y in zip(expected, observed, strict=True)))
+    if method == "ks":  # KS has no meaning without an order: the Jensen-Shannon distance, also in [0, 1]
+        from scipy.spatial.distance import jensenshannon
+
+        return float(jensenshannon(expected, observed, base=2))
     return psi(expected, observed)
 
 
-def load_batch(pipeline, data: str, root: Path, graph) -> pl.DataFrame:
-    """Read `data` like the model's ingest, then apply the model's prepare steps.
+def batch_steps(steps: list[dict], target: str, labelled: bool) -> tuple[list[dict], list[dict]]:
+    """The prepare steps that apply to a batch, and the ones skipped (with the reason).
 
-    `data` is a file path, or a DataSource name of the graph.
+    Training-only steps never apply; on a batch without labels, steps about the target lose it
+    (a `drop_null` on the label would otherwise drop every row of an unlabelled batch).
+    """
+    kept, skipped = [], []
+    for step in steps:
+        op, args = next((k, v) for k, v in step.items() if v is not None)
+        if args.get("training_only"):
+            skipped.append({"step": op, "reason": "training_only"})
+            continue
+        if labelled:
+            kept.append(step)
+            continue
+        args = dict(args)
+        if op in ("drop_null", "fill_null", "drop_columns") and target in args["columns"]:
+            args["columns"] = [c for c in args["columns"] if c != target]
+        elif op == "rename":
+            args["mapping"] = {k: v for k, v in args["mapping"].items() if target not in (k, v)}
+        if (args.get("column") == target or target in args.get("keys", ())
+                or ("columns" in args and not args["columns"]) or ("mapping" in args and not args["mapping"])):
+            skipped.append({"step": op, "reason": f"needs the label `{target}`, which the batch does not have"})
+            continue
+        kept.append({op: args})
+    return kept, skipped
+
+
+def load_batch(pipeline, data: str, root: Path, graph) -> tuple[pl.DataFrame, dict]:
+    """Read `data` like the model's ingest, then apply the model's prepare steps that fit a batch.
+
+    `data` is a file path, or a DataSource name of the graph. Returns the batch and an account
+    of its rows: read, dropped by each step, skipped steps.
     """
     from compiler.execute.ingest import read_source
     from compiler.execute.prepare import apply_prepare, finalize_types
@@ -79,8 +129,17 @@ def load_batch(pipeline, data: str, root: Path, graph) -> pl.DataFrame:
                       csv=params.get("csv") if fmt == "csv" else None)
     target = pipeline.step("train").params["target"]
     df = read_source(params, root, allow_missing=[target])  # a batch may come without labels
+    labelled = target in df.columns and df.get_column(target).null_count() < df.height
     prepare = pipeline.step("prepare").params
-    return finalize_types(apply_prepare(df, prepare["steps"]), prepare["schema"])
+    steps, skipped = batch_steps(prepare["steps"], target, labelled)
+    read, dropped = df.height, []
+    for step in steps:
+        before = df.height
+        df = apply_prepare(df, [step])
+        if df.height < before:
+            dropped.append({"step": next(k for k, v in step.items() if v is not None), "rows": before - df.height})
+    rows = {"read": read, "dropped": dropped, "skipped_steps": skipped, "labelled": labelled}
+    return finalize_types(df, prepare["schema"]), rows
 
 
 def monitor(graph, root: Path, model: str, data: str, store: str | None = None) -> dict:
@@ -120,19 +179,25 @@ def _monitor(graph, root: Path, model: str, data: str, store) -> dict:
         raise RunError(f"the promoted artifact of `{model}` has no training profile at {folder}",
                        hint=f"re-run `charter run {model} --force` to package it again")
     profile = read_json(folder / "profile.json")
-    monitoring = pipeline.monitoring or {"drift": {"method": "psi", "alert_above": 0.2}}
-    method, limit = monitoring["drift"]["method"], monitoring["drift"]["alert_above"]
-    batch = load_batch(pipeline, data, root, graph)
+    drift_spec = {**_DEFAULT_DRIFT, **((pipeline.monitoring or {}).get("drift") or {})}
+    method, limit, min_rows = drift_spec["method"], drift_spec["alert_above"], drift_spec["min_rows"]
+    batch, rows = load_batch(pipeline, data, root, graph)
     types = pipeline.step("evaluate").params["profile"]["types"]
     drift: dict[str, dict] = {}
     for name, ref in sorted(profile["features"].items()):
         if name not in batch.columns:
-            drift[name] = {"value": None, "alert": True, "note": "missing from the batch"}
+            drift[name] = {"statistic": _STATISTIC[(method, ref["type"])], "value": None, "rows": 0,
+                           "status": "missing", "alert": True, "note": "missing from the batch"}
             continue
-        value = feature_drift(method, ref, batch.get_column(name), types.get(name, "string"))
-        drift[name] = {"value": value, "alert": value is not None and value > limit}
-    report = {"model": model, "version": entry["version"], "rows": batch.height, "method": method,
-              "alert_above": limit, "drift": drift, "gates": None}  # fmt: skip
+        d = feature_drift(method, ref, batch.get_column(name), types.get(name, "string"), min_rows)
+        if "status" not in d:
+            d["status"] = "alert" if d["value"] > limit else "ok"
+        d["alert"] = d["status"] in ("alert", "missing")
+        drift[name] = d
+    report = {"format_version": FORMAT_VERSION, "model": model, "version": entry["version"], "rows": batch.height,
+              "rows_read": rows["read"], "rows_dropped": rows["dropped"], "skipped_steps": rows["skipped_steps"],
+              "labelled": rows["labelled"], "method": method, "alert_above": limit, "min_rows": min_rows,
+              "drift": drift, "gates": None}  # fmt: skip
     target = pipeline.step("train").params["target"]
     if target in batch.columns and batch.get_column(target).null_count() < batch.height:
         from compiler.execute.evaluate import evaluate
@@ -145,21 +210,29 @@ def _monitor(graph, root: Path, model: str, data: str, store) -> dict:
         report["metrics"] = metrics["metrics"]
         report["gates"] = verdict(results)
     report["alert"] = any(d["alert"] for d in drift.values()) or bool(report["gates"] and not report["gates"]["passed"])
+    report["insufficient"] = batch.height < min_rows or any(d["status"] in ("too_few_rows", "no_reference")
+                                                            for d in drift.values())
+    report["status"] = "alert" if report["alert"] else "insufficient" if report["insufficient"] else "ok"
     return report
 
 
 def format_report(report: dict) -> str:
-    lines = [f"{report['model']} version {report['version']}: {report['rows']} rows, drift by {report['method']} "
-             f"(alert above {report['alert_above']})"]
+    dropped = ", ".join(f"{d['rows']} by {d['step']}" for d in report["rows_dropped"])
+    lines = [f"{report['model']} version {report['version']}: {report['rows_read']} rows read, {report['rows']} "
+             f"compared" + (f" ({dropped})" if dropped else "")
+             + f"; drift by {report['method']} (alert above {report['alert_above']}, min_rows {report['min_rows']})"]
+    lines += [f"  skipped prepare step `{s['step']}`: {s['reason'].replace('_', ' ')}" for s in report["skipped_steps"]]
     for name, d in report["drift"].items():
-        value = "n/a" if d["value"] is None or (isinstance(d["value"], float) and math.isnan(d["value"])) \
-            else f"{d['value']:.4f}"
-        note = "  " + d.get("note", "") if d.get("note") else ""
-        lines.append(f"  {name:<28} {value:>8}  {'ALERT' if d['alert'] else 'ok'}{note}")
+        value = "n/a" if d["value"] is None else f"{d['value']:.4f}"
+        status = {"ok": "ok", "alert": "ALERT", "missing": "ALERT"}.get(d["status"], d["status"].upper())
+        note = "  " + d["note"] if d.get("note") else ""
+        lines.append(f"  {name:<28} {d['statistic']:<15} {value:>8}  {d['rows']:>7} rows  {status}{note}")
     if report["gates"] is not None:
         lines.append("gates: " + ("passed" if report["gates"]["passed"] else "FAILED"))
         for g in report["gates"]["gates"]:
             if not g["passed"]:
                 lines.append(f"  {g['id']}: {g['value']} (needs {g['threshold']})")
-    lines.append("alert" if report["alert"] else "ok")
+    elif not report["labelled"]:
+        lines.append("gates: not checked (the batch has no labels)")
+    lines.append(report["status"])
     return "\n".join(lines) + "\n"

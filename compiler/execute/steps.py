@@ -110,7 +110,7 @@ def run_train(runner, pipeline, step, inputs, out: Path) -> str:
 
 
 def run_evaluate(runner, pipeline, step, inputs, out: Path) -> str:
-    from compiler.execute.evaluate import evaluate
+    from compiler.execute.evaluate import evaluate, slice_warnings
     from compiler.execute.package import load_model
 
     # Within one run the model and the sets are still in memory; reading them back (skops
@@ -122,7 +122,9 @@ def run_evaluate(runner, pipeline, step, inputs, out: Path) -> str:
     write_json(out / "metrics.json", metrics)
     write_json(out / "profile.json", profile)
     shown = ", ".join(f"{k}={v:.3f}" for k, v in sorted(metrics["metrics"].items()) if v is not None)
-    return shown[:120]
+    missing = ", ".join(f"{k} n/a ({why})" for k, why in sorted(metrics["not_computable"].items()))
+    notes = "; ".join(["warning: " + w for w in slice_warnings(metrics)] + ([missing] if missing else []))
+    return shown[:120] + (f"\n    {notes}" if notes else "")
 
 
 def run_gate(runner, pipeline, step, inputs, out: Path) -> str:

@@ -68,15 +68,38 @@ def build_graph(specset: SpecSet, project) -> PipelineGraph:
 
 def _data_params(source: Spec, suite: Spec | None) -> dict[str, dict]:
     return {
-        "ingest": {"source": source.name, **_dump(source.model.spec)},
+        "ingest": _ingest(source),
         "prepare": {"suite": suite.name if suite else None,
-                    "steps": [_dump(s) for s in suite.model.spec.prepare] if suite else [],
+                    "steps": [_prepare_step(s) for s in suite.model.spec.prepare] if suite else [],
                     # The declared types after renames and drops, so the runtime need not redo
                     # the column arithmetic of compiler.spec.frames.
                     "schema": [{"name": n, "type": t} for n, t in
                                prepared_columns(source.model, suite.model if suite else None).items()]},
         "validate": {"suite": suite.name if suite else None, "rules": _rules(suite) if suite else []},
     }
+
+
+# Reader options added after the first release, left out at their defaults so that sources not
+# using them keep their step hashes (and their models their versions).
+_NEW_DEFAULTS = {"null_values": [], "skip_rows": 0, "comment_prefix": None, "quote_char": '"', "decimal": "."}
+
+
+def _ingest(source: Spec) -> dict:
+    d = {"source": source.name, **_dump(source.model.spec)}
+    if d.get("jsonl") is None:
+        d.pop("jsonl", None)
+    if d.get("csv"):
+        d["csv"] = {k: v for k, v in d["csv"].items() if k not in _NEW_DEFAULTS or v != _NEW_DEFAULTS[k]}
+    return d
+
+
+def _prepare_step(step) -> dict:
+    # `training_only` appears only when set, so trees that do not use it keep their step hashes.
+    d = _dump(step)
+    args = d[step.op]
+    if not args.get("training_only"):
+        args.pop("training_only", None)
+    return d
 
 
 def _steps(name: str, params: dict[str, dict], template) -> tuple[Step, ...]:
@@ -205,7 +228,9 @@ def _evaluate(body, metricsets: list[Spec], feats: list[str], columns: dict[str,
                       for m in (*ms.model.spec.metrics, *(g.metric for g in ms.model.spec.gates))})
     monitoring = next((ms.model.spec.monitoring for ms in metricsets if ms.model.spec.monitoring), None)
     drift_features = (monitoring.drift.features if monitoring and monitoring.drift.features else feats)
-    return {"task": body.task, "target": body.data.target, "metrics": metrics,
+    # `positive_label` only when given, so models without one keep their step hashes.
+    positive = {"positive_label": body.positive_label} if body.positive_label is not None else {}
+    return {"task": body.task, "target": body.data.target, "metrics": metrics, **positive,
             "slices": [_dump(s) for s in body.slices], "guardrails": [_dump(g) for g in body.guardrails],
             "business": [{"name": b.name, "expression": b.expression}
                          for ms in metricsets for b in ms.model.spec.business],

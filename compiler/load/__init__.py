@@ -62,7 +62,7 @@ def decode(path: str, raw: bytes) -> tuple[SourceFile | None, Diagnostic | None]
 # characters that may not reach a terminal. A file with none of them needs no closer look.
 _SECRET_HINTS = ("://", "-----", "akia", "asia", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "glpat-", "xox", "sk-",
                  "passw", "passwd", "secret", "token", "apikey", "api_key", "accesskey", "access_key", "privatekey",
-                 "private_key", "credential")
+                 "private_key", "credential", "pwd", "api-key", "access-key")
 _UNSAFE_CHARS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 

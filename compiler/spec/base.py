@@ -87,6 +87,9 @@ Column = Annotated[str, AfterValidator(_column), _pattern(_COLUMN, "A column nam
 EnvVar = Annotated[str, AfterValidator(_env), _pattern(_ENV, "An environment variable name.")]
 Quantity = Annotated[str, AfterValidator(_quantity), _pattern(_QUANTITY, "A Kubernetes quantity: `500m`, `512Mi`.")]
 Severity = Literal["error", "warn"]
+# A number a threshold can be compared with: `.nan`, `.inf` and `1.0e+400` (infinite once read)
+# are refused, since a NaN bound passes every check and neither can be written to JSON.
+Finite = Annotated[float, Field(allow_inf_nan=False)]
 
 
 class Strict(BaseModel):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
@@ -31,12 +31,40 @@ class Connection(Strict):
     url_env: EnvVar = Field(description="Environment variable holding an SQLAlchemy URL.")
 
 
+NullMarkers = list[Annotated[str, Field(max_length=100)]]
+
+
 class CsvOptions(Strict):
-    """Options of the CSV reader."""
+    """Options of the CSV reader, for files as they are shipped (no hand editing)."""
 
     delimiter: str = Field(",", min_length=1, max_length=1, description="Field separator.")
     encoding: Literal["utf-8", "latin-1", "utf-16"] = Field("utf-8", description="Text encoding.")
-    header: bool = Field(True, description="Whether the first line holds column names.")
+    header: bool = Field(True, description="Whether the first line (after `skip_rows`) holds column names.")
+    null_values: NullMarkers = Field(
+        default_factory=list, max_length=100,
+        description="Values that mean missing, such as `NA` or `-` (an empty field always does).")
+    skip_rows: int = Field(0, ge=0, le=10000, description="Lines to skip before the header, e.g. a metadata line.")
+    comment_prefix: str | None = Field(
+        None, min_length=1, max_length=5, description="Lines starting with this are comments, e.g. `#`.")
+    quote_char: str | None = Field('"', max_length=1, description="Quote character; `null` for none.")
+    decimal: Literal[".", ","] = Field(".", description="Decimal separator of numbers: `.` or `,` (`1,5`).")
+
+    @model_validator(mode="after")
+    def _separators(self) -> CsvOptions:
+        from pydantic_core import PydanticCustomError
+
+        if self.decimal == "," and self.delimiter == ",":
+            raise PydanticCustomError("charter_option", "`decimal: \",\"` needs another `delimiter`, such as `;`")
+        if self.quote_char is not None and self.quote_char in (self.delimiter, ""):
+            raise PydanticCustomError("charter_option", "`quote_char` must differ from `delimiter`")
+        return self
+
+
+class JsonlOptions(Strict):
+    """Options of the JSON Lines reader."""
+
+    null_values: NullMarkers = Field(
+        default_factory=list, max_length=100, description="String values that mean missing, such as `NA`.")
 
 
 class Freshness(Strict):
@@ -60,6 +88,7 @@ class DataSourceSpec(Strict):
     table: Column | None = Field(None, description="Table to read whole, for `format: sql`.")
     connection: Connection | None = Field(None, description="Database connection, for `format: sql`.")
     csv: CsvOptions | None = Field(None, description="CSV reader options.")
+    jsonl: JsonlOptions | None = Field(None, description="JSON Lines reader options.")
     columns: list[ColumnSchema] = Field(
         alias="schema", min_length=1, description="The typed column schema; ingest enforces it."
     )
@@ -87,6 +116,8 @@ class DataSourceSpec(Strict):
                     )
         if self.csv is not None and self.format != "csv":
             raise PydanticCustomError("charter_option", "`csv` options apply only to `format: csv`")
+        if self.jsonl is not None and self.format != "jsonl":
+            raise PydanticCustomError("charter_option", "`jsonl` options apply only to `format: jsonl`")
         return self
 
 

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from compiler.spec.base import Column, Document, Name, Strict
+from compiler.spec.base import Column, Document, Finite, Name, Strict
 
 # Metric name -> (tasks it applies to, whether higher is better). No scikit-learn import here;
 # the runtime maps these names onto sklearn.metrics.
@@ -22,11 +22,13 @@ METRICS: dict[str, tuple[frozenset[str], bool]] = {
     "average_precision": (frozenset({_B}), True),
     "log_loss": (frozenset({_B, _M}), False),
     "brier_score": (frozenset({_B}), False),
-    "f1_macro": (frozenset({_B, _M}), True),
-    "f1_weighted": (frozenset({_B, _M}), True),
-    "precision_macro": (frozenset({_B, _M}), True),
-    "recall_macro": (frozenset({_B, _M}), True),
+    # every averaging scikit-learn offers for single-label data (`samples` is for multilabel only)
+    **{f"{base}_{avg}": (frozenset({_B, _M}), True)
+       for base in ("f1", "precision", "recall") for avg in ("macro", "micro", "weighted")},
     "roc_auc_ovr": (frozenset({_M}), True),
+    "roc_auc_ovo": (frozenset({_M}), True),
+    "roc_auc_ovr_weighted": (frozenset({_M}), True),
+    "roc_auc_ovo_weighted": (frozenset({_M}), True),
     "mae": (frozenset({_R}), False),
     "mse": (frozenset({_R}), False),
     "rmse": (frozenset({_R}), False),
@@ -44,9 +46,9 @@ class Gate(Strict):
 
     metric: str = Field(description="A metric valid for the model's task.")
     slice: Name | None = Field(None, description="Evaluate on this slice of the model instead of all rows.")
-    min: float | None = None
-    max: float | None = None
-    max_drop: float | None = Field(None, ge=0, description="Largest allowed regression against `versus`.")
+    min: Finite | None = None
+    max: Finite | None = None
+    max_drop: Finite | None = Field(None, ge=0, description="Largest allowed regression against `versus`.")
     versus: Literal["production", "previous"] | None = Field(None, description="Baseline for `max_drop`.")
     id: Name | None = Field(None, description="Stable id for waivers and reports (default: derived).")
 
@@ -68,16 +70,22 @@ class BusinessMetric(Strict):
 
     name: Name
     expression: str = Field(min_length=1, max_length=2000)
-    min: float | None = None
-    max: float | None = None
+    min: Finite | None = None
+    max: Finite | None = None
 
 
 class Drift(Strict):
     """Feature drift detection against the training profile."""
 
-    method: Literal["psi", "ks"] = Field("psi", description="Population stability index or Kolmogorov-Smirnov.")
-    alert_above: float = Field(0.2, gt=0, description="Alert when a feature's drift exceeds this.")
+    method: Literal["psi", "ks"] = Field(
+        "psi", description="Population stability index, or Kolmogorov-Smirnov (Jensen-Shannon distance for categories)."
+    )
+    alert_above: Finite = Field(0.2, gt=0, description="Alert when a feature's drift exceeds this.")
     features: list[Column] | None = Field(None, description="Features to watch (default: all).")
+    min_rows: int = Field(
+        100, ge=1, le=1_000_000_000,
+        description="Fewest values a feature needs in a batch to be compared; fewer is reported, never `ok`.",
+    )
 
 
 class Monitoring(Strict):

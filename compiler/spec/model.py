@@ -99,6 +99,15 @@ class ModelSpec(Strict):
     estimator: Estimator
     slices: list[Slice] = Field(default_factory=list, description="Subsets evaluated separately.")
     guardrails: list[Guardrail] = Field(default_factory=list, description="Rules applied after prediction.")
+    positive_label: str | int | bool | None = Field(
+        None, description="The positive class of a binary model (default: `true` for a boolean target, `1` for 0/1 "
+        "labels, else the last label in sorted order); shown in the model card.")
+
+    @model_validator(mode="after")
+    def _positive(self) -> ModelSpec:
+        if self.positive_label is not None and self.task != "binary_classification":
+            raise PydanticCustomError("charter_option", "`positive_label` applies only to `binary_classification`")
+        return self
 
 
 class Model(Document):

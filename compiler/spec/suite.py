@@ -17,7 +17,13 @@ from compiler.spec.base import Column, Document, Duration, Name, Severity, Stric
 Scalar = str | int | float | bool
 
 
-class Standardize(Strict):
+class _Step(Strict):
+    training_only: bool = Field(
+        False, description="Apply only to training data, never to the batches `charter monitor` compares."
+    )
+
+
+class Standardize(_Step):
     """Map spellings of one value onto one: `"true": [yes, Y, "1"]`, `"false": [no, N, "0"]` for a
     boolean column, or `mapping: {M: male}` for any column. Quote the `"true"`/`"false"` keys:
     Charter reads keys as text either way, but YAML 1.2 editors and tools read a bare `true:`
@@ -39,20 +45,20 @@ class Standardize(Strict):
         return self
 
 
-class DropColumns(Strict):
+class DropColumns(_Step):
     """Remove columns before checks and training."""
 
     columns: list[Column] = Field(min_length=1)
 
 
-class Deduplicate(Strict):
+class Deduplicate(_Step):
     """Keep one row per key."""
 
     keys: list[Column] = Field(min_length=1, description="Columns that identify a row.")
     keep: Literal["first", "last"] = Field("last", description="Which duplicate survives.")
 
 
-class FillNull(Strict):
+class FillNull(_Step):
     """Replace missing values by a constant or a statistic of the column."""
 
     columns: list[Column] = Field(min_length=1)
@@ -66,13 +72,13 @@ class FillNull(Strict):
         return self
 
 
-class DropNull(Strict):
+class DropNull(_Step):
     """Drop rows with a missing value in any of the columns."""
 
     columns: list[Column] = Field(min_length=1)
 
 
-class Clip(Strict):
+class Clip(_Step):
     """Clip outliers to bounds, or to quantiles of the column."""
 
     column: Column
@@ -95,7 +101,7 @@ class Clip(Strict):
         return self
 
 
-class Rename(Strict):
+class Rename(_Step):
     """Rename columns: `mapping: {old: new}`."""
 
     mapping: dict[Column, Column] = Field(min_length=1)

@@ -37,6 +37,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from compiler.diagnostics import Diagnostic, make
+from compiler.diagnostics.suggest import suggestion
 from compiler.validate.context import Context
 from compiler.validate.frames import (
     NUMERIC,
@@ -93,6 +94,44 @@ def check(ctx: Context) -> Iterator[Diagnostic]:
             if body.task == "regression" and (isinstance(g.predict, bool) or not isinstance(g.predict, int | float)):
                 yield make("X308", "a regression guardrail must predict a number",
                            ctx.span(model, f"/spec/guardrails/{i}/predict"), pointer=f"/spec/guardrails/{i}/predict")
+            elif body.task != "regression":
+                yield from _label(ctx, model, f"/spec/guardrails/{i}/predict", g.predict, cols)
+        if body.positive_label is not None:
+            yield from _label(ctx, model, "/spec/positive_label", body.positive_label, cols)
+
+
+def _declared_values(ctx: Context, model, target: str) -> list[str] | None:
+    """The target's declared `values`, when no prepare step can have changed them."""
+    source = ctx.specset.get("DataSource", model.model.spec.data.source)
+    column = next((c for c in source.model.spec.columns if c.name == target), None) if source else None
+    if column is None or not column.values:
+        return None
+    suite_name = model.model.spec.data.validation
+    suite = ctx.specset.get("ValidationSuite", suite_name) if suite_name else None
+    for step in suite.model.spec.prepare if suite is not None else ():
+        if step.op in ("standardize", "rename"):  # may map or rename labels: too clever to follow here
+            return None
+    return [str(v) for v in column.values]
+
+
+def _label(ctx: Context, model, pointer: str, value, cols: dict[str, str]) -> Iterator[Diagnostic]:
+    """A class label written in the spec (a guardrail's `predict`, `positive_label`) fits the target."""
+    target = model.model.spec.data.target
+    kind = cols.get(target)
+    if kind is None:
+        return
+    fits = {"boolean": isinstance(value, bool) or str(value).lower() in ("true", "false"),
+            "integer": isinstance(value, int) and not isinstance(value, bool)}.get(kind, not isinstance(value, bool))
+    if not fits:
+        shown = str(value).lower() if isinstance(value, bool) else value
+        yield make("X308", f"`{shown}` is not a {kind} label, and target `{target}` is {kind}",
+                   ctx.span(model, pointer), pointer=pointer)
+        return
+    values = _declared_values(ctx, model, target)
+    if values is not None and str(value) not in values:
+        yield make("S206", f"`{value}` is not a label of target `{target}`", ctx.span(model, pointer),
+                   pointer=pointer, help=suggestion(str(value), values, "declared values")
+                   or "declared values: " + ", ".join(f"`{v}`" for v in values))
 
 
 def _data(ctx: Context, model, body, cols: dict[str, str]) -> Iterator[Diagnostic]:

@@ -3,8 +3,10 @@
 ## What it does
 Scans every string of every document, before any other check, for two things:
 control or bidirectional-override characters (S210), and credentials written into the spec
-(S223): URLs with a password, private keys, cloud and GitHub tokens, and values of keys
-named like `password`, `secret`, `token` or `api_key`.
+(S223): URLs with a password, private keys, cloud and GitHub tokens, values of keys
+named like `password`, `secret`, `token` or `api_key`, and `key=value` / `key: value` forms
+(`password=hunter2` in a SQL comment, `pwd: x` in a description) in any string or key.
+Comments holding one are masked in every source snippet.
 
 ## Why is this bad?
 Bidi overrides make text read differently from what it is ("Trojan Source"), and terminal
@@ -33,8 +35,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from compiler.diagnostics import Diagnostic, has_unsafe_chars, make
-from compiler.diagnostics.secrets import HINTS, SECRET_KEYS, SECRET_VALUES
+from compiler.diagnostics import Diagnostic, Span, has_unsafe_chars, make
+from compiler.diagnostics.secrets import HINTS, SECRET_KEYS, SECRET_VALUES, comment_secrets
 from compiler.load.document import Document, escape_token
 from compiler.validate.context import Context
 
@@ -53,6 +55,9 @@ def _walk(doc: Document, value: object, ptr: str) -> Iterator[Diagnostic]:
             if has_unsafe_chars(k):
                 yield make("S210", "a key holds control or bidi characters", doc.span(p, key=True), pointer=p,
                            help="retype the key; it may not display what it contains")
+            if HINTS.search(k) and (what := next((w for pat, w in SECRET_VALUES if pat.search(k)), None)):
+                yield make("S223", f"{what} is written into a key of the spec", doc.span(p, key=True), pointer=p,
+                           help="remove it and rotate it; keys are printed like values")
             if isinstance(v, str) and v and SECRET_KEYS.search(k) and not v.startswith(("${", "env:", "secret:")):
                 yield _secret(doc, p, f"a literal value for `{k}`")
                 continue
@@ -76,6 +81,11 @@ def _secret(doc: Document, ptr: str, what: str) -> Diagnostic:
                 help="remove it, rotate it, and read it from an environment variable (e.g. `connection.url_env`)")
 
 
-def redactions(diags) -> list:
-    """Spans whose source text must be masked in every snippet (the secrets found above)."""
-    return [d.span for d in diags if d.code == "S223" and d.span is not None]
+def redactions(diags, texts: dict[str, str] | None = None) -> list:
+    """Spans whose source text must be masked in every snippet: the secrets found above, and
+    comments that hold one (comments are not data, so no rule reports them, but snippets show them).
+    """  # noqa: D205
+    spans = [d.span for d in diags if d.code == "S223" and d.span is not None]
+    for path, text in (texts or {}).items():
+        spans += [Span(path, line, col, line, 10**6) for line, col in comment_secrets(text)]
+    return spans
