@@ -53,8 +53,9 @@ def build(dest: Path, files: int, commits: int) -> list[str]:
         lines[at] = f"{indent}description: Revision {i} of this spec."
         texts[path] = "\n".join(lines)
         data = texts[path].encode()
+        message = f"edit {i:04d}\n".encode()  # its length, not a fixed one: 5 digits from commit 10,000
         stream.append(f"commit refs/heads/main\nmark :{i + 1}\ncommitter Bench <b@example.com> {1700000000 + i} +0000\n"
-                      f"data 9\nedit {i:04d}\n" + ("from refs/heads/main^0\n" if i == 0 else "")
+                      f"data {len(message)}\n{message.decode()}" + ("from refs/heads/main^0\n" if i == 0 else "")
                       + f"M 100644 inline {path}\ndata {len(data)}\n")
         stream.append(data.decode() + "\n")
     stream.append("".join(f"reset refs/tags/c{n}\nfrom :{n}\n\n" for n in (2000, 3000, 4000, commits)))
