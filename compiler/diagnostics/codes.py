@@ -68,6 +68,8 @@ _TABLE = [
     Code("S225", "unsafe-path", _E, "a path leaves the repository or is absolute"),
     Code("S226", "invalid-option", _E, "options that cannot be used together"),
     Code("S227", "expired-waiver", _W, "a waiver's expiry date has passed"),
+    Code("S228", "invalid-label", _E, "a label key or value breaks Kubernetes' label syntax"),
+    Code("S229", "param-over-limit", _E, "an estimator parameter is above the ceiling set in `charter.yaml`"),
     # X3xx: references between specs
     Code("X301", "unknown-reference", _E, "a reference names no spec of the expected kind"),
     Code("X302", "wrong-kind-reference", _E, "a reference names a spec of another kind"),

@@ -18,6 +18,12 @@ _DURATION = re.compile(r"(?:[0-9]{1,6}[smhdw])+\Z")
 _COLUMN = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}\Z")
 _QUANTITY = re.compile(r"[0-9]+(?:\.[0-9]+)?(?:m|k|M|G|T|Ki|Mi|Gi|Ti)?\Z")
 _ENV = re.compile(r"[A-Z_][A-Z0-9_]{0,127}\Z")
+# Kubernetes label syntax (labels reach manifests): a name part of at most 63 characters, and a
+# key that may carry a DNS-subdomain prefix of at most 253 characters before `/`.
+_LABEL_NAME = r"[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
+_LABEL_PREFIX = r"[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?)*"
+_LABEL_KEY = re.compile(rf"(?:(?=[^/]{{1,253}}/){_LABEL_PREFIX}/)?{_LABEL_NAME}\Z")
+_LABEL_VALUE = re.compile(rf"(?:{_LABEL_NAME})?\Z")
 
 
 def _name(value: str) -> str:
@@ -74,6 +80,27 @@ def _quantity(value: str) -> str:
     return value
 
 
+def _label_key(value: str) -> str:
+    if not _LABEL_KEY.match(value):
+        raise PydanticCustomError(
+            "charter_label", "`{shown}` is not a Kubernetes label key",
+            {"shown": value[:80], "help": "use an optional DNS-subdomain prefix and `/`, then a name of at most 63 "
+                                          "letters, digits, `-`, `_` and `.`, starting and ending with a letter or "
+                                          "digit, such as `team` or `acme.com/cost-center`"},
+        )
+    return value
+
+
+def _label_value(value: str) -> str:
+    if not _LABEL_VALUE.match(value):
+        raise PydanticCustomError(
+            "charter_label", "`{shown}` is not a Kubernetes label value",
+            {"shown": value[:80], "help": "use at most 63 letters, digits, `-`, `_` and `.`, starting and ending "
+                                          "with a letter or digit, or an empty string"},
+        )
+    return value
+
+
 def _pattern(regex: re.Pattern, description: str) -> WithJsonSchema:
     # The JSON Schema carries the same rule as the validator, for editors.
     return WithJsonSchema({"type": "string", "pattern": "^" + regex.pattern.removesuffix("\\Z") + "$",
@@ -86,6 +113,11 @@ Duration = Annotated[str, AfterValidator(_duration), _pattern(_DURATION, "A dura
 Column = Annotated[str, AfterValidator(_column), _pattern(_COLUMN, "A column name.")]
 EnvVar = Annotated[str, AfterValidator(_env), _pattern(_ENV, "An environment variable name.")]
 Quantity = Annotated[str, AfterValidator(_quantity), _pattern(_QUANTITY, "A Kubernetes quantity: `500m`, `512Mi`.")]
+# No schema on the key type: pydantic would publish it as `patternProperties`, which lets other
+# keys through; the `labels` field carries it as `propertyNames` instead.
+LabelKey = Annotated[str, AfterValidator(_label_key)]
+LabelValue = Annotated[str, AfterValidator(_label_value),
+                       _pattern(_LABEL_VALUE, "A Kubernetes label value: at most 63 characters, or empty.")]
 Severity = Literal["error", "warn"]
 # A number a threshold can be compared with: `.nan`, `.inf` and `1.0e+400` (infinite once read)
 # are refused, since a NaN bound passes every check and neither can be written to JSON.
@@ -105,7 +137,9 @@ class Metadata(Strict):
 
     name: Name = Field(description="Unique name of the spec within its kind; other specs refer to it by this name.")
     description: str | None = Field(None, max_length=2000, description="One or two sentences for people.")
-    labels: dict[str, str] = Field(default_factory=dict, description="Free-form labels copied to generated resources.")
+    labels: dict[LabelKey, LabelValue] = Field(
+        default_factory=dict, description="Labels copied to generated resources, in Kubernetes' label syntax.",
+        json_schema_extra={"propertyNames": _pattern(_LABEL_KEY, "A Kubernetes label key.").json_schema})
 
 
 class Waiver(Strict):

@@ -63,6 +63,20 @@ class PromotionOptions(Strict):
                                     "only pushes the branch (`branch`).")
 
 
+class Limits(Strict):
+    """Ceilings on the estimator parameters that size a training run; a Model asking for more
+    is an error (S229). Parameters whose default is unbounded (`max_depth`) have none.
+    """  # noqa: D205 - pydantic publishes this docstring as the JSON Schema description (`charter schema`)
+
+    n_estimators: int = Field(5000, ge=1, description="Trees or boosting rounds of an ensemble.")
+    max_iter: int = Field(100_000, ge=1, description="Iterations of a solver (boosting rounds of "
+                                                     "`HistGradientBoosting*`).")
+    n_jobs: int = Field(8, ge=1, description="Parallel processes or threads; a negative `n_jobs` (every CPU) is "
+                                             "refused.")
+    n_neighbors: int = Field(1000, ge=1, description="Neighbours of a nearest-neighbours model.")
+    cv: int = Field(20, ge=2, description="Cross-validation folds of a `*CV` estimator, each a full fit.")
+
+
 class ProjectSpec(Strict):
     """The `spec` of the Project."""
 
@@ -89,6 +103,7 @@ class ProjectSpec(Strict):
     airflow: AirflowOptions = Field(default_factory=AirflowOptions)
     install: InstallOptions = Field(default_factory=InstallOptions)
     promotion: PromotionOptions = Field(default_factory=PromotionOptions)
+    limits: Limits = Field(default_factory=Limits)
 
 
 class Project(Document):

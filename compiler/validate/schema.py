@@ -34,6 +34,7 @@ _CUSTOM = {
     "charter_name": "S207", "charter_handle": "S208", "charter_duration": "S220", "charter_option": "S226",
     "charter_quantity": "S206",
     "charter_column": "S206", "charter_env": "S206", "charter_value": "S206",
+    "charter_label": "S228",
     "charter_raci_accountable": "S211", "charter_raci_responsible": "S212",
 }  # fmt: skip
 
@@ -150,8 +151,10 @@ def _diagnostic(doc: Document, model: type[BaseModel], err: ErrorDetails, ptr: s
         return make("S204", f"missing required field {ctx.get('discriminator', '`rule`')}".replace("'", "`"),
                     doc.span(ptr), pointer=ptr)
     if etype in _CUSTOM:
-        # A whole-mapping problem (fields that do not go together) points at the mapping's key.
-        return make(_CUSTOM[etype], err["msg"], doc.span(ptr, key=isinstance(value, dict)), pointer=ptr)
+        # A whole-mapping problem (fields that do not go together) points at the mapping's key,
+        # and so does a bad key (pydantic ends its `loc` with `[key]`).
+        key = isinstance(value, dict) or rest[-1:] == ["[key]"]
+        return make(_CUSTOM[etype], err["msg"], doc.span(ptr, key=key), pointer=ptr, help=ctx.get("help"))
     if etype == "literal_error":
         expected = [e.strip().strip("'") for e in str(ctx.get("expected", "")).replace(" or ", ", ").split(",")]
         got = value if isinstance(value, str) else describe(value)

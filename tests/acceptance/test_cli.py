@@ -143,3 +143,14 @@ def test_compile_out_writes_only_under_the_folder(example_repo, tmp_path):
     for bad in (".", ".."):
         refused = run_charter("compile", "--out", bad, cwd=example_repo)
         assert refused.returncode == 2 and "name a folder of its own" in refused.stderr
+
+
+def test_empty_spec_file_warns_but_fails_strict(example_repo):
+    """An empty file (a spec being written) must not break the tree, but strict CI catches it."""
+    (example_repo / "specs/empty.yaml").write_text("")
+    (example_repo / "specs/comments.yaml").write_text("# to do: the returns model\n")
+    relaxed = run_charter("validate", "--format", "short", cwd=example_repo)
+    assert relaxed.returncode == 0, relaxed.stdout + relaxed.stderr
+    assert relaxed.stdout.count("warning L111") == 2, relaxed.stdout
+    strict = run_charter("validate", "--strict", "--format", "short", cwd=example_repo)
+    assert strict.returncode == 1 and "specs/empty.yaml:1:1: warning L111" in strict.stdout, strict.stdout

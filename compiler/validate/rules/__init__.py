@@ -18,6 +18,7 @@ RULES: tuple[str, ...] = (
     "suites",
     "models",
     "estimator",
+    "limits",
     "metrics",
     "rollout",
     "waivers",
