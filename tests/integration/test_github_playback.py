@@ -26,13 +26,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
 from tests.tools.actions import Runner
+from tests.tools.origin import drift_customers, example_origin, git, merge
 
 pytestmark = pytest.mark.integration
 pytest.importorskip("sklearn")
 
-GIT = ["git", "-c", "user.name=dev", "-c", "user.email=dev@example.com"]
 FAKE_GH = """#!/usr/bin/env bash
 printf '%s\\n' "$*" >> "$FAKE_GH_LOG"
 case "$1 $2" in
@@ -43,26 +42,10 @@ esac
 """
 
 
-def git(*args: str, cwd: Path) -> str:
-    return subprocess.run([*GIT, *args], cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
-
-
 @pytest.fixture
 def world(tmp_path):
     """A bare origin holding the example, a developer's clone, and a runner."""
-    dev = tmp_path / "dev"
-    dev.mkdir()
-    for name in ("charter.yaml", "charter.lock", ".gitignore"):
-        shutil.copy(REPO / name, dev / name)
-    for name in ("specs", "schemas", "generated", ".github", "requirements"):
-        shutil.copytree(REPO / name, dev / name)
-    git("init", "-q", "-b", "main", cwd=dev)
-    git("add", "-A", cwd=dev)
-    git("commit", "-qm", "the example", cwd=dev)
-    origin = tmp_path / "origin.git"
-    subprocess.run(["git", "clone", "-q", "--bare", str(dev), str(origin)], check=True)
-    git("remote", "add", "origin", str(origin), cwd=dev)
-    git("fetch", "-q", "origin", cwd=dev)
+    dev, origin = example_origin(tmp_path)
     fake = tmp_path / "fake-bin"
     fake.mkdir()
     (fake / "gh").write_text(FAKE_GH)
@@ -91,17 +74,6 @@ def pull_request(world, branch: str, number: int) -> dict:
                                     f"refs/pull/{number}/merge")
 
 
-def merge(world, branch: str) -> tuple[str, str]:
-    dev = world["dev"]
-    git("fetch", "-q", "origin", cwd=dev)
-    git("switch", "-q", "main", cwd=dev)
-    git("reset", "-q", "--hard", "origin/main", cwd=dev)
-    before = git("rev-parse", "HEAD", cwd=dev)
-    git("merge", "-q", "--no-ff", "-m", f"Merge {branch}", f"origin/{branch}", cwd=dev)
-    git("push", "-q", "origin", "main", cwd=dev)
-    return before, git("rev-parse", "HEAD", cwd=dev)
-
-
 def passed(results, *jobs: str) -> None:
     for job in jobs:
         assert results[job].status == "success", f"{job}:\n{results[job].log[-6000:]}"
@@ -125,7 +97,7 @@ def test_from_pull_request_to_production_and_monitoring(world):
     assert results["comment"].status == "skipped"  # opt-in (CHARTER_PR_COMMENT)
 
     # 2. merged: the main workflow trains, promotes and proposes the promotion
-    before, after = merge(world, "tune")
+    before, after = merge(dev, "tune")
     old = json.loads((dev / "charter.lock").read_text())["models"]["churn"]["version"]
     results = world["runner"].workflow(dev / ".github/workflows/charter-main.yml", "push", {"before": before},
                                        after, "refs/heads/main")
@@ -153,18 +125,12 @@ def test_from_pull_request_to_production_and_monitoring(world):
     assert unapproved["plan"].status == "failure" and "@carol" in unapproved["plan"].summary
 
     # 4. merged; the monitor finds the promoted model from a fresh clone
-    _, deployed = merge(world, promotion)
+    _, deployed = merge(dev, promotion)
     monitor = dev / ".github/workflows/charter-monitor.yml"
     results = world["runner"].workflow(monitor, "workflow_dispatch", {}, deployed, "refs/heads/main")
     passed(results, "monitor-churn")
     # new data arrives that has drifted: the same job alerts
-    data = dev / "specs/data/customers.csv"
-    rows = data.read_text().splitlines()
-    contract = rows[0].split(",").index("contract")
-    data.write_text("\n".join([rows[0]] + [",".join("monthly" if i == contract else v
-                                                    for i, v in enumerate(r.split(","))) for r in rows[1:]]) + "\n")
-    git("commit", "-qam", "the latest month of customers", cwd=dev)
-    git("push", "-q", "origin", "main", cwd=dev)
+    drift_customers(dev)
     drifted = world["runner"].workflow(monitor, "workflow_dispatch", {}, git("rev-parse", "HEAD", cwd=dev),
                                        "refs/heads/main")
     assert drifted["monitor-churn"].status == "failure"

@@ -20,17 +20,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
 from tests.targets.external import load_yaml_all
+from tests.tools.origin import drift_customers, example_origin, git, merge
 
 pytestmark = pytest.mark.integration
 pytest.importorskip("sklearn")
 
-GIT = ["git", "-c", "user.name=dev", "-c", "user.email=dev@example.com"]
-
-
-def git(*args: str, cwd: Path) -> str:
-    return subprocess.run([*GIT, *args], cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
 
 
 class GitLab:
@@ -62,19 +57,7 @@ class GitLab:
 
 @pytest.fixture
 def world(tmp_path):
-    dev = tmp_path / "dev"
-    dev.mkdir()
-    for name in ("charter.yaml", "charter.lock", ".gitignore"):
-        shutil.copy(REPO / name, dev / name)
-    for name in ("specs", "schemas", "generated", ".github", "requirements"):
-        shutil.copytree(REPO / name, dev / name)
-    git("init", "-q", "-b", "main", cwd=dev)
-    git("add", "-A", cwd=dev)
-    git("commit", "-qm", "the example", cwd=dev)
-    origin = tmp_path / "origin.git"
-    subprocess.run(["git", "clone", "-q", "--bare", str(dev), str(origin)], check=True)
-    git("config", "receive.advertisePushOptions", "true", cwd=origin)
-    git("remote", "add", "origin", str(origin), cwd=dev)
+    dev, origin = example_origin(tmp_path)
     gitlab = GitLab(tmp_path / "runs", origin, {"CHARTER_STORE": str(tmp_path / "store")})
     return dev, origin, gitlab, tmp_path / "store"
 
@@ -85,16 +68,6 @@ def jobs_of(dev: Path) -> dict:
 
 def ok(result: subprocess.CompletedProcess, what: str) -> None:
     assert result.returncode == 0, f"{what}:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
-
-
-def merge(dev: Path, branch: str) -> tuple[str, str]:
-    git("fetch", "-q", "origin", cwd=dev)
-    git("switch", "-q", "main", cwd=dev)
-    git("reset", "-q", "--hard", "origin/main", cwd=dev)
-    before = git("rev-parse", "HEAD", cwd=dev)
-    git("merge", "-q", "--no-ff", "-m", f"Merge {branch}", f"origin/{branch}", cwd=dev)
-    git("push", "-q", "origin", "main", cwd=dev)
-    return before, git("rev-parse", "HEAD", cwd=dev)
 
 
 def test_gitlab_jobs_from_merge_request_to_monitoring(world):
@@ -131,12 +104,6 @@ def test_gitlab_jobs_from_merge_request_to_monitoring(world):
     _, deployed = merge(dev, promotion)
     monitor = {"CHARTER_MONITOR": "churn"}
     ok(gitlab.job(jobs, "charter-monitor-churn", "schedule", deployed, **monitor), "monitor")
-    data = dev / "specs/data/customers.csv"
-    rows = data.read_text().splitlines()
-    contract = rows[0].split(",").index("contract")
-    data.write_text("\n".join([rows[0]] + [",".join("monthly" if i == contract else v
-                                                    for i, v in enumerate(r.split(","))) for r in rows[1:]]) + "\n")
-    git("commit", "-qam", "the latest month of customers", cwd=dev)
-    git("push", "-q", "origin", "main", cwd=dev)
+    drift_customers(dev)
     drifted = gitlab.job(jobs, "charter-monitor-churn", "schedule", git("rev-parse", "HEAD", cwd=dev), **monitor)
     assert drifted.returncode == 1 and "ALERT" in drifted.stdout
