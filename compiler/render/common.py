@@ -20,6 +20,8 @@ import re
 
 import yaml
 
+from compiler.plain import plain_url
+
 try:  # libyaml's emitter when present: the same output, several times faster
     from yaml import CSafeDumper as _Base
 except ImportError:  # pragma: no cover - PyYAML without libyaml
@@ -216,10 +218,6 @@ def image(project: dict) -> str:
 WORKDIR = "/workspace"
 
 
-class TargetUnavailable(Exception):
-    """A target whose tool is not installed (the message says what to install)."""
-
-
 _DAYS = {d: i for i, d in enumerate("sun mon tue wed thu fri sat".split())}
 
 
@@ -251,11 +249,6 @@ def _has_seven(item: str) -> bool:
     return "7" in item.partition("/")[0].split("-")
 
 
-# A URL that can stand as plain text in GitHub and Argo expressions, GitLab variables and
-# Jinja: charter.yaml's validator refuses any other `shared_store`.
-_SAFE_URL = re.compile(r"[a-z][a-z0-9+.-]*://[^\s\x00-\x1f\x7f'\"`$\\{}]+\Z")
-
-
 def shared_store(project: dict) -> str | None:
     """The store generated jobs and servers reach.
 
@@ -265,8 +258,8 @@ def shared_store(project: dict) -> str | None:
     """
     declared = project.get("shared_store")
     if declared:
-        if not _SAFE_URL.match(declared):  # validation rejects it; a hand-made IR might hold it
+        if not plain_url(declared):  # validation rejects it; a hand-made IR might hold it
             raise ValueError(f"refusing shared_store {declared!r}: not a plain URL")
         return declared.rstrip("/")
     store = project.get("artifact_store") or ".charter/artifacts"
-    return store.rstrip("/") if _SAFE_URL.match(store) and not store.startswith("file://") else None
+    return store.rstrip("/") if plain_url(store) and not store.startswith("file://") else None

@@ -23,6 +23,7 @@ import json
 import shlex
 
 from compiler import __version__
+from compiler.plain import plain_path
 from compiler.render.common import RUN_AFFECTED, dump_yaml, shared_store, sunday_as_zero
 from compiler.render.header import header
 
@@ -52,7 +53,9 @@ def install(project: dict, runtime: bool = False) -> dict:
     var = "CHARTER_RUN_PACKAGE" if runtime else "CHARTER_PACKAGE"
     env = {"CHARTER_PACKAGE": f"${{{{ vars.{var} || '{package(runtime)}' }}}}"}
     constraints = (project.get("install") or {}).get("constraints")
-    if constraints:  # validated: a repository path of [A-Za-z0-9_./-], so no `$` reaches an expression
+    if constraints:  # a plain path: no `$` (an expression) reaches the env value
+        if not plain_path(constraints):
+            raise ValueError(f"refusing constraints path {constraints!r}")
         env["PIP_CONSTRAINT"] = constraints
     return {"name": "Install charter", "env": env, "run": 'python -m pip install "$CHARTER_PACKAGE"'}
 

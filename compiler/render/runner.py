@@ -19,6 +19,7 @@ image. No spec text reaches the file except the constraints path, which validati
 from __future__ import annotations
 
 from compiler import __version__
+from compiler.plain import plain_path
 from compiler.render.common import WORKDIR
 from compiler.render.header import header
 
@@ -32,7 +33,7 @@ IGNORED = (".git", ".charter", ".venv", ".venv-*", "**/__pycache__", "**/*.pyc",
 def render(graph, out: str) -> dict[str, str]:
     project = graph.project
     constraints = (project.get("install") or {}).get("constraints")
-    if constraints is not None and not _plain_path(constraints):
+    if constraints is not None and not plain_path(constraints):
         raise ValueError(f"refusing constraints path {constraints!r}")
     lines = [
         f"FROM {BASE}",
@@ -66,9 +67,3 @@ def render(graph, out: str) -> dict[str, str]:
     dockerfile = header(["charter.yaml"]) + "\n" + "\n".join(lines) + "\n"
     ignore = header(["charter.yaml"]) + "".join(f"{p}\n" for p in IGNORED)
     return {f"{out}/{FOLDER}/Dockerfile": dockerfile, f"{out}/{FOLDER}/Dockerfile.dockerignore": ignore}
-
-
-def _plain_path(path: str) -> bool:
-    """A repository-relative path of plain characters (validation allows no other)."""
-    return (bool(path) and all(c.isascii() and (c.isalnum() or c in "_./-") for c in path)
-            and not path.startswith("/") and ".." not in path.split("/"))

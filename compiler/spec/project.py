@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field
 from pydantic_core import PydanticCustomError
 
+from compiler.plain import PLAIN_PATH, PLAIN_URL
 from compiler.spec.base import Document, Name, Strict
 
 TARGETS: tuple[Target, ...] = ("github", "gitlab", "argo", "airflow", "kubeflow", "kubernetes", "runner", "codeowners",
@@ -48,7 +49,7 @@ class InstallOptions(Strict):
     """How the generated CI jobs install Charter."""
 
     constraints: str | None = Field(
-        None, max_length=300, pattern=r"^[A-Za-z0-9_.][A-Za-z0-9_./-]*$",
+        None, max_length=300, pattern=PLAIN_PATH,
         description="A pip constraints file in the repository, such as `requirements/constraints.txt`: the "
                     "generated GitHub jobs install Charter with it (`PIP_CONSTRAINT`), so CI gets the versions "
                     "it pins.")
@@ -91,7 +92,7 @@ class ProjectSpec(Strict):
     # Not a path: reached from pods and CI runners. Quotes, `$`, braces and backslashes are
     # refused so the URL can stand in GitHub, GitLab, Argo and Jinja fields as plain text.
     shared_store: str | None = Field(
-        None, max_length=500, pattern=r"^[a-z][a-z0-9+.-]*://[^\s\x00-\x1f\x7f'\"`$\\{}]+$",
+        None, max_length=500, pattern=PLAIN_URL,
         description="The artifact store every generated job and model server uses, an fsspec URL such as "
                     "`s3://acme-ml/charter`: it becomes `CHARTER_STORE` in CI jobs, pipeline pods and the "
                     "analysis Job, and the root of KServe's `storageUri`.")
