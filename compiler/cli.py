@@ -296,12 +296,7 @@ def _compile(args: argparse.Namespace) -> int:
     if unavailable:
         print(f"note: charter.yaml lists targets this version cannot render yet: {', '.join(unavailable)}",
               file=sys.stderr)
-    from compiler.render.common import TargetUnavailable
-
-    try:
-        return _write_targets(args, root, graph, [t for t in wanted if t in TARGETS])
-    except TargetUnavailable as exc:
-        raise UsageError(str(exc)) from None
+    return _write_targets(args, root, graph, [t for t in wanted if t in TARGETS])
 
 
 def _write_targets(args: argparse.Namespace, root: Path, graph, targets: list[str]) -> int:

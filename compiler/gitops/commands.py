@@ -164,8 +164,7 @@ def status(root: Path, args) -> tuple[str, int]:
                  "generated": [], "pipelines": []}
     if graph is not None:
         out = graph.project.get("output", "generated")
-        notes: list[str] = []
-        files = render_all(graph, out, notes, lock_versions(head.lock()))
+        files = render_all(graph, out, lock_versions(head.lock()))
         for path, text in sorted(files.items()):
             p = root / path
             if not p.is_file():
@@ -178,7 +177,7 @@ def status(root: Path, args) -> tuple[str, int]:
                 rel = p.relative_to(root).as_posix()
                 if p.is_file() and rel not in files:
                     doc["generated"].append({"path": rel, "state": "no longer generated"})
-        doc["notes"] = notes
+        doc["notes"] = []  # kept in the JSON: nothing to say since every target renders with the core
         lock = worktree(root).lock().get("models", {})
         from compiler.execute.fingerprint import fingerprint
 

@@ -3,25 +3,13 @@
 from __future__ import annotations
 
 
-def render_all(graph, out: str, notes: list[str], versions: dict | None = None) -> dict[str, str]:
-    from dataclasses import replace
+def render_all(graph, out: str, versions: dict | None = None) -> dict[str, str]:
+    """Every file `charter compile` writes for this graph: `ir` and charter.yaml's targets."""
+    from compiler.render import render_graph
+    from compiler.render.registry import TARGETS
 
-    from compiler.render.common import TargetUnavailable
-    from compiler.render.registry import TARGETS, load_target
-
-    if versions:
-        graph = replace(graph, project={**graph.project, "versions": dict(sorted(versions.items()))})
-    files: dict[str, str] = {}
-    for target in dict.fromkeys(["ir", *graph.project.get("targets", [])]):
-        if target not in TARGETS:
-            continue
-        try:
-            files.update(load_target(target)(graph, out))
-        except TargetUnavailable as exc:
-            note = f"target `{target}` not compared: {exc}"
-            if note not in notes:
-                notes.append(note)
-    return files
+    targets = [t for t in dict.fromkeys(["ir", *graph.project.get("targets", [])]) if t in TARGETS]
+    return render_graph(graph, targets, out, versions).files
 
 
 def lock_versions(lock: object) -> dict[str, str]:

@@ -47,9 +47,7 @@ def rollback(root: Path, args) -> tuple[str, int]:
     head_graph, head_problems = worktree(root).compile()
     if head_graph is None:
         raise CommandError("after the rollback the specs do not compile: " + "; ".join(head_problems[:5]))
-    notes: list[str] = []
-    files = render_all(head_graph, head_graph.project.get("output", "generated"), notes,
-                       lock_versions(worktree(root).lock()))
+    files = render_all(head_graph, head_graph.project.get("output", "generated"), lock_versions(worktree(root).lock()))
     for path, text in sorted(files.items()):
         target = root / path
         if not target.is_file() or target.read_text(encoding="utf-8") != text:

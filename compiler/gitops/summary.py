@@ -45,11 +45,10 @@ def summarize(snap) -> dict:
         for g in m.step("gate").params["gates"]:
             if m.name not in doc["used_by"].setdefault(g["metric_set"], []):
                 doc["used_by"][g["metric_set"]].append(m.name)
-    notes: list[str] = []
-    files = render_all(graph, doc["output"], notes, lock_versions(snap.lock()))
+    files = render_all(graph, doc["output"], lock_versions(snap.lock()))
     doc["generated"] = {path: content_hash(text) for path, text in files.items()}
     doc["generated_blobs"] = {path: blob_id(text.encode("utf-8")) for path, text in files.items()}
-    doc["notes"] = notes
+    doc["notes"] = []  # a revision's own notes; plans merge those of both revisions
     return doc
 
 
