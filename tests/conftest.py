@@ -42,14 +42,23 @@ def run_charter(*args: str, cwd: Path, env: dict | None = None) -> subprocess.Co
                           capture_output=True, text=True, timeout=120)
 
 
+# The worked example's parts: its specs and settings, and what compile and run committed.
+EXAMPLE = ("charter.yaml", "specs", "schemas")
+COMMITTED = ("charter.lock", ".gitignore", "generated", ".github", "requirements")
+
+
+def copy_example(dest: Path, parts: tuple[str, ...] = EXAMPLE) -> Path:
+    """Copy parts of this repository's example (files or folders) into `dest`, created here."""
+    dest.mkdir(parents=True)
+    for name in parts:
+        (shutil.copytree if (REPO / name).is_dir() else shutil.copy)(REPO / name, dest / name)
+    return dest
+
+
 @pytest.fixture
 def example_repo(tmp_path: Path) -> Path:
     """A temporary git repository holding a copy of the worked example."""
-    dest = tmp_path / "repo"
-    dest.mkdir()
-    shutil.copy(REPO / "charter.yaml", dest / "charter.yaml")
-    shutil.copytree(REPO / "specs", dest / "specs")
-    shutil.copytree(REPO / "schemas", dest / "schemas")
+    dest = copy_example(tmp_path / "repo")
     git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
     subprocess.run([*git, "init", "-q", "-b", "main"], cwd=dest, check=True)
     subprocess.run([*git, "add", "-A"], cwd=dest, check=True)

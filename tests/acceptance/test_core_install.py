@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from compiler.cli import RUN_EXTRA
-from tests.conftest import REPO
+from tests.conftest import EXAMPLE, REPO, copy_example
 
 # The `run` extra's import names, with what they pull in.
 ABSENT = ("polars", "pyarrow", "pandas", "numpy", "sklearn", "skops", "scipy", "joblib")
@@ -39,12 +39,7 @@ def core(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory) -> Path:
-    dest = tmp_path_factory.mktemp("core") / "repo"
-    dest.mkdir()
-    for name in ("charter.yaml", "charter.lock"):
-        shutil.copy(REPO / name, dest / name)
-    for name in ("specs", "schemas", "generated", ".github"):
-        shutil.copytree(REPO / name, dest / name)
+    dest = copy_example(tmp_path_factory.mktemp("core") / "repo", (*EXAMPLE, "charter.lock", "generated", ".github"))
     git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
     subprocess.run([*git, "init", "-q", "-b", "main"], cwd=dest, check=True)
     subprocess.run([*git, "add", "-A"], cwd=dest, check=True)

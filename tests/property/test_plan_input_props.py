@@ -12,7 +12,6 @@ on `main`); each example resets a `prop` branch to `main`, commits its change th
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -30,14 +29,9 @@ INPUTS = ("resource_changes", "unknown_resources", "data_changes", "lock_changes
 
 @pytest.fixture(scope="module")
 def base(tmp_path_factory) -> Path:
-    from tests.conftest import REPO
+    from tests.conftest import EXAMPLE, copy_example
 
-    dest = tmp_path_factory.mktemp("plan-props") / "repo"
-    dest.mkdir()
-    for name in ("charter.yaml", "charter.lock"):
-        shutil.copy(REPO / name, dest / name)
-    for name in ("specs", "schemas"):
-        shutil.copytree(REPO / name, dest / name)
+    dest = copy_example(tmp_path_factory.mktemp("plan-props") / "repo", (*EXAMPLE, "charter.lock"))
     git(dest, "init", "-q", "-b", "main")
     assert main(["compile", "--root", str(dest)]) == 0
     commit(dest, "example, lock and generated files")

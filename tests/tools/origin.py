@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
-from tests.conftest import REPO
+from tests.conftest import COMMITTED, EXAMPLE, copy_example
 
 GIT = ["git", "-c", "user.name=dev", "-c", "user.email=dev@example.com"]
 
@@ -17,12 +16,7 @@ def git(*args: str, cwd: Path) -> str:
 
 def example_origin(tmp: Path) -> tuple[Path, Path]:
     """(developer's clone, bare origin), both holding the example with its generated files and lock."""
-    dev = tmp / "dev"
-    dev.mkdir()
-    for name in ("charter.yaml", "charter.lock", ".gitignore"):
-        shutil.copy(REPO / name, dev / name)
-    for name in ("specs", "schemas", "generated", ".github", "requirements"):
-        shutil.copytree(REPO / name, dev / name)
+    dev = copy_example(tmp / "dev", (*EXAMPLE, *COMMITTED))
     git("init", "-q", "-b", "main", cwd=dev)
     git("add", "-A", cwd=dev)
     git("commit", "-qm", "the example", cwd=dev)
