@@ -49,6 +49,21 @@ STORE_HELP = ("artifact store: a folder or an fsspec URL (default: $CHARTER_STOR
               "charter.yaml; the same order for every command)")
 
 
+SERVE_EXAMPLES = """\
+examples (docs/serving.md has the answers of a real run):
+  charter serve churn --port 8080
+  curl -s localhost:8080/v2/health/ready
+  curl -s localhost:8080/v1/models/churn:predict -d '{"instances": [{"tenure_months": 0, "contract": "monthly",
+    "monthly_charges": 70.5, "total_charges": 70.5, "support_calls": 2, "region": "north"}]}'
+  curl -s localhost:8080/v1/models/churn:predict -d '{"instances": [[0, "monthly", 70.5, 70.5, 2, "north"]]}'
+  curl -s localhost:8080/v2/models/churn/infer -H 'content-type: application/json' -d '{"inputs": [
+    {"name": "tenure_months", "shape": [1], "datatype": "INT64", "data": [0]},
+    {"name": "contract", "shape": [1], "datatype": "BYTES", "data": ["monthly"]}, ...]}'
+  curl -s localhost:8080/v2/models/churn       # inputs, outputs and their datatypes
+  curl -s localhost:8080/metrics               # Prometheus: charter_* series
+"""
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="charter", description="Validate, compile and reconcile declarative ML system specs."
@@ -108,6 +123,23 @@ def _parser() -> argparse.ArgumentParser:
     mo.add_argument("--report", type=Path, default=None, help="also write the JSON report to this file")
     mo.add_argument("--store", default=None, help=STORE_HELP)
     mo.add_argument("--root", type=Path, default=None, help="repository root (default: found from the cwd)")
+
+    sv = sub.add_parser("serve", help="serve a promoted model over HTTP: KServe V1 and the Open Inference Protocol",
+                        description="Serve a model package with KServe's Python model server and Charter's "
+                                    "predictor: the input contract, the guardrails and the metrics of the evaluate "
+                                    "step. Needs the serve extra: pip install 'charter[serve]'.",
+                        epilog=SERVE_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sv.add_argument("model", help="name of the Model")
+    sv.add_argument("--version", default=None, help="the version to serve (default: the one charter.lock promotes)")
+    sv.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1; 0.0.0.0 in a pod)")
+    sv.add_argument("--port", type=int, default=8080, help="HTTP port (default: 8080, as KServe)")
+    sv.add_argument("--store", default=None, help=STORE_HELP)
+    sv.add_argument("--model-dir", type=Path, default=None,
+                    help="serve the package in this folder instead (where KServe's storage initializer puts "
+                         "storageUri: /mnt/models); needs no repository")
+    sv.add_argument("--environment", default=None,
+                    help="label of the metrics and the prediction log (default: $CHARTER_ENVIRONMENT, else local)")
+    sv.add_argument("--root", type=Path, default=None, help="repository root (default: found from the cwd)")
 
     pl = sub.add_parser("plan", help="judge a change against the base ref: diff, impact, risk, approvals")
     pl.add_argument("--base", default=None, help="base ref (default: origin/<base_branch>, else <base_branch>)")
@@ -509,6 +541,37 @@ def _monitor(args: argparse.Namespace) -> int:
     return EXIT_TOO_FEW_ROWS if report["insufficient"] else EXIT_OK
 
 
+def _serve(args: argparse.Namespace) -> int:
+    _needs_runtime("serve")
+    from importlib.util import find_spec
+
+    if find_spec("kserve") is None:
+        raise UsageError("`charter serve` runs KServe's model server, which this installation lacks: "
+                         "pip install 'charter[serve]'")
+    from compiler.execute.failure import RunError
+    from compiler.serve.locate import checked, package_folder
+    from compiler.serve.server import serve
+
+    try:
+        if args.model_dir is not None:
+            folder = checked(args.model_dir.resolve(), args.model, args.version)
+        else:
+            root, graph = _graph_or_exit(args)
+            folder = package_folder(graph, root, args.model, args.version, args.store)
+    except RunError as exc:
+        raise UsageError(str(exc)) from None
+    environment = args.environment or os.environ.get("CHARTER_ENVIRONMENT") or "local"
+
+    def ready(model) -> None:
+        base = f"http://{args.host}:{args.port}"
+        print(f"serving {args.model} version {model.version} ({environment}) at {base}\n"
+              f"  V1: {base}/v1/models/{args.model}:predict\n  V2: {base}/v2/models/{args.model}/infer\n"
+              f"  metrics: {base}/metrics", flush=True)
+
+    serve(args.model, folder, host=args.host, port=args.port, environment=environment, ready=ready)
+    return EXIT_OK
+
+
 def _gitops(args: argparse.Namespace) -> int:
     """plan, diff, history, changelog, rollback, status: git problems are errors (exit 1).
 
@@ -533,5 +596,5 @@ def _gitops(args: argparse.Namespace) -> int:
 
 COMMANDS = {"plan": _gitops, "diff": _gitops, "history": _gitops, "changelog": _gitops, "rollback": _gitops,
             "status": _gitops,
-            "monitor": _monitor, "check-data": _check_data, "run": _run, "compile": _compile, "validate": _validate,
-            "schema": _schema, "explain": _explain, "init": _init}
+            "monitor": _monitor, "serve": _serve, "check-data": _check_data, "run": _run, "compile": _compile,
+            "validate": _validate, "schema": _schema, "explain": _explain, "init": _init}

@@ -47,6 +47,13 @@ EXAMPLE = ("charter.yaml", "specs", "schemas")
 COMMITTED = ("charter.lock", ".gitignore", "generated", ".github", "requirements")
 
 
+def example_version(model: str = "churn") -> str:
+    """The version of `model` that the committed charter.lock promotes (what a run of the example gives)."""
+    import json
+
+    return json.loads((REPO / "charter.lock").read_text(encoding="utf-8"))["models"][model]["version"]
+
+
 def copy_example(dest: Path, parts: tuple[str, ...] = EXAMPLE) -> Path:
     """Copy parts of this repository's example (files or folders) into `dest`, created here."""
     dest.mkdir(parents=True)

@@ -16,14 +16,14 @@ from __future__ import annotations
 import math
 import re
 import warnings
-from typing import Any
 
 import numpy as np
 import polars as pl
 
 from compiler.execute.errors import DataError
 from compiler.execute.expressions import to_polars
-from compiler.execute.train import target, to_pandas
+from compiler.execute.predict import Prediction, spec_label
+from compiler.execute.train import target
 
 _AVERAGED = re.compile(r"(precision|recall|f1)_(macro|micro|weighted)\Z")
 _MULTI_AUC = re.compile(r"roc_auc_(ovr|ovo)(?:_(weighted))?\Z")
@@ -33,7 +33,7 @@ TINY_SLICE = 30  # test rows below which a slice's metrics are flagged as noisy
 def _positive(classes: np.ndarray, declared=None):
     values = list(classes)
     if declared is not None:
-        found = _label(declared, classes, "binary_classification")
+        found = spec_label(declared, classes, "binary_classification")
         if not any(type(v) is type(found) and v == found for v in values):
             raise DataError(f"`positive_label` `{declared}` is not a label of the training data",
                             hint="labels seen: " + ", ".join(f"`{v}`" for v in values))
@@ -125,26 +125,18 @@ def _mask(df: pl.DataFrame, text: str) -> np.ndarray:
     return df.select(to_polars(text).fill_null(False).alias("m")).get_column("m").to_numpy().astype(bool)
 
 
-def evaluate(pipeline, test: pl.DataFrame, train: pl.DataFrame, params: dict, train_params: dict) -> tuple[dict, dict]:
-    """Returns (metrics document, training profile)."""
+def evaluate(predictor, test: pl.DataFrame, train: pl.DataFrame, params: dict) -> tuple[dict, dict, Prediction]:
+    """Returns (metrics document, training profile, the test set's predictions).
+
+    The predictions come from the same `Predictor` that serves the model: one pass of the
+    pipeline, then the guardrails, so the gates measure what is deployed.
+    """
     task = params["task"]
-    X = to_pandas(test, train_params)
-    y = target(test, train_params)
-    pred = pipeline.predict(X)
-    classes: Any = getattr(pipeline, "classes_", None)  # a classifier's labels; scikit-learn is untyped
-    proba = pipeline.predict_proba(X) if task != "regression" and hasattr(pipeline, "predict_proba") else None
+    y = target(test, predictor.spec["train"])
+    served = predictor.predict(test)
+    pred, proba, classes = served.labels, served.proba, served.classes
     positive = _positive(classes, params.get("positive_label")) if task == "binary_classification" else None
-    guardrails = {}
-    for g in params["guardrails"]:
-        hit = _mask(test, g["when"])
-        value = _label(g["predict"], classes, task)
-        pred = np.where(hit, value, pred) if task == "regression" else _assign(pred, hit, value)
-        if proba is not None:
-            proba = proba.copy()
-            proba[hit] = 0.0
-            if value in list(classes):
-                proba[hit, list(classes).index(value)] = 1.0
-        guardrails[g["name"]] = int(hit.sum())
+    guardrails = served.overrides
     names = params["metrics"]
     overall, why = _metrics(names, y, pred, proba, classes, positive)
     slices = {}
@@ -158,7 +150,12 @@ def evaluate(pipeline, test: pl.DataFrame, train: pl.DataFrame, params: dict, tr
     doc = {"task": task, "rows": {"train": train.height, "test": test.height}, "metrics": overall,
            "not_computable": why, "slices": slices, "guardrails": guardrails, "business": business, "counts": counts,
            "positive_label": _jsonable(positive)}  # fmt: skip
-    return doc, profile(train, params["profile"])
+    reference = profile(train, params["profile"])
+    kind = "float" if task == "regression" else "string"  # the served predictions' reference
+    reference["target"] = profile(train.select(params["target"]), {"features": [params["target"]],
+                                                                  "types": {params["target"]: kind}})["features"][
+        params["target"]]
+    return doc, reference, served
 
 
 def _metrics(names, y, pred, proba, classes, positive) -> tuple[dict, dict]:
@@ -174,21 +171,6 @@ def slice_warnings(metrics: dict) -> list[str]:
     """One line per slice with no test rows or fewer than TINY_SLICE, with its row count."""
     return [f"slice `{name}` has {'no' if not s['rows'] else 'only ' + str(s['rows'])} test row(s)"
             for name, s in sorted(metrics["slices"].items()) if s["rows"] < TINY_SLICE]
-
-
-def _label(value, classes, task):
-    if task == "regression" or classes is None:
-        return value
-    for c in classes:  # match the spec's literal to the label type the model learned
-        if c == value or str(c).lower() == str(value).lower():
-            return c
-    return value
-
-
-def _assign(pred: np.ndarray, hit: np.ndarray, value) -> np.ndarray:
-    out = pred.copy()
-    out[hit] = value
-    return out
 
 
 def _counts(task: str, y, pred, positive) -> dict:

@@ -203,9 +203,13 @@ def _monitor(graph, root: Path, model: str, data: str, store) -> dict:
         from compiler.execute.evaluate import evaluate
         from compiler.execute.gate import check_gates, verdict
         from compiler.execute.package import load_model
+        from compiler.execute.predict import CONTRACT_FILE, Predictor, pipeline_contract
 
-        metrics, _ = evaluate(load_model(folder), batch.filter(pl.col(target).is_not_null()), batch,
-                              pipeline.step("evaluate").params, pipeline.step("train").params)
+        # The package's own contract (what is deployed); packages from before it existed use the specs'.
+        predictor = (Predictor.load(folder) if (folder / CONTRACT_FILE).is_file()
+                     else Predictor(load_model(folder), pipeline_contract(pipeline)))
+        metrics, _, _ = evaluate(predictor, batch.filter(pl.col(target).is_not_null()), batch,
+                                 pipeline.step("evaluate").params)
         results = check_gates(pipeline.step("gate").params, metrics, {"production": entry["metrics"], "previous": None})
         report["metrics"] = metrics["metrics"]
         report["gates"] = verdict(results)

@@ -24,6 +24,9 @@ _LIBRARIES = ("polars", "pandas", "scikit-learn", "skops", "numpy")
 # Steps recomputed in memory when needed instead of stored: re-reading the source costs about
 # what reading a stored copy would, and writing a copy of every table on every run does not pay.
 EPHEMERAL = frozenset({"ingest", "prepare"})
+# What each step kind writes, versioned: a Charter whose step writes something new (evaluate's
+# predictions.parquet, the package's predictor.json) never reuses what an older one stored.
+OUTPUT_FORMAT = {"evaluate": 2, "package": 2}
 
 
 def versions() -> dict[str, str]:
@@ -88,7 +91,8 @@ class Runner:
             if step.name == "ingest":
                 extra["data"] = self.fingerprints[pipeline.name] = fingerprint(step.params, self.root, cache)
             keys[step.id] = content_hash({"hash": step.hash, "needs": [keys[n] for n in step.needs],
-                                          "versions": self.versions, **extra})  # fmt: skip
+                                          "versions": self.versions, "format": OUTPUT_FORMAT.get(step.name, 1),
+                                          **extra})  # fmt: skip
         if cache != before:  # unique temp names: two runs may write it at once (the last one wins)
             write_atomic(cache_path, json_text(cache), durable=False)
         return keys

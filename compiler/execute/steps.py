@@ -112,19 +112,30 @@ def run_train(runner, pipeline, step, inputs, out: Path) -> str:
 def run_evaluate(runner, pipeline, step, inputs, out: Path) -> str:
     from compiler.execute.evaluate import evaluate, slice_warnings
     from compiler.execute.package import load_model
+    from compiler.execute.predict import Predictor, pipeline_contract
 
     # Within one run the model and the sets are still in memory; reading them back (skops
     # load with type checks) would only cost time.
     model = runner.memory.get("model") or load_model(inputs["model"])
     train = _table(runner, inputs, "train_set")
     test = _table(runner, inputs, "test_set")
-    metrics, profile = evaluate(model, test, train, step.params, pipeline.step("train").params)
+    metrics, profile, served = evaluate(Predictor(model, pipeline_contract(pipeline)), test, train, step.params)
     write_json(out / "metrics.json", metrics)
     write_json(out / "profile.json", profile)
+    _predictions(served).write_parquet(out / "predictions.parquet")  # row for row with test_set.parquet
     shown = ", ".join(f"{k}={v:.3f}" for k, v in sorted(metrics["metrics"].items()) if v is not None)
     missing = ", ".join(f"{k} n/a ({why})" for k, why in sorted(metrics["not_computable"].items()))
     notes = "; ".join(["warning: " + w for w in slice_warnings(metrics)] + ([missing] if missing else []))
     return shown[:120] + (f"\n    {notes}" if notes else "")
+
+
+def _predictions(served) -> pl.DataFrame:
+    from compiler.execute.predict import label_text
+
+    columns = {"prediction": served.labels.tolist(), "guardrail": pl.Series(served.decided_by, dtype=pl.String)}
+    for i, c in enumerate(served.classes or []):
+        columns[f"probability_{label_text(c)}"] = served.proba[:, i] if served.proba is not None else None
+    return pl.DataFrame({k: v for k, v in columns.items() if v is not None})
 
 
 def run_gate(runner, pipeline, step, inputs, out: Path) -> str:
@@ -167,5 +178,8 @@ def run_package(runner, pipeline, step, inputs, out: Path) -> str:
               "inputs": {"source": ingest["source"], "format": ingest["format"], "path": ingest.get("path")},
               "steps": {s.name: s.hash for s in pipeline.steps}, "run_keys": dict(runner.keys),
               "versions": runner.versions, "sources": list(pipeline.sources), "timings": timings}  # fmt: skip
-    write_package(out, {"metrics.json": metrics, "verdict.json": verdict, "model_card.md": card, "run.json": record})
+    from compiler.execute.predict import CONTRACT_FILE, pipeline_contract
+
+    write_package(out, {"metrics.json": metrics, "verdict.json": verdict, "model_card.md": card, "run.json": record,
+                        CONTRACT_FILE: pipeline_contract(pipeline)})
     return f"version {version}"

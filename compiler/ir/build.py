@@ -175,7 +175,7 @@ def _pipeline(specset: SpecSet, model: Spec, owners: dict) -> ModelPipeline:
             {"name": b.name, "min": b.min, "max": b.max} for ms in metricsets for b in ms.model.spec.business],
             **_gate_waivers([model, *metricsets])},
         "package": {"model": model.name, "runtimes": sorted({p.model.spec.serving.runtime for p in policies}),
-                    "owners": owners.get(model.name, {})},
+                    "owners": owners.get(model.name, {}), "inputs": _dump(body.inputs)},
     }
     # file names in any bytes: the IR and every file rendered from it are UTF-8
     sources = sorted({shown(s.file) for s in (model, source, suite, *metricsets, *policies) if s is not None})

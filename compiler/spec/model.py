@@ -89,6 +89,17 @@ class Guardrail(Strict):
     predict: str | int | float | bool
 
 
+class Inputs(Strict):
+    """What the served model accepts: `charter serve` and the deployed predictor refuse the rest with a 4xx."""
+
+    unknown_categories: Literal["reject", "accept"] = Field(
+        "reject", description="A value outside a category column's declared `values`: `reject` (400, naming the "
+        "row and the column) or `accept` (the encoder treats it as an unseen category).")
+    max_rows: int = Field(10_000, ge=1, le=1_000_000, description="Rows one request may hold (more: 413).")
+    max_request_bytes: int = Field(4 * 1024 * 1024, ge=1024, le=1024**3,
+                                   description="Size of a request body in bytes (more: 413, before it is parsed).")
+
+
 class ModelSpec(Strict):
     """The `spec` of a Model."""
 
@@ -102,6 +113,7 @@ class ModelSpec(Strict):
     positive_label: str | int | bool | None = Field(
         None, description="The positive class of a binary model (default: `true` for a boolean target, `1` for 0/1 "
         "labels, else the last label in sorted order); shown in the model card.")
+    inputs: Inputs = Field(default_factory=Inputs, description="What the served model accepts (docs/serving.md).")
 
     @model_validator(mode="after")
     def _positive(self) -> ModelSpec:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 
+from tests.conftest import example_version
 from tests.gitops.conftest import charter, commit, edit, git
 
 MODEL = "specs/churn/model.yaml"
@@ -47,7 +48,7 @@ def test_history_reports_lock_versions(example_repo, capsys):
     edit(example_repo, MODEL, "max_iter: 200", "max_iter: 201")
     commit(example_repo, "tune with lock")
     code, out, _ = charter(example_repo, "history", "churn", capsys=capsys)
-    assert "lock: churn d4d4e59a9c68" in out
+    assert f"lock: churn {example_version()}" in out
 
 
 def test_changelog_groups_by_resource_with_risk(repo, capsys):
@@ -126,9 +127,9 @@ def test_rollback_restores_the_deployment_configs_and_lock_entry_of_one_model(ex
     code, out, err = charter(example_repo, "rollback", "churn", "--to", good, capsys=capsys)
     assert code == 0, err
     text = manifest.read_text()
-    assert "d4d4e59a9c68" in text and "badbadbadbad" not in text and "setWeight: 10\n" in text
+    assert example_version() in text and "badbadbadbad" not in text and "setWeight: 10\n" in text
     assert (example_repo / "generated/kubernetes/production/delivery-time.yaml").read_text() == other
-    assert json.loads((example_repo / "charter.lock").read_text())["models"]["churn"]["version"] == "d4d4e59a9c68"
+    assert json.loads((example_repo / "charter.lock").read_text())["models"]["churn"]["version"] == example_version()
     assert "wrote generated/kubernetes/production/churn.yaml" in out
     code, _, err = charter(example_repo, "rollback", "nope", "--to", good, capsys=capsys)
     assert code == 1 and "no Model `nope`" in err

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from tests.conftest import example_version
 from tests.gitops.conftest import charter, commit, edit, git, plan_json
 
 CSV = "specs/data/customers.csv"
@@ -58,13 +59,13 @@ def test_a_rollback_is_a_version_change_needing_the_deployment_approval_and_comp
     git(repo, "checkout", "-q", "-b", "rollback")
     code, out, err = charter(repo, "rollback", "churn", "--to", good, capsys=capsys)
     assert code == 0, err
-    assert "setWeight: 10\n" in (repo / MANIFEST).read_text() and "d4d4e59a9c68" in (repo / MANIFEST).read_text()
+    assert "setWeight: 10\n" in (repo / MANIFEST).read_text() and example_version() in (repo / MANIFEST).read_text()
     code, out, err = charter(repo, "compile", "--check", capsys=capsys)
     assert code == 0, err
     commit(repo, "roll back churn")
     code, plan = plan_json(repo, capsys, "--base", "main", "--head", "rollback", "--approved-by", "@carol")
     (v,) = plan["lock_changes"]
-    assert (v["action"], v["from"], v["to"]) == ("rollback", "5e1f0a2b7c9d", "d4d4e59a9c68")
+    assert (v["action"], v["from"], v["to"]) == ("rollback", "5e1f0a2b7c9d", example_version())
     assert v["from_metrics"]["roc_auc"] == 0.85 and v["to_metrics"]["roc_auc"] != 0.85
     assert plan["drift"] == [] and "churn-rollout/production" in plan["impact"]["churn"]["deployments"]
     assert any("rollback of churn" in r for a in plan["approvals"] if a["handle"] == "@carol" for r in a["reasons"])

@@ -1,0 +1,1 @@
+"""`charter serve`: a promoted model package behind KServe's Python model server."""
