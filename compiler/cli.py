@@ -118,7 +118,14 @@ def _parser() -> argparse.ArgumentParser:
 
     mo = sub.add_parser("monitor", help="compare a new batch of data with the promoted model's training profile")
     mo.add_argument("model", help="name of the Model")
-    mo.add_argument("--data", required=True, help="a .csv/.parquet/.jsonl file, or the name of a DataSource")
+    batch = mo.add_mutually_exclusive_group(required=True)
+    batch.add_argument("--data", help="a .csv/.parquet/.jsonl file, or the name of a DataSource")
+    batch.add_argument("--predictions", action="store_true",
+                       help="what the served model logged (its RolloutPolicy's `prediction_log`), from the store")
+    mo.add_argument("--since", default=None, metavar="DURATION",
+                    help="with --predictions: only rows logged in this last span (`24h`, `7d`)")
+    mo.add_argument("--env", default="production", help="with --predictions: the environment (default: production)")
+    mo.add_argument("--version", default=None, help="with --predictions: only rows this version served")
     mo.add_argument("--format", default="text", choices=("text", "json"), help="output format")
     mo.add_argument("--report", type=Path, default=None, help="also write the JSON report to this file")
     mo.add_argument("--store", default=None, help=STORE_HELP)
@@ -522,11 +529,14 @@ def _monitor(args: argparse.Namespace) -> int:
     from compiler.atomic import write_atomic
     from compiler.execute.errors import DataError
     from compiler.execute.failure import RunError
-    from compiler.execute.monitor import format_report, monitor
+    from compiler.execute.monitor import format_report, monitor, monitor_predictions
 
+    if not args.predictions and (args.since or args.version):
+        raise UsageError("--since and --version apply to --predictions")
     root, graph = _graph_or_exit(args)
     try:
-        report = monitor(graph, root, args.model, args.data, args.store)
+        report = (monitor_predictions(graph, root, args.model, args.store, args.since, args.env, args.version)
+                  if args.predictions else monitor(graph, root, args.model, args.data, args.store))
     except RunError as exc:
         raise UsageError(str(exc)) from None
     except DataError as exc:
@@ -548,27 +558,33 @@ def _serve(args: argparse.Namespace) -> int:
     if find_spec("kserve") is None:
         raise UsageError("`charter serve` runs KServe's model server, which this installation lacks: "
                          "pip install 'charter[serve]'")
+    from compiler.config import CONFIG_FILE, find_root
     from compiler.execute.failure import RunError
-    from compiler.serve.locate import checked, package_folder
+    from compiler.serve.locate import checked, package_folder, prediction_log
     from compiler.serve.server import serve
 
+    environment = args.environment or os.environ.get("CHARTER_ENVIRONMENT") or "local"
     try:
-        if args.model_dir is not None:
-            folder = checked(args.model_dir.resolve(), args.model, args.version)
-        else:
+        # With --model-dir (a pod, where the storage initializer put the package) the repository
+        # is optional: when there is one, its RolloutPolicy says what to log and where.
+        root = (args.root or find_root(Path.cwd())).resolve()
+        graph = None
+        if args.model_dir is None or (root / CONFIG_FILE).is_file():
             root, graph = _graph_or_exit(args)
-            folder = package_folder(graph, root, args.model, args.version, args.store)
+        folder = (checked(args.model_dir.resolve(), args.model, args.version) if args.model_dir is not None
+                  else package_folder(graph, root, args.model, args.version, args.store))
+        log = prediction_log(graph, root, args.model, environment, args.store) if graph is not None else None
     except RunError as exc:
         raise UsageError(str(exc)) from None
-    environment = args.environment or os.environ.get("CHARTER_ENVIRONMENT") or "local"
 
     def ready(model) -> None:
         base = f"http://{args.host}:{args.port}"
         print(f"serving {args.model} version {model.version} ({environment}) at {base}\n"
               f"  V1: {base}/v1/models/{args.model}:predict\n  V2: {base}/v2/models/{args.model}/infer\n"
-              f"  metrics: {base}/metrics", flush=True)
+              f"  metrics: {base}/metrics" + (f"\n  prediction log: {log.where}" if log is not None else ""),
+              flush=True)
 
-    serve(args.model, folder, host=args.host, port=args.port, environment=environment, ready=ready)
+    serve(args.model, folder, host=args.host, port=args.port, environment=environment, log=log, ready=ready)
     return EXIT_OK
 
 

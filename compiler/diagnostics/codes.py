@@ -82,6 +82,8 @@ _TABLE = [
     Code("X309", "gates-for-other-model", _E, "a rollout's analysis gates belong to another model"),
     Code("X310", "suite-for-other-source", _E, "a model's validation suite checks another data source"),
     Code("X311", "unknown-waived-gate", _E, "a waiver names a gate that does not exist"),
+    Code("X312", "prediction-log-reference", _E,
+         "a prediction log excludes a column the model does not take, or its outcomes cannot be joined"),
 ]
 
 CODES: dict[str, Code] = {c.code: c for c in _TABLE}

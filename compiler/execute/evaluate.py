@@ -30,7 +30,7 @@ _MULTI_AUC = re.compile(r"roc_auc_(ovr|ovo)(?:_(weighted))?\Z")
 TINY_SLICE = 30  # test rows below which a slice's metrics are flagged as noisy
 
 
-def _positive(classes: np.ndarray, declared=None):
+def _positive(classes, declared=None):
     values = list(classes)
     if declared is not None:
         found = spec_label(declared, classes, "binary_classification")
@@ -132,30 +132,49 @@ def evaluate(predictor, test: pl.DataFrame, train: pl.DataFrame, params: dict) -
     pipeline, then the guardrails, so the gates measure what is deployed.
     """
     task = params["task"]
-    y = target(test, predictor.spec["train"])
     served = predictor.predict(test)
-    pred, proba, classes = served.labels, served.proba, served.classes
-    positive = _positive(classes, params.get("positive_label")) if task == "binary_classification" else None
-    guardrails = served.overrides
-    names = params["metrics"]
-    overall, why = _metrics(names, y, pred, proba, classes, positive)
-    slices = {}
-    for s in params["slices"]:
-        hit = _mask(test, s["where"])
-        sub_proba = proba[hit] if proba is not None else None
-        values, reasons = _metrics(names, y[hit], pred[hit], sub_proba, classes, positive)
-        slices[s["name"]] = {"rows": int(hit.sum()), "metrics": values, "not_computable": reasons}
-    counts = _counts(task, y, pred, positive)
-    business = {b["name"]: _business(b["expression"], counts) for b in params["business"]}
-    doc = {"task": task, "rows": {"train": train.height, "test": test.height}, "metrics": overall,
-           "not_computable": why, "slices": slices, "guardrails": guardrails, "business": business, "counts": counts,
-           "positive_label": _jsonable(positive)}  # fmt: skip
+    doc = score(params, test, target(test, predictor.spec["train"]), served)
+    doc["rows"] = {"train": train.height, "test": test.height}
     reference = profile(train, params["profile"])
     kind = "float" if task == "regression" else "string"  # the served predictions' reference
     reference["target"] = profile(train.select(params["target"]), {"features": [params["target"]],
                                                                   "types": {params["target"]: kind}})["features"][
         params["target"]]
     return doc, reference, served
+
+
+def score(params: dict, frame: pl.DataFrame, y, served: Prediction) -> dict:
+    """The metrics document of predictions `served` for the rows of `frame` with labels `y`.
+
+    The evaluate step scores the test set; `charter monitor --predictions` scores the logged
+    live predictions joined with their outcomes.
+    """
+    task = params["task"]
+    pred, proba, classes = served.labels, served.proba, served.classes
+    positive = _positive(classes, params.get("positive_label")) if task == "binary_classification" else None
+    names = params["metrics"]
+    overall, why = _metrics(names, y, pred, proba, classes, positive)
+    slices = {}
+    for s in params["slices"]:
+        hit = _mask(frame, s["where"]) if all(c in frame.columns for c in _names(s["where"])) else None
+        if hit is None:
+            slices[s["name"]] = {"rows": 0, "metrics": dict.fromkeys(names), "not_computable": dict.fromkeys(
+                names, "a column of the slice is not in these rows")}
+            continue
+        sub_proba = proba[hit] if proba is not None else None
+        values, reasons = _metrics(names, y[hit], pred[hit], sub_proba, classes, positive)
+        slices[s["name"]] = {"rows": int(hit.sum()), "metrics": values, "not_computable": reasons}
+    counts = _counts(task, y, pred, positive)
+    business = {b["name"]: _business(b["expression"], counts) for b in params["business"]}
+    return {"task": task, "rows": {"scored": frame.height}, "metrics": overall, "not_computable": why,
+            "slices": slices, "guardrails": served.overrides, "business": business, "counts": counts,
+            "positive_label": _jsonable(positive)}  # fmt: skip
+
+
+def _names(text: str) -> set[str]:
+    from compiler import expr
+
+    return expr.names(text)
 
 
 def _metrics(names, y, pred, proba, classes, positive) -> tuple[dict, dict]:

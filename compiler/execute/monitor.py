@@ -5,13 +5,16 @@ or category shares) or, with `method: ks`, the two-sample Kolmogorov-Smirnov sta
 numbers and the Jensen-Shannon distance (base 2, from 0 to 1 like KS) for categories; each
 feature says which statistic it got. A feature with fewer than `min_rows` values in the batch
 is `too_few_rows`, never `ok`: an empty comparison is not a healthy one. When the batch
-carries labels, the gates are checked again with the promoted model. This is what the
+carries labels, the gates are checked again with the promoted model. `monitor_predictions`
+does the same for what a server logged (its live inputs; with outcomes, the gates on live
+data). This is what the
 generated scheduled monitoring jobs run. The JSON report is versioned (`format_version`) and
 documented in docs/runtime.md.
 """
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -220,10 +223,140 @@ def _monitor(graph, root: Path, model: str, data: str, store) -> dict:
     return report
 
 
+def monitor_predictions(graph, root: Path, model: str, store: str | None = None, since: str | None = None,
+                        environment: str = "production", version: str | None = None,
+                        now: datetime | None = None) -> dict:
+    """Compare what `model` served in `environment` (its prediction log) with the training profile.
+
+    With the RolloutPolicy's `outcomes`, the logged predictions joined with the labels that
+    arrived since are scored and the gates checked again: the model judged on live traffic.
+    """
+    from compiler.execute.durations import seconds
+    from compiler.execute.predict import CONTRACT_FILE, Predictor, RequestError, pipeline_contract
+    from compiler.execute.predlog import read_log
+
+    pipeline = graph.model(model)
+    if pipeline is None:
+        raise RunError(f"no model named `{model}`")
+    entry = read_lock(root)["models"].get(model)
+    if entry is None:
+        raise RunError(f"`{model}` has no promoted version in charter.lock", hint=f"run `charter run {model}` first")
+    policy = next((r["prediction_log"] for r in pipeline.rollouts if r.get("prediction_log")), None)
+    if policy is None:
+        raise RunError(f"`{model}` declares no prediction log",
+                       hint="add `prediction_log: {}` to its RolloutPolicy; `charter serve` then logs what it serves")
+    folder = promoted_package(graph, root, model, entry, store)
+    profile = read_json(folder / "profile.json")
+    predictor = (Predictor.load(folder) if (folder / CONTRACT_FILE).is_file()
+                 else Predictor(None, pipeline_contract(pipeline)))
+    uri = store_uri(store, graph.project)
+    window = timedelta(seconds=seconds(since)) if since else None
+    logged = read_log(open_store(uri, root), model, environment, window, version, now=now)
+    data: dict[str, list] = {}
+    for c in predictor.columns:
+        if c["name"] not in policy.get("exclude", []) and logged:
+            data[c["name"]] = [r["inputs"].get(c["name"]) for r in logged]
+    try:
+        batch = predictor.columns_frame(data, partial=True) if logged else pl.DataFrame()
+    except RequestError as exc:
+        raise RunError(f"the prediction log of `{model}` holds a row the model's contract refuses: {exc}") from None
+    drift_spec = {**_DEFAULT_DRIFT, **((pipeline.monitoring or {}).get("drift") or {})}
+    method, limit, min_rows = drift_spec["method"], drift_spec["alert_above"], drift_spec["min_rows"]
+    types = pipeline.step("evaluate").params["profile"]["types"]
+    drift: dict[str, dict] = {}
+    for name, ref in sorted(profile["features"].items()):
+        if name in policy.get("exclude", []):
+            drift[name] = {"statistic": _STATISTIC[(method, ref["type"])], "value": None, "rows": 0,
+                           "status": "not_logged", "alert": False, "note": "excluded from the prediction log"}
+            continue
+        if name not in batch.columns:
+            drift[name] = {"statistic": _STATISTIC[(method, ref["type"])], "value": None, "rows": 0,
+                           "status": "too_few_rows", "alert": False, "note": "no rows logged"}
+            continue
+        d = feature_drift(method, ref, batch.get_column(name), types.get(name, "string"), min_rows)
+        if "status" not in d:
+            d["status"] = "alert" if d["value"] > limit else "ok"
+        d["alert"] = d["status"] in ("alert", "missing")
+        drift[name] = d
+    versions = sorted({r["version"] for r in logged})
+    report = {"format_version": FORMAT_VERSION, "model": model, "version": version or entry["version"],
+              "source": "predictions", "environment": environment, "since": since, "versions_logged": versions,
+              "rows": batch.height, "rows_read": len(logged), "rows_dropped": [], "skipped_steps": [],
+              "labelled": False, "method": method, "alert_above": limit, "min_rows": min_rows, "drift": drift,
+              "gates": None}  # fmt: skip
+    outcomes = (policy.get("outcomes") or {}).get("ingest")
+    if outcomes is not None and logged:
+        _score_live(report, pipeline, entry, logged, batch, outcomes, policy["key"], predictor, root)
+    report["alert"] = any(d["alert"] for d in drift.values()) or bool(report["gates"] and not report["gates"]["passed"])
+    report["insufficient"] = batch.height < min_rows or any(d["status"] in ("too_few_rows", "no_reference")
+                                                            for d in drift.values())
+    report["status"] = "alert" if report["alert"] else "insufficient" if report["insufficient"] else "ok"
+    return report
+
+
+def _score_live(report: dict, pipeline, entry: dict, logged: list[dict], batch: pl.DataFrame, outcomes: dict,
+                key: str, predictor, root: Path) -> None:
+    """The gates on the logged predictions whose outcome has arrived (joined on `key`)."""
+    from compiler.execute.evaluate import score
+    from compiler.execute.gate import check_gates, verdict
+    from compiler.execute.ingest import read_source
+    from compiler.execute.predict import Prediction, spec_label
+    from compiler.execute.prepare import apply_prepare, finalize_types
+
+    target = pipeline.step("train").params["target"]
+    # The model's own cleaning, as far as the outcome table has its columns (`standardize` of a
+    # messy label, say), then the declared types: labels as the model learned them.
+    raw = read_source(outcomes, root)
+    prepare = pipeline.step("prepare").params
+    steps = [st for st in prepare["steps"] if _step_columns(st) <= set(raw.columns)]
+    cleaned = finalize_types(apply_prepare(raw, steps), [c for c in prepare["schema"] if c["name"] in raw.columns])
+    labels = cleaned.select(pl.col(key).cast(pl.String), pl.col(target)).drop_nulls()
+    labels = labels.unique(subset=[key], keep="last")
+    index = {k: i for i, k in enumerate(labels.get_column(key).to_list())}
+    truth = labels.get_column(target).to_list()
+    keep = [i for i, r in enumerate(logged) if r.get("key") is not None and str(r["key"]) in index]
+    report["outcomes"] = {"source": outcomes["source"], "rows_logged": len(logged), "rows_with_outcome": len(keep)}
+    if not keep:
+        return
+    rows = [logged[i] for i in keep]
+    task = pipeline.task
+    classes = predictor.classes
+    y = np.asarray([truth[index[str(r["key"])]] for r in rows], dtype=float if task == "regression" else None)
+    pred = np.asarray([spec_label(r["prediction"], classes, task) for r in rows],
+                      dtype=float if task == "regression" else None)
+    proba = None
+    if classes and all("probabilities" in r for r in rows):
+        from compiler.execute.predict import label_text
+
+        names = [label_text(c) for c in classes]
+        proba = np.asarray([[r["probabilities"][n] for n in names] for r in rows], dtype=float)
+    decided = [r.get("guardrail") for r in rows]
+    overrides = {g: decided.count(g) for g in {d for d in decided if d}}
+    served = Prediction(pred, proba, classes, decided, overrides)
+    frame = batch[keep] if batch.height else batch
+    metrics = score(pipeline.step("evaluate").params, frame, y, served)
+    results = check_gates(pipeline.step("gate").params, metrics, {"production": entry["metrics"], "previous": None})
+    report["labelled"] = True
+    report["metrics"] = metrics["metrics"]
+    report["gates"] = verdict(results)
+
+
+def _step_columns(step: dict) -> set[str]:
+    op, args = next((k, v) for k, v in step.items() if v is not None)
+    names = set(args.get("columns") or ()) | set(args.get("keys") or ())
+    if op == "rename":
+        names |= set(args.get("mapping") or {})
+    if args.get("column"):
+        names.add(args["column"])
+    return names
+
+
 def format_report(report: dict) -> str:
     dropped = ", ".join(f"{d['rows']} by {d['step']}" for d in report["rows_dropped"])
-    lines = [f"{report['model']} version {report['version']}: {report['rows_read']} rows read, {report['rows']} "
-             f"compared" + (f" ({dropped})" if dropped else "")
+    origin = (f" (prediction log, {report['environment']}" + (f", last {report['since']}" if report["since"] else "")
+              + ")" if report.get("source") == "predictions" else "")
+    lines = [f"{report['model']} version {report['version']}{origin}: {report['rows_read']} rows read, "
+             f"{report['rows']} compared" + (f" ({dropped})" if dropped else "")
              + f"; drift by {report['method']} (alert above {report['alert_above']}, min_rows {report['min_rows']})"]
     lines += [f"  skipped prepare step `{s['step']}`: {s['reason'].replace('_', ' ')}" for s in report["skipped_steps"]]
     for name, d in report["drift"].items():
@@ -236,6 +369,8 @@ def format_report(report: dict) -> str:
         for g in report["gates"]["gates"]:
             if not g["passed"]:
                 lines.append(f"  {g['id']}: {g['value']} (needs {g['threshold']})")
+    elif report.get("source") == "predictions" and report.get("outcomes"):
+        lines.append(f"gates: not checked (no logged row has an outcome in `{report['outcomes']['source']}` yet)")
     elif not report["labelled"]:
         lines.append("gates: not checked (the batch has no labels)")
     lines.append(report["status"])

@@ -184,11 +184,17 @@ class Predictor:
                                    code="wrong_shape", row=i)
         return self.columns_frame(data)
 
-    def columns_frame(self, data: dict[str, list]) -> pl.DataFrame:
-        """A typed frame from one list of values per input column (the V2 protocol's tensors)."""
+    def columns_frame(self, data: dict[str, list], partial: bool = False) -> pl.DataFrame:
+        """A typed frame from one list of values per input column (the V2 protocol's tensors).
+
+        `partial`: columns missing from `data` are left out (a prediction log without its
+        sensitive columns) instead of refused.
+        """
         series = []
         for c in self.columns:
             values = data.get(c["name"])
+            if values is None and partial:
+                continue
             if values is None:
                 raise RequestError(f"missing input `{c['name']}`", code="missing_column", field=c["name"])
             dtype: Any = _DTYPES[c["type"]]

@@ -91,6 +91,26 @@ class Store:
         folder = self.base / "models" / model / version
         return folder if (folder / DONE).is_file() else None
 
+    # -- plain files (the prediction log): relative '/'-separated paths under the store's root --
+    def put(self, rel: str, data: bytes) -> None:
+        """Write one file whole (a reader never sees part of it)."""
+        final = self.base / rel
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp = final.parent / f".{final.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}"
+        tmp.write_bytes(data)
+        os.replace(tmp, final)
+
+    def listing(self, rel: str) -> list[str]:
+        """The files under `rel` (relative paths, sorted); temp files left out."""
+        folder = self.base / rel
+        if not folder.is_dir():
+            return []
+        return sorted(p.relative_to(self.base).as_posix() for p in folder.rglob("*")
+                      if p.is_file() and not p.name.startswith("."))
+
+    def get(self, rel: str) -> bytes:
+        return (self.base / rel).read_bytes()
+
     def promote(self, model: str, version: str, source: Path) -> Path:
         """Copy a packaged model to `models/<model>/<version>/`, atomically; return its folder."""
         return self._promote_local(model, version, source)
@@ -188,6 +208,26 @@ class RemoteStore(Store):
             return None
         self._download(remote, self.base / "models" / model / version)
         return super().model_dir(model, version)
+
+    def put(self, rel: str, data: bytes) -> None:
+        self.fs.pipe_file(self._remote(rel), data)  # one object, written whole
+
+    def listing(self, rel: str) -> list[str]:
+        root = self.remote.rstrip("/")
+        try:
+            found = self.fs.find(self._remote(rel))
+        except FileNotFoundError:
+            return []
+        out = []
+        for path in found:
+            path = path.rstrip("/")
+            relpath = path[len(root):].lstrip("/") if path.startswith(root) else path.split(root.lstrip("/"), 1)[-1]
+            if not relpath.rsplit("/", 1)[-1].startswith("."):
+                out.append(relpath.lstrip("/"))
+        return sorted(out)
+
+    def get(self, rel: str) -> bytes:
+        return self.fs.cat_file(self._remote(rel))
 
     def promote(self, model: str, version: str, source: Path) -> Path:
         local = super().promote(model, version, source)

@@ -258,4 +258,11 @@ def _rollout(specset: SpecSet, policy: Spec, owners: dict) -> dict:
             ms = specset.get("MetricSet", analysis.gates)
             d["strategy"]["analysis"]["gate_list"] = _gates([ms]) if ms else []
         envs.append(d)
-    return {"name": policy.name, "serving": _dump(body.serving), "environments": envs}
+    out = {"name": policy.name, "serving": _dump(body.serving), "environments": envs}
+    if body.prediction_log is not None:
+        log = out["prediction_log"] = _dump(body.prediction_log)
+        outcomes = specset.get("DataSource", body.prediction_log.outcomes.source) if body.prediction_log.outcomes \
+            else None
+        if outcomes is not None:  # what `monitor --predictions` reads the labels with
+            log["outcomes"]["ingest"] = _ingest(outcomes)
+    return out

@@ -47,3 +47,18 @@ def checked(folder: Path, model: str, version: str | None = None) -> Path:
     if version is not None and record.get("version") != version:
         raise RunError(f"{folder} holds version {record.get('version')} of `{model}`, not {version}")
     return folder
+
+
+def prediction_log(graph, root: Path, model: str, environment: str, store: str | None):
+    """The prediction log writer the model's RolloutPolicy declares, into the store; None without one."""
+    from compiler.execute.predlog import LogWriter, folder
+
+    pipeline = graph.model(model)
+    policy = next((r["prediction_log"] for r in pipeline.rollouts if r.get("prediction_log")), None) \
+        if pipeline is not None else None
+    if policy is None:
+        return None
+    uri = store_uri(store, graph.project)
+    writer = LogWriter(open_store(uri, root), model, environment, policy)
+    writer.where = f"{uri.rstrip('/')}/{folder(model, environment)}/"
+    return writer

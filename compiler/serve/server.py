@@ -55,6 +55,8 @@ class Metrics:
         self.rows = Counter("charter_rows_predicted", "Rows predicted", names)
         self.overrides = Counter("charter_guardrail_overrides", "Predictions a guardrail overrode",
                                  [*names, "guardrail"])
+        self.log_dropped = Counter("charter_prediction_log_dropped", "Served rows the prediction log dropped "
+                                   "(buffer full or store failing)", names)
         self.task = predictor.task
         if predictor.task == "regression":
             edges = ((profile or {}).get("target") or {}).get("edges") or []
@@ -88,7 +90,7 @@ class Metrics:
                 h.observe(float(p))
 
 
-def build_model(name: str, folder: Path, environment: str = "local", log=None):
+def build_model(name: str, folder: Path, environment: str = "local", log=None):  # noqa: C901 - the two protocols
     """The kserve.Model of a package folder: the predictor, its contract and its metrics."""
     kserve, InferOutput, InferRequest, InferResponse = _kserve()
     predictor = Predictor.load(folder)
@@ -99,6 +101,8 @@ def build_model(name: str, folder: Path, environment: str = "local", log=None):
     positive = metrics_doc.get("positive_label")
     positive_index = next((i for i, c in enumerate(predictor.classes or []) if jsonable(c) == positive), None)
     metrics = Metrics(predictor, name, version, environment, profile)
+    if log is not None:
+        log.on_drop = metrics.log_dropped.labels(**metrics.labels).inc
 
     class CharterModel(kserve.Model):  # type: ignore[name-defined]
         def __init__(self):
@@ -115,11 +119,14 @@ def build_model(name: str, folder: Path, environment: str = "local", log=None):
         def predict(self, payload: Any, headers: dict[str, str] | None = None) -> Any:
             request_id = (headers or {}).get("x-request-id") or uuid.uuid4().hex
             if isinstance(payload, InferRequest):
-                frame = self.predictor.columns_frame(_v2_columns(payload, self.predictor))
+                key = log.key if log is not None else None
+                columns = _v2_columns(payload, self.predictor, key)
+                keys = columns.pop(key, None) if key else None
+                frame = self.predictor.columns_frame(columns)
                 served = self.predictor.predict(frame)
                 self.metrics.observe(served, positive_index)
                 if log is not None:
-                    log.append(frame, served, request_id, self.version)
+                    log.append(frame, served, request_id, self.version, keys)
                 return InferResponse(response_id=payload.id or request_id, model_name=name,
                                      model_version=self.version, infer_outputs=_v2_outputs(served, self.predictor,
                                                                                            InferOutput))
@@ -130,11 +137,12 @@ def build_model(name: str, folder: Path, environment: str = "local", log=None):
             if "instances" not in payload:
                 raise RequestError("the body has no `instances`: send {\"instances\": [{column: value, ...}, ...]}",
                                    code="wrong_shape", field="instances")
-            frame = self.predictor.frame(payload["instances"])
+            rows, keys = _keys(payload["instances"], log.key if log is not None else None)
+            frame = self.predictor.frame(rows)
             served = self.predictor.predict(frame)
             self.metrics.observe(served, positive_index)
             if log is not None:
-                log.append(frame, served, request_id, self.version)
+                log.append(frame, served, request_id, self.version, keys)
             out: dict[str, Any] = {"predictions": [jsonable(v) for v in served.labels],
                                    "guardrails": served.decided_by, "model_version": self.version}
             if served.proba is not None and served.classes is not None:
@@ -154,8 +162,18 @@ def _json(body: bytes | str) -> Any:
         raise RequestError(f"the body is not JSON: {exc}", code="not_json") from None
 
 
-def _v2_columns(request, predictor: Predictor) -> dict[str, list]:
-    known = predictor.by_name
+def _keys(rows: Any, key: str | None) -> tuple[Any, list | None]:
+    """Rows without the log's key column (which requests may carry beside the inputs), and the keys."""
+    if key is None or not isinstance(rows, list) or not any(isinstance(r, dict) and key in r for r in rows):
+        return rows, None
+    keys = [r.get(key) if isinstance(r, dict) else None for r in rows]
+    return [{k: v for k, v in r.items() if k != key} if isinstance(r, dict) else r for r in rows], keys
+
+
+def _v2_columns(request, predictor: Predictor, key: str | None = None) -> dict[str, list]:
+    known = dict(predictor.by_name)
+    if key is not None and key not in known:
+        known[key] = {"name": key, "type": "string", "key": True}
     data: dict[str, list] = {}
     rows = None
     for tensor in request.inputs:
@@ -164,7 +182,7 @@ def _v2_columns(request, predictor: Predictor) -> dict[str, list]:
             raise RequestError(f"unknown input `{tensor.name}`; the model takes: " + ", ".join(known),
                                field=tensor.name, code="unknown_column")
         want = V2_TYPES[column["type"]]
-        if tensor.datatype != want:
+        if tensor.datatype != want and not column.get("key"):
             raise RequestError(f"input `{tensor.name}` must have datatype {want}, not {tensor.datatype}",
                                code="wrong_type", field=tensor.name)
         shape = list(tensor.shape or [])
@@ -299,14 +317,10 @@ def serve(name: str, folder: Path, *, host: str, port: int, environment: str = "
     app.add_exception_handler(RequestError, rejected)
     app.add_middleware(Guard, model=name, limit=int(model.predictor.spec["policy"].get(
         "max_request_bytes", DEFAULT_MAX_REQUEST_BYTES)), metrics=metrics)
+    if log is not None:
+        # Flush on uvicorn's shutdown: it re-raises SIGTERM after serving, so code after the
+        # server's loop never runs in a pod being stopped.
+        app.router.on_shutdown.append(log.close)
     if ready is not None:
         ready(model)
-
-    async def main():
-        try:
-            await rest.start()
-        finally:
-            if log is not None:
-                log.close()
-
-    asyncio.run(main())
+    asyncio.run(rest.start())

@@ -98,11 +98,44 @@ class Environment(Strict):
     namespace: Name | None = Field(None, description="Kubernetes namespace (default: the environment name).")
 
 
+class Outcomes(Strict):
+    """Where the true labels of served predictions arrive later."""
+
+    source: Name = Field(description="A DataSource holding the log's `key` column and the Model's target.")
+
+
+class PredictionLog(Strict):
+    """What the predictor appends to the artifact store, under `predictions/<model>/<environment>/`.
+
+    `charter monitor MODEL --predictions` reads it back: drift of live inputs, and with
+    `outcomes` the gates again on live data.
+    """
+
+    sample: float = Field(1.0, gt=0, le=1, description="Share of requests logged (all rows of a logged request).")
+    exclude: list[str] = Field(default_factory=list, description="Input columns never written (sensitive data).")
+    key: str | None = Field(None, max_length=200,
+                            description="A column requests may carry beside the inputs (not given to the model), "
+                                        "logged to join the outcomes on.")
+    outcomes: Outcomes | None = None
+    batch_rows: int = Field(1000, ge=1, le=100_000, description="Rows per file written to the store.")
+    flush_every: Duration = Field("10s", description="Longest time a logged row waits in memory.")
+    max_buffer_rows: int = Field(100_000, ge=1, le=10_000_000,
+                                 description="Rows held while the store is slow; beyond, rows are dropped and counted "
+                                             "(`charter_prediction_log_dropped_total`), never the request.")
+
+    @model_validator(mode="after")
+    def _key_for_outcomes(self) -> PredictionLog:
+        if self.outcomes is not None and self.key is None:
+            raise PydanticCustomError("charter_option", "`outcomes` needs a `key` to join the log on")
+        return self
+
+
 class RolloutPolicySpec(Strict):
     """The `spec` of a RolloutPolicy."""
 
     model: Name = Field(description="The Model being served.")
     serving: Serving = Field(default_factory=Serving)
+    prediction_log: PredictionLog | None = Field(None, description="Log served predictions (docs/serving.md).")
     environments: Annotated[list[Environment], Field(min_length=1)]
 
 

@@ -312,3 +312,49 @@ def test_the_docs_curl_examples_answer_what_they_show(tmp_path, update_golden):
     if update_golden:
         DOC.write_text(text, encoding="utf-8")
     assert f"serving churn version {version} (local)" in text
+
+
+def test_the_prediction_log_feeds_monitor_with_live_inputs_and_outcomes(tmp_path):
+    """Served rows land in the store in batches; `monitor --predictions` checks drift and, with outcomes, gates."""
+    _need_kserve()
+    root = copy_example(tmp_path / "repo")
+    policy = root / "specs/churn/rollout.yaml"
+    policy.write_text(policy.read_text().replace("  environments:\n", "  prediction_log:\n    exclude: [region]\n"
+                                                 "    key: customer_id\n    outcomes: {source: customers}\n"
+                                                 "    batch_rows: 50\n    flush_every: 1s\n  environments:\n", 1))
+    assert run_charter("validate", cwd=root).returncode == 0
+    result = run_charter("run", "churn", cwd=root)
+    assert result.returncode == 0, result.stdout + result.stderr
+    store = tmp_path / "shared-store"
+    first = run_charter("monitor", "churn", "--predictions", "--store", str(store), cwd=root)
+    assert first.returncode == 2 and "not in the artifact store" in first.stderr  # the model was promoted locally
+    store = root / ".charter/artifacts"
+    test, _, contract = _evaluated(root, "churn")
+    names = [c["name"] for c in contract["inputs"]]
+    rows = [{**{n: r[n] for n in names}, "customer_id": r["customer_id"]}
+            for r in test.select([*names, "customer_id"]).iter_rows(named=True)]
+    server = Server(root, "churn", "--environment", "production")
+    try:
+        for start in range(0, len(rows), 30):
+            status, answer = http("POST", f"{server.base}/v1/models/churn:predict",
+                                  {"instances": rows[start:start + 30]}, {"x-request-id": f"req-{start}"})
+            assert status == 200, answer
+    finally:
+        out = server.stop()
+    assert "prediction log: " in out
+    files = sorted((store / "predictions/churn/production").rglob("*.jsonl"))
+    logged = [json.loads(line) for f in files for line in f.read_text().splitlines()]
+    assert len(logged) == len(rows) and len(files) >= 2  # batches of at most 50 rows
+    assert all("region" not in r["inputs"] for r in logged)  # excluded: never written
+    assert {r["key"] for r in logged} == {r["customer_id"] for r in rows}
+    report = run_charter("monitor", "churn", "--predictions", "--env", "production", "--format", "json", cwd=root)
+    doc = json.loads(report.stdout)
+    assert doc["source"] == "predictions" and doc["rows_read"] == len(rows), report.stderr
+    assert doc["drift"]["region"]["status"] == "not_logged"
+    assert doc["drift"]["tenure_months"]["status"] in ("ok", "alert", "too_few_rows")
+    assert doc["outcomes"] == {"source": "customers", "rows_logged": len(rows), "rows_with_outcome": len(rows)}
+    lock = json.loads((root / "charter.lock").read_text())["models"]["churn"]["metrics"]["metrics"]
+    assert doc["metrics"]["roc_auc"] == pytest.approx(lock["roc_auc"])  # live = evaluated on the same rows
+    assert doc["gates"]["passed"] is True
+    text = run_charter("monitor", "churn", "--predictions", "--env", "staging", cwd=root)
+    assert "0 rows read" in text.stdout and text.returncode == 3  # nothing served there: never a silent ok

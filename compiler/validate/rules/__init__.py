@@ -21,6 +21,7 @@ RULES: tuple[str, ...] = (
     "limits",
     "metrics",
     "rollout",
+    "serving",
     "waivers",
 )
 

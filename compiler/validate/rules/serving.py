@@ -1,0 +1,87 @@
+"""The prediction log names columns and an outcome table that exist (X312).
+
+## What it does
+Checks a RolloutPolicy's `prediction_log`: every `exclude` entry is an input column of the
+Model (a feature after the declared cleaning, or a column a guardrail reads); `outcomes`
+names a DataSource that has the log's `key` column and the Model's target; the `key` is not
+one of the model's inputs' names unless it is also an input.
+
+## Why is this bad?
+An `exclude` with a typo excludes nothing: the sensitive column the team meant to keep out
+of the log is written to the store with every request. An outcome table without the key or
+the target can never be joined, so `charter monitor --predictions` would never check the
+gates on live data, silently.
+
+## Example
+```yaml
+kind: RolloutPolicy
+spec:
+  model: churn
+  prediction_log:
+    exclude: [e_mail]
+    key: customer_id
+    outcomes: {source: churn-labels}
+```
+
+## Use instead
+```yaml
+kind: RolloutPolicy
+spec:
+  model: churn
+  prediction_log:
+    exclude: [email]
+    key: customer_id
+    outcomes: {source: churn-labels}   # a DataSource with customer_id and churned
+```
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from compiler import expr
+from compiler.diagnostics import Diagnostic, make
+from compiler.spec.frames import prepared_columns, source_columns
+from compiler.validate.context import Context
+
+CODES = ("X312",)
+
+
+def check(ctx: Context) -> Iterator[Diagnostic]:
+    for policy in ctx.specset.of_kind("RolloutPolicy"):
+        log = policy.model.spec.prediction_log
+        model = ctx.specset.get("Model", policy.model.spec.model)
+        if log is None or model is None:
+            continue
+        body = model.model.spec
+        source = ctx.specset.get("DataSource", body.data.source)
+        if source is None:
+            continue
+        suite = ctx.specset.get("ValidationSuite", body.data.validation) if body.data.validation else None
+        columns = prepared_columns(source.model, suite.model if suite else None)
+        inputs = {c for c in columns if c != body.data.target and c not in (body.data.exclude or [])}
+        if body.data.features:
+            inputs = set(body.data.features)
+        for g in body.guardrails:
+            inputs |= {n for n in expr.names(g.when) if n in columns}
+        for i, name in enumerate(log.exclude):
+            if name not in inputs:
+                where = f"/spec/prediction_log/exclude/{i}"
+                yield make("X312", f"`{name}` is not an input of model `{model.name}`, so excluding it keeps "
+                           "nothing out of the log", ctx.span(policy, where), pointer=where,
+                           help="the inputs: " + ", ".join(f"`{c}`" for c in sorted(inputs)))
+        if log.outcomes is None:
+            continue
+        outcomes = ctx.specset.get("DataSource", log.outcomes.source)
+        where = "/spec/prediction_log/outcomes/source"
+        if outcomes is None:
+            yield make("X312", f"no DataSource named `{log.outcomes.source}` holds the outcomes",
+                       ctx.span(policy, where), pointer=where)
+            continue
+        have = source_columns(outcomes.model)
+        missing = [c for c in (log.key, body.data.target) if c not in have]
+        if missing:
+            yield make("X312", f"DataSource `{outcomes.name}` has no column " + " or ".join(f"`{c}`" for c in missing)
+                       + ", so the log can never be joined with its outcomes", ctx.span(policy, where), pointer=where,
+                       labels=(ctx.defined_here(outcomes),),
+                       help=f"the outcomes need the log's key `{log.key}` and the target `{body.data.target}`")
