@@ -221,6 +221,13 @@ class Predictor:
                                    code="unknown_category", row=row, field=name)
         return ok
 
+    def example(self) -> pl.DataFrame:
+        """One typed row of plausible values (a declared category, zeros), to warm a server up."""
+        values = {"integer": 0, "float": 0.0, "boolean": False, "string": "", "category": "",
+                  "date": date(2000, 1, 1), "datetime": datetime(2000, 1, 1)}  # fmt: skip
+        return pl.DataFrame([pl.Series(c["name"], [c["values"][0] if c["values"] else values[c["type"]]],
+                                       dtype=_DTYPES[c["type"]]) for c in self.columns])
+
     def metadata(self) -> dict:
         """Input and output names and datatypes, as the Open Inference Protocol's model metadata names them."""
         inputs = [{"name": c["name"], "datatype": V2_TYPES[c["type"]], "shape": [-1]} for c in self.columns]
@@ -238,7 +245,7 @@ class Predictor:
 
 
 _BAD = object()
-_DTYPES = {"integer": pl.Int64, "float": pl.Float64, "boolean": pl.Boolean, "string": pl.String,
+_DTYPES: dict[str, Any] = {"integer": pl.Int64, "float": pl.Float64, "boolean": pl.Boolean, "string": pl.String,
            "category": pl.String, "date": pl.Date, "datetime": pl.Datetime("us")}  # fmt: skip
 V2_TYPES = {"integer": "INT64", "float": "FP64", "boolean": "BOOL", "string": "BYTES", "category": "BYTES",
             "date": "BYTES", "datetime": "BYTES"}  # fmt: skip

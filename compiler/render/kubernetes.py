@@ -18,9 +18,13 @@ fixed split (`canaryTrafficPercent` in Knative mode, ignored in Standard mode; `
 in v0.20), with no steps, pauses or analysis. The Rollout's pod is what KServe would run: the
 same server image and storage initializer. No manifest sets `replicas`: an autoscaler owns it.
 
-The analysis provider is a Job running `charter monitor MODEL --data SOURCE` (the gates on the
-latest labelled data, and drift), wrapped so that an analysis that checked nothing fails: a Job
-can only succeed or fail, so `on_failure: pause` is a dry run plus manual promotion steps.
+Every pod runs the RolloutPolicy's serving runtime: by default `charter` (`charter serve` in
+the project's image: Charter's predictor, with the input contract and the guardrails the gates
+were measured with), else a stock server on `model.joblib`. The analysis measures the new
+version on its own traffic: Prometheus queries over the predictor's metrics (error rate, p99
+latency, guardrail override rate, prediction shift from the stable version) against the
+RolloutPolicy's thresholds, plus a Job checking the gates on its logged predictions where the
+prediction log has outcomes. `on_failure: pause` is a dry run plus manual promotion steps.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from compiler.render.common import WORKDIR, dump_yaml, image, shared_store
 from compiler.render.header import header
 
 KSERVE = "v0.20.0"  # KServe release whose images (model server, storage initializer) the pods run
-SERVER = {"kserve-sklearn": f"kserve/sklearnserver:{KSERVE}",
+SERVER = {"kserve-sklearn": f"kserve/sklearnserver:{KSERVE}",  # `charter`: the project's image
           "kserve-mlserver": "docker.io/seldonio/mlserver:1.5.0"}  # the tag KServe's runtime pins
 RUNTIME = {"kserve-sklearn": "kserve-sklearnserver", "kserve-mlserver": "kserve-mlserver"}  # ClusterServingRuntimes
 # KServe's runtimes' resources, for pods that give none: an HPA cannot scale on CPU without a request.
@@ -41,32 +45,26 @@ MODEL_DIR, PORT = "/mnt/models", 8080
 ROUTE, MIRROR = "primary", "shadow"  # the VirtualService's route the Rollout weighs, and its mirror route
 NO_SIDECAR = {"sidecar.istio.io/inject": "false"}  # a Job pod with an Istio sidecar never completes
 
-# Runs in the analysis Job. `charter monitor` exits 1 on an alert (drift, or a gate failing on
-# labelled data) and 2 when it cannot run; an empty batch, a batch without labels (no gate was
-# evaluated) or a NaN drift value would pass it, so they fail here. Python, not a shell: the
-# image has it, and nothing is interpolated (the model and source come as arguments).
+# Runs in the analysis Job, where the prediction log has outcomes: the gates on the labelled
+# predictions the new version served. `charter monitor` exits 1 on an alert (a gate failing,
+# or drift) and 2 when it cannot run: both fail the measurement. Labels arrive late, so a
+# window with none is reported and passes (the Prometheus metrics judge the live health).
+# Python, not a shell: nothing is interpolated (the model, environment, version, window
+# come as arguments).
 VERDICT = """\
-import json, math, subprocess, sys
+import json, subprocess, sys
 
-model, source = sys.argv[1:3]
-run = subprocess.run(["charter", "monitor", model, "--data", source, "--format", "json"],
-                     stdout=subprocess.PIPE, text=True)
+model, environment, version, window = sys.argv[1:5]
+run = subprocess.run(["charter", "monitor", model, "--predictions", "--env", environment, "--version", version,
+                      "--since", window, "--format", "json"], stdout=subprocess.PIPE, text=True)
 print(run.stdout)
-if run.returncode != 0:
+if run.returncode not in (0, 3):
     sys.exit(f"charter monitor exited {run.returncode}: an alert, or it could not run")
 report = json.loads(run.stdout)
-drift = [d["value"] for d in report["drift"].values()]
-problems = []
-if not report["rows"]:
-    problems.append("the batch has no rows")
 if report["gates"] is None:
-    problems.append("no labelled rows: the gates were not checked")
-if any(v is not None and math.isnan(v) for v in drift):
-    problems.append("a drift value is NaN")
-if not any(v is not None for v in drift):
-    problems.append("no feature drift could be measured")
-if problems:
-    sys.exit("analysis failed: " + "; ".join(problems))
+    print("no logged prediction of this version has its outcome yet: the gates were not checked")
+elif not report["gates"]["passed"]:
+    sys.exit("the gates failed on the new version's live predictions")
 """
 
 
@@ -79,7 +77,7 @@ def render(graph, out: str) -> dict[str, str]:
                 path = f"{out}/kubernetes/{env['name']}/{model.name}.yaml"
                 if path in files:  # the validator should refuse this; never write one over the other
                     raise ValueError(f"two RolloutPolicies of model `{model.name}` name environment `{env['name']}`")
-                docs = _documents(model, env, policy["serving"], graph.project)
+                docs = _documents(model, env, policy, graph.project)
                 files[path] = header(model.sources) + _notes(model.name, graph.project) + dump_yaml(*docs)
                 envs.setdefault(env["name"], {})[f"{model.name}.yaml"] = (_namespace(env), model.sources)
     for env, entries in envs.items():
@@ -93,7 +91,8 @@ def render(graph, out: str) -> dict[str, str]:
     return dict(sorted(files.items()))
 
 
-def _documents(model, env: dict, serving: dict, project: dict) -> list[dict]:
+def _documents(model, env: dict, policy: dict, project: dict) -> list[dict]:
+    serving = policy["serving"]
     strategy = env["strategy"]
     if strategy["type"] == "direct":
         return [_inference_service(model, env, serving, project)]
@@ -103,7 +102,7 @@ def _documents(model, env: dict, serving: dict, project: dict) -> list[dict]:
         docs.append(_virtual_service(model, env))
     docs.append(_autoscaler(model, env, serving))
     if analysis:
-        docs.append(_analysis(model, env, project, background=strategy["type"] != "blue-green"))
+        docs.append(_analysis(model, env, policy, project, background=strategy["type"] != "blue-green"))
     return docs
 
 
@@ -170,7 +169,29 @@ def _resources(serving: dict) -> dict:
     return out
 
 
+LOG_ENV = "charter.dev/log-environment"  # pod label the server reads its environment from (downward API)
+
+
+def _charter_server(model, env: dict, serving: dict, project: dict, environment: dict | str) -> dict:
+    """`charter serve` in the project's image: Charter's predictor behind KServe's model server.
+
+    `environment` is the value of CHARTER_ENVIRONMENT (the metrics' and the prediction log's
+    label), or a `valueFrom` when the Rollout labels its canary pods apart (a shadow logs
+    under `<env>-shadow`, a blue-green preview under `<env>-preview`).
+    """
+    args = ["serve", model.name, "--model-dir", MODEL_DIR, "--host", "0.0.0.0", "--port", str(PORT)]
+    variables: list[dict] = [{"name": "CHARTER_ENVIRONMENT", **({"value": environment} if isinstance(environment, str)
+                                                               else {"valueFrom": environment})}]
+    url = shared_store(project)
+    if url:  # where the prediction log goes; Kubernetes expands `$(VAR)` in env values
+        variables.append({"name": "CHARTER_STORE", "value": url.replace("$", "$$")})
+    return {"name": "kserve-container", "image": image(project), "workingDir": WORKDIR, "command": ["charter"],
+            "args": args, "env": variables}
+
+
 def _inference_service(model, env: dict, serving: dict, project: dict) -> dict:
+    if serving["runtime"] == "charter":
+        return _custom_inference_service(model, env, serving, project)
     spec_model = {"modelFormat": {"name": "sklearn"}, "runtime": RUNTIME[serving["runtime"]]}
     if serving["runtime"] == "kserve-mlserver":
         spec_model["protocolVersion"] = "v2"
@@ -183,15 +204,39 @@ def _inference_service(model, env: dict, serving: dict, project: dict) -> dict:
             "spec": {"predictor": predictor}}  # `-predictor` is appended to the name: hence 53
 
 
-def _pod(model, serving: dict, project: dict) -> dict:
+def _custom_inference_service(model, env: dict, serving: dict, project: dict) -> dict:
+    """A custom predictor: KServe's storage initializer fetches `STORAGE_URI` into /mnt/models."""
+    server = _charter_server(model, env, serving, project, env["name"])
+    server["env"] = [{"name": "STORAGE_URI", "value": _storage_uri(project, model.name).replace("$", "$$")},
+                     *server["env"]]
+    server |= {"ports": [{"name": "http1", "containerPort": PORT, "protocol": "TCP"}],
+               "readinessProbe": {"httpGet": {"path": "/v2/health/ready", "port": PORT}},
+               "resources": _resources(serving)}
+    predictor: dict = {"minReplicas": max(1, serving["replicas"]["min"]), "maxReplicas": serving["replicas"]["max"]}
+    if serving.get("service_account"):
+        predictor["serviceAccountName"] = serving["service_account"]
+    predictor["containers"] = [server]
+    meta = _meta(_name(model.name, limit=53), model, env, {"serving.kserve.io/deploymentMode": "Standard"})
+    return {"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService", "metadata": meta,
+            "spec": {"predictor": predictor}}
+
+
+def _pod(model, serving: dict, project: dict, env: dict | None = None) -> dict:
     """The pod KServe would run for an InferenceService.
 
     Its storage initializer copies the promoted package into an emptyDir; its model server
-    serves `model.joblib` from there.
+    (Charter's predictor, or a stock server reading `model.joblib`) serves it from there.
     """
     locked = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
-    server: dict[str, object] = {"name": "kserve-container", "image": SERVER[serving["runtime"]]}
-    if serving["runtime"] == "kserve-sklearn":
+    server: dict[str, object] = {"name": "kserve-container", "image": SERVER.get(serving["runtime"], "")}
+    labels = {"app.kubernetes.io/name": model.name}
+    if serving["runtime"] == "charter":
+        assert env is not None
+        labels[LOG_ENV] = env["name"]
+        server = _charter_server(model, env, serving, project,
+                                 {"fieldRef": {"fieldPath": f"metadata.labels['{LOG_ENV}']"}})
+        ready = "/v2/health/ready"
+    elif serving["runtime"] == "kserve-sklearn":
         server["args"] = [f"--model_name={model.name}", f"--model_dir={MODEL_DIR}", f"--http_port={PORT}"]
         ready = f"/v1/models/{model.name}"
     else:  # the environment KServe's kserve-mlserver runtime sets, plus the model's name and file
@@ -211,8 +256,11 @@ def _pod(model, serving: dict, project: dict) -> dict:
     init = {"name": "storage-initializer", "image": f"kserve/storage-initializer:{KSERVE}",
             "args": [_storage_uri(project, model.name).replace("$", "$$"), MODEL_DIR],
             "securityContext": locked, "volumeMounts": [{"name": "model", "mountPath": MODEL_DIR}]}
-    return {"metadata": {"labels": {"app.kubernetes.io/name": model.name}},
-            "spec": {"initContainers": [init], "containers": [server], "volumes": [{"name": "model", "emptyDir": {}}]}}
+    spec: dict = {}
+    if serving.get("service_account"):
+        spec["serviceAccountName"] = serving["service_account"]
+    spec |= {"initContainers": [init], "containers": [server], "volumes": [{"name": "model", "emptyDir": {}}]}
+    return {"metadata": {"labels": labels}, "spec": spec}
 
 
 def _rollout(model, env: dict, serving: dict, project: dict) -> dict:
@@ -220,12 +268,16 @@ def _rollout(model, env: dict, serving: dict, project: dict) -> dict:
     analysis = strategy.get("analysis")
     manual = bool(analysis) and analysis["on_failure"] == "pause"
     template = {"templates": [{"templateName": _name(model.name, "-gates")}]} if analysis else None
-    dry_run = {"dryRun": [{"metricName": "gates"}]} if manual else {}
+    dry_run = {"dryRun": [{"metricName": ".*"}]} if manual else {}  # every metric of the analysis
+    charter = serving["runtime"] == "charter"
     if strategy["type"] == "blue-green":
         blue: dict = {"activeService": _name(model.name), "previewService": _name(model.name, "-preview"),
                       "autoPromotionEnabled": bool(strategy.get("auto_promote")) and not manual}
         if template:
             blue["prePromotionAnalysis"] = {**template, **dry_run}
+        if charter:  # the preview's predictions are logged and measured apart from live traffic
+            blue["activeMetadata"] = {"labels": {LOG_ENV: env["name"]}}
+            blue["previewMetadata"] = {"labels": {LOG_ENV: _name(env["name"], "-preview")}}
         spec_strategy = {"blueGreen": blue}
     else:
         steps, start = _steps(strategy, manual)
@@ -234,11 +286,14 @@ def _rollout(model, env: dict, serving: dict, project: dict) -> dict:
                         "steps": steps}
         if strategy["type"] == "shadow":
             canary["trafficRouting"]["managedRoutes"] = [{"name": MIRROR}]
+            if charter:  # the mirrored traffic is logged under its own environment
+                canary["canaryMetadata"] = {"labels": {LOG_ENV: _name(env["name"], "-shadow")}}
+                canary["stableMetadata"] = {"labels": {LOG_ENV: env["name"]}}
         if template:
             canary["analysis"] = {**template, "startingStep": start, **dry_run}
         spec_strategy = {"canary": canary}
     spec = {"revisionHistoryLimit": 3, "selector": {"matchLabels": {"app.kubernetes.io/name": model.name}},
-            "template": _pod(model, serving, project), "strategy": spec_strategy}
+            "template": _pod(model, serving, project, env), "strategy": spec_strategy}
     return {"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout", "metadata": _meta(_name(model.name), model, env),
             "spec": spec}
 
@@ -316,28 +371,84 @@ def _autoscaler(model, env: dict, serving: dict) -> dict:
                      "maxReplicas": serving["replicas"]["max"], "metrics": [metric]}}
 
 
-def _analysis(model, env: dict, project: dict, background: bool) -> dict:
-    """The gates as an Argo Rollouts metric, one Job per measurement.
+def _analysis(model, env: dict, policy: dict, project: dict, background: bool) -> dict:
+    """The new version measured on its own traffic: Prometheus queries over the predictor's metrics.
 
-    Measured every `interval` while a canary or shadow runs, or once before a blue-green
-    promotion (a metric without `interval` measures once).
+    Error rate, p99 latency, guardrail override rate and the shift of its predictions from the
+    stable version's, each over the analysis interval, with thresholds from the RolloutPolicy;
+    with a prediction log that has outcomes, a Job checks the gates on the labelled predictions
+    the new version served. Measured every `interval` while a canary or shadow runs, or once
+    before a blue-green promotion. No data (no traffic yet) or NaN is inconclusive, never a
+    pass: Argo Rollouts pauses.
     """
+    if policy["serving"]["runtime"] != "charter":
+        raise ValueError(f"the analysis of `{model.name}` reads Charter's predictor metrics: serving runtime `charter`")
+    address = project.get("prometheus")
+    if not address:
+        raise ValueError("rollout analysis needs `prometheus` (its address) in charter.yaml")
     analysis = env["strategy"]["analysis"]
-    argv = ["python3", "-c", VERDICT, model.name, model.step("ingest").params["source"]]
-    container: dict = {"name": "charter", "image": _plain(image(project)), "workingDir": WORKDIR,
-                       "command": [_plain(a) for a in argv[:1]], "args": [_plain(a) for a in argv[1:]]}
-    url = shared_store(project)
-    if url:  # the monitor finds the promoted package there; Kubernetes expands `$(VAR)` in env values
-        container["env"] = [{"name": "CHARTER_STORE", "value": _plain(url).replace("$", "$$")}]
-    job = {"metadata": {"labels": NO_SIDECAR},
-           "spec": {"backoffLimit": 0, "template": {"metadata": {"labels": NO_SIDECAR},
-                                                    "spec": {"restartPolicy": "Never", "containers": [container]}}}}
-    metric = {"name": "gates", **({"interval": _go_duration(analysis["interval"])} if background else {}),
-              "failureLimit": 0, "provider": {"job": job}}
+    window = _go_duration(analysis["interval"])
+    version = (project.get("versions") or {}).get(model.name) or "unpromoted"
+    new = f'model="{model.name}",version="{version}"'
+    old = f'model="{model.name}",version!="{version}"'
+    rate = f"[{window}]"
+
+    def share(numerator: str, denominator: str) -> str:
+        return f"(sum(rate({numerator}{rate})) or vector(0)) / sum(rate({denominator}{rate}))"
+
+    requests = "charter_request_duration_seconds_count"
+    queries = {
+        "error-rate": (share(f'{requests}{{{new},status=~"5.."}}', f"{requests}{{{new}}}"),
+                       analysis["max_error_rate"]),
+        "latency-p99": (f"histogram_quantile(0.99, sum by (le) (rate(charter_request_duration_seconds_bucket"
+                        f'{{{new},status=~"2.."}}{rate})))', analysis["max_latency_p99"]),
+        "guardrail-rate": (share(f"charter_guardrail_overrides_total{{{new}}}",
+                                 f"charter_rows_predicted_total{{{new}}}"), analysis["max_guardrail_rate"]),
+        "prediction-shift": (_shift(model.task, new, old, rate), analysis["max_prediction_shift"]),
+    }
+    metrics = []
+    every = {"interval": window} if background else {}
+    for name, (query, limit) in queries.items():
+        metrics.append({"name": name, **every, "successCondition": f"len(result) > 0 && result[0] <= {limit}",
+                        "failureCondition": f"len(result) > 0 && result[0] > {limit}", "failureLimit": 0,
+                        "inconclusiveLimit": 3,
+                        "provider": {"prometheus": {"address": _plain(address), "query": _plain(query)}}})
+    log = policy.get("prediction_log") or {}
+    if log.get("outcomes"):
+        metrics.append({"name": "gates", **every, "failureLimit": 0,
+                        "provider": {"job": _gates_job(model, env, project, version, window)}})
     gates = ", ".join(g["id"] for g in analysis.get("gate_list") or []) or analysis["gates"]
     meta = _meta(_name(model.name, "-gates"), model, env, {"charter.dev/gates": gates})
     return {"apiVersion": "argoproj.io/v1alpha1", "kind": "AnalysisTemplate", "metadata": meta,
-            "spec": {"metrics": [metric]}}
+            "spec": {"metrics": metrics}}
+
+
+def _shift(task: str, new: str, old: str, rate: str) -> str:
+    """How far the new version's predictions are from the stable version's (0: the same)."""
+    if task == "regression":
+        def mean(sel: str) -> str:
+            return f"(sum(rate(charter_prediction_value_sum{{{sel}}}{rate})) / " \
+                   f"sum(rate(charter_prediction_value_count{{{sel}}}{rate})))"
+        return f"abs({mean(new)} - {mean(old)}) / abs({mean(old)})"
+
+    def shares(sel: str) -> str:
+        return (f"sum by (label) (rate(charter_predictions_total{{{sel}}}{rate})) / scalar(sum(rate("
+                f"charter_rows_predicted_total{{{sel}}}{rate})))")
+    return f"sum(abs({shares(new)} - {shares(old)})) / 2"
+
+
+def _gates_job(model, env: dict, project: dict, version: str, window: str) -> dict:
+    environment = _name(env["name"], "-shadow") if env["strategy"]["type"] == "shadow" else \
+        _name(env["name"], "-preview") if env["strategy"]["type"] == "blue-green" else env["name"]
+    argv = ["python3", "-c", VERDICT, model.name, environment, version, window]
+    container: dict = {"name": "charter", "image": _plain(image(project)), "workingDir": WORKDIR,
+                       "command": [_plain(a) for a in argv[:1]], "args": [_plain(a) for a in argv[1:]]}
+    url = shared_store(project)
+    if url:  # the prediction log is there; Kubernetes expands `$(VAR)` in env values
+        container["env"] = [{"name": "CHARTER_STORE", "value": _plain(url).replace("$", "$$")}]
+    return {"metadata": {"labels": NO_SIDECAR},
+            "spec": {"backoffLimit": 0, "template": {"metadata": {"labels": NO_SIDECAR},
+                                                     "spec": {"restartPolicy": "Never", "containers": [container]}}}}
 
 
 def _plain(text: str) -> str:

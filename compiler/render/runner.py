@@ -7,7 +7,8 @@ that image from the repository's root:
 
     docker build -f generated/runner/Dockerfile -t <image> .
 
-It installs Charter with the `run` extra (`CHARTER_PACKAGE`, a build argument, since Charter
+It installs Charter with the `run` extra, plus `serve` when a RolloutPolicy serves with the
+`charter` runtime (the image is then also the model server's) (`CHARTER_PACKAGE`, a build argument, since Charter
 is installed from wherever a team hosts it) under the repository's pins when charter.yaml
 names them (`install.constraints`), then copies the repository to `/workspace`, owned by an
 unprivileged user. `Dockerfile.dockerignore` beside it (BuildKit reads it for this
@@ -35,6 +36,7 @@ def render(graph, out: str) -> dict[str, str]:
     constraints = (project.get("install") or {}).get("constraints")
     if constraints is not None and not plain_path(constraints):
         raise ValueError(f"refusing constraints path {constraints!r}")
+    serves = any(p["serving"]["runtime"] == "charter" for m in graph.models for p in m.rollouts)
     lines = [
         f"FROM {BASE}",
         "",
@@ -46,9 +48,10 @@ def render(graph, out: str) -> dict[str, str]:
         f"    && useradd --create-home --uid {UID} charter",
         "",
         "ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1",
-        "# What pip installs: charter with the runtime libraries. Override with",
-        "# --build-arg CHARTER_PACKAGE=... (a git URL, a wheel, your index's version).",
-        f'ARG CHARTER_PACKAGE="charter[run]=={__version__}"',
+        "# What pip installs: charter with the runtime libraries"
+        + (" and the model server (`charter serve`)." if serves else "."),
+        "# Override with --build-arg CHARTER_PACKAGE=... (a git URL, a wheel, your index's version).",
+        f'ARG CHARTER_PACKAGE="charter[{"run,serve" if serves else "run"}]=={__version__}"',
     ]
     if constraints:
         lines += ["# the versions the repository pins (install.constraints in charter.yaml)",

@@ -101,6 +101,7 @@ def build_model(name: str, folder: Path, environment: str = "local", log=None): 
     positive = metrics_doc.get("positive_label")
     positive_index = next((i for i, c in enumerate(predictor.classes or []) if jsonable(c) == positive), None)
     metrics = Metrics(predictor, name, version, environment, profile)
+    predictor.predict(predictor.example())  # the first request should not pay for lazy imports and caches
     if log is not None:
         log.on_drop = metrics.log_dropped.labels(**metrics.labels).inc
 

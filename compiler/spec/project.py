@@ -96,6 +96,11 @@ class ProjectSpec(Strict):
         description="The artifact store every generated job and model server uses, an fsspec URL such as "
                     "`s3://acme-ml/charter`: it becomes `CHARTER_STORE` in CI jobs, pipeline pods and the "
                     "analysis Job, and the root of KServe's `storageUri`.")
+    prometheus: str | None = Field(
+        None, max_length=500, pattern=PLAIN_URL,
+        description="Address of the Prometheus that scrapes the model servers, e.g. "
+                    "`http://prometheus.monitoring.svc:9090`: canary and blue-green analysis query it. No default: a "
+                    "rollout with `analysis` needs it.")
     base_branch: Branch = Field("main", min_length=1, max_length=200,
                              description="Branch that plans compare against (a valid git branch name).")
     targets: list[Target] = Field(default_factory=lambda: list(TARGETS), description="Targets `compile` renders.")

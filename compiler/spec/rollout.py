@@ -40,11 +40,16 @@ class Resources(Strict):
 class Serving(Strict):
     """Serving runtime and capacity."""
 
-    runtime: Literal["kserve-sklearn", "kserve-mlserver"] = Field(
-        "kserve-sklearn", description="KServe's sklearn server, or MLServer's sklearn runtime."
+    runtime: Literal["charter", "kserve-sklearn", "kserve-mlserver"] = Field(
+        "charter", description="`charter`: Charter's predictor (`charter serve` in the project's image: the input "
+        "contract, the guardrails, the metrics the analysis reads); or a stock server, which serves the bare "
+        "scikit-learn pipeline of `model.joblib` (KServe's sklearn server, MLServer's sklearn runtime)."
     )
     replicas: Replicas = Field(default_factory=Replicas)
     resources: Resources | None = None
+    service_account: Name | None = Field(
+        None, description="Kubernetes service account of the serving pods: how they get the store's credentials "
+        "(KServe reads S3/GCS credentials from the secrets it lists), never a literal in the manifest.")
 
 
 class Step(Strict):
@@ -57,9 +62,18 @@ class Step(Strict):
 class Analysis(Strict):
     """Automated analysis during a rollout, from a MetricSet's gates."""
 
-    gates: Name = Field(description="The MetricSet whose gates are checked.")
+    gates: Name = Field(description="The MetricSet whose gates are checked (on the logged predictions, where the "
+                        "prediction log has outcomes).")
     on_failure: Literal["rollback", "pause"] = "rollback"
     interval: Duration = "5m"
+    max_error_rate: float = Field(0.01, ge=0, le=1, description="Share of the new version's requests answered 5xx.")
+    max_latency_p99: float = Field(0.5, gt=0, le=600, description="Seconds: the new version's p99 latency.")
+    max_guardrail_rate: float = Field(0.25, ge=0, le=1, description="Share of the new version's rows a guardrail "
+                                                                    "overrode.")
+    max_prediction_shift: float = Field(
+        0.1, ge=0, description="How far the new version's predictions may move from the stable version's: the "
+        "total variation distance of the predicted labels' shares (classifiers), or the relative change of the "
+        "mean prediction (regressors).")
 
 
 class Strategy(Strict):

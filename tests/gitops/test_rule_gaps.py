@@ -62,8 +62,9 @@ def test_charter_yaml_is_owned_by_the_project_stage_and_lists_deployments(exampl
     assert _findings(plan, "Project/acme-ml") == ["P211"] and not plan["summary"]["blocked"] and code == 2
     assert [a["handle"] for a in plan["approvals"]] == ["@erin"]
     deploys = {m: i["deployments"] for m, i in plan["impact"].items()}
-    assert deploys == {"churn": ["churn-rollout/production"],
-                       "delivery-time": ["delivery-time-rollout/production"]}  # every manifest that changes
+    # every manifest that changes: the model servers run the project's image in every environment
+    assert deploys == {"churn": ["churn-rollout/staging", "churn-rollout/production"],
+                       "delivery-time": ["delivery-time-rollout/staging", "delivery-time-rollout/production"]}
     code, plan = plan_json(example_repo, capsys, "--base", "main", "--approved-by", "@bob")
     assert code == 3 and "@erin" in plan["summary"]["blocked_reason"]
 

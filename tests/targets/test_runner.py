@@ -39,7 +39,7 @@ def test_dockerfile_parses_and_installs_what_the_tasks_run():
     cmds = [c for c, _, _ in parsed]
     assert cmds[0] == "FROM" and cmds.index("WORKDIR") < cmds.index("USER")
     args = {v[0].split("=", 1)[0]: v[0].split("=", 1)[1] for c, v, _ in parsed if c == "ARG"}
-    assert args["CHARTER_PACKAGE"] == '"charter[run]==0.1.0"'  # run, check-data and monitor need the extra
+    assert args["CHARTER_PACKAGE"] == '"charter[run,serve]==0.1.0"'  # run, check-data, monitor; serve for the pods
     runs = [v[0] for c, v, _ in parsed if c == "RUN"]
     assert any('pip install --constraint /tmp/charter-constraints.txt "$CHARTER_PACKAGE"' in r for r in runs)
     copies = [(v, f) for c, v, f in parsed if c == "COPY"]

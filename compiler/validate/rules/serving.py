@@ -1,4 +1,4 @@
-"""The prediction log names columns and an outcome table that exist (X312).
+"""Serving: the prediction log's references (X312), stock runtimes (S230), live analysis (S231).
 
 ## What it does
 Checks a RolloutPolicy's `prediction_log`: every `exclude` entry is an input column of the
@@ -44,10 +44,11 @@ from compiler.diagnostics import Diagnostic, make
 from compiler.spec.frames import prepared_columns, source_columns
 from compiler.validate.context import Context
 
-CODES = ("X312",)
+CODES = ("X312", "S230", "S231")
 
 
 def check(ctx: Context) -> Iterator[Diagnostic]:
+    yield from _runtimes(ctx)
     for policy in ctx.specset.of_kind("RolloutPolicy"):
         log = policy.model.spec.prediction_log
         model = ctx.specset.get("Model", policy.model.spec.model)
@@ -85,3 +86,32 @@ def check(ctx: Context) -> Iterator[Diagnostic]:
                        + ", so the log can never be joined with its outcomes", ctx.span(policy, where), pointer=where,
                        labels=(ctx.defined_here(outcomes),),
                        help=f"the outcomes need the log's key `{log.key}` and the target `{body.data.target}`")
+
+
+def _runtimes(ctx: Context) -> Iterator[Diagnostic]:
+    prometheus = getattr(getattr(ctx.project, "spec", None), "prometheus", None)
+    for policy in ctx.specset.of_kind("RolloutPolicy"):
+        body = policy.model.spec
+        runtime = body.serving.runtime
+        model = ctx.specset.get("Model", body.model)
+        data = ctx.document(policy).data
+        serving = data.get("spec", {}).get("serving") if isinstance(data, dict) else None
+        where = "/spec/serving/runtime" if isinstance(serving, dict) and "runtime" in serving else "/spec/model"
+        if runtime != "charter" and model is not None and model.model.spec.guardrails:
+            yield make("S230", f"runtime `{runtime}` serves the bare pipeline: model `{model.name}`'s guardrails "
+                       "and input checks would not reach production", ctx.span(policy, where), pointer=where,
+                       labels=(ctx.defined_here(model),),
+                       help="use `runtime: charter` (the default): the predictor the gates were measured with")
+        for i, env in enumerate(body.environments):
+            if env.strategy.analysis is None:
+                continue
+            ptr = f"/spec/environments/{i}/strategy/analysis"
+            if runtime != "charter":
+                yield make("S231", f"the analysis of `{env.name}` measures the predictor's metrics, which runtime "
+                           f"`{runtime}` does not export", ctx.span(policy, ptr), pointer=ptr,
+                           help="use `runtime: charter` (the default)")
+            elif not prometheus:
+                yield make("S231", f"the analysis of `{env.name}` queries Prometheus, and charter.yaml names none",
+                           ctx.span(policy, ptr), pointer=ptr,
+                           help="set `prometheus: http://prometheus.monitoring.svc:9090` (the address of the "
+                                "Prometheus scraping the model servers) in charter.yaml's spec")
