@@ -23,7 +23,8 @@ import polars as pl
 
 from compiler.execute.errors import DataError
 from compiler.execute.expressions import to_polars
-from compiler.execute.train import target, to_pandas
+from compiler.execute.failure import RunError
+from compiler.execute.train import reason, target, to_pandas
 
 _AVERAGED = re.compile(r"(precision|recall|f1)_(macro|micro|weighted)\Z")
 _MULTI_AUC = re.compile(r"roc_auc_(ovr|ovo)(?:_(weighted))?\Z")
@@ -125,14 +126,25 @@ def _mask(df: pl.DataFrame, text: str) -> np.ndarray:
     return df.select(to_polars(text).fill_null(False).alias("m")).get_column("m").to_numpy().astype(bool)
 
 
+def _predict(pipeline, X, task: str):
+    """Predictions (and class probabilities) on the test set; a refusal is a failed step, exit 1."""
+    try:
+        pred = pipeline.predict(X)
+        proba = pipeline.predict_proba(X) if task != "regression" and hasattr(pipeline, "predict_proba") else None
+    except (ValueError, TypeError, ArithmeticError) as exc:
+        raise RunError(f"evaluation failed: the model cannot predict the test set: {reason(exc)}",
+                       hint="the test rows differ from the training rows in a way the estimator refuses; check "
+                            "the data and the preprocessing", exit_code=1) from None
+    return pred, proba
+
+
 def evaluate(pipeline, test: pl.DataFrame, train: pl.DataFrame, params: dict, train_params: dict) -> tuple[dict, dict]:
     """Returns (metrics document, training profile)."""
     task = params["task"]
     X = to_pandas(test, train_params)
     y = target(test, train_params)
-    pred = pipeline.predict(X)
+    pred, proba = _predict(pipeline, X, task)
     classes: Any = getattr(pipeline, "classes_", None)  # a classifier's labels; scikit-learn is untyped
-    proba = pipeline.predict_proba(X) if task != "regression" and hasattr(pipeline, "predict_proba") else None
     positive = _positive(classes, params.get("positive_label")) if task == "binary_classification" else None
     guardrails = {}
     for g in params["guardrails"]:
