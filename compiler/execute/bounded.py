@@ -169,6 +169,7 @@ def inflated(params: dict, path: Path, kind: str) -> Iterator[Path]:
             _inflate(params, path, kind, target)
         except (OSError, EOFError, ValueError, zipfile.BadZipFile, lzma.LZMAError, zlib.error) as exc:
             if isinstance(exc, OSError) and exc.errno is not None:
+                exc.filename = exc.filename or str(target)  # a full temp folder: say where
                 raise  # the machine's problem (disk full, permission), reported as such
             raise RunError(f"source `{params['source']}`: `{params['path']}` looks {kind}-compressed but does not "
                            f"decompress ({str(exc) or type(exc).__name__})",

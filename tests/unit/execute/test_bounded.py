@@ -143,6 +143,22 @@ def test_a_truncated_gzip_says_so(tmp_path):
     assert "looks gzip-compressed but does not decompress" in str(info.value)
 
 
+def test_a_full_temp_folder_while_inflating_is_the_machines_problem(tmp_path, monkeypatch):
+    """The inflated copy goes to the temp folder: ENOSPC there (the kernel's, from /dev/full) is no bad file."""
+    (tmp_path / "t.csv").write_bytes(gzip.compress(_csv(1000)))
+    real = Path.open
+
+    def full(self, mode="r", *args, **kwargs):
+        if mode == "wb" and self.parent.name.startswith("charter-inflate-"):
+            return real(Path("/dev/full"), mode, *args, **kwargs)
+        return real(self, mode, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", full)
+    with pytest.raises(OSError) as info:
+        read_source(_params("t.csv"), tmp_path)
+    assert info.value.errno == 28 and "charter-inflate-" in info.value.filename
+
+
 def _bomb(path: Path, mebibytes: int) -> None:
     """A valid gzip file: the header lines, then gzip members of 10 MiB of zeros (about 10 KB each)."""
     member = gzip.compress(b"\0" * (10 << 20), compresslevel=9)
