@@ -14,8 +14,8 @@ from compiler import __version__
 
 # Exit codes, one table for every command (docs/diagnostics.md and docs/runtime.md list them).
 EXIT_OK = 0  # clean
-EXIT_SPEC_ERRORS = 1  # the specs have errors (or warnings under --strict)
-EXIT_USAGE = 2  # bad arguments, missing paths, environment problems, internal errors
+EXIT_SPEC_ERRORS = 1  # the specs have errors (or warnings under --strict); a pipeline step failed
+EXIT_USAGE = 2  # bad arguments, missing paths, environment problems (limits, disk, database), internal errors
 EXIT_TOO_FEW_ROWS = 3  # `monitor`: no alert, but too few rows to compare some feature (never a silent `ok`)
 
 
@@ -225,6 +225,12 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # a bug in charter, never in the specs: say so, briefly
         if os.environ.get("CHARTER_DEBUG"):
             raise
+        from compiler.atomic import os_problem
+
+        problem = os_problem(exc, doing="access")
+        if problem is not None:  # the machine refused (disk full, permission, read-only): not a bug
+            print(f"charter: error: {problem[0]}\n  help: {problem[1]}", file=sys.stderr)
+            return usage
         print(f"charter: internal error: {type(exc).__name__}: {exc}\n"
               "(set CHARTER_DEBUG=1 for a traceback, and please report it)", file=sys.stderr)
         return usage
@@ -339,7 +345,7 @@ def _compile(args: argparse.Namespace) -> int:
 
 
 def _write_targets(args: argparse.Namespace, root: Path, graph, targets: list[str]) -> int:
-    from compiler.atomic import write_atomic
+    from compiler.atomic import os_problem, write_set
     from compiler.render import render_graph
 
     # Files are always rendered for the project's own output folder, so the paths inside them
@@ -381,8 +387,16 @@ def _write_targets(args: argparse.Namespace, root: Path, graph, targets: list[st
             return EXIT_SPEC_ERRORS
         print(f"ok: {len(bundle.files)} generated file(s) up to date")
         return EXIT_OK
+    try:
+        write_set({path: files[path] for path in stale})  # all written aside, then switched in
+    except OSError as exc:
+        problem = os_problem(exc)
+        if problem is None:
+            raise
+        message, hint = problem
+        message = message.replace(f"`{root}/", "`")
+        raise UsageError(f"{message}; no generated file was changed\n  help: {hint}") from None
     for path in stale:
-        write_atomic(path, files[path], durable=False)
         print(f"wrote {shown(path)}")
     for name in orphans:
         print(f"note: {name} is no longer generated; remove it", file=sys.stderr)

@@ -46,9 +46,12 @@ _STAGES = {"L": "L1xx: reading files and YAML", "S": "S2xx: document shape and f
            "P": "P6xx: git and plans"}  # fmt: skip
 _EXITS = (
     (EXIT_OK, "`EXIT_OK`", "clean: no errors (warnings allowed unless `--strict`)"),
-    (EXIT_SPEC_ERRORS, "`EXIT_SPEC_ERRORS`", "errors in the specs (or warnings under `--strict`), failed data "
-     "rules or gates, a drift alert, stale generated files under `--check`"),
-    (EXIT_USAGE, "`EXIT_USAGE`", "bad arguments, missing paths, environment problems, internal errors"),
+    (EXIT_SPEC_ERRORS, "`EXIT_SPEC_ERRORS`", "errors in the specs (or warnings under `--strict`), a failed "
+     "pipeline step (data rules, gates, unreadable or mistyped data, a missing table or column, training or "
+     "evaluation), a drift alert, stale generated files under `--check`"),
+    (EXIT_USAGE, "`EXIT_USAGE`", "bad arguments, missing paths, environment problems (a data file past its "
+     "`limits`, a database that cannot be reached or refuses the credentials, a full disk, a folder without "
+     "write permission or read-only), internal errors"),
     (EXIT_TOO_FEW_ROWS, "`EXIT_TOO_FEW_ROWS`", "`charter monitor` only: no alert, but the batch or a feature had "
      "fewer rows than `min_rows`, so drift could not be judged"),
 )

@@ -22,8 +22,9 @@ import polars as pl
 
 from compiler.execute.errors import DataError
 from compiler.execute.expressions import to_polars
+from compiler.execute.failure import RunError
 from compiler.execute.predict import Prediction, spec_label
-from compiler.execute.train import target
+from compiler.execute.train import reason, target
 
 _AVERAGED = re.compile(r"(precision|recall|f1)_(macro|micro|weighted)\Z")
 _MULTI_AUC = re.compile(r"roc_auc_(ovr|ovo)(?:_(weighted))?\Z")
@@ -132,7 +133,12 @@ def evaluate(predictor, test: pl.DataFrame, train: pl.DataFrame, params: dict) -
     pipeline, then the guardrails, so the gates measure what is deployed.
     """
     task = params["task"]
-    served = predictor.predict(test)
+    try:
+        served = predictor.predict(test)
+    except (ValueError, TypeError, ArithmeticError) as exc:  # a refusal is a failed step, exit 1
+        raise RunError(f"evaluation failed: the model cannot predict the test set: {reason(exc)}",
+                       hint="the test rows differ from the training rows in a way the estimator refuses; check "
+                            "the data and the preprocessing", exit_code=1) from None
     doc = score(params, test, target(test, predictor.spec["train"]), served)
     doc["rows"] = {"train": train.height, "test": test.height}
     reference = profile(train, params["profile"])

@@ -40,7 +40,10 @@ def fingerprint(params: dict, root: Path, cache: dict | None = None) -> str:
         st = path.stat()
         stamp = [st.st_size, st.st_mtime_ns, st.st_ino]
         known = cache.get(str(path)) if cache is not None else None
-        if known and known[:3] == stamp:
+        limit = (params.get("limits") or {}).get("max_file_size")
+        if limit is not None and st.st_size > limit:
+            file_hash = f"over-limit:{stamp}"  # ingest refuses it: hashing would read it whole first
+        elif known and known[:3] == stamp:
             file_hash = known[3]
         else:
             inner = hashlib.sha256()

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import polars as pl
 
+from compiler.execute import bounded
 from compiler.execute.errors import DataError, shorten
 from compiler.execute.fingerprint import source_path
 
@@ -40,17 +41,13 @@ def compression(path: Path) -> str | None:
 
 
 def read_source(params: dict, root: Path, allow_missing: tuple[str, ...] | list[str] = ()) -> pl.DataFrame:
+    """The source as a typed table, read within its `limits` (`compiler.execute.bounded`)."""
     fmt = params["format"]
     try:
-        if fmt == "csv":
-            df = _read_csv(params, root)
-        elif fmt == "parquet":
-            df = pl.read_parquet(source_path(params, root))
-        elif fmt == "jsonl":
-            df = _nulls(pl.read_ndjson(source_path(params, root), infer_schema_length=None),
-                        (params.get("jsonl") or {}).get("null_values") or [])
-        else:
+        if fmt == "sql":
             df = _read_sql(params, root)
+        else:
+            df = _read_file(params, root)
         df = enforce_schema(df, params, allow_missing)
     except DataError as exc:
         packed = _packed(params, root)
@@ -59,9 +56,36 @@ def read_source(params: dict, root: Path, allow_missing: tuple[str, ...] | list[
         raise DataError(f"{exc.message} (the file is {packed}-compressed)", column=exc.column, rows=exc.rows,
                         hint=exc.hint) from None
     except (pl.exceptions.PolarsError, OSError, ValueError, sqlite3.Error) as exc:
+        if isinstance(exc, OSError) and exc.errno is not None and exc.filename is not None:
+            raise  # the machine's problem (permission, disk), not the file's content
         # The reader's own words name its API, not the file: say what the file looks like instead.
         raise DataError(f"source `{params['source']}`: cannot read the file as {_FORMATS.get(fmt, fmt)}"
                         + _what_it_is(params, root), hint=_hint(exc, params)) from None
+    return df
+
+
+def _read_file(params: dict, root: Path) -> pl.DataFrame:
+    path = source_path(params, root)
+    bounded.check_size(params, path)  # before anything reads it
+    fmt = params["format"]
+    packed = compression(path) if fmt != "parquet" else None
+    if packed is not None:
+        with bounded.inflated(params, path, packed) as plain:
+            return _read_plain(params, plain)
+    return _read_plain(params, path)
+
+
+def _read_plain(params: dict, path: Path) -> pl.DataFrame:
+    fmt, cap = params["format"], bounded.row_cap(params)
+    if fmt == "csv":
+        df = _read_csv(params, path)
+    elif fmt == "parquet":
+        bounded.check_parquet(params, path)
+        df = pl.read_parquet(path)
+    else:
+        df = _nulls(pl.read_ndjson(path, infer_schema_length=None, n_rows=cap),
+                    (params.get("jsonl") or {}).get("null_values") or [])
+    bounded.check_rows(params, df.height)
     return df
 
 
@@ -127,9 +151,8 @@ def _nulls(df: pl.DataFrame, markers: list[str]) -> pl.DataFrame:
                             .alias(n) for n in text])
 
 
-def _read_csv(params: dict, root: Path) -> pl.DataFrame:
+def _read_csv(params: dict, path: Path) -> pl.DataFrame:
     opts = params.get("csv") or {}
-    path = source_path(params, root)
     names = [c["name"] for c in params["schema"]]
     source_name = params["source"]
     if path.stat().st_size == 0:
@@ -142,7 +165,7 @@ def _read_csv(params: dict, root: Path) -> pl.DataFrame:
     header = opts.get("header", True)
     df = pl.read_csv(source, separator=opts.get("delimiter", ","), has_header=header, infer_schema=False,
                      skip_rows=opts.get("skip_rows", 0), comment_prefix=opts.get("comment_prefix"),
-                     quote_char=opts.get("quote_char", '"'), raise_if_empty=False)
+                     quote_char=opts.get("quote_char", '"'), raise_if_empty=False, n_rows=bounded.row_cap(params))
     if not header:
         if df.width != len(names):
             raise DataError(f"source `{source_name}`: the file has {df.width} column(s) and the schema declares "
@@ -153,6 +176,8 @@ def _read_csv(params: dict, root: Path) -> pl.DataFrame:
 
 
 def _read_sql(params: dict, root: Path) -> pl.DataFrame:
+    from compiler.execute import database
+
     query = params.get("query") or f'SELECT * FROM "{params["table"]}"'
     connection = params.get("connection")
     if connection:
@@ -161,21 +186,10 @@ def _read_sql(params: dict, root: Path) -> pl.DataFrame:
         if not url:
             raise DataError(f"source `{params['source']}`: environment variable `{name}` is not set",
                             hint="export it with the database URL (SQLAlchemy form) before running")
-        try:
-            import sqlalchemy
-        except ImportError:
-            raise DataError("reading a database URL needs SQLAlchemy", hint="pip install 'charter[postgres]'") from None
-        engine = sqlalchemy.create_engine(url)
-        try:
-            with engine.connect() as conn:
-                return pl.read_database(query, connection=conn, infer_schema_length=None)
-        except sqlalchemy.exc.SQLAlchemyError as exc:
-            # The URL may hold a password: report the driver's complaint, never the URL.
-            raise DataError(f"source `{params['source']}`: query failed: {type(exc).__name__}") from None
-        finally:
-            engine.dispose()
-    with sqlite3.connect(f"file:{source_path(params, root)}?mode=ro", uri=True) as conn:
-        return pl.read_database(query, connection=conn, infer_schema_length=None)
+        return database.read_query(params, url, name, query)
+    path = source_path(params, root)
+    bounded.check_size(params, path)
+    return database.read_sqlite(params, path, query)
 
 
 def enforce_schema(df: pl.DataFrame, params: dict, allow_missing=()) -> pl.DataFrame:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
-from compiler.atomic import write_atomic
+from compiler.atomic import os_problem, write_atomic
 from compiler.execute.failure import RunError
 from compiler.execute.lock import read_lock, update_lock
 from compiler.execute.store import json_text, open_store, read_json, store_uri
@@ -94,7 +94,10 @@ class Runner:
                                           "versions": self.versions, "format": OUTPUT_FORMAT.get(step.name, 1),
                                           **extra})  # fmt: skip
         if cache != before:  # unique temp names: two runs may write it at once (the last one wins)
-            write_atomic(cache_path, json_text(cache), durable=False)
+            try:
+                write_atomic(cache_path, json_text(cache), durable=False)
+            except OSError:
+                pass  # a cache: without it the next run hashes the file again; a step reports a full disk
         return keys
 
     def run(self, model: str, *, only: str | None = None, until: str | None = None,
@@ -141,8 +144,11 @@ class Runner:
                 outcome = StepOutcome(step.id, "cached", 0.0, keys[step.id], "not needed")
             else:
                 started = time.perf_counter()
-                detail = self._after(pipeline, step, keys[step.id], result)
-                outcome = StepOutcome(step.id, "cached", time.perf_counter() - started, keys[step.id], detail)
+                try:
+                    detail = self._after(pipeline, step, keys[step.id], result)
+                    outcome = StepOutcome(step.id, "cached", time.perf_counter() - started, keys[step.id], detail)
+                except Exception as exc:
+                    outcome = self._failed(step, keys[step.id], started, exc, result)
             result.outcomes.append(outcome)
             self.echo(f"{step.id:<28} {outcome.status:<7} {outcome.seconds:6.2f}s  {outcome.detail}".rstrip())
             if outcome.status == "failed":
@@ -200,14 +206,42 @@ class Runner:
             else:
                 with self.store.writing(key) as out:
                     detail = getattr(impl, f"run_{step.name}")(self, pipeline, step, inputs, out)
+            detail = self._after(pipeline, step, key, result) or detail
         except impl.StepFailed as failed:
             result.failed, result.report, result.exit_code = failed.message, failed.report, 1
             return StepOutcome(step.id, "failed", time.perf_counter() - started, key, failed.message)
         except DataError as exc:
             result.failed, result.exit_code = str(exc), 1
             return StepOutcome(step.id, "failed", time.perf_counter() - started, key, str(exc))
-        detail = self._after(pipeline, step, key, result) or detail
+        except Exception as exc:
+            return self._failed(step, key, started, exc, result)
         return StepOutcome(step.id, "ran", time.perf_counter() - started, key, detail)
+
+    def _failed(self, step: Step, key: str, started: float, exc: Exception, result: RunResult) -> StepOutcome:
+        """A step stopped by a `RunError` (its own exit code) or by the machine (exit 2), else re-raise.
+
+        The step folder under construction is already removed (`Store.writing`); the lock and the
+        promoted packages were never touched, or written whole (`write_atomic`).
+        """
+        if isinstance(exc, RunError):
+            message, hint, code = exc.message, exc.hint, exc.exit_code
+        else:
+            name = getattr(exc, "filename", None)
+            inside = name is None or Path(name).is_relative_to(self.store.base)  # else a data file it reads
+            problem = os_problem(exc, where=self._shown(self.store.base), doing="write" if inside else "access")
+            if problem is None:
+                raise exc
+            (message, hint), code = problem, 2
+            message = self._relative(message)
+        result.failed, result.exit_code = message, code
+        result.report = f"help: {hint}" if hint else ""
+        return StepOutcome(step.id, "failed", time.perf_counter() - started, key, message)
+
+    def _shown(self, path: Path) -> str:
+        return path.relative_to(self.root).as_posix() if path.is_relative_to(self.root) else str(path)
+
+    def _relative(self, message: str) -> str:
+        return message.replace(f"`{self.root}/", "`")
 
     def _after(self, pipeline: ModelPipeline, step: Step, key: str, result: RunResult) -> str:
         """Whether the package step ran or was reused, its version is promoted (idempotent)."""

@@ -23,7 +23,8 @@ def split(df: pl.DataFrame, params: dict) -> tuple[pl.DataFrame, pl.DataFrame]:
     n = df.height
     n_test = int(round(n * params["test_size"]))
     if n < 4 or n_test < 1 or n - n_test < 2:
-        raise RunError(f"{n} labelled rows are too few to split with test_size {params['test_size']}")
+        raise RunError(f"{n} labelled rows are too few to split with test_size {params['test_size']}",
+                       hint="at least 4 labelled rows, with one for the test set and two for training", exit_code=1)
     if params["method"] == "time":
         ordered = df.with_row_index("__row").sort([params["time_column"], "__row"])
         return ordered.head(n - n_test).drop("__row"), ordered.tail(n_test).drop("__row")
@@ -35,7 +36,7 @@ def split(df: pl.DataFrame, params: dict) -> tuple[pl.DataFrame, pl.DataFrame]:
         _, counts = np.unique(labels.astype(str), return_counts=True)
         if counts.min() < 2:
             raise RunError(f"cannot stratify on `{target}`: a class has a single row",
-                           hint="use `method: random`, or collect more data for that class")
+                           hint="use `method: random`, or collect more data for that class", exit_code=1)
         stratify = labels
     index = np.arange(n)
     train_idx, test_idx = train_test_split(index, test_size=n_test, random_state=params["seed"], stratify=stratify)
@@ -116,9 +117,27 @@ def build_pipeline(params: dict):
 
 
 def fit(train: pl.DataFrame, params: dict):
+    """The fitted pipeline; a fit the data cannot support is a failed step (exit 1), not a traceback."""
     pipeline = build_pipeline(params)
+    y = target(train, params)
+    if params["task"] != "regression":
+        classes = sorted({str(v).lower() if isinstance(v, (bool, np.bool_)) else str(v) for v in y if v is not None})
+        if len(classes) < 2:
+            raise RunError(f"training failed: the target `{params['target']}` has a single class "
+                           f"({', '.join(f'`{c}`' for c in classes) or 'none'}) in the {train.height} training rows",
+                           hint="a classifier needs rows of at least two classes: check the data and the prepare "
+                                "steps that filter it", exit_code=1)
     try:
-        pipeline.fit(to_pandas(train, params), target(train, params))
-    except (ValueError, TypeError) as exc:
-        raise RunError(f"training failed: {str(exc).splitlines()[0][:300]}") from None
+        pipeline.fit(to_pandas(train, params), y)
+    except (ValueError, TypeError, ArithmeticError) as exc:
+        raise RunError(f"training failed: {reason(exc)}",
+                       hint="scikit-learn refused to fit: check the estimator's `params` together, and the training "
+                            "data", exit_code=1) from None
     return pipeline
+
+
+def reason(exc: Exception) -> str:
+    """scikit-learn's first line, trimmed: it says what is wrong with the data in its own terms."""
+    lines = str(exc).strip().splitlines()
+    text = lines[0] if lines else type(exc).__name__
+    return text if len(text) <= 300 else text[:299] + "…"

@@ -20,6 +20,8 @@ from compiler.ir.graph import (
     order_steps,
 )
 from compiler.spec import Spec, SpecSet
+from compiler.spec.base import size_bytes
+from compiler.spec.datasource import DATA_LIMIT_DEFAULTS, DataLimits
 from compiler.spec.frames import NUMERIC, TEMPORAL, features, prepared_columns
 from compiler.spec.metricset import METRICS, gate_ids
 
@@ -45,7 +47,9 @@ def _dump(model) -> dict:
 def build_graph(specset: SpecSet, project) -> PipelineGraph:
     """Build the IR of a SpecSet that validated without errors."""
     owners = _ownership(specset, project)
-    models = tuple(_pipeline(specset, m, owners) for m in sorted(specset.of_kind("Model"), key=lambda s: s.name))
+    limits = project.spec.limits.data if project is not None else DataLimits()
+    models = tuple(_pipeline(specset, m, owners, limits)
+                   for m in sorted(specset.of_kind("Model"), key=lambda s: s.name))
     files = {}
     for spec in sorted(specset, key=lambda s: (s.kind, s.name)):
         raci = _dump_raci(spec.model) if spec.kind == "Ownership" else owners.get(spec.name, {})
@@ -59,16 +63,16 @@ def build_graph(specset: SpecSet, project) -> PipelineGraph:
         source = specset.get("DataSource", suite.model.spec.source)
         if source is not None:
             checked.add(source.name)
-            checks.append(_check(source, suite))
+            checks.append(_check(source, suite, limits))
     for source in sorted(specset.of_kind("DataSource"), key=lambda s: s.name):
         if source.name not in checked:
-            checks.append(_check(source, None))
+            checks.append(_check(source, None, limits))
     return PipelineGraph(settings, models, files, checks=tuple(checks))
 
 
-def _data_params(source: Spec, suite: Spec | None) -> dict[str, dict]:
+def _data_params(source: Spec, suite: Spec | None, limits: DataLimits) -> dict[str, dict]:
     return {
-        "ingest": _ingest(source),
+        "ingest": _ingest(source, limits),
         "prepare": {"suite": suite.name if suite else None,
                     "steps": [_prepare_step(s) for s in suite.model.spec.prepare] if suite else [],
                     # The declared types after renames and drops, so the runtime need not redo
@@ -84,13 +88,24 @@ def _data_params(source: Spec, suite: Spec | None) -> dict[str, dict]:
 _NEW_DEFAULTS = {"null_values": [], "skip_rows": 0, "comment_prefix": None, "quote_char": '"', "decimal": "."}
 
 
-def _ingest(source: Spec) -> dict:
+def _ingest(source: Spec, defaults: DataLimits) -> dict:
     d = {"source": source.name, **_dump(source.model.spec)}
+    d["limits"] = _limits(source.model.spec.limits, defaults)
     if d.get("jsonl") is None:
         d.pop("jsonl", None)
     if d.get("csv"):
         d["csv"] = {k: v for k, v in d["csv"].items() if k not in _NEW_DEFAULTS or v != _NEW_DEFAULTS[k]}
     return d
+
+
+def _limits(own: DataLimits | None, defaults: DataLimits) -> dict[str, int | None]:
+    """The source's limits, else charter.yaml's, else the built-in default; sizes in bytes."""
+    resolved: dict[str, int | None] = {}
+    for name in DataLimits.model_fields:
+        value = next((v for v in (getattr(own, name, None), getattr(defaults, name), DATA_LIMIT_DEFAULTS.get(name))
+                      if v is not None), None)
+        resolved[name] = size_bytes(value) if isinstance(value, str) else value if isinstance(value, int) else None
+    return resolved
 
 
 def _prepare_step(step) -> dict:
@@ -106,16 +121,18 @@ def _steps(name: str, params: dict[str, dict], template) -> tuple[Step, ...]:
     steps: dict[str, Step] = {}
     for step, needs, inputs, outputs in template:
         upstream = [steps[n].hash for n in needs]
-        digest = content_hash({"step": step, "params": params[step], "needs": upstream})
+        # Limits decide whether a step may run, never what it computes: they stay out of the hash.
+        hashed = {k: v for k, v in params[step].items() if k != "limits"}
+        digest = content_hash({"step": step, "params": hashed, "needs": upstream})
         steps[step] = Step(f"{name}/{step}", name, step, tuple(f"{name}/{n}" for n in needs), inputs, outputs,
                            params[step], digest)
     return order_steps(list(steps.values()))
 
 
-def _check(source: Spec, suite: Spec | None) -> ModelPipeline:
+def _check(source: Spec, suite: Spec | None, limits: DataLimits) -> ModelPipeline:
     name = suite.name if suite is not None else source.name
     files = sorted({shown(s.file) for s in (source, suite) if s is not None})
-    return ModelPipeline(name, "data-check", "", _steps(name, _data_params(source, suite), _TEMPLATE[:3]),
+    return ModelPipeline(name, "data-check", "", _steps(name, _data_params(source, suite, limits), _TEMPLATE[:3]),
                          tuple(files), {})
 
 
@@ -151,7 +168,7 @@ def _file_owners(kind: str, raci: dict) -> list[str]:
     return sorted(handles)
 
 
-def _pipeline(specset: SpecSet, model: Spec, owners: dict) -> ModelPipeline:
+def _pipeline(specset: SpecSet, model: Spec, owners: dict, limits: DataLimits) -> ModelPipeline:
     body = model.model.spec
     source = specset.get("DataSource", body.data.source)
     suite = specset.get("ValidationSuite", body.data.validation) if body.data.validation else None
@@ -163,7 +180,7 @@ def _pipeline(specset: SpecSet, model: Spec, owners: dict) -> ModelPipeline:
     columns = prepared_columns(source.model, suite.model if suite else None)
     feats = features(model.model, columns)
     params = {
-        **_data_params(source, suite),
+        **_data_params(source, suite, limits),
         "split": {"task": body.task, "target": body.data.target, **_dump(body.split)},
         "train": {"task": body.task, "target": body.data.target, "features": feats,
                   "numeric": [c for c in feats if columns[c] in NUMERIC or columns[c] == "boolean"],
@@ -182,7 +199,7 @@ def _pipeline(specset: SpecSet, model: Spec, owners: dict) -> ModelPipeline:
     monitoring = next((_dump(ms.model.spec.monitoring) for ms in metricsets if ms.model.spec.monitoring), None)
     return ModelPipeline(model.name, body.task, model.model.metadata.description or "",
                          _steps(model.name, params, _TEMPLATE), tuple(sources), owners.get(model.name, {}),
-                         monitoring, tuple(_rollout(specset, p, owners) for p in policies))
+                         monitoring, tuple(_rollout(specset, p, owners, limits) for p in policies))
 
 
 def _rules(suite: Spec) -> list[dict]:
@@ -238,7 +255,7 @@ def _evaluate(body, metricsets: list[Spec], feats: list[str], columns: dict[str,
                         "types": {c: columns[c] for c in drift_features}}}  # fmt: skip
 
 
-def _rollout(specset: SpecSet, policy: Spec, owners: dict) -> dict:
+def _rollout(specset: SpecSet, policy: Spec, owners: dict, limits: DataLimits) -> dict:
     body = policy.model.spec
     deployment = owners.get(policy.name, {}).get("deployment") or owners.get(body.model, {}).get("deployment")
     envs = []
@@ -264,5 +281,5 @@ def _rollout(specset: SpecSet, policy: Spec, owners: dict) -> dict:
         outcomes = specset.get("DataSource", body.prediction_log.outcomes.source) if body.prediction_log.outcomes \
             else None
         if outcomes is not None:  # what `monitor --predictions` reads the labels with
-            log["outcomes"]["ingest"] = _ingest(outcomes)
+            log["outcomes"]["ingest"] = _ingest(outcomes, limits)
     return out

@@ -18,6 +18,9 @@ _DURATION = re.compile(r"(?:[0-9]{1,6}[smhdw])+\Z")
 _COLUMN = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}\Z")
 _QUANTITY = re.compile(r"[0-9]+(?:\.[0-9]+)?(?:m|k|M|G|T|Ki|Mi|Gi|Ti)?\Z")
 _ENV = re.compile(r"[A-Z_][A-Z0-9_]{0,127}\Z")
+_SIZE = re.compile(r"([0-9]{1,9})(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\Z")
+_SIZE_UNITS = {"B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
+               "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40}  # fmt: skip
 # Kubernetes label syntax (labels reach manifests): a name part of at most 63 characters, and a
 # key that may carry a DNS-subdomain prefix of at most 253 characters before `/`.
 _LABEL_NAME = r"[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
@@ -80,6 +83,20 @@ def _quantity(value: str) -> str:
     return value
 
 
+def _size(value: str) -> str:
+    if not _SIZE.match(value):
+        raise PydanticCustomError(
+            "charter_size", "`{shown}` is not a size like `500MB` or `2GiB`", {"shown": value[:40]})
+    return value
+
+
+def size_bytes(value: str) -> int:
+    """`500MB` -> 500000000, `2GiB` -> 2147483648 (a `Size` that validated)."""
+    match = _SIZE.match(value)
+    assert match is not None, value
+    return int(match.group(1)) * _SIZE_UNITS[match.group(2)]
+
+
 def _label_key(value: str) -> str:
     if not _LABEL_KEY.match(value):
         raise PydanticCustomError(
@@ -112,6 +129,8 @@ Handle = Annotated[str, AfterValidator(_handle), _pattern(_HANDLE, "An owner han
 Duration = Annotated[str, AfterValidator(_duration), _pattern(_DURATION, "A duration such as `30m`, `24h`, `7d`.")]
 Column = Annotated[str, AfterValidator(_column), _pattern(_COLUMN, "A column name.")]
 EnvVar = Annotated[str, AfterValidator(_env), _pattern(_ENV, "An environment variable name.")]
+Size = Annotated[str, AfterValidator(_size), _pattern(_SIZE, "A size: digits and a unit, `B`, `KB`, `MB`, `GB`, "
+                                                             "`TB` (powers of 1000) or `KiB`, `MiB`, `GiB`, `TiB`.")]
 Quantity = Annotated[str, AfterValidator(_quantity), _pattern(_QUANTITY, "A Kubernetes quantity: `500m`, `512Mi`.")]
 # No schema on the key type: pydantic would publish it as `patternProperties`, which lets other
 # keys through; the `labels` field carries it as `propertyNames` instead.

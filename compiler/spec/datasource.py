@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from compiler.spec.base import Column, Document, Duration, EnvVar, Strict
+from compiler.spec.base import Column, Document, Duration, EnvVar, Size, Strict
 
 ColumnType = Literal["string", "integer", "float", "boolean", "category", "datetime", "date"]
 
@@ -67,6 +67,28 @@ class JsonlOptions(Strict):
         default_factory=list, max_length=100, description="String values that mean missing, such as `NA`.")
 
 
+# What a DataSource gets when neither it nor charter.yaml sets a limit (docs/runtime.md). Gzip
+# shrinks real CSV files 3 to 20 times; zeros or one repeated line shrink about 1000 times.
+DATA_LIMIT_DEFAULTS = {"max_decompressed_size": "1GiB", "max_compression_ratio": 100}
+
+
+class DataLimits(Strict):
+    """Bounds on reading a data file: a file past one is refused before it is read whole (exit 2).
+    A DataSource's own value wins over `limits.data` in charter.yaml, which wins over the default.
+    """  # noqa: D205 - pydantic publishes this docstring as the JSON Schema description (`charter schema`)
+
+    max_file_size: Size | None = Field(
+        None, description="Largest data file on disk (compressed size), e.g. `2GB`; default: no limit.")
+    max_rows: int | None = Field(
+        None, ge=1, le=10**12, description="Most data rows the file may hold; default: no limit.")
+    max_decompressed_size: Size | None = Field(
+        None, description="Most bytes a compressed file (gzip, bzip2, xz, zstd, zip) may inflate to; "
+                          "default `1GiB`.")
+    max_compression_ratio: int | None = Field(
+        None, ge=2, le=100_000, description="Most times a compressed file may inflate its size, past its first "
+                                            "MiB of output (a decompression bomb inflates 1000 times); default 100.")
+
+
 class Freshness(Strict):
     """How old the newest row may be before the data counts as stale."""
 
@@ -94,6 +116,7 @@ class DataSourceSpec(Strict):
     )
     primary_key: list[Column] = Field(default_factory=list, description="Columns that identify a row.")
     freshness: Freshness | None = Field(None, description="Staleness limit of the data.")
+    limits: DataLimits | None = Field(None, description="Size, row and decompression limits of the file.")
 
     @model_validator(mode="after")
     def _format_fields(self) -> DataSourceSpec:

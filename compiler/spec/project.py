@@ -10,6 +10,7 @@ from pydantic_core import PydanticCustomError
 
 from compiler.plain import PLAIN_PATH, PLAIN_URL
 from compiler.spec.base import Document, Name, Strict
+from compiler.spec.datasource import DataLimits
 
 TARGETS: tuple[Target, ...] = ("github", "gitlab", "argo", "airflow", "kubeflow", "kubernetes", "runner", "codeowners",
                                "docs")
@@ -66,7 +67,8 @@ class PromotionOptions(Strict):
 
 class Limits(Strict):
     """Ceilings on the estimator parameters that size a training run; a Model asking for more
-    is an error (S229). Parameters whose default is unbounded (`max_depth`) have none.
+    is an error (S229). Parameters whose default is unbounded (`max_depth`) have none. `data`
+    holds the default bounds on reading every DataSource's file.
     """  # noqa: D205 - pydantic publishes this docstring as the JSON Schema description (`charter schema`)
 
     n_estimators: int = Field(5000, ge=1, description="Trees or boosting rounds of an ensemble.")
@@ -76,6 +78,8 @@ class Limits(Strict):
                                              "refused.")
     n_neighbors: int = Field(1000, ge=1, description="Neighbours of a nearest-neighbours model.")
     cv: int = Field(20, ge=2, description="Cross-validation folds of a `*CV` estimator, each a full fit.")
+    data: DataLimits = Field(default_factory=DataLimits,
+                             description="Defaults of every DataSource's `limits`; a source's own value wins.")
 
 
 class ProjectSpec(Strict):

@@ -20,6 +20,7 @@ import pytest
 from tests.conftest import REPO, run_charter
 
 pytestmark = pytest.mark.integration
+ROLE, PASSWORD = "charter_reader", "right-horse-battery"
 
 
 def _missing(reason: str):
@@ -58,6 +59,10 @@ def postgres() -> str:
         shutil.chown(sock, "postgres")
     subprocess.run([*prefix, initdb, "-D", str(data), "-A", "trust", "-U", "postgres"], check=True,
                    capture_output=True)
+    # One role that must give its password (the first matching line of pg_hba.conf wins), for
+    # the wrong-password case; `postgres` keeps trust.
+    hba = data / "pg_hba.conf"
+    hba.write_text(f"local all {ROLE} scram-sha-256\n" + hba.read_text())
     port = "55432"
     subprocess.run([*prefix, pg_ctl, "-D", str(data), "-l", str(base / "log"), "-w", "-o",
                     f"-p {port} -k {sock} -c listen_addresses=''", "start"], check=True, capture_output=True)
@@ -83,6 +88,8 @@ def postgres() -> str:
                 conn.exec_driver_sql("insert into customers values (%s,%s,%s,%s,%s,%s,%s,%s,%s)",
                                      (v[0], v[1], int(v[2]), v[3], float(v[4]) if v[4] else None, float(v[5]),
                                       int(v[6]), v[7], v[8]))
+            conn.exec_driver_sql(f"create role {ROLE} login password '{PASSWORD}'")
+            conn.exec_driver_sql(f"grant select on customers to {ROLE}")
         engine.dispose()
         yield url
     finally:
@@ -115,3 +122,59 @@ def test_postgres_errors_do_not_leak_the_url(postgres, example_repo):
     assert "s3cr3t-pw" not in result.stdout + result.stderr
     missing = run_charter("check-data", "customers", cwd=example_repo, env={"CHURN_DB_URL": ""})
     assert missing.returncode == 1 and "`CHURN_DB_URL` is not set" in missing.stdout
+
+
+def _sql_source(repo: Path, spec: str) -> None:
+    text = (REPO / "specs/churn/data.yaml").read_text()
+    (repo / "specs/churn/data.yaml").write_text(text.replace(
+        "  format: csv\n  path: specs/data/customers.csv\n",
+        f"  format: sql\n  {spec}\n  connection: {{url_env: CHURN_DB_URL}}\n"))
+
+
+def _as_role(url: str, password: str) -> str:
+    return url.replace("postgres@", f"{ROLE}:{password}@")
+
+
+def test_postgres_with_the_right_password_reads_the_table(postgres, example_repo):
+    _sql_source(example_repo, "table: customers")
+    result = run_charter("check-data", "customers", cwd=example_repo,
+                         env={"CHURN_DB_URL": _as_role(postgres, PASSWORD)})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "372 rows, 9 columns" in result.stdout
+
+
+def test_postgres_wrong_password_says_authentication_failed(postgres, example_repo):
+    _sql_source(example_repo, "table: customers")
+    result = run_charter("check-data", "customers", cwd=example_repo,
+                         env={"CHURN_DB_URL": _as_role(postgres, "wrong-pw-123")})
+    out = result.stdout + result.stderr
+    assert result.returncode == 2, out
+    socket = postgres.split("host=")[1].split("&")[0]
+    assert f"the database `postgres` on `{socket}:55432` refused the credentials in `CHURN_DB_URL` " \
+           "(authentication failed)" in out
+    assert "customers-quality/ingest" in out and "failed" in out
+    assert "wrong-pw-123" not in out and ROLE not in out and "internal error" not in out
+
+
+def test_postgres_missing_table_and_column_are_named(postgres, example_repo):
+    _sql_source(example_repo, "table: customer")
+    result = run_charter("check-data", "customers", cwd=example_repo, env={"CHURN_DB_URL": postgres})
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "source `customers`: the query failed: table `customer` does not exist" in result.stdout
+    _sql_source(example_repo, "query: select customer_id, churn from customers")
+    result = run_charter("check-data", "customers", cwd=example_repo,
+                         env={"CHURN_DB_URL": _as_role(postgres, PASSWORD)})
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "source `customers`: the query failed: column `churn` does not exist" in result.stdout
+    assert PASSWORD not in result.stdout + result.stderr
+
+
+def test_postgres_server_not_running_is_a_connection_error(postgres, example_repo):
+    _sql_source(example_repo, "table: customers")
+    url = _as_role(postgres, PASSWORD).replace("port=55432", "port=55439")
+    result = run_charter("check-data", "customers", cwd=example_repo, env={"CHURN_DB_URL": url})
+    out = result.stdout + result.stderr
+    assert result.returncode == 2, out
+    socket = postgres.split("host=")[1].split("&")[0]
+    assert f"cannot connect to the database `postgres` on `{socket}:55439`" in out
+    assert PASSWORD not in out and ROLE not in out

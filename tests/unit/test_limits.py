@@ -9,8 +9,10 @@ from compiler.spec.project import Limits
 
 
 def test_defaults_are_the_documented_ones():
-    assert Limits().model_dump() == {"n_estimators": 5000, "max_iter": 100_000, "n_jobs": 8, "n_neighbors": 1000,
-                                     "cv": 20}
+    assert Limits().model_dump(exclude={"data"}) == {"n_estimators": 5000, "max_iter": 100_000, "n_jobs": 8,
+                                                     "n_neighbors": 1000, "cv": 20}
+    # the data limits are unset here: a source's own, then these, then DATA_LIMIT_DEFAULTS apply
+    assert set(Limits().data.model_dump().values()) == {None}
 
 
 @pytest.mark.parametrize("setting", [{"n_jobs": 0}, {"n_estimators": -1}, {"cv": 1}, {"max_depth": 10}])

@@ -56,7 +56,7 @@ CODES = ("S229",)
 
 def check(ctx: Context) -> Iterator[Diagnostic]:
     limits = ctx.project.spec.limits if isinstance(ctx.project, Project) else Limits()
-    ceilings = limits.model_dump()
+    ceilings = limits.model_dump(exclude={"data"})  # data limits bound ingest, not parameters
     for spec in ctx.specset.of_kind("Model"):
         est = spec.model.spec.estimator
         entry = catalog.estimator(est.class_)

@@ -86,13 +86,18 @@ def test_an_empty_file_says_so(tmp_path):
     assert "the file `p.csv` is empty" in _error(tmp_path, _params("p.csv"))
 
 
-def test_a_compressed_file_is_named(tmp_path):
+def test_a_compressed_file_is_read_within_limits_and_named_in_errors(tmp_path):
+    """Compressed files inflate within `limits` (tests/unit/execute/test_bounded.py); an error names the codec."""
     penguins.write_csv(tmp_path / "p.csv", penguins.rows(5))
     with zipfile.ZipFile(tmp_path / "p.zip.csv", "w") as z:
         z.write(tmp_path / "p.csv", "p.csv")
-    assert "the file is zip-compressed" in _error(tmp_path, _params("p.zip.csv"))
-    (tmp_path / "p.gz.csv").write_bytes(gzip.compress((tmp_path / "p.csv").read_bytes()))
-    assert "the file is gzip-compressed" in _error(tmp_path, _params("p.gz.csv", encoding="latin-1"))
+    assert read_source(_params("p.zip.csv"), tmp_path).height == 5
+    data = penguins.rows(5)
+    data[1]["body_mass_g"] = "heavy"
+    penguins.write_csv(tmp_path / "bad.csv", data)
+    (tmp_path / "p.gz.csv").write_bytes(gzip.compress((tmp_path / "bad.csv").read_bytes()))
+    text = _error(tmp_path, _params("p.gz.csv"))
+    assert "`heavy`" in text and "the file is gzip-compressed" in text
 
 
 def test_every_failing_column_in_one_run(tmp_path):
