@@ -20,6 +20,7 @@ from compiler.ir.graph import (
     order_steps,
 )
 from compiler.spec import Spec, SpecSet
+from compiler.spec.compute import effective, layers
 from compiler.spec.frames import NUMERIC, TEMPORAL, features, prepared_columns
 from compiler.spec.metricset import METRICS, gate_ids
 
@@ -45,7 +46,8 @@ def _dump(model) -> dict:
 def build_graph(specset: SpecSet, project) -> PipelineGraph:
     """Build the IR of a SpecSet that validated without errors."""
     owners = _ownership(specset, project)
-    models = tuple(_pipeline(specset, m, owners) for m in sorted(specset.of_kind("Model"), key=lambda s: s.name))
+    models = tuple(_pipeline(specset, m, owners, project)
+                   for m in sorted(specset.of_kind("Model"), key=lambda s: s.name))
     files = {}
     for spec in sorted(specset, key=lambda s: (s.kind, s.name)):
         raci = _dump_raci(spec.model) if spec.kind == "Ownership" else owners.get(spec.name, {})
@@ -59,10 +61,10 @@ def build_graph(specset: SpecSet, project) -> PipelineGraph:
         source = specset.get("DataSource", suite.model.spec.source)
         if source is not None:
             checked.add(source.name)
-            checks.append(_check(source, suite))
+            checks.append(_check(source, suite, project))
     for source in sorted(specset.of_kind("DataSource"), key=lambda s: s.name):
         if source.name not in checked:
-            checks.append(_check(source, None))
+            checks.append(_check(source, None, project))
     return PipelineGraph(settings, models, files, checks=tuple(checks))
 
 
@@ -112,11 +114,23 @@ def _steps(name: str, params: dict[str, dict], template) -> tuple[Step, ...]:
     return order_steps(list(steps.values()))
 
 
-def _check(source: Spec, suite: Spec | None) -> ModelPipeline:
+def _check(source: Spec, suite: Spec | None, project) -> ModelPipeline:
     name = suite.name if suite is not None else source.name
     files = sorted({shown(s.file) for s in (source, suite) if s is not None})
+    settings = effective(layers(_project_compute(project), None, None))
     return ModelPipeline(name, "data-check", "", _steps(name, _data_params(source, suite), _TEMPLATE[:3]),
-                         tuple(files), {})
+                         tuple(files), {}, compute={"check-data": settings} if settings else {})
+
+
+def _project_compute(project):
+    return getattr(getattr(project, "spec", None), "compute", None)
+
+
+def _compute(project, model: Spec, steps: tuple[Step, ...]) -> dict:
+    """Each step's merged pod settings (and `monitor`'s); kept out of the steps, so out of their hashes."""
+    merged = {name: effective(layers(_project_compute(project), model.model.spec.compute, name))
+              for name in (*(s.name for s in steps), "monitor")}
+    return {name: settings for name, settings in merged.items() if settings}
 
 
 def _dump_raci(ownership) -> dict:
@@ -151,7 +165,7 @@ def _file_owners(kind: str, raci: dict) -> list[str]:
     return sorted(handles)
 
 
-def _pipeline(specset: SpecSet, model: Spec, owners: dict) -> ModelPipeline:
+def _pipeline(specset: SpecSet, model: Spec, owners: dict, project) -> ModelPipeline:
     body = model.model.spec
     source = specset.get("DataSource", body.data.source)
     suite = specset.get("ValidationSuite", body.data.validation) if body.data.validation else None
@@ -180,9 +194,10 @@ def _pipeline(specset: SpecSet, model: Spec, owners: dict) -> ModelPipeline:
     # file names in any bytes: the IR and every file rendered from it are UTF-8
     sources = sorted({shown(s.file) for s in (model, source, suite, *metricsets, *policies) if s is not None})
     monitoring = next((_dump(ms.model.spec.monitoring) for ms in metricsets if ms.model.spec.monitoring), None)
-    return ModelPipeline(model.name, body.task, model.model.metadata.description or "",
-                         _steps(model.name, params, _TEMPLATE), tuple(sources), owners.get(model.name, {}),
-                         monitoring, tuple(_rollout(specset, p, owners) for p in policies))
+    steps = _steps(model.name, params, _TEMPLATE)
+    return ModelPipeline(model.name, body.task, model.model.metadata.description or "", steps, tuple(sources),
+                         owners.get(model.name, {}), monitoring, tuple(_rollout(specset, p, owners) for p in policies),
+                         _compute(project, model, steps))
 
 
 def _rules(suite: Spec) -> list[dict]:

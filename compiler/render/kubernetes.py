@@ -26,9 +26,18 @@ can only succeed or fail, so `on_failure: pause` is a dry run plus manual promot
 from __future__ import annotations
 
 import hashlib
-import re
 
-from compiler.render.common import WORKDIR, dump_yaml, image, shared_store
+from compiler.render.common import (
+    WORKDIR,
+    dump_yaml,
+    go_duration,
+    image,
+    pod_resources,
+    secret_env,
+    shared_store,
+    timeout_seconds,
+    tolerations,
+)
 from compiler.render.header import header
 
 KSERVE = "v0.20.0"  # KServe release whose images (model server, storage initializer) the pods run
@@ -251,33 +260,17 @@ def _steps(strategy: dict, manual: bool) -> tuple[list[dict], int]:
     if strategy["type"] == "shadow":
         steps: list[dict] = [{"setCanaryScale": {"weight": 100}},  # a full copy: it receives every request
                  {"setMirrorRoute": {"name": MIRROR, "percentage": 100, "match": [{"path": {"prefix": "/"}}]}},
-                 {"pause": {"duration": _go_duration(strategy["duration"])} if strategy.get("duration") else {}},
+                 {"pause": {"duration": go_duration(strategy["duration"])} if strategy.get("duration") else {}},
                  {"setMirrorRoute": {"name": MIRROR}}]  # no `match`: Argo Rollouts removes the route
         return steps + ([{"pause": {}}] if manual else []), 2
     steps = []
     for step in strategy["steps"]:
         steps.append({"setWeight": step["traffic"]})
         if step.get("pause"):
-            steps.append({"pause": {"duration": _go_duration(step["pause"])}})
+            steps.append({"pause": {"duration": go_duration(step["pause"])}})
         if manual and step["traffic"] < 100:
             steps.append({"pause": {}})  # a person reads the analysis, then promotes
     return steps, 1
-
-
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-def _go_duration(text: str) -> str:
-    """A spec duration (`30m`, `1h30m`, `7d`) as Go's time.ParseDuration reads it.
-
-    Argo Rollouts parses pauses and intervals with it, and it has no days or weeks.
-    """
-    if not re.search(r"[dw]", text):
-        return text
-    seconds = sum(int(n) * _UNITS[u] for n, u in re.findall(r"([0-9]+)([smhdw])", text))
-    hours, rest = divmod(seconds, 3600)
-    minutes, seconds = divmod(rest, 60)
-    return f"{hours}h" + (f"{minutes}m" if minutes else "") + (f"{seconds}s" if seconds else "")
 
 
 def _services(model, env: dict) -> list[dict]:
@@ -327,17 +320,43 @@ def _analysis(model, env: dict, project: dict, background: bool) -> dict:
     container: dict = {"name": "charter", "image": _plain(image(project)), "workingDir": WORKDIR,
                        "command": [_plain(a) for a in argv[:1]], "args": [_plain(a) for a in argv[1:]]}
     url = shared_store(project)
-    if url:  # the monitor finds the promoted package there; Kubernetes expands `$(VAR)` in env values
-        container["env"] = [{"name": "CHARTER_STORE", "value": _plain(url).replace("$", "$$")}]
-    job = {"metadata": {"labels": NO_SIDECAR},
-           "spec": {"backoffLimit": 0, "template": {"metadata": {"labels": NO_SIDECAR},
-                                                    "spec": {"restartPolicy": "Never", "containers": [container]}}}}
-    metric = {"name": "gates", **({"interval": _go_duration(analysis["interval"])} if background else {}),
+    settings = model.compute.get("monitor", {})  # the pod settings of `charter monitor`, wherever it runs
+    # the monitor finds the promoted package there; Kubernetes expands `$(VAR)` in env values
+    variables = [{"name": "CHARTER_STORE", "value": _plain(url).replace("$", "$$")}] if url else []
+    variables += _inert(secret_env(settings))
+    if variables:
+        container["env"] = variables
+    if resources := pod_resources(settings):
+        container["resources"] = _inert(resources)
+    pod: dict = {"restartPolicy": "Never", "containers": [container]}
+    if settings.get("service_account"):
+        pod["serviceAccountName"] = _plain(settings["service_account"])
+    if settings.get("node_selector"):
+        pod["nodeSelector"] = _inert(settings["node_selector"])
+    if found := tolerations(settings):
+        pod["tolerations"] = _inert(found)
+    # No retries: a failed measurement is the verdict (`failureLimit: 0`), and running the same
+    # check again on the same data would repeat it. `timeout` bounds the whole Job.
+    job_spec: dict = {"backoffLimit": 0}
+    if (deadline := timeout_seconds(settings)) is not None:
+        job_spec["activeDeadlineSeconds"] = deadline
+    job_spec["template"] = {"metadata": {"labels": NO_SIDECAR}, "spec": pod}
+    job = {"metadata": {"labels": NO_SIDECAR}, "spec": job_spec}
+    metric = {"name": "gates", **({"interval": go_duration(analysis["interval"])} if background else {}),
               "failureLimit": 0, "provider": {"job": job}}
     gates = ", ".join(g["id"] for g in analysis.get("gate_list") or []) or analysis["gates"]
     meta = _meta(_name(model.name, "-gates"), model, env, {"charter.dev/gates": gates})
     return {"apiVersion": "argoproj.io/v1alpha1", "kind": "AnalysisTemplate", "metadata": meta,
             "spec": {"metrics": [metric]}}
+
+
+def _inert(value):
+    """Pod settings are validated names, quantities and label values; a hand-made IR's go through `_plain`."""
+    if isinstance(value, dict):
+        return {_plain(k): _inert(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_inert(v) for v in value]
+    return _plain(value) if isinstance(value, str) else value
 
 
 def _plain(text: str) -> str:

@@ -20,7 +20,8 @@ import pytest
 
 from compiler.driver import compile_tree
 from compiler.render import render_graph
-from compiler.render.kubernetes import VERDICT, _go_duration, _name, render
+from compiler.render.common import go_duration as _go_duration
+from compiler.render.kubernetes import VERDICT, _name, render
 from tests.conftest import REPO, run_charter
 from tests.targets.external import errors, load_yaml_all, schema
 
@@ -229,7 +230,7 @@ def test_serving_the_locked_version_from_a_url_store():
     assert init["args"][0] == "s3://acme-ml-artifacts/charter/models/churn/d4d4e59a9c68"  # the example's shared_store
     analysis = find(in_env(shared, "production"), "AnalysisTemplate", "churn-gates")["spec"]["metrics"][0]
     [container] = analysis["provider"]["job"]["spec"]["template"]["spec"]["containers"]
-    assert container["env"] == [{"name": "CHARTER_STORE", "value": "s3://acme-ml-artifacts/charter"}]
+    assert container["env"][0] == {"name": "CHARTER_STORE", "value": "s3://acme-ml-artifacts/charter"}
     # without shared_store, a URL artifact_store is the one every server and job reaches
     graph = replace(graph, project={**graph.project, "artifact_store": "s3://acme-ml/charter/", "shared_store": None})
     files = render_graph(graph, ["kubernetes"], "generated", {"churn": "d4d4e59a9c68"}).files
@@ -351,3 +352,27 @@ def test_the_analysis_fails_when_it_checked_nothing(fake_charter, report, code, 
     assert (result.returncode == 0) == (message is None), result.stderr
     if message:
         assert message in result.stderr
+
+
+def test_the_analysis_job_runs_with_the_monitors_pod_settings():
+    """The AnalysisTemplate's Job gets `compute.steps.monitor`: resources, secrets, identity, placement, deadline."""
+    from tests.targets.pods import FULL, with_full_compute
+
+    _, graph = compile_tree(REPO)
+    files = render_graph(with_full_compute(graph), ["kubernetes"], "generated").files
+    assert_valid(files)
+    analysis = find(in_env(files, "production"), "AnalysisTemplate", "churn-gates")["spec"]["metrics"][0]
+    job = analysis["provider"]["job"]["spec"]
+    assert job["backoffLimit"] == 0 and job["activeDeadlineSeconds"] == 600  # a failed measurement is the verdict
+    pod = job["template"]["spec"]
+    assert pod["serviceAccountName"] == "charter-monitor" and "nodeSelector" not in pod
+    [container] = pod["containers"]
+    assert container["resources"] == {"requests": FULL["monitor"]["resources"]["requests"]}
+    assert container["env"][1:] == [
+        {"name": "AWS_ACCESS_KEY_ID", "valueFrom": {"secretKeyRef": {"name": "store", "key": "access-key-id"}}}]
+    placed = replace(graph, models=tuple(replace(m, compute={"monitor": FULL["ingest"]}) for m in graph.models))
+    files = render_graph(placed, ["kubernetes"], "generated").files
+    assert_valid(files)
+    pod = find(in_env(files, "production"), "AnalysisTemplate", "churn-gates")["spec"]["metrics"][0][
+        "provider"]["job"]["spec"]["template"]["spec"]
+    assert pod["nodeSelector"] == FULL["ingest"]["node_selector"] and len(pod["tolerations"]) == 2
