@@ -54,6 +54,8 @@ def build_graph(specset: SpecSet, project) -> PipelineGraph:
         files[f"{spec.kind}/{spec.name}"] = {"kind": spec.kind, "name": spec.name, "file": shown(spec.file),
                                              "owners": _file_owners(spec.kind, raci)}  # fmt: skip
     settings = _dump(project.spec) if project is not None else {}
+    if settings.get("compute") is None:  # left out when unset: a tree without it keeps its project hash
+        settings.pop("compute", None)
     settings["name"] = project.metadata.name if project is not None else "project"
     checks = []
     checked = set()
@@ -259,6 +261,8 @@ def _rollout(specset: SpecSet, policy: Spec, owners: dict) -> dict:
     envs = []
     for env in body.environments:
         d = _dump(env)
+        if not d.get("auto_merge"):  # only when set: other environments keep their hashes (and deployments)
+            d.pop("auto_merge", None)
         if isinstance(env.approval, list):
             d["approvers"] = sorted(env.approval)
         elif env.approval == "accountable" and deployment:

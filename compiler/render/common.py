@@ -315,3 +315,28 @@ def tolerations(settings: dict) -> list[dict]:
 
 def timeout_seconds(settings: dict) -> int | None:
     return seconds(settings["timeout"]) if settings.get("timeout") else None
+
+
+def manifest(out: str, environment: str, model: str) -> str:
+    """Where the kubernetes target writes a model's manifest for one environment."""
+    return f"{out}/kubernetes/{environment}/{model}.yaml"
+
+
+def auto_merge_manifests(graph, out: str) -> list[str]:
+    """The manifests of environments whose promotions may merge themselves (`auto_merge: true`).
+
+    Validation allows it only with `approval: none`: no declared approval is ever skipped.
+    """
+    return sorted({manifest(out, env["name"], model.name) for model in graph.models for policy in model.rollouts
+                   for env in policy["environments"] if env.get("auto_merge")})
+
+
+# The promotion's deployments (manifests that changed in its commit) when every one of them is in
+# the newline-separated list in $ALLOWED, else nothing: POSIX sh, for the GitHub and GitLab jobs.
+ONLY_AUTO_MERGE = """\
+allowed="$(mktemp)"
+printf '%s\\n' "$ALLOWED" > "$allowed"
+deploys="$(git diff --name-only HEAD~1 HEAD -- "$MANIFESTS" | grep -v '/kustomization\\.yaml$' || true)"
+others="$(printf '%s\\n' "$deploys" | grep -vxF -f "$allowed" || true)"
+rm -f "$allowed"
+"""

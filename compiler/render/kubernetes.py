@@ -32,6 +32,7 @@ from compiler.render.common import (
     dump_yaml,
     go_duration,
     image,
+    manifest,
     pod_resources,
     secret_env,
     shared_store,
@@ -85,7 +86,7 @@ def render(graph, out: str) -> dict[str, str]:
     for model in graph.models:
         for policy in model.rollouts:
             for env in policy["environments"]:
-                path = f"{out}/kubernetes/{env['name']}/{model.name}.yaml"
+                path = manifest(out, env["name"], model.name)
                 if path in files:  # the validator should refuse this; never write one over the other
                     raise ValueError(f"two RolloutPolicies of model `{model.name}` name environment `{env['name']}`")
                 docs = _documents(model, env, policy["serving"], graph.project)
