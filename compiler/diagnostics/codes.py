@@ -70,8 +70,10 @@ _TABLE = [
     Code("S227", "expired-waiver", _W, "a waiver's expiry date has passed"),
     Code("S228", "invalid-label", _E, "a label key or value breaks Kubernetes' label syntax"),
     Code("S229", "param-over-limit", _E, "an estimator parameter is above the ceiling set in `charter.yaml`"),
-    Code("S230", "stock-runtime", _W, "a stock serving runtime would serve the model without its guardrails"),
-    Code("S231", "analysis-without-metrics", _E,
+    Code("S230", "invalid-quantity", _E, "a CPU or memory amount is not in a unit every orchestrator reads"),
+    Code("S231", "impossible-compute", _E, "pod settings no cluster can meet (a limit below its request)"),
+    Code("S232", "stock-runtime", _W, "a stock serving runtime would serve the model without its guardrails"),
+    Code("S233", "analysis-without-metrics", _E,
          "a rollout analysis has no predictor metrics or no Prometheus address to query"),
     # X3xx: references between specs
     Code("X301", "unknown-reference", _E, "a reference names no spec of the expected kind"),

@@ -305,6 +305,12 @@ RULES: tuple[Rule, ...] = (
          "any edit of `spec` in `charter.yaml` but a description", ("Project",), _spec,
          _ex("Project", "spec", "image", before="runner:0.1", after="runner:0.2"),
          _ex("Project", "metadata", "description", before="a", after="b"), stage="project"),
+    Rule("P212", "compute-changed", RISKY,
+         "how orchestrators run a model's pods changed (resources, timeout, retries, placement, service account, "
+         "secrets); no step re-runs, since none of it changes what a step computes",
+         "any edit under a Model's `spec.compute`", ("Model",), lambda c: _spec(c, "compute"),
+         _ex("Model", "spec", "compute", "timeout", before="1h", after="2h"),
+         _ex("Model", "spec", "estimator", "params", "C", before=1.0, after=2.0)),
     Rule("P301", "gate-tightened", SAFE,
          "a gate's `min` went up or `max`/`max_drop` went down, or a gate was added",
          "a `min` raised, a `max`/`max_drop` lowered or set, or a gate added", ("MetricSet",),

@@ -39,7 +39,8 @@ def summarize(snap) -> dict:
                           for r in m.rollouts for e in r["environments"]},
             # per environment: what its deployment is made of (the shared serving config and its own)
             "environments": {f"{r['name']}/{e['name']}": content_hash(_canonical(json.loads(json.dumps(
-                {"serving": r["serving"], "environment": e})))) for r in m.rollouts for e in r["environments"]},
+                {"serving": r["serving"], "environment": e, **_analysis_pod(m, e)}))))
+                for r in m.rollouts for e in r["environments"]},
         }
         doc["used_by"].setdefault(m.step("ingest").params["source"], []).append(m.name)
         for g in m.step("gate").params["gates"]:
@@ -50,6 +51,15 @@ def summarize(snap) -> dict:
     doc["generated_blobs"] = {path: blob_id(text.encode("utf-8")) for path, text in files.items()}
     doc["notes"] = []  # a revision's own notes; plans merge those of both revisions
     return doc
+
+
+def _analysis_pod(model, env: dict) -> dict:
+    """The pod settings of an environment's analysis Job (`compute.steps.monitor`), part of what it deploys.
+
+    Only where there is an analysis and settings: other environments keep their hashes.
+    """
+    pod = (getattr(model, "compute", None) or {}).get("monitor")
+    return {"analysis_pod": pod} if pod and env.get("strategy", {}).get("analysis") else {}
 
 
 def _data(params: dict) -> dict:

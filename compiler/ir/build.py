@@ -21,6 +21,7 @@ from compiler.ir.graph import (
 )
 from compiler.spec import Spec, SpecSet
 from compiler.spec.base import size_bytes
+from compiler.spec.compute import effective, layers
 from compiler.spec.datasource import DATA_LIMIT_DEFAULTS, DataLimits
 from compiler.spec.frames import NUMERIC, TEMPORAL, features, prepared_columns
 from compiler.spec.metricset import METRICS, gate_ids
@@ -48,7 +49,7 @@ def build_graph(specset: SpecSet, project) -> PipelineGraph:
     """Build the IR of a SpecSet that validated without errors."""
     owners = _ownership(specset, project)
     limits = project.spec.limits.data if project is not None else DataLimits()
-    models = tuple(_pipeline(specset, m, owners, limits)
+    models = tuple(_pipeline(specset, m, owners, limits, project)
                    for m in sorted(specset.of_kind("Model"), key=lambda s: s.name))
     files = {}
     for spec in sorted(specset, key=lambda s: (s.kind, s.name)):
@@ -56,6 +57,8 @@ def build_graph(specset: SpecSet, project) -> PipelineGraph:
         files[f"{spec.kind}/{spec.name}"] = {"kind": spec.kind, "name": spec.name, "file": shown(spec.file),
                                              "owners": _file_owners(spec.kind, raci)}  # fmt: skip
     settings = _dump(project.spec) if project is not None else {}
+    if settings.get("compute") is None:  # left out when unset: a tree without it keeps its project hash
+        settings.pop("compute", None)
     settings["name"] = project.metadata.name if project is not None else "project"
     checks = []
     checked = set()
@@ -63,10 +66,10 @@ def build_graph(specset: SpecSet, project) -> PipelineGraph:
         source = specset.get("DataSource", suite.model.spec.source)
         if source is not None:
             checked.add(source.name)
-            checks.append(_check(source, suite, limits))
+            checks.append(_check(source, suite, limits, project))
     for source in sorted(specset.of_kind("DataSource"), key=lambda s: s.name):
         if source.name not in checked:
-            checks.append(_check(source, None, limits))
+            checks.append(_check(source, None, limits, project))
     return PipelineGraph(settings, models, files, checks=tuple(checks))
 
 
@@ -129,11 +132,23 @@ def _steps(name: str, params: dict[str, dict], template) -> tuple[Step, ...]:
     return order_steps(list(steps.values()))
 
 
-def _check(source: Spec, suite: Spec | None, limits: DataLimits) -> ModelPipeline:
+def _check(source: Spec, suite: Spec | None, limits: DataLimits, project) -> ModelPipeline:
     name = suite.name if suite is not None else source.name
     files = sorted({shown(s.file) for s in (source, suite) if s is not None})
+    settings = effective(layers(_project_compute(project), None, None))
     return ModelPipeline(name, "data-check", "", _steps(name, _data_params(source, suite, limits), _TEMPLATE[:3]),
-                         tuple(files), {})
+                         tuple(files), {}, compute={"check-data": settings} if settings else {})
+
+
+def _project_compute(project):
+    return getattr(getattr(project, "spec", None), "compute", None)
+
+
+def _compute(project, model: Spec, steps: tuple[Step, ...]) -> dict:
+    """Each step's merged pod settings (and `monitor`'s); kept out of the steps, so out of their hashes."""
+    merged = {name: effective(layers(_project_compute(project), model.model.spec.compute, name))
+              for name in (*(s.name for s in steps), "monitor")}
+    return {name: settings for name, settings in merged.items() if settings}
 
 
 def _dump_raci(ownership) -> dict:
@@ -168,7 +183,7 @@ def _file_owners(kind: str, raci: dict) -> list[str]:
     return sorted(handles)
 
 
-def _pipeline(specset: SpecSet, model: Spec, owners: dict, limits: DataLimits) -> ModelPipeline:
+def _pipeline(specset: SpecSet, model: Spec, owners: dict, limits: DataLimits, project) -> ModelPipeline:
     body = model.model.spec
     source = specset.get("DataSource", body.data.source)
     suite = specset.get("ValidationSuite", body.data.validation) if body.data.validation else None
@@ -197,9 +212,10 @@ def _pipeline(specset: SpecSet, model: Spec, owners: dict, limits: DataLimits) -
     # file names in any bytes: the IR and every file rendered from it are UTF-8
     sources = sorted({shown(s.file) for s in (model, source, suite, *metricsets, *policies) if s is not None})
     monitoring = next((_dump(ms.model.spec.monitoring) for ms in metricsets if ms.model.spec.monitoring), None)
-    return ModelPipeline(model.name, body.task, model.model.metadata.description or "",
-                         _steps(model.name, params, _TEMPLATE), tuple(sources), owners.get(model.name, {}),
-                         monitoring, tuple(_rollout(specset, p, owners, limits) for p in policies))
+    steps = _steps(model.name, params, _TEMPLATE)
+    return ModelPipeline(model.name, body.task, model.model.metadata.description or "", steps, tuple(sources),
+                         owners.get(model.name, {}), monitoring,
+                         tuple(_rollout(specset, p, owners, limits) for p in policies), _compute(project, model, steps))
 
 
 def _rules(suite: Spec) -> list[dict]:
@@ -261,6 +277,8 @@ def _rollout(specset: SpecSet, policy: Spec, owners: dict, limits: DataLimits) -
     envs = []
     for env in body.environments:
         d = _dump(env)
+        if not d.get("auto_merge"):  # only when set: other environments keep their hashes (and deployments)
+            d.pop("auto_merge", None)
         if isinstance(env.approval, list):
             d["approvers"] = sorted(env.approval)
         elif env.approval == "accountable" and deployment:

@@ -76,6 +76,10 @@ class ModelPipeline:
     owners: dict = field(hash=False)  # stage -> {responsible, accountable, consulted, informed}
     monitoring: dict | None = field(default=None, hash=False)
     rollouts: tuple = field(default=(), hash=False)  # one dict per RolloutPolicy, by name
+    # How orchestrators run each step's pod (and `monitor`'s, `check-data`'s), merged from the
+    # `compute` blocks: step name -> settings, steps with none left out. Not in any step hash:
+    # resources change where a step runs, never what it computes.
+    compute: dict = field(default_factory=dict, hash=False)
 
     def step(self, name: str) -> Step | None:
         return next((s for s in self.steps if s.name == name), None)
@@ -83,12 +87,14 @@ class ModelPipeline:
     def to_dict(self) -> dict:
         return {"name": self.name, "task": self.task, "description": self.description,
                 "steps": [s.to_dict() for s in self.steps], "sources": list(self.sources),
-                "owners": self.owners, "monitoring": self.monitoring, "rollouts": list(self.rollouts)}  # fmt: skip
+                "owners": self.owners, "monitoring": self.monitoring, "rollouts": list(self.rollouts),
+                "compute": self.compute}  # fmt: skip
 
     @classmethod
     def from_dict(cls, d: dict) -> ModelPipeline:
         return cls(d["name"], d["task"], d["description"], tuple(Step.from_dict(s) for s in d["steps"]),
-                   tuple(d["sources"]), d["owners"], d["monitoring"], tuple(d["rollouts"]))  # fmt: skip
+                   tuple(d["sources"]), d["owners"], d["monitoring"], tuple(d["rollouts"]),
+                   d.get("compute", {}))  # fmt: skip
 
 
 def _params(pipeline: ModelPipeline, step: str) -> dict:

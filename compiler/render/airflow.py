@@ -25,7 +25,16 @@ import re
 import shlex
 
 from compiler import __version__
-from compiler.render.common import WORKDIR, image, shared_store, step_argv
+from compiler.render.common import (
+    WORKDIR,
+    image,
+    pod_resources,
+    seconds,
+    shared_store,
+    step_argv,
+    timeout_seconds,
+    tolerations,
+)
 from compiler.render.header import header
 
 FOLDER = "airflow"
@@ -66,23 +75,86 @@ def _var(name: str) -> str:
     var = name.replace("-", "_")
     if not var.isidentifier() or var in {"dag", "monitor_dag", "pendulum", "pathlib", "literal", "DAG", "IMAGE",
                                          "STORE", "HERE", "KubernetesPodOperator", "BashOperator",
-                                         "monitor", "check_data"}:
+                                         "monitor", "check_data", "datetime", "k8s", "Secret"}:
         raise ValueError(f"step name {name!r} cannot name a task variable")
     return var
 
 
-def _task(var: str, task_id: str, argv: list[str], operator: str, pod: str, shared: bool = False) -> list[str]:
+def _task(var: str, task_id: str, argv: list[str], operator: str, pod: str, shared: bool = False,
+          compute: dict | None = None) -> list[str]:
+    settings = compute or {}
     if operator == "kubernetes":
         return [f"    {var} = KubernetesPodOperator(", f"        task_id={lit(task_id)},", f"        name={lit(pod)},",
                 "        image=IMAGE,", f"        cmds={_list(argv[:1])},",
                 f"        arguments={_list([*argv[1:], '--root', WORKDIR])},",
-                f"        env_vars={{{lit('CHARTER_STORE')}: STORE}},", "        get_logs=True,",
-                f"        on_finish_action={lit('delete_pod')},", "    )"]  # fmt: skip
+                f"        env_vars={{{lit('CHARTER_STORE')}: STORE}},", *_pod(settings), *_attempts(settings),
+                "        get_logs=True,", f"        on_finish_action={lit('delete_pod')},", "    )"]  # fmt: skip
     command = shlex.join(argv)
     if command.endswith((".sh", ".bash")):  # BashOperator would load it as a template file
         command += " "
     env = f", env={{{lit('CHARTER_STORE')}: STORE}}, append_env=True" if shared else ""
-    return [f"    {var} = BashOperator(task_id={lit(task_id)}, bash_command={lit(command)}, cwd=HERE{env})"]
+    call = f"    {var} = BashOperator(task_id={lit(task_id)}, bash_command={lit(command)}, cwd=HERE{env}"
+    attempts = _attempts(settings)
+    return [call + ",", *attempts, "    )"] if attempts else [call + ")"]
+
+
+def _plain(value: str) -> str:
+    """A pod setting that reaches a templated field (resources, node selector) or a pod.
+
+    Validated settings are names, quantities and label values, without braces; a hand-made
+    IR's could start a Jinja expression.
+    """
+    if any(c in value for c in "{}%#"):
+        raise ValueError(f"refusing to put {value!r} where Airflow renders Jinja")
+    return value
+
+
+def _dict(values: dict) -> str:
+    return "{" + ", ".join(f"{lit(_plain(k))}: {lit(_plain(v))}" for k, v in values.items()) + "}"
+
+
+def _block(start: str, items: list[str], end: str) -> list[str]:
+    """An argument whose items go one per line, so generated lines stay short (ruff reads these files)."""
+    return [f"        {start}", *(f"            {item}," for item in items), f"        {end},"]
+
+
+def _pod(settings: dict) -> list[str]:
+    """KubernetesPodOperator's own arguments for the pod: resources, placement, identity, secrets."""
+    lines = []
+    if resources := pod_resources(settings):
+        lines += _block("container_resources=k8s.V1ResourceRequirements(",
+                        [f"{part}={_dict(amounts)}" for part, amounts in resources.items()], ")")
+    if settings.get("node_selector"):
+        lines += _block("node_selector={", [_dict({k: v})[1:-1] for k, v in settings["node_selector"].items()], "}")
+    if found := tolerations(settings):
+        made = [f"k8s.V1Toleration({', '.join(f'{k}={lit(_plain(v))}' for k, v in t.items())})" for t in found]
+        lines += _block("tolerations=[", made, "]")
+    if settings.get("service_account"):
+        lines.append(f"        service_account_name={lit(_plain(settings['service_account']))},")
+    secrets = [f"Secret({lit('env')}, {lit(_plain(var))}, {lit(_plain(ref['name']))}, {lit(_plain(ref['key']))})"
+               for var, ref in sorted((settings.get("secrets") or {}).items())]
+    if secrets:
+        lines += _block("secrets=[", secrets, "]")
+    return lines
+
+
+def _attempts(settings: dict) -> list[str]:
+    """Every operator's retries and timeout: `retries`, `retry_delay`, `retry_exponential_backoff`...
+
+    Also `max_retry_delay` and `execution_timeout` (per try).
+    """
+    lines = []
+    retries = settings.get("retries")
+    if retries and retries["limit"]:
+        lines += [f"        retries={retries['limit']},",
+                  f"        retry_delay=datetime.timedelta(seconds={seconds(retries['backoff'])}),"]
+        if retries["factor"] > 1:  # Airflow 3's multiplier; 1 (or 0) waits the same each time
+            lines.append(f"        retry_exponential_backoff={float(retries['factor'])!r},")
+        if retries.get("max_backoff"):
+            lines.append(f"        max_retry_delay=datetime.timedelta(seconds={seconds(retries['max_backoff'])}),")
+    if (deadline := timeout_seconds(settings)) is not None:
+        lines.append(f"        execution_timeout=datetime.timedelta(seconds={deadline}),")
+    return lines
 
 
 def _dag(var: str, dag_id: str, description: str, doc: str, schedule: str | None, tags: list[str],
@@ -118,7 +190,7 @@ def model_file(graph, model, operator: str) -> str:
                    _owner(model, "model"))]
     for step in model.steps:
         lines += _task(_var(step.name), step.name, step_argv(model.name, step.name), operator,
-                       f"charter-{model.name}-{step.name}", shared)
+                       f"charter-{model.name}-{step.name}", shared, model.compute.get(step.name))
     names = {s.id: _var(s.name) for s in model.steps}
     lines += [f"    {names[need]} >> {names[step.id]}" for step in model.steps for need in sorted(step.needs)]
     monitoring = model.monitoring
@@ -130,9 +202,10 @@ def model_file(graph, model, operator: str) -> str:
                             _doc(f"Monitoring of `{model.name}`", model.description, what, model.sources),
                             monitoring["schedule"], ["charter", f"model:{model.name}", "monitoring"],
                             _owner(model, "monitoring", "model"))]
-        lines += _task("monitor", "monitor", argv, operator, f"charter-{model.name}-monitor", shared)
+        lines += _task("monitor", "monitor", argv, operator, f"charter-{model.name}-monitor", shared,
+                       model.compute.get("monitor"))
     intro = f"# Airflow 3 DAGs of the model {model.name}; see docs/targets/airflow.md."
-    return _file(graph, model.sources, intro, operator, lines)
+    return _file(graph, model.sources, intro, operator, lines, list(model.compute.values()))
 
 
 def checks_file(graph, operator: str) -> str:
@@ -144,15 +217,30 @@ def checks_file(graph, operator: str) -> str:
         lines += [*_dag("dag", f"charter_{check.name}_check", f"Checks the data of {check.name}",
                         _doc(f"Data check `{check.name}`", check.description, what, check.sources), None,
                         ["charter", "data-check"], None),
-                  *_task("check_data", "check-data", argv, operator, f"charter-{check.name}-check", shared), ""]
+                  *_task("check_data", "check-data", argv, operator, f"charter-{check.name}-check", shared,
+                         check.compute.get("check-data")), ""]
     intro = "# Airflow 3 DAGs of the data-only checks; see docs/targets/airflow.md."
-    return _file(graph, [s for c in graph.checks for s in c.sources], intro, operator, lines[:-1])
+    return _file(graph, [s for c in graph.checks for s in c.sources], intro, operator, lines[:-1],
+                 [c.compute.get("check-data", {}) for c in graph.checks])
 
 
-def _file(graph, sources, intro: str, operator: str, body: list[str]) -> str:
+def _imports(operator: str, settings: list[dict]) -> list[str]:
+    """The file's imports: the operator's, plus what the pod settings of its tasks use."""
+    lines = list(_IMPORTS[operator])
+    if any((s.get("retries") or {}).get("limit") or s.get("timeout") for s in settings):
+        lines[:0] = ["import datetime"] if operator == "bash" else ["import datetime", ""]  # the stdlib block
+    if operator == "kubernetes":
+        if any(s.get("secrets") for s in settings):
+            lines.insert(-1, "from airflow.providers.cncf.kubernetes.secret import Secret")
+        if any(pod_resources(s) or s.get("tolerations") for s in settings):
+            lines.append("from kubernetes.client import models as k8s")
+    return lines
+
+
+def _file(graph, sources, intro: str, operator: str, body: list[str], settings: list[dict]) -> str:
     # A path with a line break would end the header comment and start code: escape it.
     safe = [s if s.isascii() and s.isprintable() else ascii(s)[1:-1] for s in sources]
-    lines = [intro, *_IMPORTS[operator], ""]
+    lines = [intro, *_imports(operator, settings), ""]
     # Values that reach a templated field but are not ours (the image is spec text, the folder
     # the deployment's): `literal()` so that Jinja never renders them.
     store = shared_store(graph.project)

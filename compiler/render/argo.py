@@ -23,7 +23,19 @@ from __future__ import annotations
 
 import hashlib
 
-from compiler.render.common import WORKDIR, dump_yaml, image, shared_store, step_argv, sunday_as_zero
+from compiler.render.common import (
+    WORKDIR,
+    dump_yaml,
+    go_duration,
+    image,
+    pod_resources,
+    secret_env,
+    shared_store,
+    step_argv,
+    sunday_as_zero,
+    timeout_seconds,
+    tolerations,
+)
 from compiler.render.header import header
 
 API = "argoproj.io/v1alpha1"
@@ -62,32 +74,83 @@ def local_store(project: dict) -> bool:
     return shared_store(project) is None
 
 
-def _retry(any_failure: bool) -> dict:
-    """Three retries with backoff; on any failure only where the step just reads outside data.
+def _retry(any_failure: bool, retries: dict | None) -> dict | None:
+    """The declared retries (`compute.retries`), else three with backoff; none for `limit: 0`.
 
-    Reading fails for passing reasons, so ingest retries whatever went wrong. Any other step's
-    non-zero exit is a finding (a failed gate or check, drift) that a retry would only repeat:
-    those retry Argo's errors alone (a pod evicted, a node lost). `limit` is an IntOrString, a
-    string in Argo's schema. Steps are safe to re-run: the store counts a step as done only
+    The policy is on any failure only where the step just reads outside data: reading fails
+    for passing reasons, so ingest retries whatever went wrong. Any other step's non-zero exit
+    is a finding (a failed gate or check, drift) that a retry would only repeat: those retry
+    Argo's errors alone (a pod evicted, a node lost). `limit` and `factor` are IntOrStrings,
+    strings in Argo's schema. Steps are safe to re-run: the store counts a step as done only
     once all its outputs are written.
     """
-    if any_failure:
-        return {"limit": "3", "retryPolicy": "Always",
-                "backoff": {"duration": "30s", "factor": "2", "maxDuration": "10m"}}
-    return {"limit": "3", "retryPolicy": "OnError", "backoff": {"duration": "10s", "factor": "2"}}
+    policy = "Always" if any_failure else "OnError"
+    if retries is None:
+        if any_failure:
+            return {"limit": "3", "retryPolicy": policy,
+                    "backoff": {"duration": "30s", "factor": "2", "maxDuration": "10m"}}
+        return {"limit": "3", "retryPolicy": policy, "backoff": {"duration": "10s", "factor": "2"}}
+    if not retries["limit"]:
+        return None
+    backoff = {"duration": go_duration(retries["backoff"]), "factor": str(retries["factor"])}
+    if retries.get("max_backoff"):
+        backoff["cap"] = go_duration(retries["max_backoff"])
+    return {"limit": str(retries["limit"]), "retryPolicy": policy, "backoff": backoff}
 
 
-def _task_template(name: str, project: dict, argv: list[str], *, volume: bool, any_failure: bool = False) -> dict:
-    """A container template; its `CHARTER_STORE` is the shared store, or the per-run volume."""
+def _task_template(name: str, project: dict, argv: list[str], *, volume: bool, any_failure: bool = False,
+                   compute: dict | None = None) -> dict:
+    """A container template; its `CHARTER_STORE` is the shared store, or the per-run volume.
+
+    `compute` (the step's merged pod settings) adds resources, secrets as environment
+    variables, a deadline per attempt, retries and placement; the service account is the
+    workflow's (`_service_account`).
+    """
+    settings = compute or {}
     container: dict = {"image": _plain(image(project)), "command": argv[:1], "args": [_plain(a) for a in argv[1:]],
                        "workingDir": WORKDIR}
+    env = []
     url = shared_store(project)
     if url is not None:
-        container["env"] = [{"name": "CHARTER_STORE", "value": _plain(url)}]
+        env = [{"name": "CHARTER_STORE", "value": _plain(url)}]
     elif volume:
-        container["env"] = [{"name": "CHARTER_STORE", "value": STORE_MOUNT}]
+        env = [{"name": "CHARTER_STORE", "value": STORE_MOUNT}]
         container["volumeMounts"] = [{"name": STORE_VOLUME, "mountPath": STORE_MOUNT}]
-    return {"name": name, "container": container, "retryStrategy": _retry(any_failure)}
+    env += _inert(secret_env(settings))
+    if env:
+        container["env"] = env
+    if resources := pod_resources(settings):
+        container["resources"] = _inert(resources)
+    template: dict = {"name": name, "container": container}
+    if (deadline := timeout_seconds(settings)) is not None:
+        template["activeDeadlineSeconds"] = str(deadline)  # per attempt (each retry is a new pod); IntOrString
+    if (retry := _retry(any_failure, settings.get("retries"))) is not None:
+        template["retryStrategy"] = retry
+    if settings.get("node_selector"):
+        template["nodeSelector"] = _inert(settings["node_selector"])
+    if found := tolerations(settings):
+        template["tolerations"] = _inert(found)
+    return template
+
+
+def _inert(value):
+    """Pod settings are validated names, quantities and label values; a hand-made IR's go through `_plain`."""
+    if isinstance(value, dict):
+        return {_plain(k): _inert(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_inert(v) for v in value]
+    return _plain(value) if isinstance(value, str) else value
+
+
+def _service_account(spec: dict, templates: list[dict], settings: list[dict]) -> None:
+    """The workflow's `serviceAccountName` when every pod declares the same one, else each template's own."""
+    accounts = [s.get("service_account") for s in settings]
+    if accounts and accounts[0] and all(a == accounts[0] for a in accounts):
+        spec["serviceAccountName"] = _plain(accounts[0])
+        return
+    for template, account in zip(templates, accounts, strict=True):
+        if account:
+            template["serviceAccountName"] = _plain(account)
 
 
 def pipeline(model, project: dict) -> dict:
@@ -98,9 +161,13 @@ def pipeline(model, project: dict) -> dict:
         if step.needs:  # ids are `<model>/<step>`
             task["depends"] = " && ".join(f"{n.split('/', 1)[1]}.Succeeded" for n in step.needs)
         tasks.append(task)
+    settings = [model.compute.get(s.name, {}) for s in model.steps]
     templates = [_task_template(s.name, project, step_argv(model.name, s.name), volume=store,
-                                any_failure=s.name == "ingest") for s in model.steps]
-    spec: dict = {"entrypoint": "pipeline", "templates": [{"name": "pipeline", "dag": {"tasks": tasks}}, *templates]}
+                                any_failure=s.name == "ingest", compute=c)
+                 for s, c in zip(model.steps, settings, strict=True)]
+    spec: dict = {"entrypoint": "pipeline"}
+    _service_account(spec, templates, settings)
+    spec["templates"] = [{"name": "pipeline", "dag": {"tasks": tasks}}, *templates]
     if store:
         # One volume per run, deleted when it succeeds (a failed run keeps it for `argo retry`).
         # ReadWriteOnce is enough and every cluster has it: a pipeline's steps form a chain, so
@@ -120,7 +187,11 @@ def monitor(model, project: dict) -> dict:
     # `charter monitor` reads the promoted package from the shared store; a per-run volume
     # would be empty, so without a shared store the monitor cannot find the model (documented).
     argv = ["charter", "monitor", model.name, "--data", model.step("ingest").params["source"]]
-    spec = {"entrypoint": "monitor", "templates": [_task_template("monitor", project, argv, volume=False)]}
+    settings = model.compute.get("monitor", {})
+    templates = [_task_template("monitor", project, argv, volume=False, compute=settings)]
+    spec: dict = {"entrypoint": "monitor"}
+    _service_account(spec, templates, [settings])
+    spec["templates"] = templates
     return {"apiVersion": API, "kind": "CronWorkflow",
             "metadata": _meta(_name(f"charter-{model.name}-monitor", _MAX_CRON_NAME), "monitor", model.name,
                               model.description),
@@ -143,10 +214,17 @@ def checks(graph) -> dict:
     names = list(dict.fromkeys(c.name for c in graph.checks))
     tasks = [{"name": n, "template": f"check-{n}"} for n in names]
     # One pod runs a check's ingest, prepare and validate: a local store needs no shared volume.
-    templates = [_task_template(f"check-{n}", graph.project, step_argv(n, "", check=True), volume=False)
-                 for n in names]
+    first: dict = {}
+    for c in graph.checks:
+        first.setdefault(c.name, c)
+    settings = [first[n].compute.get("check-data", {}) for n in names]
+    templates = [_task_template(f"check-{n}", graph.project, step_argv(n, "", check=True), volume=False, compute=c)
+                 for n, c in zip(names, settings, strict=True)]
+    spec: dict = {"entrypoint": "checks"}
+    _service_account(spec, templates, settings)
+    spec["templates"] = [{"name": "checks", "dag": {"tasks": tasks}}, *templates]
     return {"apiVersion": API, "kind": "WorkflowTemplate", "metadata": _meta(CHECKS_NAME, "data-checks", None),
-            "spec": {"entrypoint": "checks", "templates": [{"name": "checks", "dag": {"tasks": tasks}}, *templates]}}
+            "spec": spec}
 
 
 def render(graph, out: str) -> dict[str, str]:

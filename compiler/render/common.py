@@ -263,3 +263,80 @@ def shared_store(project: dict) -> str | None:
         return declared.rstrip("/")
     store = project.get("artifact_store") or ".charter/artifacts"
     return store.rstrip("/") if plain_url(store) and not store.startswith("file://") else None
+
+
+# --- pod settings (the IR's merged `compute` of a step) in Kubernetes' own shapes -------------
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def seconds(duration: str) -> int:
+    """A spec duration (`30m`, `1h30m`, `7d`) in seconds."""
+    return sum(int(n) * _UNITS[u] for n, u in re.findall(r"([0-9]+)([smhdw])", duration))
+
+
+def go_duration(text: str) -> str:
+    """A spec duration as Go's time.ParseDuration reads it (Argo's and Argo Rollouts' parser).
+
+    It has no days or weeks: those become hours.
+    """
+    if not re.search(r"[dw]", text):
+        return text
+    hours, rest = divmod(seconds(text), 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}h" + (f"{minutes}m" if minutes else "") + (f"{secs}s" if secs else "")
+
+
+def pod_resources(settings: dict) -> dict:
+    """A container's `resources`: requests, limits, and GPUs as a limit of their resource name."""
+    res = settings.get("resources") or {}
+    out: dict = {}
+    if res.get("requests"):
+        out["requests"] = dict(res["requests"])
+    limits = dict(res.get("limits") or {})
+    if res.get("gpus"):
+        limits[res["gpu_type"]] = str(res["gpus"])  # a quantity: a string in every schema
+    if limits:
+        out["limits"] = limits
+    return out
+
+
+def secret_env(settings: dict) -> list[dict]:
+    """`env` entries reading each declared variable from its Secret (`secretKeyRef`), by name."""
+    return [{"name": var, "valueFrom": {"secretKeyRef": {"name": ref["name"], "key": ref["key"]}}}
+            for var, ref in sorted((settings.get("secrets") or {}).items())]
+
+
+def tolerations(settings: dict) -> list[dict]:
+    """Tolerations in Kubernetes' field order (key, operator, value, effect)."""
+    return [{k: t[k] for k in ("key", "operator", "value", "effect") if t.get(k) is not None}
+            for t in settings.get("tolerations") or ()]
+
+
+def timeout_seconds(settings: dict) -> int | None:
+    return seconds(settings["timeout"]) if settings.get("timeout") else None
+
+
+def manifest(out: str, environment: str, model: str) -> str:
+    """Where the kubernetes target writes a model's manifest for one environment."""
+    return f"{out}/kubernetes/{environment}/{model}.yaml"
+
+
+def auto_merge_manifests(graph, out: str) -> list[str]:
+    """The manifests of environments whose promotions may merge themselves (`auto_merge: true`).
+
+    Validation allows it only with `approval: none`: no declared approval is ever skipped.
+    """
+    return sorted({manifest(out, env["name"], model.name) for model in graph.models for policy in model.rollouts
+                   for env in policy["environments"] if env.get("auto_merge")})
+
+
+# The promotion's deployments (manifests that changed in its commit) when every one of them is in
+# the newline-separated list in $ALLOWED, else nothing: POSIX sh, for the GitHub and GitLab jobs.
+ONLY_AUTO_MERGE = """\
+allowed="$(mktemp)"
+printf '%s\\n' "$ALLOWED" > "$allowed"
+deploys="$(git diff --name-only HEAD~1 HEAD -- "$MANIFESTS" | grep -v '/kustomization\\.yaml$' || true)"
+others="$(printf '%s\\n' "$deploys" | grep -vxF -f "$allowed" || true)"
+rm -f "$allowed"
+"""

@@ -24,7 +24,14 @@ import shlex
 
 from compiler import __version__
 from compiler.plain import plain_path
-from compiler.render.common import RUN_AFFECTED, dump_yaml, shared_store, sunday_as_zero
+from compiler.render.common import (
+    ONLY_AUTO_MERGE,
+    RUN_AFFECTED,
+    auto_merge_manifests,
+    dump_yaml,
+    shared_store,
+    sunday_as_zero,
+)
 from compiler.render.header import header
 
 WORKFLOWS = ".github/workflows"
@@ -129,6 +136,25 @@ else
 fi
 """
 
+# Appended to the pull request's creation when an environment declares `auto_merge: true`.
+_PR_CREATED = """\
+  gh pr create --base "$BRANCH" --head "$promotion" --body-file "$RUNNER_TEMP/promotion.md" \\
+    --title "charter: promote the models trained at ${GITHUB_SHA:0:12}"
+"""
+AUTO_MERGE = """\
+  # Only a promotion whose every changed manifest is of an environment with `auto_merge: true`
+  # (which needs no approval) merges itself, once its checks pass; any other waits for review.
+  ALLOWED="$(printf '%s' "$CHARTER_AUTO_MERGE" | jq -r '.[]')"
+  MANIFESTS="$(printf '%s' "$CHARTER_MANIFESTS" | jq -r '.[0]')"
+""" + "".join(f"  {line}\n" for line in ONLY_AUTO_MERGE.splitlines()) + """\
+  if [ -n "$deploys" ] && [ -z "$others" ]; then
+    gh pr merge "$promotion" --auto --squash \\
+      || echo "::warning::auto-merge was refused (allow it in the repository's settings): merge by hand"
+  else
+    echo "Not set to auto-merge: the promotion deploys environments that need a review."
+  fi
+"""
+
 
 def uses(action: str) -> str:
     return f"{action}@{ACTIONS[action][0]}"
@@ -228,20 +254,26 @@ def pr_workflow(project: dict, out: str) -> dict:
                      {"changes": changes, "validate": validate, "plan": plan, "comment": comment})
 
 
-def main_workflow(project: dict, out: str) -> dict:
+def main_workflow(project: dict, out: str, auto_merge: list[str] | None = None) -> dict:
+    """The push workflow; `auto_merge` lists the manifests whose promotions may merge themselves."""
     via = (project.get("promotion") or {}).get("via", "pull-request")
     permissions = {"contents": "write", **({"pull-requests": "write"} if via == "pull-request" else {})}
     # A pull request opened with the job's own token starts no workflow (GitHub's rule against
     # loops): a token in the secret CHARTER_PROMOTE_TOKEN makes its checks run.
     token = "${{ secrets.CHARTER_PROMOTE_TOKEN || github.token }}"
     generated = env_json(["charter.lock", out, ".github/CODEOWNERS", WORKFLOWS])
+    promote, auto_env = PROMOTE, {}
+    if auto_merge and via == "pull-request":
+        assert _PR_CREATED in PROMOTE
+        promote = PROMOTE.replace(_PR_CREATED, _PR_CREATED + AUTO_MERGE)
+        auto_env = {"CHARTER_AUTO_MERGE": env_json(auto_merge), "CHARTER_MANIFESTS": env_json([f"{out}/kubernetes"])}
     run = _job("run affected pipelines", permissions, [
         *setup(project, history=True, runtime=True),
         {"name": "Run the pipelines whose specs changed",
          "env": {"BEFORE": "${{ github.event.before }}", "CHARTER_STORE": store(project)}, "run": RUN},
         {"name": "Propose the promotion: charter.lock and the manifests, as one change",
          "env": {"BRANCH": "${{ github.ref_name }}", "GH_TOKEN": token, "VIA": via,
-                 "CHARTER_GENERATED": generated}, "run": PROMOTE}],
+                 "CHARTER_GENERATED": generated, **auto_env}, "run": promote}],
         360)  # fmt: skip
     # Queued, not cancelled: each run proposes its own promotion.
     group = {"group": "${{ github.workflow }}-${{ github.ref }}", "cancel-in-progress": False}
@@ -311,7 +343,8 @@ _NOTES = {
 def render(graph, out: str) -> dict[str, str]:
     settings = ["charter.yaml"]
     files = {f"{WORKFLOWS}/{PR}": text(settings, _NOTES[PR], pr_workflow(graph.project, out)),
-             f"{WORKFLOWS}/{MAIN}": text(settings, _NOTES[MAIN], main_workflow(graph.project, out),
+             f"{WORKFLOWS}/{MAIN}": text(settings, _NOTES[MAIN],
+                                         main_workflow(graph.project, out, auto_merge_manifests(graph, out)),
                                          {("pull-requests", "write"): "open the promotion's pull request",
                                           ("contents", "write"): "push the promotion's branch"})}
     monitored = [m for m in graph.models if m.monitoring and m.monitoring.get("enabled", True)]

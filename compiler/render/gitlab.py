@@ -24,7 +24,7 @@ import posixpath
 import re
 import shlex
 
-from compiler.render.common import RUN_AFFECTED, dump_yaml, image, shared_store
+from compiler.render.common import ONLY_AUTO_MERGE, RUN_AFFECTED, auto_merge_manifests, dump_yaml, image, shared_store
 from compiler.render.header import header
 
 FILE = "gitlab/charter.gitlab-ci.yml"
@@ -77,10 +77,32 @@ if [ "$CHARTER_PROMOTION" = "pull-request" ]; then
   set -- -o merge_request.create -o "merge_request.target=${CI_COMMIT_BRANCH}" \\
     -o "merge_request.title=charter: promote the models trained at ${CI_COMMIT_SHORT_SHA}"
 fi
+"""
+# Inserted before the push when an environment declares `auto_merge: true`.
+AUTO_MERGE = """\
+# Only a promotion whose every changed manifest is of an environment with `auto_merge: true`
+# (which needs no approval) merges itself, once its pipeline succeeds; any other waits for review.
+if [ "$CHARTER_PROMOTION" = "pull-request" ]; then
+  ALLOWED="$CHARTER_AUTO_MERGE"
+  MANIFESTS="${CHARTER_OUTPUT}/kubernetes"
+""" + "".join(f"  {line}\n" for line in ONLY_AUTO_MERGE.splitlines()) + """\
+  if [ -n "$deploys" ] && [ -z "$others" ]; then
+    set -- "$@" -o merge_request.merge_when_pipeline_succeeds
+  else
+    echo "Not set to auto-merge: the promotion deploys environments that need a review."
+  fi
+fi
+"""
+PUSH = """\
 GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0="http.${CI_SERVER_URL}/.extraheader" \\
   GIT_CONFIG_VALUE_0="Authorization: Basic $(printf '%s' "$auth" | base64 | tr -d '\\n')" \\
   git push "$@" "${CI_SERVER_URL}/${CI_PROJECT_PATH}.git" "HEAD:refs/heads/${promotion}"
 """
+
+
+def promote(auto_merge: list[str]) -> str:
+    """The promotion script; with auto-merge manifests, it may ask GitLab to merge when the pipeline succeeds."""
+    return PROMOTE + (AUTO_MERGE if auto_merge else "") + PUSH
 
 
 def pattern(path: str) -> str:
@@ -125,7 +147,8 @@ def _store(project: dict) -> dict:
     return {"CHARTER_STORE": {"value": url, "expand": False}} if url else {}
 
 
-def jobs(project: dict, out: str, monitored: list) -> dict:
+def jobs(project: dict, out: str, monitored: list, auto_merge: list[str] | None = None) -> dict:
+    auto_merge = auto_merge or []
     base = branch(project)
     changes = {"paths": watched(project, out), **({"compare_to": f"refs/heads/{base}"} if base else {})}
     on_mr = [{"if": MR, "changes": changes}]
@@ -139,9 +162,11 @@ def jobs(project: dict, out: str, monitored: list) -> dict:
                              interruptible=True, allow_failure={"exit_codes": [3]},
                              artifacts={"when": "always", "expose_as": "charter plan", "paths": ["charter-plan.md"],
                                         "expire_in": "30 days"}),
-        "charter-run": _job(project, "deploy", [RUN, PROMOTE], [{"if": push}], 360,
+        "charter-run": _job(project, "deploy", [RUN, promote(auto_merge)], [{"if": push}], 360,
                             variables={"GIT_DEPTH": "0", **_store(project),
                                        "CHARTER_OUTPUT": {"value": out, "expand": False},
+                                       **({"CHARTER_AUTO_MERGE": {"value": "\n".join(auto_merge), "expand": False}}
+                                          if auto_merge else {}),
                                        "CHARTER_PROMOTION": (project.get("promotion") or {}).get("via",
                                                                                                 "pull-request")},
                             resource_group="charter-run"),
@@ -174,4 +199,4 @@ def render(graph, out: str) -> dict[str, str]:
                   for m in monitored]
     sources = ["charter.yaml", *(s for m in monitored for s in m.sources)]
     text = header([_comment(s) for s in sources]) + "#\n" + "".join(f"# {n}\n" for n in notes) + "\n"
-    return {f"{out}/{FILE}": text + dump_yaml(jobs(graph.project, out, monitored))}
+    return {f"{out}/{FILE}": text + dump_yaml(jobs(graph.project, out, monitored, auto_merge_manifests(graph, out)))}

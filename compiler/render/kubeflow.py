@@ -25,7 +25,16 @@ from __future__ import annotations
 import hashlib
 import re
 
-from compiler.render.common import WORKDIR, dump_yaml, image, shared_store, step_argv
+from compiler.render.common import (
+    WORKDIR,
+    dump_yaml,
+    image,
+    seconds,
+    shared_store,
+    step_argv,
+    timeout_seconds,
+    tolerations,
+)
 from compiler.render.header import header
 
 # The kfp release whose compiler writes exactly these files (the dev lock installs it, and
@@ -35,7 +44,8 @@ SCHEMA_VERSION = "2.1.0"
 CHECKS_FILE, CHECKS_NAME = "_checks.yaml", "charter-checks"
 CHECKS_DESCRIPTION = "Data checks of sources and suites no model uses."
 
-Task = tuple[str, tuple[str, ...], tuple[str, ...]]  # display name, argv, names of the tasks it needs
+# display name, argv, names of the tasks it needs, merged pod settings (the IR's `compute`)
+Task = tuple[str, tuple[str, ...], tuple[str, ...], dict]
 
 
 def render(graph, out: str) -> dict[str, str]:
@@ -44,11 +54,12 @@ def render(graph, out: str) -> dict[str, str]:
     env = [{"name": "CHARTER_STORE", "value": _plain(store)}] if store else []
     files = {}
     for model in graph.models:
-        tasks = [(s.name, _argv(model.name, s.name), tuple(n.split("/", 1)[1] for n in s.needs)) for s in model.steps]
+        tasks = [(s.name, _argv(model.name, s.name), tuple(n.split("/", 1)[1] for n in s.needs),
+                  model.compute.get(s.name, {})) for s in model.steps]
         files[f"{out}/kubeflow/{model.name}.yaml"] = _file(model.sources, pipeline_name(model.name),
                                                            model.description, tasks, img, env)
     if graph.checks:
-        tasks = [(f"check-{c.name}", _argv(c.name, None), ()) for c in graph.checks]
+        tasks = [(f"check-{c.name}", _argv(c.name, None), (), c.compute.get("check-data", {})) for c in graph.checks]
         sources = [s for c in graph.checks for s in c.sources]
         files[f"{out}/kubeflow/{CHECKS_FILE}"] = _file(sources, CHECKS_NAME, CHECKS_DESCRIPTION, tasks, img, env)
     return dict(sorted(files.items()))
@@ -69,21 +80,27 @@ def pipeline_name(model: str) -> str:
 
 def _file(sources, name: str, description: str, tasks: list[Task], img: str, env: list[dict]) -> str:
     description = _inert(description)
-    return _comments(name, description) + header(sources) + dump_yaml(_spec(name, description, tasks, img, env))
+    text = _comments(name, description) + header(sources) + dump_yaml(_spec(name, description, tasks, img, env))
+    platform = _platform(tasks)  # kfp writes it as a second document, only when a task has one
+    return text + "---\n" + dump_yaml(platform) if platform else text
 
 
 def _spec(name: str, description: str, tasks: list[Task], img: str, env: list[dict]) -> dict:
     """The `PipelineSpec` as a dict, keys sorted (kfp's writer sorts them)."""
-    keys = _task_keys([step for step, _, _ in tasks])
+    keys = _task_keys([step for step, _, _, _ in tasks])
     components, executors, dag = {}, {}, {}
-    for step, argv, needs in tasks:
+    for step, argv, needs, settings in tasks:
         key = keys[step]
         components[f"comp-{key}"] = {"executorLabel": f"exec-{key}"}
         container = {"args": list(argv[1:]), "command": list(argv[:1]), **({"env": env} if env else {}), "image": img}
+        if resources := _resources(settings):
+            container["resources"] = resources
         executors[f"exec-{key}"] = {"container": container}
         task: dict = {"cachingOptions": {}, "componentRef": {"name": f"comp-{key}"}}
         if needs:
             task["dependentTasks"] = sorted(keys[n] for n in needs)
+        if retry := _retry(settings):
+            task["retryPolicy"] = retry
         task["taskInfo"] = {"name": step}
         dag[key] = task
     info = {"description": description, "name": _k8s(name)} if description else {"name": _k8s(name)}
@@ -95,6 +112,100 @@ def _spec(name: str, description: str, tasks: list[Task], img: str, env: list[di
         "schemaVersion": SCHEMA_VERSION,
         "sdkVersion": f"kfp-{KFP_SDK}",
     }
+
+
+def _resources(settings: dict) -> dict:
+    """What kfp's `set_cpu_request/limit`, `set_memory_request/limit` and `set_accelerator_type/limit` write.
+
+    Both the `resource*` strings and the older float fields (cores, and gigabytes as kfp's
+    `_memory_to_float` computes them), which KFP backends before 2.3 read.
+    """
+    res = settings.get("resources") or {}
+    out: dict = {}
+    if res.get("gpus"):
+        count = str(res["gpus"])
+        out["accelerator"] = {"count": count, "resourceCount": count, "resourceType": _plain(res["gpu_type"]),
+                              "type": res["gpu_type"]}
+    for part, name in (("limits", "Limit"), ("requests", "Request")):
+        amounts = res.get(part) or {}
+        if "cpu" in amounts:
+            out[f"cpu{name}"] = _cpu_float(amounts["cpu"])
+            out[f"resourceCpu{name}"] = _plain(amounts["cpu"])
+        if "memory" in amounts:
+            out[f"memory{name}"] = _memory_float(amounts["memory"])
+            out[f"resourceMemory{name}"] = _plain(amounts["memory"])
+    return dict(sorted(out.items()))
+
+
+# kfp.dsl.constants: the factors of kfp's `_memory_to_float`, which divides by 10**9 (GB).
+_MEMORY = {"E": 10**18, "Ei": 1 << 60, "P": 10**15, "Pi": 1 << 50, "T": 10**12, "Ti": 1 << 40, "G": 10**9,
+           "Gi": 1 << 30, "M": 10**6, "Mi": 1 << 20, "K": 10**3, "Ki": 1 << 10}  # fmt: skip
+
+
+def _cpu_float(cpu: str) -> float:
+    return float(cpu[:-1]) / 1000 if cpu.endswith("m") else float(cpu)
+
+
+def _memory_float(memory: str) -> float:
+    """The same float as kfp's `_memory_to_float`: the same operations, in the same order."""
+    for unit in sorted(_MEMORY, key=len, reverse=True):
+        if memory.endswith(unit):
+            return float(memory[: -len(unit)]) * _MEMORY[unit] / 10**9
+    return float(memory) / 10**9
+
+
+def _retry(settings: dict) -> dict | None:
+    """What kfp's `set_retry(num_retries, backoff_duration, backoff_factor, backoff_max_duration)` writes.
+
+    KFP has no cap on one wait; its `backoffMaxDuration` is how long after the first attempt
+    started retries may still begin (Argo's `maxDuration`), 3600s unless set. With a `timeout`,
+    it is set to cover every attempt and wait, so a long step still gets its retries.
+    """
+    retries = settings.get("retries")
+    if not retries or not retries["limit"]:
+        return None
+    window = 3600
+    if settings.get("timeout"):
+        waits, wait = 0, seconds(retries["backoff"])
+        cap = seconds(retries["max_backoff"]) if retries.get("max_backoff") else None
+        for _ in range(retries["limit"]):
+            waits += min(wait, cap) if cap else wait
+            wait *= retries["factor"]
+        window = max(window, (retries["limit"] + 1) * seconds(settings["timeout"]) + waits)
+    return {"backoffDuration": f"{seconds(retries['backoff'])}s", "backoffFactor": float(retries["factor"]),
+            "backoffMaxDuration": f"{window}s", "maxRetryCount": retries["limit"]}
+
+
+def _platform(tasks: list[Task]) -> dict | None:
+    """The kfp-kubernetes platform spec, as its `set_timeout`, `add_node_selector` and friends write it.
+
+    Those are also `add_toleration` and `use_secret_as_env`, one call per variable, by name.
+
+    KFP has no per-task service account: a run's is set when it is created (see
+    docs/targets/kubeflow.md).
+    """
+    keys = _task_keys([step for step, _, _, _ in tasks])
+    executors = {}
+    for step, _, _, settings in tasks:
+        config: dict = {}
+        if (deadline := timeout_seconds(settings)) is not None:
+            config["activeDeadlineSeconds"] = str(deadline)  # an int64: a string in protobuf's JSON
+        if settings.get("node_selector"):
+            config["nodeSelector"] = {"labels": {_plain(k): _plain(v)
+                                                 for k, v in sorted(settings["node_selector"].items())}}
+        secrets = [{"keyToEnv": [{"envVar": _plain(var), "secretKey": _plain(ref["key"])}], "optional": False,
+                    "secretName": _plain(ref["name"]),
+                    "secretNameParameter": {"runtimeValue": {"constant": ref["name"]}}}
+                   for var, ref in sorted((settings.get("secrets") or {}).items())]
+        if secrets:
+            config["secretAsEnv"] = secrets
+        if found := tolerations(settings):
+            config["tolerations"] = [{k: _plain(v) for k, v in sorted(t.items())} for t in found]
+        if config:
+            executors[f"exec-{keys[step]}"] = config
+    if not executors:
+        return None
+    return {"platforms": {"kubernetes": {"deploymentSpec": {"executors": dict(sorted(executors.items()))}}}}
 
 
 def _comments(name: str, description: str) -> str:

@@ -30,9 +30,19 @@ prediction log has outcomes. `on_failure: pause` is a dry run plus manual promot
 from __future__ import annotations
 
 import hashlib
-import re
 
-from compiler.render.common import WORKDIR, dump_yaml, image, shared_store
+from compiler.render.common import (
+    WORKDIR,
+    dump_yaml,
+    go_duration,
+    image,
+    manifest,
+    pod_resources,
+    secret_env,
+    shared_store,
+    timeout_seconds,
+    tolerations,
+)
 from compiler.render.header import header
 
 KSERVE = "v0.20.0"  # KServe release whose images (model server, storage initializer) the pods run
@@ -74,7 +84,7 @@ def render(graph, out: str) -> dict[str, str]:
     for model in graph.models:
         for policy in model.rollouts:
             for env in policy["environments"]:
-                path = f"{out}/kubernetes/{env['name']}/{model.name}.yaml"
+                path = manifest(out, env["name"], model.name)
                 if path in files:  # the validator should refuse this; never write one over the other
                     raise ValueError(f"two RolloutPolicies of model `{model.name}` name environment `{env['name']}`")
                 docs = _documents(model, env, policy, graph.project)
@@ -306,33 +316,17 @@ def _steps(strategy: dict, manual: bool) -> tuple[list[dict], int]:
     if strategy["type"] == "shadow":
         steps: list[dict] = [{"setCanaryScale": {"weight": 100}},  # a full copy: it receives every request
                  {"setMirrorRoute": {"name": MIRROR, "percentage": 100, "match": [{"path": {"prefix": "/"}}]}},
-                 {"pause": {"duration": _go_duration(strategy["duration"])} if strategy.get("duration") else {}},
+                 {"pause": {"duration": go_duration(strategy["duration"])} if strategy.get("duration") else {}},
                  {"setMirrorRoute": {"name": MIRROR}}]  # no `match`: Argo Rollouts removes the route
         return steps + ([{"pause": {}}] if manual else []), 2
     steps = []
     for step in strategy["steps"]:
         steps.append({"setWeight": step["traffic"]})
         if step.get("pause"):
-            steps.append({"pause": {"duration": _go_duration(step["pause"])}})
+            steps.append({"pause": {"duration": go_duration(step["pause"])}})
         if manual and step["traffic"] < 100:
             steps.append({"pause": {}})  # a person reads the analysis, then promotes
     return steps, 1
-
-
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-def _go_duration(text: str) -> str:
-    """A spec duration (`30m`, `1h30m`, `7d`) as Go's time.ParseDuration reads it.
-
-    Argo Rollouts parses pauses and intervals with it, and it has no days or weeks.
-    """
-    if not re.search(r"[dw]", text):
-        return text
-    seconds = sum(int(n) * _UNITS[u] for n, u in re.findall(r"([0-9]+)([smhdw])", text))
-    hours, rest = divmod(seconds, 3600)
-    minutes, seconds = divmod(rest, 60)
-    return f"{hours}h" + (f"{minutes}m" if minutes else "") + (f"{seconds}s" if seconds else "")
 
 
 def _services(model, env: dict) -> list[dict]:
@@ -387,7 +381,7 @@ def _analysis(model, env: dict, policy: dict, project: dict, background: bool) -
     if not address:
         raise ValueError("rollout analysis needs `prometheus` (its address) in charter.yaml")
     analysis = env["strategy"]["analysis"]
-    window = _go_duration(analysis["interval"])
+    window = go_duration(analysis["interval"])
     version = (project.get("versions") or {}).get(model.name) or "unpromoted"
     new = f'model="{model.name}",version="{version}"'
     old = f'model="{model.name}",version!="{version}"'
@@ -438,17 +432,44 @@ def _shift(task: str, new: str, old: str, rate: str) -> str:
 
 
 def _gates_job(model, env: dict, project: dict, version: str, window: str) -> dict:
+    """`charter monitor --predictions` of the new version, in a Job with `monitor`'s pod settings."""
     environment = _name(env["name"], "-shadow") if env["strategy"]["type"] == "shadow" else \
         _name(env["name"], "-preview") if env["strategy"]["type"] == "blue-green" else env["name"]
     argv = ["python3", "-c", VERDICT, model.name, environment, version, window]
     container: dict = {"name": "charter", "image": _plain(image(project)), "workingDir": WORKDIR,
                        "command": [_plain(a) for a in argv[:1]], "args": [_plain(a) for a in argv[1:]]}
     url = shared_store(project)
-    if url:  # the prediction log is there; Kubernetes expands `$(VAR)` in env values
-        container["env"] = [{"name": "CHARTER_STORE", "value": _plain(url).replace("$", "$$")}]
-    return {"metadata": {"labels": NO_SIDECAR},
-            "spec": {"backoffLimit": 0, "template": {"metadata": {"labels": NO_SIDECAR},
-                                                     "spec": {"restartPolicy": "Never", "containers": [container]}}}}
+    settings = model.compute.get("monitor", {})  # the pod settings of `charter monitor`, wherever it runs
+    # the prediction log is there; Kubernetes expands `$(VAR)` in env values
+    variables = [{"name": "CHARTER_STORE", "value": _plain(url).replace("$", "$$")}] if url else []
+    variables += _inert(secret_env(settings))
+    if variables:
+        container["env"] = variables
+    if resources := pod_resources(settings):
+        container["resources"] = _inert(resources)
+    pod: dict = {"restartPolicy": "Never", "containers": [container]}
+    if settings.get("service_account"):
+        pod["serviceAccountName"] = _plain(settings["service_account"])
+    if settings.get("node_selector"):
+        pod["nodeSelector"] = _inert(settings["node_selector"])
+    if found := tolerations(settings):
+        pod["tolerations"] = _inert(found)
+    # No retries: a failed measurement is the verdict (`failureLimit: 0`), and running the same
+    # check again on the same data would repeat it. `timeout` bounds the whole Job.
+    job_spec: dict = {"backoffLimit": 0}
+    if (deadline := timeout_seconds(settings)) is not None:
+        job_spec["activeDeadlineSeconds"] = deadline
+    job_spec["template"] = {"metadata": {"labels": NO_SIDECAR}, "spec": pod}
+    return {"metadata": {"labels": NO_SIDECAR}, "spec": job_spec}
+
+
+def _inert(value):
+    """Pod settings are validated names, quantities and label values; a hand-made IR's go through `_plain`."""
+    if isinstance(value, dict):
+        return {_plain(k): _inert(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_inert(v) for v in value]
+    return _plain(value) if isinstance(value, str) else value
 
 
 def _plain(text: str) -> str:

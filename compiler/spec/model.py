@@ -8,6 +8,7 @@ from pydantic import Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from compiler.spec.base import Column, Document, Name, Strict
+from compiler.spec.compute import Compute
 
 Task = Literal["binary_classification", "multiclass_classification", "regression"]
 
@@ -114,6 +115,9 @@ class ModelSpec(Strict):
         None, description="The positive class of a binary model (default: `true` for a boolean target, `1` for 0/1 "
         "labels, else the last label in sorted order); shown in the model card.")
     inputs: Inputs = Field(default_factory=Inputs, description="What the served model accepts (docs/serving.md).")
+    compute: Compute | None = Field(
+        None, description="How orchestrators run this model's pods (resources, timeout, retries, placement, "
+                          "service account, secrets), over charter.yaml's `compute`; never part of a step's hash.")
 
     @model_validator(mode="after")
     def _positive(self) -> ModelSpec:

@@ -10,6 +10,7 @@ from pydantic_core import PydanticCustomError
 
 from compiler.plain import PLAIN_PATH, PLAIN_URL
 from compiler.spec.base import Document, Name, Strict
+from compiler.spec.compute import Compute
 from compiler.spec.datasource import DataLimits
 
 TARGETS: tuple[Target, ...] = ("github", "gitlab", "argo", "airflow", "kubeflow", "kubernetes", "runner", "codeowners",
@@ -114,6 +115,9 @@ class ProjectSpec(Strict):
     install: InstallOptions = Field(default_factory=InstallOptions)
     promotion: PromotionOptions = Field(default_factory=PromotionOptions)
     limits: Limits = Field(default_factory=Limits)
+    compute: Compute | None = Field(
+        None, description="Defaults for how orchestrators run every pipeline's pods; a Model's `compute` "
+                          "overrides them, and `steps.<step>` overrides its block.")
 
 
 class Project(Document):

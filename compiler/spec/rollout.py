@@ -110,6 +110,18 @@ class Environment(Strict):
     )
     strategy: Strategy = Field(default_factory=lambda: Strategy(type="direct"))
     namespace: Name | None = Field(None, description="Kubernetes namespace (default: the environment name).")
+    auto_merge: bool = Field(
+        False, description="A promotion that deploys only environments with `auto_merge` merges itself once its "
+                           "checks pass (GitHub's auto-merge, GitLab's merge when the pipeline succeeds); only for "
+                           "an environment with `approval: none`.")
+
+    @model_validator(mode="after")
+    def _auto_merge(self) -> Environment:
+        if self.auto_merge and self.approval != "none":
+            raise PydanticCustomError(
+                "charter_option", "`auto_merge` applies only to an environment with `approval: none`",
+                {"help": "a promotion that needs an approval waits for it: remove `auto_merge`, or the approval"})
+        return self
 
 
 class Outcomes(Strict):

@@ -32,7 +32,7 @@ _TYPE_ERRORS = {
 }  # fmt: skip
 _CUSTOM = {
     "charter_name": "S207", "charter_handle": "S208", "charter_duration": "S220", "charter_option": "S226",
-    "charter_quantity": "S206",
+    "charter_quantity": "S206", "charter_resource": "S230",
     "charter_column": "S206", "charter_env": "S206", "charter_value": "S206",
     "charter_label": "S228",
     "charter_raci_accountable": "S211", "charter_raci_responsible": "S212",
@@ -158,8 +158,8 @@ def _diagnostic(doc: Document, model: type[BaseModel], err: ErrorDetails, ptr: s
     if etype == "literal_error":
         expected = [e.strip().strip("'") for e in str(ctx.get("expected", "")).replace(" or ", ", ").split(",")]
         got = value if isinstance(value, str) else describe(value)
-        return make("S206", f"`{str(got)[:60]}` is not one of the allowed values", doc.span(ptr), pointer=ptr,
-                    help=suggestion(str(got), expected))
+        return make("S206", f"`{str(got)[:60]}` is not one of the allowed values",
+                    doc.span(ptr, key=rest[-1:] == ["[key]"]), pointer=ptr, help=suggestion(str(got), expected))
     if etype in _TYPE_ERRORS:
         wanted = _TYPE_ERRORS[etype]
         hint = None

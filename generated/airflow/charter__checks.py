@@ -3,9 +3,13 @@
 #   specs/churn/data.yaml
 #   specs/delivery/data.yaml
 # Airflow 3 DAGs of the data-only checks; see docs/targets/airflow.md.
+import datetime
+
 import pendulum
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+from airflow.providers.cncf.kubernetes.secret import Secret
 from airflow.sdk import DAG, literal
+from kubernetes.client import models as k8s
 
 IMAGE = literal('ghcr.io/acme/charter-runner:0.1.0')
 STORE = literal('s3://acme-ml-artifacts/charter')
@@ -35,6 +39,20 @@ with DAG(
         cmds=['charter'],
         arguments=['check-data', 'customers-quality', '--root', '/workspace'],
         env_vars={'CHARTER_STORE': STORE},
+        container_resources=k8s.V1ResourceRequirements(
+            requests={'cpu': '250m', 'memory': '512Mi'},
+            limits={'cpu': '1', 'memory': '1Gi'},
+        ),
+        service_account_name='charter-pipelines',
+        secrets=[
+            Secret('env', 'AWS_ACCESS_KEY_ID', 'charter-store', 'access-key-id'),
+            Secret('env', 'AWS_SECRET_ACCESS_KEY', 'charter-store', 'secret-access-key'),
+        ],
+        retries=2,
+        retry_delay=datetime.timedelta(seconds=30),
+        retry_exponential_backoff=2.0,
+        max_retry_delay=datetime.timedelta(seconds=300),
+        execution_timeout=datetime.timedelta(seconds=1800),
         get_logs=True,
         on_finish_action='delete_pod',
     )
@@ -63,6 +81,20 @@ with DAG(
         cmds=['charter'],
         arguments=['check-data', 'deliveries-quality', '--root', '/workspace'],
         env_vars={'CHARTER_STORE': STORE},
+        container_resources=k8s.V1ResourceRequirements(
+            requests={'cpu': '250m', 'memory': '512Mi'},
+            limits={'cpu': '1', 'memory': '1Gi'},
+        ),
+        service_account_name='charter-pipelines',
+        secrets=[
+            Secret('env', 'AWS_ACCESS_KEY_ID', 'charter-store', 'access-key-id'),
+            Secret('env', 'AWS_SECRET_ACCESS_KEY', 'charter-store', 'secret-access-key'),
+        ],
+        retries=2,
+        retry_delay=datetime.timedelta(seconds=30),
+        retry_exponential_backoff=2.0,
+        max_retry_delay=datetime.timedelta(seconds=300),
+        execution_timeout=datetime.timedelta(seconds=1800),
         get_logs=True,
         on_finish_action='delete_pod',
     )

@@ -4,9 +4,13 @@
 #   specs/churn/model.yaml
 #   specs/churn/rollout.yaml
 # Airflow 3 DAGs of the model churn; see docs/targets/airflow.md.
+import datetime
+
 import pendulum
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+from airflow.providers.cncf.kubernetes.secret import Secret
 from airflow.sdk import DAG, literal
+from kubernetes.client import models as k8s
 
 IMAGE = literal('ghcr.io/acme/charter-runner:0.1.0')
 STORE = literal('s3://acme-ml-artifacts/charter')
@@ -39,6 +43,20 @@ with DAG(
         cmds=['charter'],
         arguments=['run', 'churn', '--step', 'ingest', '--root', '/workspace'],
         env_vars={'CHARTER_STORE': STORE},
+        container_resources=k8s.V1ResourceRequirements(
+            requests={'cpu': '250m', 'memory': '512Mi'},
+            limits={'cpu': '1', 'memory': '1Gi'},
+        ),
+        service_account_name='charter-pipelines',
+        secrets=[
+            Secret('env', 'AWS_ACCESS_KEY_ID', 'charter-store', 'access-key-id'),
+            Secret('env', 'AWS_SECRET_ACCESS_KEY', 'charter-store', 'secret-access-key'),
+        ],
+        retries=2,
+        retry_delay=datetime.timedelta(seconds=30),
+        retry_exponential_backoff=2.0,
+        max_retry_delay=datetime.timedelta(seconds=300),
+        execution_timeout=datetime.timedelta(seconds=1800),
         get_logs=True,
         on_finish_action='delete_pod',
     )
@@ -49,6 +67,20 @@ with DAG(
         cmds=['charter'],
         arguments=['run', 'churn', '--step', 'prepare', '--root', '/workspace'],
         env_vars={'CHARTER_STORE': STORE},
+        container_resources=k8s.V1ResourceRequirements(
+            requests={'cpu': '250m', 'memory': '512Mi'},
+            limits={'cpu': '1', 'memory': '1Gi'},
+        ),
+        service_account_name='charter-pipelines',
+        secrets=[
+            Secret('env', 'AWS_ACCESS_KEY_ID', 'charter-store', 'access-key-id'),
+            Secret('env', 'AWS_SECRET_ACCESS_KEY', 'charter-store', 'secret-access-key'),
+        ],
+        retries=2,
+        retry_delay=datetime.timedelta(seconds=30),
+        retry_exponential_backoff=2.0,
+        max_retry_delay=datetime.timedelta(seconds=300),
+        execution_timeout=datetime.timedelta(seconds=1800),
         get_logs=True,
         on_finish_action='delete_pod',
     )
@@ -59,6 +91,20 @@ with DAG(
         cmds=['charter'],
         arguments=['run', 'churn', '--step', 'validate', '--root', '/workspace'],
         env_vars={'CHARTER_STORE': STORE},
+        container_resources=k8s.V1ResourceRequirements(
+            requests={'cpu': '250m', 'memory': '512Mi'},
+            limits={'cpu': '1', 'memory': '1Gi'},
+        ),
+        service_account_name='charter-pipelines',
+        secrets=[
+            Secret('env', 'AWS_ACCESS_KEY_ID', 'charter-store', 'access-key-id'),
+            Secret('env', 'AWS_SECRET_ACCESS_KEY', 'charter-store', 'secret-access-key'),
+        ],
+        retries=2,
+        retry_delay=datetime.timedelta(seconds=30),
+        retry_exponential_backoff=2.0,
+        max_retry_delay=datetime.timedelta(seconds=300),
+        execution_timeout=datetime.timedelta(seconds=1800),
         get_logs=True,
         on_finish_action='delete_pod',
     )
@@ -69,6 +115,20 @@ with DAG(
         cmds=['charter'],
         arguments=['run', 'churn', '--step', 'split', '--root', '/workspace'],
         env_vars={'CHARTER_STORE': STORE},
+        container_resources=k8s.V1ResourceRequirements(
+            requests={'cpu': '250m', 'memory': '512Mi'},
+            limits={'cpu': '1', 'memory': '1Gi'},
+        ),
+        service_account_name='charter-pipelines',
+        secrets=[
+            Secret('env', 'AWS_ACCESS_KEY_ID', 'charter-store', 'access-key-id'),
+            Secret('env', 'AWS_SECRET_ACCESS_KEY', 'charter-store', 'secret-access-key'),
+        ],
+        retries=2,
+        retry_delay=datetime.timedelta(seconds=30),
+        retry_exponential_backoff=2.0,
+        max_retry_delay=datetime.timedelta(seconds=300),
+        execution_timeout=datetime.timedelta(seconds=1800),
         get_logs=True,
         on_finish_action='delete_pod',
     )
@@ -79,6 +139,20 @@ with DAG(
         cmds=['charter'],
         arguments=['run', 'churn', '--step', 'train', '--root', '/workspace'],
         env_vars={'CHARTER_STORE': STORE},
+        container_resources=k8s.V1ResourceRequirements(
+            requests={'cpu': '1', 'memory': '1Gi'},
+            limits={'cpu': '2', 'memory': '2Gi'},
+        ),
+        service_account_name='charter-pipelines',
+        secrets=[
+            Secret('env', 'AWS_ACCESS_KEY_ID', 'charter-store', 'access-key-id'),
+            Secret('env', 'AWS_SECRET_ACCESS_KEY', 'charter-store', 'secret-access-key'),
+        ],
+        retries=2,
+        retry_delay=datetime.timedelta(seconds=30),
+        retry_exponential_backoff=2.0,
+        max_retry_delay=datetime.timedelta(seconds=300),
+        execution_timeout=datetime.timedelta(seconds=3600),
         get_logs=True,
         on_finish_action='delete_pod',
     )
@@ -89,6 +163,20 @@ with DAG(
         cmds=['charter'],
         arguments=['run', 'churn', '--step', 'evaluate', '--root', '/workspace'],
         env_vars={'CHARTER_STORE': STORE},
+        container_resources=k8s.V1ResourceRequirements(
+            requests={'cpu': '250m', 'memory': '512Mi'},
+            limits={'cpu': '1', 'memory': '1Gi'},
+        ),
+        service_account_name='charter-pipelines',
+        secrets=[
+            Secret('env', 'AWS_ACCESS_KEY_ID', 'charter-store', 'access-key-id'),
+            Secret('env', 'AWS_SECRET_ACCESS_KEY', 'charter-store', 'secret-access-key'),
+        ],
+        retries=2,
+        retry_delay=datetime.timedelta(seconds=30),
+        retry_exponential_backoff=2.0,
+        max_retry_delay=datetime.timedelta(seconds=300),
+        execution_timeout=datetime.timedelta(seconds=1800),
         get_logs=True,
         on_finish_action='delete_pod',
     )
@@ -99,6 +187,20 @@ with DAG(
         cmds=['charter'],
         arguments=['run', 'churn', '--step', 'gate', '--root', '/workspace'],
         env_vars={'CHARTER_STORE': STORE},
+        container_resources=k8s.V1ResourceRequirements(
+            requests={'cpu': '250m', 'memory': '512Mi'},
+            limits={'cpu': '1', 'memory': '1Gi'},
+        ),
+        service_account_name='charter-pipelines',
+        secrets=[
+            Secret('env', 'AWS_ACCESS_KEY_ID', 'charter-store', 'access-key-id'),
+            Secret('env', 'AWS_SECRET_ACCESS_KEY', 'charter-store', 'secret-access-key'),
+        ],
+        retries=2,
+        retry_delay=datetime.timedelta(seconds=30),
+        retry_exponential_backoff=2.0,
+        max_retry_delay=datetime.timedelta(seconds=300),
+        execution_timeout=datetime.timedelta(seconds=1800),
         get_logs=True,
         on_finish_action='delete_pod',
     )
@@ -109,6 +211,20 @@ with DAG(
         cmds=['charter'],
         arguments=['run', 'churn', '--step', 'package', '--root', '/workspace'],
         env_vars={'CHARTER_STORE': STORE},
+        container_resources=k8s.V1ResourceRequirements(
+            requests={'cpu': '250m', 'memory': '512Mi'},
+            limits={'cpu': '1', 'memory': '1Gi'},
+        ),
+        service_account_name='charter-pipelines',
+        secrets=[
+            Secret('env', 'AWS_ACCESS_KEY_ID', 'charter-store', 'access-key-id'),
+            Secret('env', 'AWS_SECRET_ACCESS_KEY', 'charter-store', 'secret-access-key'),
+        ],
+        retries=2,
+        retry_delay=datetime.timedelta(seconds=30),
+        retry_exponential_backoff=2.0,
+        max_retry_delay=datetime.timedelta(seconds=300),
+        execution_timeout=datetime.timedelta(seconds=1800),
         get_logs=True,
         on_finish_action='delete_pod',
     )
@@ -152,6 +268,20 @@ with DAG(
         cmds=['charter'],
         arguments=['monitor', 'churn', '--data', 'customers', '--root', '/workspace'],
         env_vars={'CHARTER_STORE': STORE},
+        container_resources=k8s.V1ResourceRequirements(
+            requests={'cpu': '250m', 'memory': '512Mi'},
+            limits={'cpu': '1', 'memory': '1Gi'},
+        ),
+        service_account_name='charter-pipelines',
+        secrets=[
+            Secret('env', 'AWS_ACCESS_KEY_ID', 'charter-store', 'access-key-id'),
+            Secret('env', 'AWS_SECRET_ACCESS_KEY', 'charter-store', 'secret-access-key'),
+        ],
+        retries=2,
+        retry_delay=datetime.timedelta(seconds=30),
+        retry_exponential_backoff=2.0,
+        max_retry_delay=datetime.timedelta(seconds=300),
+        execution_timeout=datetime.timedelta(seconds=1800),
         get_logs=True,
         on_finish_action='delete_pod',
     )

@@ -3,9 +3,13 @@
 #   specs/delivery/data.yaml
 #   specs/delivery/model.yaml
 # Airflow 3 DAGs of the model delivery-time; see docs/targets/airflow.md.
+import datetime
+
 import pendulum
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+from airflow.providers.cncf.kubernetes.secret import Secret
 from airflow.sdk import DAG, literal
+from kubernetes.client import models as k8s
 
 IMAGE = literal('ghcr.io/acme/charter-runner:0.1.0')
 STORE = literal('s3://acme-ml-artifacts/charter')
@@ -38,6 +42,20 @@ with DAG(
         cmds=['charter'],
         arguments=['run', 'delivery-time', '--step', 'ingest', '--root', '/workspace'],
         env_vars={'CHARTER_STORE': STORE},
+        container_resources=k8s.V1ResourceRequirements(
+            requests={'cpu': '250m', 'memory': '512Mi'},
+            limits={'cpu': '1', 'memory': '1Gi'},
+        ),
+        service_account_name='charter-pipelines',
+        secrets=[
+            Secret('env', 'AWS_ACCESS_KEY_ID', 'charter-store', 'access-key-id'),
+            Secret('env', 'AWS_SECRET_ACCESS_KEY', 'charter-store', 'secret-access-key'),
+        ],
+        retries=2,
+        retry_delay=datetime.timedelta(seconds=30),
+        retry_exponential_backoff=2.0,
+        max_retry_delay=datetime.timedelta(seconds=300),
+        execution_timeout=datetime.timedelta(seconds=1800),
         get_logs=True,
         on_finish_action='delete_pod',
     )
@@ -48,6 +66,20 @@ with DAG(
         cmds=['charter'],
         arguments=['run', 'delivery-time', '--step', 'prepare', '--root', '/workspace'],
         env_vars={'CHARTER_STORE': STORE},
+        container_resources=k8s.V1ResourceRequirements(
+            requests={'cpu': '250m', 'memory': '512Mi'},
+            limits={'cpu': '1', 'memory': '1Gi'},
+        ),
+        service_account_name='charter-pipelines',
+        secrets=[
+            Secret('env', 'AWS_ACCESS_KEY_ID', 'charter-store', 'access-key-id'),
+            Secret('env', 'AWS_SECRET_ACCESS_KEY', 'charter-store', 'secret-access-key'),
+        ],
+        retries=2,
+        retry_delay=datetime.timedelta(seconds=30),
+        retry_exponential_backoff=2.0,
+        max_retry_delay=datetime.timedelta(seconds=300),
+        execution_timeout=datetime.timedelta(seconds=1800),
         get_logs=True,
         on_finish_action='delete_pod',
     )
@@ -58,6 +90,20 @@ with DAG(
         cmds=['charter'],
         arguments=['run', 'delivery-time', '--step', 'validate', '--root', '/workspace'],
         env_vars={'CHARTER_STORE': STORE},
+        container_resources=k8s.V1ResourceRequirements(
+            requests={'cpu': '250m', 'memory': '512Mi'},
+            limits={'cpu': '1', 'memory': '1Gi'},
+        ),
+        service_account_name='charter-pipelines',
+        secrets=[
+            Secret('env', 'AWS_ACCESS_KEY_ID', 'charter-store', 'access-key-id'),
+            Secret('env', 'AWS_SECRET_ACCESS_KEY', 'charter-store', 'secret-access-key'),
+        ],
+        retries=2,
+        retry_delay=datetime.timedelta(seconds=30),
+        retry_exponential_backoff=2.0,
+        max_retry_delay=datetime.timedelta(seconds=300),
+        execution_timeout=datetime.timedelta(seconds=1800),
         get_logs=True,
         on_finish_action='delete_pod',
     )
@@ -68,6 +114,20 @@ with DAG(
         cmds=['charter'],
         arguments=['run', 'delivery-time', '--step', 'split', '--root', '/workspace'],
         env_vars={'CHARTER_STORE': STORE},
+        container_resources=k8s.V1ResourceRequirements(
+            requests={'cpu': '250m', 'memory': '512Mi'},
+            limits={'cpu': '1', 'memory': '1Gi'},
+        ),
+        service_account_name='charter-pipelines',
+        secrets=[
+            Secret('env', 'AWS_ACCESS_KEY_ID', 'charter-store', 'access-key-id'),
+            Secret('env', 'AWS_SECRET_ACCESS_KEY', 'charter-store', 'secret-access-key'),
+        ],
+        retries=2,
+        retry_delay=datetime.timedelta(seconds=30),
+        retry_exponential_backoff=2.0,
+        max_retry_delay=datetime.timedelta(seconds=300),
+        execution_timeout=datetime.timedelta(seconds=1800),
         get_logs=True,
         on_finish_action='delete_pod',
     )
@@ -78,6 +138,20 @@ with DAG(
         cmds=['charter'],
         arguments=['run', 'delivery-time', '--step', 'train', '--root', '/workspace'],
         env_vars={'CHARTER_STORE': STORE},
+        container_resources=k8s.V1ResourceRequirements(
+            requests={'cpu': '250m', 'memory': '512Mi'},
+            limits={'cpu': '1', 'memory': '1Gi'},
+        ),
+        service_account_name='charter-pipelines',
+        secrets=[
+            Secret('env', 'AWS_ACCESS_KEY_ID', 'charter-store', 'access-key-id'),
+            Secret('env', 'AWS_SECRET_ACCESS_KEY', 'charter-store', 'secret-access-key'),
+        ],
+        retries=2,
+        retry_delay=datetime.timedelta(seconds=30),
+        retry_exponential_backoff=2.0,
+        max_retry_delay=datetime.timedelta(seconds=300),
+        execution_timeout=datetime.timedelta(seconds=1800),
         get_logs=True,
         on_finish_action='delete_pod',
     )
@@ -88,6 +162,20 @@ with DAG(
         cmds=['charter'],
         arguments=['run', 'delivery-time', '--step', 'evaluate', '--root', '/workspace'],
         env_vars={'CHARTER_STORE': STORE},
+        container_resources=k8s.V1ResourceRequirements(
+            requests={'cpu': '250m', 'memory': '512Mi'},
+            limits={'cpu': '1', 'memory': '1Gi'},
+        ),
+        service_account_name='charter-pipelines',
+        secrets=[
+            Secret('env', 'AWS_ACCESS_KEY_ID', 'charter-store', 'access-key-id'),
+            Secret('env', 'AWS_SECRET_ACCESS_KEY', 'charter-store', 'secret-access-key'),
+        ],
+        retries=2,
+        retry_delay=datetime.timedelta(seconds=30),
+        retry_exponential_backoff=2.0,
+        max_retry_delay=datetime.timedelta(seconds=300),
+        execution_timeout=datetime.timedelta(seconds=1800),
         get_logs=True,
         on_finish_action='delete_pod',
     )
@@ -98,6 +186,20 @@ with DAG(
         cmds=['charter'],
         arguments=['run', 'delivery-time', '--step', 'gate', '--root', '/workspace'],
         env_vars={'CHARTER_STORE': STORE},
+        container_resources=k8s.V1ResourceRequirements(
+            requests={'cpu': '250m', 'memory': '512Mi'},
+            limits={'cpu': '1', 'memory': '1Gi'},
+        ),
+        service_account_name='charter-pipelines',
+        secrets=[
+            Secret('env', 'AWS_ACCESS_KEY_ID', 'charter-store', 'access-key-id'),
+            Secret('env', 'AWS_SECRET_ACCESS_KEY', 'charter-store', 'secret-access-key'),
+        ],
+        retries=2,
+        retry_delay=datetime.timedelta(seconds=30),
+        retry_exponential_backoff=2.0,
+        max_retry_delay=datetime.timedelta(seconds=300),
+        execution_timeout=datetime.timedelta(seconds=1800),
         get_logs=True,
         on_finish_action='delete_pod',
     )
@@ -108,6 +210,20 @@ with DAG(
         cmds=['charter'],
         arguments=['run', 'delivery-time', '--step', 'package', '--root', '/workspace'],
         env_vars={'CHARTER_STORE': STORE},
+        container_resources=k8s.V1ResourceRequirements(
+            requests={'cpu': '250m', 'memory': '512Mi'},
+            limits={'cpu': '1', 'memory': '1Gi'},
+        ),
+        service_account_name='charter-pipelines',
+        secrets=[
+            Secret('env', 'AWS_ACCESS_KEY_ID', 'charter-store', 'access-key-id'),
+            Secret('env', 'AWS_SECRET_ACCESS_KEY', 'charter-store', 'secret-access-key'),
+        ],
+        retries=2,
+        retry_delay=datetime.timedelta(seconds=30),
+        retry_exponential_backoff=2.0,
+        max_retry_delay=datetime.timedelta(seconds=300),
+        execution_timeout=datetime.timedelta(seconds=1800),
         get_logs=True,
         on_finish_action='delete_pod',
     )
@@ -151,6 +267,20 @@ with DAG(
         cmds=['charter'],
         arguments=['monitor', 'delivery-time', '--data', 'deliveries', '--root', '/workspace'],
         env_vars={'CHARTER_STORE': STORE},
+        container_resources=k8s.V1ResourceRequirements(
+            requests={'cpu': '250m', 'memory': '512Mi'},
+            limits={'cpu': '1', 'memory': '1Gi'},
+        ),
+        service_account_name='charter-pipelines',
+        secrets=[
+            Secret('env', 'AWS_ACCESS_KEY_ID', 'charter-store', 'access-key-id'),
+            Secret('env', 'AWS_SECRET_ACCESS_KEY', 'charter-store', 'secret-access-key'),
+        ],
+        retries=2,
+        retry_delay=datetime.timedelta(seconds=30),
+        retry_exponential_backoff=2.0,
+        max_retry_delay=datetime.timedelta(seconds=300),
+        execution_timeout=datetime.timedelta(seconds=1800),
         get_logs=True,
         on_finish_action='delete_pod',
     )

@@ -239,3 +239,14 @@ def test_hostile_files_at_the_base_are_problems_not_crashes(repo, capsys):
     plan = json.loads(out)
     assert any("bomb.yaml" in p for p in plan["problems"]) and any("binary.yaml" in p for p in plan["problems"])
     assert any(r["address"] == "Model/churn" for r in plan["resource_changes"])
+
+
+def test_pod_settings_re_run_nothing_and_the_analysis_pod_redeploys(repo, capsys):
+    """A `compute` change is P212 with no re-run; the monitor's settings reach production's analysis Job."""
+    bigger = "        timeout: 2h\n      monitor: {timeout: 15m}\n"
+    edit(repo, "specs/churn/model.yaml", "        timeout: 1h\n", bigger)
+    commit(repo, "bigger pods")
+    _, plan = plan_json(repo, capsys, "--base", "main")
+    assert [f["rule"] for c in plan["resource_changes"] for f in c["findings"]] == ["P212", "P212"]
+    assert plan["impact"]["churn"]["rerun"] == []
+    assert plan["impact"]["churn"]["deployments"] == ["churn-rollout/production"]  # its AnalysisTemplate's Job

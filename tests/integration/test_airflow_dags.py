@@ -67,16 +67,32 @@ def render_fixtures(dest: Path) -> None:
             dags[f"charter_{m.name}"] = {
                 "schedule": None, "description": m.description,
                 "tasks": {s.name: step_argv(m.name, s.name) for s in m.steps},
+                "pods": {s.name: _pod(m.compute.get(s.name, {})) for s in m.steps},
                 "edges": sorted([n.split("/", 1)[1], s.name] for s in m.steps for n in s.needs)}  # fmt: skip
             if m.monitoring and m.monitoring.get("enabled", True):
                 argv = ["charter", "monitor", m.name, "--data", m.step("ingest").params["source"]]
                 dags[f"charter_{m.name}_monitor"] = {"schedule": m.monitoring["schedule"], "tasks": {"monitor": argv},
+                                                     "pods": {"monitor": _pod(m.compute.get("monitor", {}))},
                                                      "edges": []}
         for c in graph.checks:
             argv = step_argv(c.name, "", check=True)
-            dags[f"charter_{c.name}_check"] = {"schedule": None, "tasks": {"check-data": argv}, "edges": []}
+            dags[f"charter_{c.name}_check"] = {"schedule": None, "tasks": {"check-data": argv}, "edges": [],
+                                               "pods": {"check-data": _pod(c.compute.get("check-data", {}))}}
         expected["variants"][variant] = {"operator": graph.project["airflow"]["operator"], "dags": dags}
     (dest / "expected.json").write_text(json.dumps(expected, indent=2), encoding="utf-8")
+
+
+def _pod(settings: dict) -> dict:
+    """What Airflow must hold for a task's pod settings (`compute`), in plain numbers."""
+    from compiler.render.common import pod_resources, seconds
+
+    retries = settings.get("retries") or {}
+    return {"retries": retries.get("limit", 0),
+            "retry_delay": seconds(retries["backoff"]) if retries.get("limit") else None,
+            "backoff": float(retries["factor"]) if retries.get("limit") and retries["factor"] > 1 else 0,
+            "timeout": seconds(settings["timeout"]) if settings.get("timeout") else None,
+            "resources": pod_resources(settings), "service_account": settings.get("service_account"),
+            "secrets": sorted([var, ref["name"], ref["key"]] for var, ref in (settings.get("secrets") or {}).items())}
 
 
 def need_airflow() -> None:
@@ -154,10 +170,21 @@ def test_tasks_commands_and_edges_are_the_irs(bags, expected, variant: str):
             assert dag.description == spec["description"]
         for task in dag.tasks:
             argv = spec["tasks"][task.task_id]
+            pod = spec["pods"][task.task_id]  # retries and timeouts on every operator
+            assert task.retries == pod["retries"] and task.retry_exponential_backoff == pod["backoff"]
+            if pod["retry_delay"] is not None:
+                assert task.retry_delay.total_seconds() == pod["retry_delay"]
+            assert (task.execution_timeout.total_seconds() if task.execution_timeout else None) == pod["timeout"]
             if want["operator"] == "kubernetes":
                 assert type(task).__name__ == "KubernetesPodOperator"
                 assert [*task.cmds, *task.arguments] == [*argv, "--root", "/workspace"]
                 assert task.on_finish_action.value == "delete_pod" and task.get_logs is True
+                resources = task.container_resources
+                assert ({k: v for k, v in (("requests", resources.requests), ("limits", resources.limits)) if v}
+                        if resources else {}) == pod["resources"]
+                assert task.service_account_name == pod["service_account"]
+                assert sorted([s.deploy_target, s.secret, s.key] for s in task.secrets) == pod["secrets"]
+                assert all(s.deploy_type == "env" for s in task.secrets)
             else:
                 assert type(task).__name__ == "BashOperator"
                 assert task.bash_command == shlex.join(argv)

@@ -49,6 +49,26 @@ def _graph(store: Path):
     return replace(graph, project={**graph.project, "shared_store": store.as_uri()})
 
 
+# What the cluster's Secrets would hold for the example's `compute.secrets` (its store's
+# credentials); a file:// store ignores them, but the pod gets them as the manifest says.
+SECRETS = {("charter-store", "access-key-id"): "AKID-TEST", ("charter-store", "secret-access-key"): "not-a-secret"}
+
+
+def _env(container: dict, platform: dict | None = None) -> dict[str, str]:
+    """A pod's environment as Kubernetes builds it: values, and keys of Secrets (`secretKeyRef`).
+
+    For Kubeflow, the secrets are in the executor's kfp-kubernetes config (`secretAsEnv`).
+    """
+    env = {}
+    for e in container.get("env", []):
+        ref = (e.get("valueFrom") or {}).get("secretKeyRef")
+        env[e["name"]] = SECRETS[(ref["name"], ref["key"])] if ref else e["value"]
+    for entry in (platform or {}).get("secretAsEnv", []):
+        for pair in entry["keyToEnv"]:
+            env[pair["envVar"]] = SECRETS[(entry["secretName"], pair["secretKey"])]
+    return env
+
+
 def _run(argv: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
     charter = shutil.which("charter") or pytest.fail("the charter command is not on PATH")
     bin_dir = str(Path(charter).parent)
@@ -113,30 +133,33 @@ def test_argo_workflow_template_runs_as_processes(tmp_path):
     for task in dag:
         container = by_name[task["template"]]["container"]
         assert container["workingDir"] == WORKDIR and "volumeMounts" not in container
-        env = {e["name"]: e["value"] for e in container.get("env", [])}
-        assert env == {"CHARTER_STORE": store.as_uri()}
+        env = _env(container)
+        assert env == {"CHARTER_STORE": store.as_uri(), "AWS_ACCESS_KEY_ID": "AKID-TEST",
+                       "AWS_SECRET_ACCESS_KEY": "not-a-secret"}
         commands[task["name"]] = ([*container["command"], *container["args"]], env, False)
     pod, outputs = _pods(tmp_path, tasks, commands)
     _promoted(store, pod, outputs, _whole_run_version(tmp_path))
     [monitor] = cron["spec"]["workflowSpec"]["templates"]
     container = monitor["container"]
-    _monitor(tmp_path, [*container["command"], *container["args"]],
-             {e["name"]: e["value"] for e in container["env"]}, False, pod / "charter.lock")
+    _monitor(tmp_path, [*container["command"], *container["args"]], _env(container), False, pod / "charter.lock")
 
 
 def test_kubeflow_pipeline_runs_as_processes(tmp_path):
     store = tmp_path / "store"
     files = render_graph(_graph(store), ["kubeflow"], "generated").files
-    [spec] = load_yaml_all(files["generated/kubeflow/churn.yaml"])
+    spec, platform = load_yaml_all(files["generated/kubeflow/churn.yaml"])
+    configs = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
     dag = spec["root"]["dag"]["tasks"]
     executors = spec["deploymentSpec"]["executors"]
     labels = {name: c["executorLabel"] for name, c in spec["components"].items()}
     tasks = {name: t.get("dependentTasks", []) for name, t in dag.items()}
     commands = {}
     for name, task in dag.items():
-        container = executors[labels[task["componentRef"]["name"]]]["container"]
-        env = {e["name"]: e["value"] for e in container.get("env", [])}
-        assert env == {"CHARTER_STORE": store.as_uri()}
+        executor = labels[task["componentRef"]["name"]]
+        container = executors[executor]["container"]
+        env = _env(container, configs.get(executor))
+        assert env == {"CHARTER_STORE": store.as_uri(), "AWS_ACCESS_KEY_ID": "AKID-TEST",
+                       "AWS_SECRET_ACCESS_KEY": "not-a-secret"}
         commands[name] = ([*container["command"], *container["args"]], env, True)
     pod, outputs = _pods(tmp_path, tasks, commands)
     _promoted(store, pod, outputs, _whole_run_version(tmp_path))
@@ -149,8 +172,7 @@ def test_a_task_without_its_inputs_in_the_store_fails_the_pod(tmp_path):
     template = load_yaml_all(files["generated/argo/churn.yaml"])[0]
     container = {t["name"]: t for t in template["spec"]["templates"]}["train"]["container"]
     pod = _image_copy(tmp_path / "pod-train")
-    result = _run([*container["command"], *container["args"]],
-                  {e["name"]: e["value"] for e in container["env"]}, pod)
+    result = _run([*container["command"], *container["args"]], _env(container), pod)
     assert result.returncode == 1
     assert "needs the outputs of `split`" in result.stdout
 

@@ -319,9 +319,11 @@ def test_the_prediction_log_feeds_monitor_with_live_inputs_and_outcomes(tmp_path
     _need_kserve()
     root = copy_example(tmp_path / "repo")
     policy = root / "specs/churn/rollout.yaml"
-    policy.write_text(policy.read_text().replace("  environments:\n", "  prediction_log:\n    exclude: [region]\n"
-                                                 "    key: customer_id\n    outcomes: {source: customers}\n"
-                                                 "    batch_rows: 50\n    flush_every: 1s\n  environments:\n", 1))
+    text = policy.read_text()
+    assert "  prediction_log: {sample: 1.0, key: customer_id}\n" in text
+    policy.write_text(text.replace("  prediction_log: {sample: 1.0, key: customer_id}\n",
+                                   "  prediction_log:\n    exclude: [region]\n    key: customer_id\n"
+                                   "    outcomes: {source: customers}\n    batch_rows: 50\n    flush_every: 1s\n"))
     assert run_charter("validate", cwd=root).returncode == 0
     result = run_charter("run", "churn", cwd=root)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -33,10 +33,18 @@ IMPORTS = {
     "bash": {("pathlib", None), ("pendulum", None), ("airflow.providers.standard.operators.bash", "BashOperator"),
              ("airflow.sdk", "DAG"), ("airflow.sdk", "literal")},
 }  # fmt: skip
+# What pod settings (`compute`) add: timeouts and retry waits, and the pod's own arguments.
+COMPUTE_IMPORTS = {
+    "kubernetes": {("datetime", None), ("airflow.providers.cncf.kubernetes.secret", "Secret"),
+                   ("kubernetes.client", "models")},
+    "bash": {("datetime", None)},
+}  # fmt: skip
 NAMES = {"DAG", "literal", "pendulum", "pathlib", "KubernetesPodOperator", "BashOperator", "IMAGE", "STORE",
-         "HERE", "__file__", "str", "dag", "monitor_dag", "monitor", "check_data", *STEP_KINDS}
+         "HERE", "__file__", "str", "dag", "monitor_dag", "monitor", "check_data", "datetime", "k8s", "Secret",
+         *STEP_KINDS}
 CALLS = {"DAG", "KubernetesPodOperator", "BashOperator", "literal", "pendulum.datetime", "str", "pathlib.Path",
-         "pathlib.Path(__file__).resolve"}
+         "pathlib.Path(__file__).resolve", "datetime.timedelta", "k8s.V1ResourceRequirements", "k8s.V1Toleration",
+         "Secret"}
 TEMPLATED = {"task_id", "name", "cmds", "arguments", "bash_command"}  # hold only names and fixed words
 
 
@@ -77,9 +85,10 @@ def check_code(text: str, operator: str) -> None:
                                                            key=["Import", "ImportFrom", "Assign", "With"].index)
     imports = {(n.module, a.name) for n in tree.body if isinstance(n, ast.ImportFrom) for a in n.names}
     imports |= {(a.name, None) for n in tree.body if isinstance(n, ast.Import) for a in n.names}
-    assert imports == IMPORTS[operator]
+    assert IMPORTS[operator] <= imports <= IMPORTS[operator] | COMPUTE_IMPORTS[operator]
     assert {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} <= NAMES
-    assert {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)} <= {"datetime", "Path", "resolve", "parent"}
+    assert {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)} <= {
+        "datetime", "Path", "resolve", "parent", "timedelta", "V1ResourceRequirements", "V1Toleration"}
     assert {ast.unparse(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)} <= CALLS
     header = text.split("\nimport ", 1)[0].splitlines()
     assert all(line.startswith("# ") for line in header)
@@ -201,11 +210,50 @@ def test_hostile_text_stays_inert(hostile: Path, operator: str):
     tree = ast.parse(text)
     strings = [ast.literal_eval(n) for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)]
     assert HOSTILE in strings
+    assigned = {n.targets[0].id: n for n in tree.body if isinstance(n, ast.Assign)}
     if operator == "kubernetes":
-        assert ast.literal_eval(tree.body[3].value.args[0]) == HOSTILE_IMAGE  # IMAGE = literal('...')
+        assert ast.literal_eval(assigned["IMAGE"].value.args[0]) == HOSTILE_IMAGE  # IMAGE = literal('...')
         assert dags["charter_churn"]["tasks"]["train"]["image"] == "IMAGE"
     else:
-        assert ast.unparse(tree.body[4]) == "HERE = literal(str(pathlib.Path(__file__).resolve().parent))"
+        assert ast.unparse(assigned["HERE"]) == "HERE = literal(str(pathlib.Path(__file__).resolve().parent))"
         task = dags["charter_churn"]["tasks"]["train"]
         assert task["bash_command"] == "charter run churn --step train" and task["cwd"] == "HERE"
         assert HOSTILE_IMAGE not in strings
+
+
+@pytest.mark.parametrize("operator", ["kubernetes", "bash"])
+def test_pod_settings_are_operator_arguments(graph, operator: str):
+    """Retries and timeouts on every operator; resources, placement, identity and secrets on the pod's."""
+    from dataclasses import replace
+
+    from tests.targets.pods import FULL, with_full_compute
+
+    full = with_full_compute(replace(graph, project={**graph.project, "airflow": {"operator": operator}}))
+    files = render(full, "generated")
+    for text in files.values():
+        check_code(text, operator)
+    tasks = read_dags(files["generated/airflow/charter_churn.py"])["charter_churn"]["tasks"]
+    ingest, train, gate = tasks["ingest"], tasks["train"], tasks["gate"]
+    assert ingest["retries"] == 3 and ingest["retry_delay"] == "datetime.timedelta(seconds=10)"
+    assert ingest["retry_exponential_backoff"] == 3.0 and ingest["max_retry_delay"] == "datetime.timedelta(seconds=300)"
+    assert ingest["execution_timeout"] == "datetime.timedelta(seconds=1800)"
+    assert tasks["validate"]["retries"] == 1 and "retry_exponential_backoff" not in tasks["validate"]  # factor 1
+    assert "retries" not in gate and "execution_timeout" not in gate  # `limit: 0`, no timeout
+    pod_args = {"container_resources", "node_selector", "tolerations", "service_account_name", "secrets"}
+    if operator == "bash":  # the worker runs the command: there is no pod to size or place
+        assert not pod_args & {k for t in tasks.values() for k in t}
+        return
+    assert train["container_resources"] == (
+        "k8s.V1ResourceRequirements(requests={'cpu': '4', 'memory': '16Gi'}, "
+        "limits={'cpu': '8', 'memory': '1Ti', 'amd.com/gpu': '2'})")
+    assert ingest["node_selector"] == FULL["ingest"]["node_selector"]
+    assert ingest["tolerations"] == ("[k8s.V1Toleration(key='dedicated', operator='Equal', value='ml', "
+                                     "effect='NoSchedule'), k8s.V1Toleration(key='acme.com/spot', operator='Exists')]")
+    assert ingest["service_account_name"] == "charter-pipelines" and "service_account_name" not in train
+    assert ingest["secrets"] == ("[Secret('env', 'AWS_ACCESS_KEY_ID', 'store', 'access-key-id'), "
+                                 "Secret('env', 'DB_URL', 'churn-db', 'url')]")
+    monitor = read_dags(files["generated/airflow/charter_churn.py"])["charter_churn_monitor"]["tasks"]["monitor"]
+    assert monitor["service_account_name"] == "charter-monitor"
+    with pytest.raises(ValueError, match="Jinja"):
+        render(replace(full, models=(replace(full.model("churn"), compute={"train": {"node_selector": {
+            "pool": "{{ var.value.x }}"}}}),)), "generated")

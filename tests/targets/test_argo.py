@@ -19,6 +19,7 @@ from compiler.render import argo
 from compiler.render.common import step_argv
 from tests.conftest import REPO, run_charter
 from tests.targets.external import errors, load_yaml_all, strict_argo
+from tests.targets.pods import with_full_compute
 
 EVIL = ("{{workflow.name}} {{=sprig.env('HOME')}} ${{ github.event.pull_request.title }}\n"
         "evil: key\n---\nkind: Secret\n: x '''\"q\"''' \\ \\n $(rm -rf /) `id` # not a comment {{")
@@ -44,6 +45,11 @@ def assert_valid(files: dict[str, str]) -> None:
         assert (doc["kind"], name) not in names, f"two {doc['kind']}s named {name}"
         names.add((doc["kind"], name))
         assert all(len(v) <= 63 for v in doc["metadata"]["labels"].values())
+
+
+def store_env(template: dict) -> list[dict]:
+    """The template's CHARTER_STORE (its other variables are the declared secrets)."""
+    return [e for e in template["container"].get("env", []) if e["name"] == "CHARTER_STORE"]
 
 
 def test_every_document_matches_argos_strict_schema():
@@ -77,7 +83,8 @@ def test_tasks_are_the_ir_steps_and_dependencies_are_real():
             assert container["image"] == "ghcr.io/acme/charter-runner:0.1.0"
         list(TopologicalSorter(order).static_order())  # raises CycleError on a loop
         ingest, train = templates["ingest"]["retryStrategy"], templates["train"]["retryStrategy"]
-        assert ingest["limit"] == "3" and ingest["retryPolicy"] == "Always" and "backoff" in ingest
+        # the example's charter.yaml declares two retries; only ingest retries any failure
+        assert ingest["limit"] == "2" and ingest["retryPolicy"] == "Always" and "backoff" in ingest
         assert train["retryPolicy"] == "OnError"
 
 
@@ -100,7 +107,7 @@ def test_shared_store_reaches_every_pod_and_a_folder_becomes_a_volume_per_run():
     [claim] = template["spec"]["volumeClaimTemplates"]
     assert claim["metadata"]["name"] == "charter-store" and claim["spec"]["accessModes"] == ["ReadWriteOnce"]
     for t in template["spec"]["templates"][1:]:
-        assert t["container"]["env"] == [{"name": "CHARTER_STORE", "value": "/charter-store"}]
+        assert store_env(t) == [{"name": "CHARTER_STORE", "value": "/charter-store"}]
         assert t["container"]["volumeMounts"] == [{"name": "charter-store", "mountPath": "/charter-store"}]
     for settings, url in [({"artifact_store": "s3://bucket/charter"}, "s3://bucket/charter"),
                           ({"artifact_store": "gs://b/x/"}, "gs://b/x"),
@@ -118,9 +125,9 @@ def test_shared_store_reaches_every_pod_and_a_folder_becomes_a_volume_per_run():
                 if "container" not in t:
                     continue
                 if url is not None:  # every pod, the monitor and the checks included
-                    assert t["container"]["env"] == [{"name": "CHARTER_STORE", "value": url}]
+                    assert store_env(t) == [{"name": "CHARTER_STORE", "value": url}]
                 else:
-                    assert ("env" in t["container"]) == pipeline
+                    assert bool(store_env(t)) == pipeline
 
 
 def test_monitoring_cron():
@@ -159,7 +166,8 @@ def test_checks_template():
         container = templates[task["template"]]["container"]
         assert container["command"] + container["args"] == ["charter", "check-data", task["name"]]
         assert "depends" not in task and "volumeMounts" not in container  # one pod: no volume
-        assert container["env"] == [{"name": "CHARTER_STORE", "value": graph.project["shared_store"]}]
+        assert store_env({"container": container}) == [{"name": "CHARTER_STORE",
+                                                        "value": graph.project["shared_store"]}]
     twice = replace(graph, checks=graph.checks + graph.checks[:1])  # a suite and a source of one name
     assert argo.checks(twice) == argo.checks(graph)
 
@@ -244,3 +252,49 @@ def test_hera_reads_every_document():
     kinds = {"WorkflowTemplate": models.WorkflowTemplate, "CronWorkflow": models.CronWorkflow}
     for _, doc in docs_of(argo.render(example_graph(), "generated")):
         kinds[doc["kind"]].model_validate(doc)
+
+
+def test_every_pod_setting_lands_natively_and_passes_the_strict_schema():
+    """`compute` becomes the template's own fields: resources, secrets, a deadline, retries, placement."""
+    graph = with_full_compute(example_graph())
+    files = argo.render(graph, "generated")
+    assert_valid(files)
+    models = pytest.importorskip("hera.workflows.models")
+    kinds = {"WorkflowTemplate": models.WorkflowTemplate, "CronWorkflow": models.CronWorkflow}
+    for _, doc in docs_of(files):
+        kinds[doc["kind"]].model_validate(doc)
+    template = argo.pipeline(graph.model("churn"), graph.project)
+    spec = template["spec"]
+    assert "serviceAccountName" not in spec  # steps differ: each template names its own
+    t = {x["name"]: x for x in spec["templates"]}
+    ingest, train = t["ingest"], t["train"]
+    assert ingest["serviceAccountName"] == "charter-pipelines" and "serviceAccountName" not in train
+    assert ingest["container"]["resources"] == {"requests": {"cpu": "250m", "memory": "512Mi"},
+                                                "limits": {"cpu": "1", "memory": "1Gi"}}
+    assert train["container"]["resources"]["limits"] == {"cpu": "8", "memory": "1Ti", "amd.com/gpu": "2"}
+    assert ingest["activeDeadlineSeconds"] == "1800" and t["split"]["activeDeadlineSeconds"] == "172800"
+    assert ingest["retryStrategy"] == {"limit": "3", "retryPolicy": "Always",
+                                       "backoff": {"duration": "10s", "factor": "3", "cap": "5m"}}
+    assert train["retryStrategy"] == {"limit": "2", "retryPolicy": "OnError",
+                                      "backoff": {"duration": "1m", "factor": "2"}}
+    assert "retryStrategy" not in t["gate"]  # `limit: 0`: no retries at all
+    assert ingest["nodeSelector"] == {"kubernetes.io/arch": "amd64", "acme.com/pool": "batch"}
+    assert ingest["tolerations"] == [{"key": "dedicated", "operator": "Equal", "value": "ml", "effect": "NoSchedule"},
+                                     {"key": "acme.com/spot", "operator": "Exists"}]
+    assert ingest["container"]["env"][1:] == [
+        {"name": "AWS_ACCESS_KEY_ID", "valueFrom": {"secretKeyRef": {"name": "store", "key": "access-key-id"}}},
+        {"name": "DB_URL", "valueFrom": {"secretKeyRef": {"name": "churn-db", "key": "url"}}}]
+    monitor = argo.monitor(graph.model("churn"), graph.project)["spec"]["workflowSpec"]
+    assert monitor["serviceAccountName"] == "charter-monitor"  # one pod: the workflow's own
+    assert monitor["templates"][0]["activeDeadlineSeconds"] == "600"
+    checks = argo.checks(graph)["spec"]
+    assert checks["serviceAccountName"] == "charter-pipelines"  # every check pod declares the same
+
+
+def test_a_hand_made_ir_cannot_smuggle_an_expression_in_pod_settings():
+    graph = example_graph()
+    churn = graph.model("churn")
+    for settings in ({"node_selector": {"pool": "{{workflow.name}}"}}, {"service_account": "{{x}}"},
+                     {"secrets": {"X": {"name": "{{x}}", "key": "k"}}}):
+        with pytest.raises(ValueError, match="expands"):
+            argo.pipeline(replace(churn, compute={"train": settings}), graph.project)

@@ -22,6 +22,7 @@ from compiler.render import kubeflow, render_graph
 from compiler.render.header import header
 from tests.conftest import REPO, run_charter
 from tests.targets.external import load_yaml_all
+from tests.targets.pods import with_full_compute
 
 kfp = pytest.importorskip("kfp", reason="the kfp SDK (in the dev extra) is what the output is checked against")
 
@@ -39,13 +40,26 @@ def example(graph=None) -> dict[str, str]:
 
 
 def read_back(text: str):
-    """The file as KFP reads it: YAML 1.2, then protobuf (unknown fields and wrong types raise)."""
+    """The file as KFP reads it: YAML 1.2, then protobuf (unknown fields and wrong types raise).
+
+    A second document is the platform spec; each executor's Kubernetes config is read with
+    kfp-kubernetes' own protobuf, as KFP's driver reads it.
+    """
     from google.protobuf import json_format
+    from kfp.kubernetes import kubernetes_executor_config_pb2
     from kfp.pipeline_spec import pipeline_spec_pb2
 
-    [doc] = load_yaml_all(text)
+    doc, *platforms = load_yaml_all(text)
     spec = json_format.ParseDict(doc, pipeline_spec_pb2.PipelineSpec())
     deployment = json_format.ParseDict(doc["deploymentSpec"], pipeline_spec_pb2.PipelineDeploymentConfig())
+    assert len(platforms) <= 1
+    for platform in platforms:
+        parsed = json_format.ParseDict(platform, pipeline_spec_pb2.PlatformSpec())
+        configs = parsed.platforms["kubernetes"].deployment_spec.executors
+        assert set(configs) <= set(deployment.executors)
+        for config in configs.values():
+            json_format.ParseDict(json_format.MessageToDict(config),
+                                  kubernetes_executor_config_pb2.KubernetesExecutorConfig())
     return doc, spec, deployment
 
 
@@ -108,14 +122,15 @@ def kfp_own_file(name: str, description: str, tasks, img: str, tmp_path, store: 
         fn.__name__ = step.replace("-", "_")
         return dsl.container_component(fn)
 
-    components = {step: component(step, argv) for step, argv, _ in tasks}
+    components = {step: component(step, argv) for step, argv, _, _ in tasks}
 
     def pipeline():
         made = {}
-        for step, _, needs in tasks:
+        for step, _, needs, settings in tasks:
             made[step] = components[step]().set_display_name(step).set_caching_options(False)
             if store:
                 made[step].set_env_variable("CHARTER_STORE", store)
+            kfp_settings(made[step], settings)
             made[step].after(*(made[n] for n in needs))
 
     path = tmp_path / f"{name}.yaml"
@@ -123,9 +138,50 @@ def kfp_own_file(name: str, description: str, tasks, img: str, tmp_path, store: 
     return path.read_text(encoding="utf-8")
 
 
+def kfp_settings(task, settings: dict) -> None:
+    """A step's pod settings, set the documented way: kfp's task methods and kfp-kubernetes."""
+    from kfp import kubernetes
+
+    from compiler.render.common import seconds
+
+    res = settings.get("resources") or {}
+    for part, verb in (("requests", "request"), ("limits", "limit")):
+        amounts = res.get(part) or {}
+        if "cpu" in amounts:
+            getattr(task, f"set_cpu_{verb}")(amounts["cpu"])
+        if "memory" in amounts:
+            getattr(task, f"set_memory_{verb}")(amounts["memory"])
+    if res.get("gpus"):
+        task.set_accelerator_type(res["gpu_type"]).set_accelerator_limit(res["gpus"])
+    retries = settings.get("retries")
+    if retries and retries["limit"]:
+        # KFP's window for retries (`backoff_max_duration`) is what the renderer derives from
+        # the timeout: every attempt and wait, at least kfp's default hour.
+        window = 3600
+        if settings.get("timeout"):
+            wait, waits = seconds(retries["backoff"]), 0
+            for _ in range(retries["limit"]):
+                waits += min(wait, seconds(retries["max_backoff"])) if retries.get("max_backoff") else wait
+                wait *= retries["factor"]
+            window = max(window, (retries["limit"] + 1) * seconds(settings["timeout"]) + waits)
+        task.set_retry(num_retries=retries["limit"], backoff_duration=f"{seconds(retries['backoff'])}s",
+                       backoff_factor=float(retries["factor"]), backoff_max_duration=f"{window}s")
+    if settings.get("timeout"):
+        kubernetes.set_timeout(task, seconds(settings["timeout"]))
+    for key, value in (settings.get("node_selector") or {}).items():
+        kubernetes.add_node_selector(task, key, value)
+    for t in settings.get("tolerations") or ():
+        kubernetes.add_toleration(task, key=t["key"], operator=t["operator"], value=t.get("value"),
+                                  effect=t.get("effect"))
+    for var, ref in sorted((settings.get("secrets") or {}).items()):
+        kubernetes.use_secret_as_env(task, secret_name=ref["name"], secret_key_to_env={ref["key"]: var})
+
+
 def tasks_of(model):
     return [(s.name, [*("charter", "run", model.name, "--step", s.name), *ARGV_TAIL],
-             [n.split("/", 1)[1] for n in s.needs]) for s in model.steps]  # fmt: skip
+             [n.split("/", 1)[1] for n in s.needs], model.compute.get(s.name, {})) for s in model.steps]  # fmt: skip
+
+
 
 
 def comments(text: str) -> list[str]:
@@ -144,6 +200,12 @@ def test_kfp_own_compiler_writes_the_same_files(tmp_path):
             theirs = kfp_own_file(f"charter-{model.name}", model.description, tasks_of(model), img, tmp_path,
                                   project["shared_store"])
             assert ours == theirs.replace("components:", header(model.sources) + "components:", 1)
+    for model in with_full_compute(graph).models:  # every pod setting, byte for byte
+        ours = example(with_full_compute(graph))[f"generated/kubeflow/{model.name}.yaml"]
+        theirs = kfp_own_file(f"charter-{model.name}", model.description, tasks_of(model), img, tmp_path,
+                              graph.project["shared_store"])
+        assert ours == theirs.replace("components:", header(model.sources) + "components:", 1)
+        read_back(ours)
     churn = replace(graph.model("churn"), description=EVIL)
     ours = example(replace(graph, models=(churn,), checks=()))["generated/kubeflow/churn.yaml"]
     theirs = kfp_own_file("charter-churn", EVIL, tasks_of(churn), img, tmp_path, graph.project["shared_store"])

@@ -20,7 +20,8 @@ import pytest
 
 from compiler.driver import compile_tree
 from compiler.render import render_graph
-from compiler.render.kubernetes import VERDICT, _go_duration, _name, render
+from compiler.render.common import go_duration as _go_duration
+from compiler.render.kubernetes import VERDICT, _name, render
 from tests.conftest import REPO, run_charter
 from tests.targets.external import errors, load_yaml_all, schema
 
@@ -206,7 +207,8 @@ def test_logged_outcomes_add_the_gates_on_live_predictions(example_repo):
     [container] = job["spec"]["template"]["spec"]["containers"]
     assert [container["command"][0], *container["args"]] == ["python3", "-c", VERDICT, "churn", "production",
                                                              "abc123def456", "5m"]
-    assert container["env"] == [{"name": "CHARTER_STORE", "value": "s3://acme-ml-artifacts/charter"}]
+    assert container["env"][0] == {"name": "CHARTER_STORE", "value": "s3://acme-ml-artifacts/charter"}
+    assert all("valueFrom" in e for e in container["env"][1:])  # the monitor's secrets, by reference
     shadow = find(in_env(files, "staging"), "Rollout", "churn")["spec"]["template"]["spec"]
     assert shadow["serviceAccountName"] == "churn-server"  # the store's credentials, never a literal
 
@@ -424,3 +426,36 @@ def test_the_gates_job_fails_on_failed_gates_or_a_monitor_that_cannot_run(fake_c
         assert message in result.stderr
     elif isinstance(report, dict) and report["gates"] is None:
         assert "the gates were not checked" in result.stdout
+
+
+def test_the_analysis_job_runs_with_the_monitors_pod_settings():
+    """The gates Job (a log with outcomes) gets `compute.steps.monitor`: resources, secrets, identity, deadline.
+
+    placement, deadline.
+    """
+    from tests.targets.pods import FULL, with_full_compute
+
+    _, graph = _with_outcomes(compile_tree(REPO)[1])
+    files = render_graph(with_full_compute(graph), ["kubernetes"], "generated").files
+    assert_valid(files)
+    analysis = find(in_env(files, "production"), "AnalysisTemplate", "churn-gates")["spec"]["metrics"][-1]
+    job = analysis["provider"]["job"]["spec"]
+    assert job["backoffLimit"] == 0 and job["activeDeadlineSeconds"] == 600  # a failed measurement is the verdict
+    pod = job["template"]["spec"]
+    assert pod["serviceAccountName"] == "charter-monitor" and "nodeSelector" not in pod
+    [container] = pod["containers"]
+    assert container["resources"] == {"requests": FULL["monitor"]["resources"]["requests"]}
+    assert container["env"][1:] == [
+        {"name": "AWS_ACCESS_KEY_ID", "valueFrom": {"secretKeyRef": {"name": "store", "key": "access-key-id"}}}]
+    placed = replace(graph, models=tuple(replace(m, compute={"monitor": FULL["ingest"]}) for m in graph.models))
+    files = render_graph(placed, ["kubernetes"], "generated").files
+    assert_valid(files)
+    pod = find(in_env(files, "production"), "AnalysisTemplate", "churn-gates")["spec"]["metrics"][-1][
+        "provider"]["job"]["spec"]["template"]["spec"]
+    assert pod["nodeSelector"] == FULL["ingest"]["node_selector"] and len(pod["tolerations"]) == 2
+
+
+def _with_outcomes(graph):
+    churn = graph.model("churn")
+    policy = {**churn.rollouts[0], "prediction_log": {"key": "customer_id", "outcomes": {"source": "customers"}}}
+    return None, replace(graph, models=(replace(churn, rollouts=(policy,)), *graph.models[1:]))

@@ -146,3 +146,30 @@ def test_ir_json_is_the_standard_librarys_pretty_json():
 
     _, graph = compile_tree(REPO)
     assert graph.to_json() == json.dumps(graph.to_dict(), sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+
+
+def test_pod_settings_change_the_rendered_pipelines_but_no_step_or_run_key(tmp_path):
+    """`compute` says where a step runs, not what it computes: no hash, run key or cache entry moves."""
+    from compiler.execute.runner import Runner
+    from compiler.render import render_graph
+
+    root = _copy_example(tmp_path)
+    before = _graph(root)
+    model = root / "specs/churn/model.yaml"
+    model.write_text(model.read_text().replace("timeout: 1h", "timeout: 3h\n        retries: {limit: 5}")
+                     .replace("limits: {cpu: \"2\", memory: 2Gi}", "limits: {cpu: \"4\", memory: 4Gi}, gpus: 1"))
+    config = root / "charter.yaml"
+    config.write_text(config.read_text().replace("requests: {cpu: 250m, memory: 512Mi}", "requests: {cpu: 500m}")
+                      .replace("service_account: charter-pipelines", "service_account: other"))
+    after = _graph(root)
+    assert after.model("churn").compute != before.model("churn").compute
+    assert after.model("churn").compute["train"]["resources"]["gpus"] == 1
+    for name in ("churn", "delivery-time"):
+        assert _hashes(after, name) == _hashes(before, name)
+        keys = [Runner(g, root, store=str(tmp_path / "store")).run_keys(g.model(name)) for g in (before, after)]
+        assert keys[0] == keys[1]
+    targets = ["argo", "kubeflow", "airflow", "kubernetes"]
+    old, new = (render_graph(g, targets, "generated").files for g in (before, after))
+    changed = {path for path in new if old.get(path) != new[path]}
+    assert {"generated/argo/churn.yaml", "generated/kubeflow/churn.yaml", "generated/airflow/charter_churn.py",
+            "generated/argo/delivery-time.yaml"} <= changed  # charter.yaml's defaults reach every model

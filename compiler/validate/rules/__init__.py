@@ -19,6 +19,7 @@ RULES: tuple[str, ...] = (
     "models",
     "estimator",
     "limits",
+    "compute",
     "metrics",
     "rollout",
     "serving",

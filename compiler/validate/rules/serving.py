@@ -1,4 +1,4 @@
-"""Serving: the prediction log's references (X312), stock runtimes (S230), live analysis (S231).
+"""Serving: the prediction log's references (X312), stock runtimes (S232), live analysis (S233).
 
 ## What it does
 Checks a RolloutPolicy's `prediction_log`: every `exclude` entry is an input column of the
@@ -44,7 +44,7 @@ from compiler.diagnostics import Diagnostic, make
 from compiler.spec.frames import prepared_columns, source_columns
 from compiler.validate.context import Context
 
-CODES = ("X312", "S230", "S231")
+CODES = ("X312", "S232", "S233")
 
 
 def check(ctx: Context) -> Iterator[Diagnostic]:
@@ -98,7 +98,7 @@ def _runtimes(ctx: Context) -> Iterator[Diagnostic]:
         serving = data.get("spec", {}).get("serving") if isinstance(data, dict) else None
         where = "/spec/serving/runtime" if isinstance(serving, dict) and "runtime" in serving else "/spec/model"
         if runtime != "charter" and model is not None and model.model.spec.guardrails:
-            yield make("S230", f"runtime `{runtime}` serves the bare pipeline: model `{model.name}`'s guardrails "
+            yield make("S232", f"runtime `{runtime}` serves the bare pipeline: model `{model.name}`'s guardrails "
                        "and input checks would not reach production", ctx.span(policy, where), pointer=where,
                        labels=(ctx.defined_here(model),),
                        help="use `runtime: charter` (the default): the predictor the gates were measured with")
@@ -107,11 +107,11 @@ def _runtimes(ctx: Context) -> Iterator[Diagnostic]:
                 continue
             ptr = f"/spec/environments/{i}/strategy/analysis"
             if runtime != "charter":
-                yield make("S231", f"the analysis of `{env.name}` measures the predictor's metrics, which runtime "
+                yield make("S233", f"the analysis of `{env.name}` measures the predictor's metrics, which runtime "
                            f"`{runtime}` does not export", ctx.span(policy, ptr), pointer=ptr,
                            help="use `runtime: charter` (the default)")
             elif not prometheus:
-                yield make("S231", f"the analysis of `{env.name}` queries Prometheus, and charter.yaml names none",
+                yield make("S233", f"the analysis of `{env.name}` queries Prometheus, and charter.yaml names none",
                            ctx.span(policy, ptr), pointer=ptr,
                            help="set `prometheus: http://prometheus.monitoring.svc:9090` (the address of the "
                                 "Prometheus scraping the model servers) in charter.yaml's spec")
