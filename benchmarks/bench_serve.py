@@ -136,7 +136,8 @@ def _request(rows: list[dict], contract: dict) -> bytes:
     v2 = {"integer": "INT64", "float": "FP64", "boolean": "BOOL"}
     inputs = [{"name": c["name"], "shape": [len(rows)], "datatype": v2.get(c["type"], "BYTES"),
                "data": [r[c["name"]] for r in rows]} for c in contract["inputs"]]
-    return json.dumps({"inputs": inputs}).encode()
+    # `content_type: pd`: KServe's codec turns the inputs into one DataFrame (else it takes the first tensor only)
+    return json.dumps({"inputs": inputs, "parameters": {"content_type": "pd"}}).encode()
 
 
 def main() -> int:
@@ -152,17 +153,23 @@ def main() -> int:
     procs: list[subprocess.Popen] = []
     try:
         repo = work / "repo"
+        repo.mkdir()
         for name in ("charter.yaml", "specs", "schemas"):
             (shutil.copytree if (REPO / name).is_dir() else shutil.copy)(REPO / name, repo / name)
         env = {**os.environ, "PYTHONPATH": str(REPO)}
-        # a stock runtime in the RolloutPolicy makes the package carry model.joblib too (for the plain server)
-        rollout = repo / "specs/churn/rollout.yaml"
-        rollout.write_text(rollout.read_text().replace("runtime: charter", "runtime: kserve-sklearn"))
         subprocess.run([sys.executable, "-m", "compiler", "run", "churn"], cwd=repo, env=env, check=True,
                        capture_output=True)
         lock = json.loads((repo / "charter.lock").read_text())["models"]["churn"]
         package = repo / ".charter/artifacts/models/churn" / lock["version"]
         contract = json.loads((package / "predictor.json").read_text())
+        # the same fitted pipeline as the file a stock runtime loads (what `save_model` writes for one)
+        import joblib
+
+        from compiler.execute.package import load_model
+
+        plain_dir = work / "plain-model"
+        plain_dir.mkdir()
+        joblib.dump(load_model(package), plain_dir / "model.joblib")
         record = json.loads((package / "run.json").read_text())
         split = record["run_keys"]["churn/split"]
         test = pl.read_parquet(repo / ".charter/artifacts/steps" / split[:2] / split / "test_set.parquet")
@@ -173,7 +180,7 @@ def main() -> int:
         ports = {"plain": _port(), "charter": _port()}
         (work / "plain.py").write_text(PLAIN)
         servers = {
-            "plain": subprocess.Popen([sys.executable, str(work / "plain.py"), "churn", str(package),
+            "plain": subprocess.Popen([sys.executable, str(work / "plain.py"), "churn", str(plain_dir),
                                        str(ports["plain"])], env=env, stdout=subprocess.DEVNULL,
                                       stderr=subprocess.DEVNULL),
             "charter": subprocess.Popen([sys.executable, "-m", "compiler", "serve", "churn", "--model-dir",

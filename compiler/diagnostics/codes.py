@@ -75,6 +75,7 @@ _TABLE = [
     Code("S232", "stock-runtime", _W, "a stock serving runtime would serve the model without its guardrails"),
     Code("S233", "analysis-without-metrics", _E,
          "a rollout analysis has no predictor metrics or no Prometheus address to query"),
+    Code("S234", "local-store-for-cluster", _E, "the kubernetes target would serve from a folder no cluster can read"),
     # X3xx: references between specs
     Code("X301", "unknown-reference", _E, "a reference names no spec of the expected kind"),
     Code("X302", "wrong-kind-reference", _E, "a reference names a spec of another kind"),

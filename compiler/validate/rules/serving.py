@@ -1,4 +1,4 @@
-"""Serving: the prediction log's references (X312), stock runtimes (S232), live analysis (S233).
+"""Serving: the prediction log's references (X312), stock runtimes (S232), live analysis (S233), the store (S234).
 
 ## What it does
 Checks a RolloutPolicy's `prediction_log`: every `exclude` entry is an input column of the
@@ -41,14 +41,16 @@ from collections.abc import Iterator
 
 from compiler import expr
 from compiler.diagnostics import Diagnostic, make
+from compiler.plain import plain_url
 from compiler.spec.frames import prepared_columns, source_columns
 from compiler.validate.context import Context
 
-CODES = ("X312", "S232", "S233")
+CODES = ("X312", "S232", "S233", "S234")
 
 
 def check(ctx: Context) -> Iterator[Diagnostic]:
     yield from _runtimes(ctx)
+    yield from _cluster_store(ctx)
     for policy in ctx.specset.of_kind("RolloutPolicy"):
         log = policy.model.spec.prediction_log
         model = ctx.specset.get("Model", policy.model.spec.model)
@@ -86,6 +88,27 @@ def check(ctx: Context) -> Iterator[Diagnostic]:
                        + ", so the log can never be joined with its outcomes", ctx.span(policy, where), pointer=where,
                        labels=(ctx.defined_here(outcomes),),
                        help=f"the outcomes need the log's key `{log.key}` and the target `{body.data.target}`")
+
+
+def _cluster_store(ctx: Context) -> Iterator[Diagnostic]:
+    """The kubernetes target serves from the store: it must be one a cluster can read."""
+    spec = getattr(ctx.project, "spec", None)
+    policies = list(ctx.specset.of_kind("RolloutPolicy"))
+    if spec is None or not policies or "kubernetes" not in spec.targets or spec.shared_store:
+        return
+    store = spec.artifact_store
+    if plain_url(store) and not store.startswith("file://"):
+        return
+    first = min(policies, key=lambda p: (p.file, p.index))
+    doc = ctx.project_doc
+    data = doc.data if doc is not None else None
+    where = doc.span("/spec/artifact_store") if doc is not None and isinstance(data, dict) and \
+        "artifact_store" in (data.get("spec") or {}) else None
+    yield make("S234", f"the kubernetes target serves `{first.model.spec.model}` from `{store}`, a folder of this "
+               "machine that no cluster can read", where or ctx.span(first, "/spec/model"),
+               pointer="/spec/artifact_store" if where else "/spec/model",
+               help="declare `shared_store: s3://<bucket>/<prefix>` (or gs://, az://...) in charter.yaml: KServe's "
+                    "storage initializer reads the served version there; local runs keep `artifact_store`")
 
 
 def _runtimes(ctx: Context) -> Iterator[Diagnostic]:
