@@ -133,8 +133,11 @@ class Predictor:
                 proba = self.pipeline.predict_proba(X)
         decided: list[str | None] = [None] * frame.height
         overrides = {}
-        for name, when, value in self._guards:
-            hit = frame.select(when.fill_null(False).alias("m")).get_column("m").to_numpy().astype(bool)
+        hits = frame.select([when.fill_null(False).alias(f"g{i}") for i, (_, when, _) in enumerate(self._guards)]) \
+            if self._guards else None  # one pass of polars for every guardrail
+        for i, (name, _, value) in enumerate(self._guards):
+            assert hits is not None
+            hit = hits.get_column(f"g{i}").to_numpy().astype(bool)
             if self.task == "regression":
                 labels = np.where(hit, value, labels)
             else:
@@ -145,8 +148,8 @@ class Predictor:
                 proba[hit] = 0.0
                 if self.classes is not None and value in self.classes:
                     proba[hit, self.classes.index(value)] = 1.0
-            for i in np.flatnonzero(hit):
-                decided[i] = name
+            for row in np.flatnonzero(hit).tolist():
+                decided[row] = name
             overrides[name] = int(hit.sum())
         return Prediction(labels, proba, self.classes, decided, overrides)
 
@@ -198,11 +201,35 @@ class Predictor:
             if values is None:
                 raise RequestError(f"missing input `{c['name']}`", code="missing_column", field=c["name"])
             dtype: Any = _DTYPES[c["type"]]
-            series.append(pl.Series(c["name"], [self._value(c, v, i) for i, v in enumerate(values)], dtype=dtype))
+            checked = values if self._plain(c, values) else [self._value(c, v, i) for i, v in enumerate(values)]
+            series.append(pl.Series(c["name"], checked, dtype=dtype))
         heights = {s.len() for s in series}
         if len(heights) > 1:
             raise RequestError("the inputs hold different numbers of rows", code="wrong_shape")
         return pl.DataFrame(series)
+
+    def _plain(self, column: dict, values: list) -> bool:
+        """Whether every value is already what the column takes (then no per-value check is needed).
+
+        The common case of a well-formed request, decided with set operations; anything else
+        goes through `_value`, which says what is wrong and where.
+        """
+        kinds = set(map(type, values))
+        kind = column["type"]
+        if type(None) in kinds:
+            if not column["nullable"]:
+                return False
+            kinds.discard(type(None))
+        wanted = _EXACT.get(kind)
+        if wanted is None or not kinds <= wanted:
+            return False
+        if kind == "float":
+            present = [v for v in values if v is not None]
+            if not all(map(math.isfinite, present)):
+                return False
+        if column["values"] is not None and self.spec["policy"]["unknown_categories"] == "reject":
+            return set(values) - {None} <= set(column["values"])
+        return True
 
     def _value(self, column: dict, value: Any, row: int):
         name, kind = column["name"], column["type"]
@@ -245,6 +272,9 @@ class Predictor:
 
 
 _BAD = object()
+# The Python types a column takes as they are (bool is not an int here: `type` is exact).
+_EXACT: dict[str, set] = {"integer": {int}, "float": {float, int}, "boolean": {bool}, "string": {str},
+                          "category": {str}}
 _DTYPES: dict[str, Any] = {"integer": pl.Int64, "float": pl.Float64, "boolean": pl.Boolean, "string": pl.String,
            "category": pl.String, "date": pl.Date, "datetime": pl.Datetime("us")}  # fmt: skip
 V2_TYPES = {"integer": "INT64", "float": "FP64", "boolean": "BOOL", "string": "BYTES", "category": "BYTES",

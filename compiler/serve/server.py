@@ -86,8 +86,8 @@ class Metrics:
             self.labels_served.labels(**self.labels, label=v).inc(n)
         if positive_index is not None and served.proba is not None:
             h = self.positive.labels(**self.labels)
-            for p in served.proba[:, positive_index]:
-                h.observe(float(p))
+            for p in served.proba[:, positive_index].tolist():
+                h.observe(p)
 
 
 def build_model(name: str, folder: Path, environment: str = "local", log=None):  # noqa: C901 - the two protocols
@@ -144,11 +144,11 @@ def build_model(name: str, folder: Path, environment: str = "local", log=None): 
             self.metrics.observe(served, positive_index)
             if log is not None:
                 log.append(frame, served, request_id, self.version, keys)
-            out: dict[str, Any] = {"predictions": [jsonable(v) for v in served.labels],
+            out: dict[str, Any] = {"predictions": served.labels.tolist(),
                                    "guardrails": served.decided_by, "model_version": self.version}
             if served.proba is not None and served.classes is not None:
                 keys = [label_text(c) for c in served.classes]
-                out["probabilities"] = [dict(zip(keys, map(float, row), strict=True)) for row in served.proba]
+                out["probabilities"] = [dict(zip(keys, row, strict=True)) for row in served.proba.tolist()]
             return out
 
     return CharterModel(), metrics
@@ -214,7 +214,7 @@ def _v2_columns(request, predictor: Predictor, key: str | None = None) -> dict[s
 def _v2_outputs(served, predictor: Predictor, InferOutput) -> list:
     n = len(served.labels)
     kind = predictor.output_type()
-    labels = [jsonable(v) for v in served.labels]
+    labels = served.labels.tolist()
     if kind == "BYTES":
         labels = [str(v) for v in labels]
     outputs = [InferOutput(name="predict", shape=[n], datatype=kind, data=labels),
@@ -222,7 +222,7 @@ def _v2_outputs(served, predictor: Predictor, InferOutput) -> list:
     if served.proba is not None:
         for i, c in enumerate(served.classes or []):
             outputs.append(InferOutput(name=f"probability_{label_text(c)}", shape=[n], datatype="FP64",
-                                       data=[float(p) for p in served.proba[:, i]]))
+                                       data=served.proba[:, i].tolist()))
     return outputs
 
 
