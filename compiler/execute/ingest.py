@@ -82,6 +82,8 @@ def _read_plain(params: dict, path: Path) -> pl.DataFrame:
     elif fmt == "parquet":
         bounded.check_parquet(params, path)
         df = pl.read_parquet(path)
+    elif fmt == "json":  # one array: read whole (`max_file_size` bounds it before), rows checked after
+        df = _nulls(_json_array(path, params["path"]), (params.get("jsonl") or {}).get("null_values") or [])
     else:
         df = _nulls(pl.read_ndjson(path, infer_schema_length=None, n_rows=cap),
                     (params.get("jsonl") or {}).get("null_values") or [])
@@ -98,7 +100,18 @@ def _packed(params: dict, root: Path) -> str | None:
         return None
 
 
-_FORMATS = {"csv": "CSV", "parquet": "Parquet", "jsonl": "JSON Lines", "sql": "a database table"}
+_FORMATS = {"csv": "CSV", "parquet": "Parquet", "jsonl": "JSON Lines", "json": "a JSON array of objects",
+            "sql": "a database table"}
+
+
+def _json_array(path: Path, shown: str) -> pl.DataFrame:
+    with path.open("rb") as f:
+        first = f.read(4096).lstrip()[:1]
+    if first != b"[":  # JSON Lines, or one object: say so rather than let the reader guess
+        raise DataError(f"source file `{shown}` is not a JSON array of objects"
+                        + (" (it starts with an object: JSON Lines?)" if first == b"{" else ""),
+                        hint="one object per line is `format: jsonl`")
+    return pl.read_json(path, infer_schema_length=None)
 
 
 def _what_it_is(params: dict, root: Path) -> str:

@@ -125,9 +125,9 @@ def load_batch(pipeline, data: str, root: Path, graph) -> tuple[pl.DataFrame, di
         params = dict(other)
     else:
         suffix = Path(data).suffix.lower()
-        fmt = {".csv": "csv", ".parquet": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl"}.get(suffix)
+        fmt = {".csv": "csv", ".parquet": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json"}.get(suffix)
         if fmt is None:
-            raise RunError(f"`{data}` is neither a data source nor a .csv, .parquet or .jsonl file")
+            raise RunError(f"`{data}` is neither a data source nor a .csv, .parquet, .jsonl or .json file")
         params.update(format=fmt, path=data, query=None, table=None, connection=None,
                       csv=params.get("csv") if fmt == "csv" else None)
     target = pipeline.step("train").params["target"]

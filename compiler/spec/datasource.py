@@ -99,7 +99,9 @@ class Freshness(Strict):
 class DataSourceSpec(Strict):
     """The `spec` of a DataSource."""
 
-    format: Literal["csv", "parquet", "jsonl", "sql"] = Field(description="Storage format.")
+    format: Literal["csv", "parquet", "jsonl", "json", "sql"] = Field(
+        description="Storage format: `json` is one JSON array of objects (as Vega's data sets and many APIs "
+                    "ship them), `jsonl` one object per line.")
     path: str | None = Field(
         None,
         min_length=1,
@@ -110,7 +112,7 @@ class DataSourceSpec(Strict):
     table: Column | None = Field(None, description="Table to read whole, for `format: sql`.")
     connection: Connection | None = Field(None, description="Database connection, for `format: sql`.")
     csv: CsvOptions | None = Field(None, description="CSV reader options.")
-    jsonl: JsonlOptions | None = Field(None, description="JSON Lines reader options.")
+    jsonl: JsonlOptions | None = Field(None, description="JSON reader options (`format: jsonl` or `json`).")
     columns: list[ColumnSchema] = Field(
         alias="schema", min_length=1, description="The typed column schema; ingest enforces it."
     )
@@ -139,8 +141,8 @@ class DataSourceSpec(Strict):
                     )
         if self.csv is not None and self.format != "csv":
             raise PydanticCustomError("charter_option", "`csv` options apply only to `format: csv`")
-        if self.jsonl is not None and self.format != "jsonl":
-            raise PydanticCustomError("charter_option", "`jsonl` options apply only to `format: jsonl`")
+        if self.jsonl is not None and self.format not in ("jsonl", "json"):
+            raise PydanticCustomError("charter_option", "`jsonl` options apply only to `format: jsonl` or `json`")
         return self
 
 
