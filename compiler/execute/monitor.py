@@ -186,17 +186,7 @@ def _monitor(graph, root: Path, model: str, data: str, store) -> dict:
     method, limit, min_rows = drift_spec["method"], drift_spec["alert_above"], drift_spec["min_rows"]
     batch, rows = load_batch(pipeline, data, root, graph)
     types = pipeline.step("evaluate").params["profile"]["types"]
-    drift: dict[str, dict] = {}
-    for name, ref in sorted(profile["features"].items()):
-        if name not in batch.columns:
-            drift[name] = {"statistic": _STATISTIC[(method, ref["type"])], "value": None, "rows": 0,
-                           "status": "missing", "alert": True, "note": "missing from the batch"}
-            continue
-        d = feature_drift(method, ref, batch.get_column(name), types.get(name, "string"), min_rows)
-        if "status" not in d:
-            d["status"] = "alert" if d["value"] > limit else "ok"
-        d["alert"] = d["status"] in ("alert", "missing")
-        drift[name] = d
+    drift = _drift(profile, batch, types, drift_spec, absent=("missing", True, "missing from the batch"))
     report = {"format_version": FORMAT_VERSION, "model": model, "version": entry["version"], "rows": batch.height,
               "rows_read": rows["read"], "rows_dropped": rows["dropped"], "skipped_steps": rows["skipped_steps"],
               "labelled": rows["labelled"], "method": method, "alert_above": limit, "min_rows": min_rows,
@@ -216,11 +206,7 @@ def _monitor(graph, root: Path, model: str, data: str, store) -> dict:
         results = check_gates(pipeline.step("gate").params, metrics, {"production": entry["metrics"], "previous": None})
         report["metrics"] = metrics["metrics"]
         report["gates"] = verdict(results)
-    report["alert"] = any(d["alert"] for d in drift.values()) or bool(report["gates"] and not report["gates"]["passed"])
-    report["insufficient"] = batch.height < min_rows or any(d["status"] in ("too_few_rows", "no_reference")
-                                                            for d in drift.values())
-    report["status"] = "alert" if report["alert"] else "insufficient" if report["insufficient"] else "ok"
-    return report
+    return _verdict(report)
 
 
 def monitor_predictions(graph, root: Path, model: str, store: str | None = None, since: str | None = None,
@@ -263,21 +249,8 @@ def monitor_predictions(graph, root: Path, model: str, store: str | None = None,
     drift_spec = {**_DEFAULT_DRIFT, **((pipeline.monitoring or {}).get("drift") or {})}
     method, limit, min_rows = drift_spec["method"], drift_spec["alert_above"], drift_spec["min_rows"]
     types = pipeline.step("evaluate").params["profile"]["types"]
-    drift: dict[str, dict] = {}
-    for name, ref in sorted(profile["features"].items()):
-        if name in policy.get("exclude", []):
-            drift[name] = {"statistic": _STATISTIC[(method, ref["type"])], "value": None, "rows": 0,
-                           "status": "not_logged", "alert": False, "note": "excluded from the prediction log"}
-            continue
-        if name not in batch.columns:
-            drift[name] = {"statistic": _STATISTIC[(method, ref["type"])], "value": None, "rows": 0,
-                           "status": "too_few_rows", "alert": False, "note": "no rows logged"}
-            continue
-        d = feature_drift(method, ref, batch.get_column(name), types.get(name, "string"), min_rows)
-        if "status" not in d:
-            d["status"] = "alert" if d["value"] > limit else "ok"
-        d["alert"] = d["status"] in ("alert", "missing")
-        drift[name] = d
+    drift = _drift(profile, batch, types, drift_spec, absent=("too_few_rows", False, "no rows logged"),
+                   excluded=set(policy.get("exclude", [])))
     versions = sorted({r["version"] for r in logged})
     report = {"format_version": FORMAT_VERSION, "model": model, "version": version or entry["version"],
               "source": "predictions", "environment": environment, "since": since, "versions_logged": versions,
@@ -287,9 +260,35 @@ def monitor_predictions(graph, root: Path, model: str, store: str | None = None,
     outcomes = (policy.get("outcomes") or {}).get("ingest")
     if outcomes is not None and logged:
         _score_live(report, pipeline, entry, logged, batch, outcomes, policy["key"], predictor, root)
-    report["alert"] = any(d["alert"] for d in drift.values()) or bool(report["gates"] and not report["gates"]["passed"])
-    report["insufficient"] = batch.height < min_rows or any(d["status"] in ("too_few_rows", "no_reference")
-                                                            for d in drift.values())
+    return _verdict(report)
+
+
+def _drift(profile: dict, batch: pl.DataFrame, types: dict, spec: dict, absent: tuple[str, bool, str],
+           excluded: frozenset[str] | set[str] = frozenset()) -> dict[str, dict]:
+    """Drift of each profiled feature; `absent` is (status, alert, note) of one the batch lacks."""
+    method, limit, min_rows = spec["method"], spec["alert_above"], spec["min_rows"]
+    drift: dict[str, dict] = {}
+    for name, ref in sorted(profile["features"].items()):
+        status, alert, note = ("not_logged", False, "excluded from the prediction log") if name in excluded \
+            else absent if name not in batch.columns else (None, False, "")
+        if status is not None:
+            drift[name] = {"statistic": _STATISTIC[(method, ref["type"])], "value": None, "rows": 0,
+                           "status": status, "alert": alert, "note": note}
+            continue
+        d = feature_drift(method, ref, batch.get_column(name), types.get(name, "string"), min_rows)
+        if "status" not in d:
+            d["status"] = "alert" if d["value"] > limit else "ok"
+        d["alert"] = d["status"] in ("alert", "missing")
+        drift[name] = d
+    return drift
+
+
+def _verdict(report: dict) -> dict:
+    """`alert`, `insufficient` and `status` of a report, the same for a batch and for a prediction log."""
+    drift = report["drift"].values()
+    report["alert"] = any(d["alert"] for d in drift) or bool(report["gates"] and not report["gates"]["passed"])
+    report["insufficient"] = report["rows"] < report["min_rows"] or any(
+        d["status"] in ("too_few_rows", "no_reference") for d in drift)
     report["status"] = "alert" if report["alert"] else "insufficient" if report["insufficient"] else "ok"
     return report
 
