@@ -691,7 +691,7 @@ class Product:
                 ("sklearn.ensemble.RandomForestRegressor",
                  {"n_estimators": rnd.choice([100, 200, 400]), "max_depth": depth,
                   "min_samples_leaf": rnd.choice([1, 2, 5]), "max_features": rnd.choice([1.0, "sqrt", 0.5]),
-                  "n_jobs": -1, "random_state": seed}),
+                  "n_jobs": rnd.choice([1, 2, 4]), "random_state": seed}),
                 ("sklearn.ensemble.HistGradientBoostingRegressor",
                  {"max_iter": rnd.choice([100, 200, 500]), "learning_rate": rnd.choice([0.03, 0.05, 0.1]),
                   "max_leaf_nodes": rnd.choice([15, 31, 63]), "loss": rnd.choice(["squared_error", "absolute_error"]),
@@ -714,7 +714,7 @@ class Product:
                 ("sklearn.ensemble.RandomForestClassifier",
                  {"n_estimators": rnd.choice([100, 200, 500]), "max_depth": depth,
                   "min_samples_leaf": rnd.choice([1, 2, 5]), "criterion": rnd.choice(["gini", "entropy"]),
-                  "class_weight": rnd.choice(["balanced", "balanced_subsample", None]), "n_jobs": -1,
+                  "class_weight": rnd.choice(["balanced", "balanced_subsample", None]), "n_jobs": rnd.choice([1, 2, 4]),
                   "random_state": seed}),
                 ("sklearn.ensemble.HistGradientBoostingClassifier",
                  {"max_iter": rnd.choice([100, 200, 300]), "learning_rate": rnd.choice([0.05, 0.1, 0.2]),
@@ -773,7 +773,7 @@ class Product:
     def rollout(self) -> str:
         rnd = self.rnd
         lo = rnd.choice([1, 2, 3])
-        serving: dict = {"runtime": rnd.choice(["kserve-sklearn", "kserve-sklearn", "kserve-mlserver"]),
+        serving: dict = {"runtime": "charter",  # the predictor with guardrails and the metrics analysis reads
                          "replicas": {"min": lo, "max": lo + rnd.choice([1, 3, 5, 9])}}
         if rnd.random() < 0.9:
             serving["resources"] = {
@@ -840,7 +840,8 @@ def generate(out: Path, count: int, seed: int = 0) -> list[Path]:
         "apiVersion: charter/v1\nkind: Project\nmetadata:\n  name: bench\n"
         "  description: Synthetic specs written by benchmarks/gen_specs.py.\n"
         "spec:\n  specs: [specs]\n  output: generated\n  image: ghcr.io/acme/charter-runner:0.1.0\n"
-        "  artifact_store: .charter/artifacts\n  base_branch: main\n",
+        "  artifact_store: .charter/artifacts\n  shared_store: s3://bench-artifacts/charter\n"
+        "  prometheus: http://prometheus.monitoring.svc:9090\n  base_branch: main\n",
         encoding="utf-8",
     )
     if SCHEMAS.is_dir():

@@ -59,7 +59,8 @@ def dump_yaml(*documents) -> str:
     Byte for byte what PyYAML writes (a test compares them on every target's output and on
     random documents), but most documents take a direct path: PyYAML's Python representer was
     the largest cost of rendering a large tree. Anything the direct path is not sure of (a
-    multi-line or double-quoted string, an unusual float or key) goes to PyYAML.
+    double-quoted string, a multi-line string PyYAML would not write as a plain literal block,
+    an unusual float or key) goes to PyYAML.
     """
     try:
         return "".join(("---\n" if len(documents) > 1 else "") + _fast(d) for d in documents)
@@ -97,7 +98,7 @@ def _scalar_text(value: str, key: bool = False) -> str:
 def _choose(value: str) -> str:
     """PyYAML's choose_scalar_style for a block-context string (see yaml/emitter.py)."""
     if "\n" in value:
-        return "other"  # a literal block (`|`): PyYAML writes those
+        return _literal(value)
     if not _SIMPLE_CHARS.match(value):
         return "other"  # libyaml and PyYAML's Python emitter disagree on what is printable
     analysis = _EMITTER.analyze_scalar(value)
@@ -109,6 +110,41 @@ def _choose(value: str) -> str:
     if analysis.allow_single_quoted:
         return "single"
     return "other"
+
+
+def _literal(value: str) -> str:
+    """`literal` when PyYAML writes this multi-line string as a plain `|` or `|-` block (`_str` asks for one).
+
+    The rest goes to PyYAML: leading spaces or breaks (an indentation indicator), more than one
+    trailing break (`|+`, which also ends the document with `...`), a space before a break
+    (PyYAML then double-quotes), and characters outside the printable set or other line breaks.
+    """
+    if value[0] in " \n" or value.endswith("\n\n") or not _SIMPLE_CHARS.match(value.replace("\n", "")):
+        return "other"
+    if any(ch in value for ch in "\x85\u2028\u2029"):
+        return "other"
+    return "literal" if _EMITTER.analyze_scalar(value).allow_block else "other"
+
+
+def _block(value: str, indent: int) -> list[str]:
+    """The indicator and lines of a literal block whose content is indented by `indent`.
+
+    PyYAML's write_literal: `-` when the text does not end with a break; empty lines carry no
+    indentation.
+    """
+    body = value[:-1] if value.endswith("\n") else value
+    pad = " " * indent
+    return [" |\n" if value.endswith("\n") else " |-\n",
+            *(pad + line + "\n" if line else "\n" for line in body.split("\n"))]
+
+
+def _is_literal(v) -> bool:
+    if not isinstance(v, str) or "\n" not in v:
+        return False
+    form = _STYLE.get(v)
+    if form is None:
+        form = _STYLE[v] = _choose(v)
+    return form == "literal"
 
 
 def _value(v) -> str:
@@ -162,6 +198,9 @@ def _mapping(d: dict, indent: int, out: list[str], first: str) -> None:
         elif isinstance(v, list) and v:
             out.append(f"{prefix}{key}:\n")
             _sequence(v, indent, out, "")
+        elif _is_literal(v):
+            out.append(f"{prefix}{key}:")
+            out.extend(_block(v, indent + 2))
         else:
             out.append(f"{prefix}{key}: {_value(v)}\n")
 
@@ -176,6 +215,9 @@ def _sequence(items: list, indent: int, out: list[str], first: str) -> None:
             _mapping(v, indent + 2, out, prefix + "- ")
         elif isinstance(v, list) and v:
             _sequence(v, indent + 2, out, prefix + "- ")
+        elif _is_literal(v):
+            out.append(f"{prefix}-")
+            out.extend(_block(v, indent + 2))
         else:
             out.append(f"{prefix}- {_value(v)}\n")
 

@@ -68,6 +68,35 @@ def test_the_direct_path_writes_exactly_what_pyyaml_writes(docs):
     assert common.dump_yaml(*docs) == common._pyyaml(*docs)
 
 
+multiline = st.lists(st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=10),
+                     min_size=2, max_size=5).map("\n".join)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.dictionaries(st.text(max_size=8), multiline | st.lists(multiline, max_size=3)
+                       | st.dictionaries(st.text(max_size=4), multiline, max_size=2), min_size=1, max_size=4))
+def test_multi_line_strings_are_written_as_pyyaml_writes_them(doc):
+    """Literal blocks (`|`, `|-`) on the direct path; the rest (`|2-`, `|+`, quoted) through PyYAML."""
+    from compiler.render import common
+
+    assert common.dump_yaml(doc) == common._pyyaml(doc)
+
+
+def test_no_generated_document_falls_back_to_pyyaml(monkeypatch):
+    """The shell scripts of the CI targets (multi-line strings) take the direct path too."""
+    from compiler.driver import compile_tree
+    from compiler.render import common, render_graph
+    from compiler.render.registry import TARGETS
+    from tests.conftest import REPO
+
+    _, graph = compile_tree(REPO)
+    fallbacks: list[object] = []
+    pyyaml = common._pyyaml
+    monkeypatch.setattr(common, "_pyyaml", lambda *docs: fallbacks.append(docs) or pyyaml(*docs))
+    render_graph(graph, sorted(TARGETS), "generated")
+    assert fallbacks == []
+
+
 def test_every_target_takes_the_direct_path_with_the_same_bytes(monkeypatch):
     from compiler.driver import compile_tree
     from compiler.render import common, render_graph
