@@ -330,6 +330,14 @@ def _init(args: argparse.Namespace) -> int:
 
 
 def _compile(args: argparse.Namespace) -> int:
+    from compiler.config import find_root
+    from compiler.render.memo import RenderMemo
+
+    root = (args.root or find_root(Path.cwd())).resolve()
+    memo = RenderMemo.load(root)
+    key = RenderMemo.bundle_key(args.target, _lock_versions(root))
+    if args.out is None and (code := _unchanged(args, root, memo, key)) is not None:
+        return code
     root, graph = _graph_or_exit(args)
     from compiler.render import TARGETS
 
@@ -341,37 +349,76 @@ def _compile(args: argparse.Namespace) -> int:
     if unavailable:
         print(f"note: charter.yaml lists targets this version cannot render yet: {', '.join(unavailable)}",
               file=sys.stderr)
-    return _write_targets(args, root, graph, [t for t in wanted if t in TARGETS])
+    return _write_targets(args, root, graph, [t for t in wanted if t in TARGETS], memo, key)
 
 
-def _write_targets(args: argparse.Namespace, root: Path, graph, targets: list[str]) -> int:
+def _unchanged(args: argparse.Namespace, root: Path, memo, key: str) -> int | None:
+    """EXIT_OK when the last compile of this very tree left every file as it wrote it; None to compile.
+
+    No IR is loaded and nothing rendered: the spec tree's hash, the digests the memo remembers
+    and the files on disk decide. A file edited, removed or added by hand, or any spec changed,
+    and the full compile below runs and reports.
+    """
+    import os
+
+    from compiler.ir.cache import tree_key
+    from compiler.render.memo import digest
+
+    spec_dirs = memo.spec_dirs(key)
+    if spec_dirs is None:
+        return None
+    remembered = memo.bundle(key, tree_key(root, spec_dirs))
+    if remembered is None:
+        return None
+    _, files = remembered
+    for path, expected in files.items():
+        try:
+            with open(root / path, "rb") as fh:
+                if digest(fh.read()) != expected:
+                    return None
+        except OSError:
+            return None
+    if not args.target:  # an orphan under the output folder is reported by the full compile
+        output = memo.output(key)
+        for folder, _, names in os.walk(root / output):
+            for name in names:
+                if Path(folder, name).relative_to(root).as_posix() not in files:
+                    return None
+    for note in memo.notes(key):
+        print(note, file=sys.stderr)
+    print(f"ok: {len(files)} generated file(s) up to date")
+    return EXIT_OK
+
+
+def _write_targets(args: argparse.Namespace, root: Path, graph, targets: list[str], memo=None,
+                   key: str | None = None) -> int:
     from compiler.atomic import os_problem, write_set
     from compiler.render import render_graph
+    from compiler.render.memo import digest_of, text_of
 
     # Files are always rendered for the project's own output folder, so the paths inside them
     # (CI path filters, GitLab's include, kustomizations) are the repository's whatever --out
     # says; --out only moves where they are written (or compared, with --check).
     output = graph.project.get("output", "generated").rstrip("/")
-    bundle = render_graph(graph, targets, output, _lock_versions(root))
+    bundle = render_graph(graph, targets, output, _lock_versions(root), memo)
     if args.out == "-":
-        for text in bundle.files.values():
-            sys.stdout.write(text)
+        for value in bundle.files.values():
+            sys.stdout.write(text_of(value))
         return EXIT_OK
     if args.out:
         dest = Path(args.out).resolve()
         if dest == root or dest in root.parents:
             raise UsageError(f"--out {args.out} is the repository itself or above it; name a folder of its own")
-        files = {dest / _relocated(path, output): text for path, text in bundle.files.items()}
+        files = {dest / _relocated(path, output): value for path, value in bundle.files.items()}
         scanned = dest  # everything under DIR is Charter's
     else:
-        files = {root / path: text for path, text in bundle.files.items()}
+        files = {root / path: value for path, value in bundle.files.items()}
         scanned = root / output
 
     def shown(path: Path) -> str:
         return path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
 
-    stale = [path for path, text in files.items()
-             if not path.is_file() or path.read_text(encoding="utf-8") != text]
+    stale = [path for path, value in files.items() if not _same(path, value, digest_of)]
     # Orphans only when every target was rendered: with --target, the other targets' files
     # are not in the bundle, and are not orphans.
     orphans = sorted(shown(p) for p in scanned.rglob("*") if p.is_file() and p not in files) \
@@ -384,11 +431,13 @@ def _write_targets(args: argparse.Namespace, root: Path, graph, targets: list[st
             print(f"{name}: no longer generated; remove it", file=sys.stderr)
         if stale or orphans:
             print("run `charter compile` and commit the result", file=sys.stderr)
+            _save_memo(memo, root)
             return EXIT_SPEC_ERRORS
+        _remember(memo, root, key, graph, args, bundle.files)
         print(f"ok: {len(bundle.files)} generated file(s) up to date")
         return EXIT_OK
     try:
-        write_set({path: files[path] for path in stale})  # all written aside, then switched in
+        write_set({path: text_of(files[path]) for path in stale})  # all written aside, then switched in
     except OSError as exc:
         problem = os_problem(exc)
         if problem is None:
@@ -400,9 +449,47 @@ def _write_targets(args: argparse.Namespace, root: Path, graph, targets: list[st
         print(f"wrote {shown(path)}")
     for name in orphans:
         print(f"note: {name} is no longer generated; remove it", file=sys.stderr)
+    if not orphans:
+        _remember(memo, root, key, graph, args, bundle.files)
+    else:
+        _save_memo(memo, root)
     if not stale:
         print(f"ok: {len(bundle.files)} generated file(s) up to date")
     return EXIT_OK
+
+
+def _same(path: Path, value, digest_of) -> bool:
+    """Whether the file on disk holds exactly what was rendered (compared by digest when the memo knows it)."""
+    from compiler.render.memo import digest
+
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except OSError:
+        return False
+    return data == value.encode("utf-8") if isinstance(value, str) else digest(data) == digest_of(value)
+
+
+def _save_memo(memo, root: Path) -> None:
+    if memo is not None:
+        memo.save(root)
+
+
+def _remember(memo, root: Path, key: str | None, graph, args: argparse.Namespace, files: dict) -> None:
+    """The compile the next one may skip: only for the repository's own output folder and a clean tree."""
+    if memo is None or key is None or args.out is not None:
+        return _save_memo(memo, root)
+    from compiler.ir.cache import tree_key
+    from compiler.render import TARGETS
+
+    spec_dirs = list(graph.project.get("specs", ["specs"]))
+    unavailable = [t for t in graph.project.get("targets", []) if t not in TARGETS] if not args.target else []
+    notes = [f"note: charter.yaml lists targets this version cannot render yet: {', '.join(unavailable)}"] \
+        if unavailable else []
+    memo.remember(key, tree_key(root, spec_dirs), spec_dirs, graph.project.get("output", "generated").rstrip("/"),
+                  notes, files)
+    memo.save(root)
+    return None
 
 
 def _relocated(path: str, output: str) -> str:

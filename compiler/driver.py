@@ -49,7 +49,11 @@ def validate_tree(root: Path, paths: Sequence[Path] = ()) -> ValidateResult:
     files, missing = discover(targets, root)
     config = (root / "charter.yaml").resolve()
     files = [f for f in files if f != config]
-    sources, documents, load_diags = load_documents(files, root)
+    from compiler.load.memo import ParseMemo
+
+    memo = ParseMemo.load(root)
+    sources, documents, load_diags = load_documents(files, root, memo)
+    memo.save(root)
     diags.extend(load_diags)
     specset, problems = validate_documents(documents, settings.project, settings.document)
     diags.extend(problems)

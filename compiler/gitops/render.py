@@ -9,7 +9,7 @@ def render_all(graph, out: str, versions: dict | None = None) -> dict[str, str]:
     from compiler.render.registry import TARGETS
 
     targets = [t for t in dict.fromkeys(["ir", *graph.project.get("targets", [])]) if t in TARGETS]
-    return render_graph(graph, targets, out, versions).files
+    return render_graph(graph, targets, out, versions).texts()
 
 
 def lock_versions(lock: object) -> dict[str, str]:

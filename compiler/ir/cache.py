@@ -29,11 +29,13 @@ def tree_key(root: Path, spec_dirs: list[str]) -> str:
     config = root / "charter.yaml"
     digest.update(config.read_bytes() if config.is_file() else b"-")
     files, missing = discover([root / d for d in spec_dirs], root)
+    resolved_config = config.resolve()  # discover's paths are resolved already
     for path in files:
-        if path.resolve() == config.resolve():
+        if path == resolved_config:
             continue
         digest.update(b"\0" + os.fsencode(path) + b"\0")  # a file name in any bytes
-        digest.update(path.read_bytes())
+        with open(path, "rb") as fh:
+            digest.update(fh.read())
     digest.update(repr(missing).encode())
     return digest.hexdigest()
 

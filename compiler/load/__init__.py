@@ -13,10 +13,14 @@ import os
 import re
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from compiler.diagnostics import Diagnostic, Span, make
 from compiler.load.document import Document, SourceFile
 from compiler.load.yaml import parse_documents
+
+if TYPE_CHECKING:
+    from compiler.load.memo import ParseMemo
 
 __all__ = ["Document", "SourceFile", "decode", "discover", "load_documents", "load_source", "MAX_FILE_BYTES"]
 
@@ -121,8 +125,12 @@ def relpath(path: Path, root: Path) -> str:
         return path.as_posix()
 
 
-def load_documents(files: Iterable[Path], root: Path) -> tuple[list[SourceFile], list[Document], list[Diagnostic]]:
-    """Read and parse every file; collect all problems of all files."""
+def load_documents(files: Iterable[Path], root: Path,
+                   memo: ParseMemo | None = None) -> tuple[list[SourceFile], list[Document], list[Diagnostic]]:
+    """Read and parse every file; collect all problems of all files.
+
+    With `memo`, a file whose text was parsed before is not parsed again (`load/memo.py`).
+    """
     sources: list[SourceFile] = []
     documents: list[Document] = []
     diags: list[Diagnostic] = []
@@ -145,7 +153,7 @@ def load_documents(files: Iterable[Path], root: Path) -> tuple[list[SourceFile],
             continue
         assert source is not None  # decode returns a source or a problem
         sources.append(source)
-        docs, problems = load_source(source)
+        docs, problems = memo.parse(source) if memo is not None else load_source(source)
         documents.extend(docs)
         diags.extend(problems)
     return sources, documents, diags

@@ -27,6 +27,7 @@ import shlex
 from compiler import __version__
 from compiler.render.common import (
     WORKDIR,
+    assemble,
     image,
     pod_resources,
     seconds,
@@ -181,8 +182,8 @@ def _owner(pipeline, *stages: str) -> str | None:
     return found["accountable"] if found else None
 
 
-def model_file(graph, model, operator: str) -> str:
-    shared = shared_store(graph.project) is not None
+def model_file(project: dict, model, operator: str) -> str:
+    shared = shared_store(project) is not None
     title = f"Model `{model.name}` ({model.task.replace('_', ' ')})"
     what = f"One task per pipeline step, each running `charter run {model.name} --step <step>`."
     lines = [*_dag("dag", f"charter_{model.name}", model.description or f"Trains {model.name}",
@@ -205,7 +206,7 @@ def model_file(graph, model, operator: str) -> str:
         lines += _task("monitor", "monitor", argv, operator, f"charter-{model.name}-monitor", shared,
                        model.compute.get("monitor"))
     intro = f"# Airflow 3 DAGs of the model {model.name}; see docs/targets/airflow.md."
-    return _file(graph, model.sources, intro, operator, lines, list(model.compute.values()))
+    return _file(project, model.sources, intro, operator, lines, list(model.compute.values()))
 
 
 def checks_file(graph, operator: str) -> str:
@@ -220,7 +221,7 @@ def checks_file(graph, operator: str) -> str:
                   *_task("check_data", "check-data", argv, operator, f"charter-{check.name}-check", shared,
                          check.compute.get("check-data")), ""]
     intro = "# Airflow 3 DAGs of the data-only checks; see docs/targets/airflow.md."
-    return _file(graph, [s for c in graph.checks for s in c.sources], intro, operator, lines[:-1],
+    return _file(graph.project, [s for c in graph.checks for s in c.sources], intro, operator, lines[:-1],
                  [c.compute.get("check-data", {}) for c in graph.checks])
 
 
@@ -237,16 +238,16 @@ def _imports(operator: str, settings: list[dict]) -> list[str]:
     return lines
 
 
-def _file(graph, sources, intro: str, operator: str, body: list[str], settings: list[dict]) -> str:
+def _file(project: dict, sources, intro: str, operator: str, body: list[str], settings: list[dict]) -> str:
     # A path with a line break would end the header comment and start code: escape it.
     safe = [s if s.isascii() and s.isprintable() else ascii(s)[1:-1] for s in sources]
     lines = [intro, *_imports(operator, settings), ""]
     # Values that reach a templated field but are not ours (the image is spec text, the folder
     # the deployment's): `literal()` so that Jinja never renders them.
-    store = shared_store(graph.project)
+    store = shared_store(project)
     shared = f"STORE = literal({lit(store)})" if store else None
     if operator == "kubernetes":
-        lines += [f"IMAGE = literal({lit(image(graph.project))})", shared or f"STORE = {lit(STORE)}", "", ""]
+        lines += [f"IMAGE = literal({lit(image(project))})", shared or f"STORE = {lit(STORE)}", "", ""]
     else:  # charter finds the repository root upwards from the folder holding this file
         lines += ["HERE = literal(str(pathlib.Path(__file__).resolve().parent))", *([shared] if shared else []),
                   "", ""]
@@ -254,11 +255,20 @@ def _file(graph, sources, intro: str, operator: str, body: list[str], settings: 
 
 
 def render(graph, out: str) -> dict[str, str]:
-    operator = (graph.project.get("airflow") or {}).get("operator", "kubernetes")
+    return assemble(graph, out, render_model, render_shared)
+
+
+def _operator(project: dict) -> str:
+    operator = (project.get("airflow") or {}).get("operator", "kubernetes")
     if operator not in _IMPORTS:
         raise ValueError(f"unknown airflow operator {operator!r}")
-    files = {f"{out}/{FOLDER}/charter_{m.name.replace('-', '_')}.py": model_file(graph, m, operator)
-             for m in graph.models}
-    if graph.checks:
-        files[f"{out}/{FOLDER}/{CHECKS}"] = checks_file(graph, operator)
-    return dict(sorted(files.items()))
+    return operator
+
+
+def render_model(project: dict, model, out: str) -> dict[str, str]:
+    return {f"{out}/{FOLDER}/charter_{model.name.replace('-', '_')}.py": model_file(project, model, _operator(project))}
+
+
+def render_shared(graph, out: str) -> dict[str, str]:
+    operator = _operator(graph.project)
+    return {f"{out}/{FOLDER}/{CHECKS}": checks_file(graph, operator)} if graph.checks else {}

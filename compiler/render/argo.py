@@ -25,6 +25,7 @@ import hashlib
 
 from compiler.render.common import (
     WORKDIR,
+    assemble,
     dump_yaml,
     go_duration,
     image,
@@ -228,13 +229,18 @@ def checks(graph) -> dict:
 
 
 def render(graph, out: str) -> dict[str, str]:
-    files = {}
-    for model in graph.models:
-        docs = [pipeline(model, graph.project)]
-        if monitored(model):
-            docs.append(monitor(model, graph.project))
-        files[f"{out}/argo/{model.name}.yaml"] = header(model.sources) + dump_yaml(*docs)
-    if graph.checks:
-        sources = sorted({s for c in graph.checks for s in c.sources})
-        files[f"{out}/argo/{CHECKS_FILE}"] = header(sources) + dump_yaml(checks(graph))
-    return dict(sorted(files.items()))
+    return assemble(graph, out, render_model, render_shared)
+
+
+def render_model(project: dict, model, out: str) -> dict[str, str]:
+    docs = [pipeline(model, project)]
+    if monitored(model):
+        docs.append(monitor(model, project))
+    return {f"{out}/argo/{model.name}.yaml": header(model.sources) + dump_yaml(*docs)}
+
+
+def render_shared(graph, out: str) -> dict[str, str]:
+    if not graph.checks:
+        return {}
+    sources = sorted({s for c in graph.checks for s in c.sources})
+    return {f"{out}/argo/{CHECKS_FILE}": header(sources) + dump_yaml(checks(graph))}

@@ -222,6 +222,27 @@ def _sequence(items: list, indent: int, out: list[str], first: str) -> None:
             out.append(f"{prefix}- {_value(v)}\n")
 
 
+def model_view(project: dict, name: str) -> dict:
+    """The project settings as one model's files see them: of the lock's versions, that model's only.
+
+    A model's files are then a function of the model and of settings every model shares, which
+    is what lets `charter compile` reuse them while the model is unchanged (`compiler/render/memo.py`).
+    """
+    versions = project.get("versions")
+    if versions is None:
+        return project
+    return {**project, "versions": {name: versions[name]} if name in versions else {}}
+
+
+def assemble(graph, out: str, render_model, render_shared) -> dict[str, str]:
+    """A per-model target's files: each model's (from its view of the project), then the shared ones."""
+    files: dict[str, str] = {}
+    for model in graph.models:
+        files.update(render_model(model_view(graph.project, model.name), model, out))
+    files.update(render_shared(graph, out))
+    return dict(sorted(files.items()))
+
+
 def step_argv(model: str, step: str, *, check: bool = False) -> list[str]:
     """The command that runs one step of a pipeline in the project's image: the same on every target.
 

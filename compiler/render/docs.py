@@ -8,6 +8,7 @@ Markdown and HTML, so a description cannot inject markup, links or scripts into 
 from __future__ import annotations
 
 from compiler import __version__
+from compiler.render.common import assemble
 
 _STAGES = ("data", "validation", "model", "evaluation", "deployment", "monitoring")
 
@@ -122,7 +123,15 @@ def model_page(model) -> str:
 
 
 def render(graph, out: str) -> dict[str, str]:
-    files = {f"{out}/docs/{m.name}.md": model_page(m) for m in graph.models}
+    return assemble(graph, out, render_model, render_shared)
+
+
+def render_model(project: dict, model, out: str) -> dict[str, str]:
+    return {f"{out}/docs/{model.name}.md": model_page(model)}
+
+
+def render_shared(graph, out: str) -> dict[str, str]:
+    files = {}
     index = ["# Models", "", "| model | task | description |", "| --- | --- | --- |"]
     index += [f"| [{md(m.name)}]({m.name}.md) | {m.task.replace('_', ' ')} | {md(m.description)} |"
               for m in graph.models]

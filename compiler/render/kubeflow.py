@@ -27,6 +27,7 @@ import re
 
 from compiler.render.common import (
     WORKDIR,
+    assemble,
     dump_yaml,
     image,
     seconds,
@@ -49,20 +50,30 @@ Task = tuple[str, tuple[str, ...], tuple[str, ...], dict]
 
 
 def render(graph, out: str) -> dict[str, str]:
-    img = _plain(image(graph.project))
-    store = shared_store(graph.project)
-    env = [{"name": "CHARTER_STORE", "value": _plain(store)}] if store else []
-    files = {}
-    for model in graph.models:
-        tasks = [(s.name, _argv(model.name, s.name), tuple(n.split("/", 1)[1] for n in s.needs),
-                  model.compute.get(s.name, {})) for s in model.steps]
-        files[f"{out}/kubeflow/{model.name}.yaml"] = _file(model.sources, pipeline_name(model.name),
-                                                           model.description, tasks, img, env)
-    if graph.checks:
-        tasks = [(f"check-{c.name}", _argv(c.name, None), (), c.compute.get("check-data", {})) for c in graph.checks]
-        sources = [s for c in graph.checks for s in c.sources]
-        files[f"{out}/kubeflow/{CHECKS_FILE}"] = _file(sources, CHECKS_NAME, CHECKS_DESCRIPTION, tasks, img, env)
-    return dict(sorted(files.items()))
+    return assemble(graph, out, render_model, render_shared)
+
+
+def _container(project: dict) -> tuple[str, list[dict]]:
+    store = shared_store(project)
+    return _plain(image(project)), [{"name": "CHARTER_STORE", "value": _plain(store)}] if store else []
+
+
+def render_model(project: dict, model, out: str) -> dict[str, str]:
+    img, env = _container(project)
+    tasks = [(s.name, _argv(model.name, s.name), tuple(n.split("/", 1)[1] for n in s.needs),
+              model.compute.get(s.name, {})) for s in model.steps]
+    return {f"{out}/kubeflow/{model.name}.yaml": _file(model.sources, pipeline_name(model.name), model.description,
+                                                       tasks, img, env)}
+
+
+def render_shared(graph, out: str) -> dict[str, str]:
+    if not graph.checks:
+        return {}
+    img, env = _container(graph.project)
+    tasks: list[Task] = [(f"check-{c.name}", _argv(c.name, None), (), c.compute.get("check-data", {}))
+                         for c in graph.checks]
+    sources = [s for c in graph.checks for s in c.sources]
+    return {f"{out}/kubeflow/{CHECKS_FILE}": _file(sources, CHECKS_NAME, CHECKS_DESCRIPTION, tasks, img, env)}
 
 
 def pipeline_name(model: str) -> str:

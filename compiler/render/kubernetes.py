@@ -33,6 +33,7 @@ import hashlib
 
 from compiler.render.common import (
     WORKDIR,
+    assemble,
     dump_yaml,
     go_duration,
     image,
@@ -79,16 +80,28 @@ elif not report["gates"]["passed"]:
 
 
 def render(graph, out: str) -> dict[str, str]:
+    return assemble(graph, out, render_model, render_shared)
+
+
+def render_model(project: dict, model, out: str) -> dict[str, str]:
+    files: dict[str, str] = {}
+    for policy in model.rollouts:
+        for env in policy["environments"]:
+            path = manifest(out, env["name"], model.name)
+            if path in files:  # the validator should refuse this; never write one over the other
+                raise ValueError(f"two RolloutPolicies of model `{model.name}` name environment `{env['name']}`")
+            docs = _documents(model, env, policy, project)
+            files[path] = header(model.sources) + _notes(model.name, project) + dump_yaml(*docs)
+    return files
+
+
+def render_shared(graph, out: str) -> dict[str, str]:
+    """One kustomization per environment, listing the manifests of the models deployed there."""
     files: dict[str, str] = {}
     envs: dict[str, dict[str, tuple[str, tuple[str, ...]]]] = {}  # env -> file -> (namespace, sources)
     for model in graph.models:
         for policy in model.rollouts:
             for env in policy["environments"]:
-                path = manifest(out, env["name"], model.name)
-                if path in files:  # the validator should refuse this; never write one over the other
-                    raise ValueError(f"two RolloutPolicies of model `{model.name}` name environment `{env['name']}`")
-                docs = _documents(model, env, policy, graph.project)
-                files[path] = header(model.sources) + _notes(model.name, graph.project) + dump_yaml(*docs)
                 envs.setdefault(env["name"], {})[f"{model.name}.yaml"] = (_namespace(env), model.sources)
     for env, entries in envs.items():
         kustomization: dict[str, object] = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization"}
@@ -98,7 +111,7 @@ def render(graph, out: str) -> dict[str, str]:
         kustomization["resources"] = sorted(entries)
         sources = [s for _, model_sources in entries.values() for s in model_sources]
         files[f"{out}/kubernetes/{env}/kustomization.yaml"] = header(sources) + dump_yaml(kustomization)
-    return dict(sorted(files.items()))
+    return files
 
 
 def _documents(model, env: dict, policy: dict, project: dict) -> list[dict]:

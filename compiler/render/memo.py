@@ -1,0 +1,198 @@
+"""Rendered files reused while what they are made of is unchanged: why editing one spec is cheap.
+
+A per-model target (argo, airflow, kubeflow, kubernetes, docs: a module with `render_model`)
+renders a model's files from that model's IR and its view of the project settings
+(`common.model_view`: of the lock's versions, the model's own), and nothing else: the function
+is given nothing else. The memo keys those files by the hash of exactly those inputs, the
+target, the output folder and Charter's code (`codeid`), so a model whose IR did not change is
+not rendered again, whatever else changed. Everything else (a target's shared files such as a
+kustomization, and the targets that render the graph as a whole: ir, github, gitlab,
+codeowners, runner) is keyed by the hash of the whole graph.
+
+The memo keeps each file's SHA-256, not its text: a file whose bytes on disk have that digest
+is up to date, and only a file that must be written is rendered again (`Stored.text`). On top,
+`bundle` remembers the digests of a whole compile by the hash of the spec tree (`ir.cache.tree_key`),
+the targets asked for and the lock's versions: an unchanged tree whose files are intact is
+checked without loading the IR or rendering anything.
+
+Rendering stays a pure function of the IR: the memo only stands for what the same function
+returned for the same inputs (a test compiles with and without it, cold, warm and after edits).
+The file is `.charter/cache/render.json` (never committed), written atomically and only when it
+changed; a missing, damaged or foreign one is ignored.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib
+from collections.abc import Callable
+from pathlib import Path
+
+import orjson
+
+from compiler.atomic import write_atomic
+from compiler.codeid import code_fingerprint
+from compiler.render.common import model_view
+from compiler.render.registry import TARGETS
+
+MEMO = Path(".charter") / "cache" / "render.json"
+FORMAT = 2
+Files = dict[str, str]
+
+
+def digest(text: str | bytes) -> str:
+    return hashlib.sha256(text.encode("utf-8") if isinstance(text, str) else text).hexdigest()
+
+
+def _key(*parts: bytes | str) -> str:
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(part.encode() if isinstance(part, str) else part)
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def _json(value) -> bytes:
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # orjson refuses lone surrogates (a file name in any bytes): the slower, total encoder
+        import json
+
+        return json.dumps(value, sort_keys=True).encode()
+
+
+class Stored:
+    """A file the memo knows by its digest; `text()` renders its entry again (once) when it must be written."""
+
+    __slots__ = ("_path", "_render", "digest")
+
+    def __init__(self, path: str, file_digest: str, render: Callable[[], Files]) -> None:
+        self._path, self.digest, self._render = path, file_digest, render
+
+    def text(self) -> str:
+        return self._render()[self._path]
+
+
+def text_of(value: str | Stored) -> str:
+    return value if isinstance(value, str) else value.text()
+
+
+def digest_of(value: str | Stored) -> str:
+    return digest(value) if isinstance(value, str) else value.digest
+
+
+class RenderMemo:
+    def __init__(self, entries: dict[str, dict[str, str]] | None = None,
+                 bundles: dict[str, dict] | None = None) -> None:
+        self._old = entries or {}
+        self._used: dict[str, dict[str, str]] = {}
+        self._bundles = bundles or {}
+        self._changed = False
+        self.rendered = 0  # entries rendered in this run (misses)
+        self._graph: tuple[object, str, str, str] | None = None  # (graph, out, base key, whole-graph key)
+        self._models: dict[str, tuple[object, str]] = {}  # name -> (the ModelPipeline, its hash)
+
+    @classmethod
+    def load(cls, root: Path) -> RenderMemo:
+        try:
+            entry = orjson.loads((root / MEMO).read_bytes())
+            if entry.get("format") != FORMAT or entry.get("code") != code_fingerprint():
+                return cls()
+            entries, bundles = entry["entries"], entry["bundles"]
+            if not isinstance(entries, dict) or not isinstance(bundles, dict):
+                return cls()
+            return cls(entries, bundles)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return cls()  # no memo, or a damaged one: render everything
+
+    def save(self, root: Path) -> None:
+        """Keep what this run used, and what it did not while that stays small (another --target's)."""
+        if not self._changed and not self.rendered and len(self._used) == len(self._old):
+            return  # nothing new, nothing dropped
+        kept = {**self._old, **self._used} if len(self._old) <= 2 * len(self._used) + 64 else self._used
+        data = _json({"format": FORMAT, "code": code_fingerprint(), "entries": kept, "bundles": self._bundles})
+        try:
+            write_atomic(root / MEMO, data, durable=False)  # a cache: recomputed if lost
+        except OSError:
+            pass  # a read-only checkout still compiles, just without the memo
+
+    # -- a whole compile ----------------------------------------------------------------------
+
+    @staticmethod
+    def bundle_key(targets: list[str] | None, versions: dict[str, str]) -> str:
+        return _key("targets", _json(targets), _json(dict(sorted(versions.items()))))
+
+    def bundle(self, key: str, tree: str) -> tuple[list[str], dict[str, str]] | None:
+        """(spec folders, repo-relative path -> digest) of the compile remembered for this tree."""
+        found = self._bundles.get(key)
+        if not isinstance(found, dict) or found.get("tree") != tree:
+            return None
+        return found["spec_dirs"], found["files"]
+
+    def spec_dirs(self, key: str) -> list[str] | None:
+        found = self._bundles.get(key)
+        return found.get("spec_dirs") if isinstance(found, dict) else None
+
+    def output(self, key: str) -> str:
+        return self._bundles[key]["output"]
+
+    def notes(self, key: str) -> list[str]:
+        return self._bundles[key]["notes"]
+
+    def remember(self, key: str, tree: str, spec_dirs: list[str], output: str, notes: list[str],
+                 files: dict[str, str | Stored]) -> None:
+        entry = {"tree": tree, "spec_dirs": spec_dirs, "output": output, "notes": notes,
+                 "files": {p: digest_of(v) for p, v in files.items()}}
+        if self._bundles.get(key) != entry:
+            self._bundles = {key: entry}  # one compile remembered: the last one
+            self._changed = True
+
+    # -- rendering ----------------------------------------------------------------------------
+
+    def target(self, name: str, graph, out: str) -> dict[str, str | Stored]:
+        module_name, _, func = TARGETS[name].partition(":")
+        module = importlib.import_module(module_name)
+        base, whole = self._keys(graph, out)
+        if not hasattr(module, "render_model"):
+            return self._get(_key(whole, name), lambda: getattr(module, func)(graph, out))
+        versions = graph.project.get("versions") or {}
+        files: dict[str, str | Stored] = {}
+
+        def one(model) -> Callable[[], Files]:
+            return lambda: module.render_model(model_view(graph.project, model.name), model, out)
+
+        for model in graph.models:
+            key = _key(base, name, self._model_key(model), versions.get(model.name) or "")
+            files.update(self._get(key, one(model)))
+        files.update(self._get(_key(whole, name, "shared"), lambda: module.render_shared(graph, out)))
+        return dict(sorted(files.items()))
+
+    def _model_key(self, model) -> str:
+        found = self._models.get(model.name)
+        if found is None or found[0] is not model:
+            found = self._models[model.name] = (model, _key(_json(model.to_dict())))
+        return found[1]
+
+    def _keys(self, graph, out: str) -> tuple[str, str]:
+        if self._graph is None or self._graph[0] is not graph or self._graph[1] != out:
+            project = {k: v for k, v in graph.project.items() if k != "versions"}
+            base = _key(code_fingerprint(), out, _json(project))
+            self._graph = (graph, out, base, _key(base, _json(graph.to_dict()), _json(graph.project.get("versions"))))
+        return self._graph[2], self._graph[3]
+
+    def _get(self, key: str, render: Callable[[], Files]) -> dict[str, str | Stored]:
+        known = self._used.get(key)
+        if known is None:
+            known = self._old.get(key)
+        if known is not None:
+            self._used[key] = known
+            again = functools.cache(render)
+            return {path: Stored(path, d, again) for path, d in known.items()}
+        texts = render()
+        self.rendered += 1
+        self._used[key] = {path: digest(text) for path, text in texts.items()}
+        return dict(texts)
+
+
+__all__ = ["MEMO", "RenderMemo", "Stored", "digest", "digest_of", "text_of"]

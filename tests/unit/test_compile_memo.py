@@ -1,0 +1,125 @@
+"""Incremental compile: the memos stand for exactly what a full render and a fresh parse give.
+
+`render/memo.py` reuses a model's files while its IR is unchanged and skips a compile whose tree
+and files are as the last one left them; `load/memo.py` reuses parsed documents per file text.
+Each must change nothing but the time: the same bytes, the same diagnostics, and every hand edit
+of a generated file still found.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from compiler.driver import compile_tree, validate_tree
+from compiler.render import TARGETS, render_graph
+from compiler.render.memo import MEMO, RenderMemo, text_of
+from tests.conftest import run_charter
+
+ALL = sorted(TARGETS)
+
+
+def _texts(bundle) -> dict[str, str]:
+    return {path: text_of(value) for path, value in bundle.files.items()}
+
+
+def test_memo_renders_what_a_full_render_renders(example_repo: Path) -> None:
+    _, graph = compile_tree(example_repo)
+    assert graph is not None
+    versions = {"churn": "v-one"}
+    plain = render_graph(graph, ALL, "generated", versions).files
+    cold = RenderMemo()
+    assert _texts(render_graph(graph, ALL, "generated", versions, cold)) == plain
+    cold.save(example_repo)
+
+    warm = RenderMemo.load(example_repo)
+    assert _texts(render_graph(graph, ALL, "generated", versions, warm)) == plain
+    assert warm.rendered == 0
+
+    # one model edited, another version promoted: only what depends on them is rendered again
+    first = graph.models[0]
+    edited = dataclasses.replace(graph, models=(dataclasses.replace(first, description="Edited."), *graph.models[1:]))
+    moved = {"churn": "v-two", "delivery-time": "v-three"}
+    again = RenderMemo.load(example_repo)
+    assert _texts(render_graph(edited, ALL, "generated", moved, again)) == render_graph(edited, ALL, "generated",
+                                                                                        moved).files
+    assert 0 < again.rendered
+
+
+def test_a_model_sees_only_its_own_version() -> None:
+    from compiler.render.common import model_view
+
+    project = {"image": "x", "versions": {"a": "1", "b": "2"}}
+    assert model_view(project, "a") == {"image": "x", "versions": {"a": "1"}}
+    assert model_view(project, "c") == {"image": "x", "versions": {}}
+    assert model_view({"image": "x"}, "a") == {"image": "x"}
+
+
+def test_hand_edits_orphans_and_removals_are_found_after_a_memoised_compile(example_repo: Path) -> None:
+    def charter(*args: str):
+        return run_charter(*args, cwd=example_repo)
+
+    assert charter("compile").returncode == 0
+    first = {p: p.read_bytes() for p in (example_repo / "generated").rglob("*") if p.is_file()}
+    skipped = charter("compile")  # the tree and its files as the last compile left them
+    assert skipped.returncode == 0 and "up to date" in skipped.stdout
+
+    manifest = next(p for p in first if p.suffix == ".yaml" and "kubernetes" in p.parts)
+    manifest.write_text(manifest.read_text() + "# edited by hand\n")
+    check = charter("compile", "--check")
+    assert check.returncode == 1
+    assert f"{manifest.relative_to(example_repo).as_posix()}: stale or edited by hand" in check.stderr
+
+    orphan = example_repo / "generated" / "argo" / "old-model.yaml"
+    orphan.write_text("kind: Workflow\n")
+    gone = next(p for p in first if p.name.endswith(".md"))
+    gone.unlink()
+    rewritten = charter("compile")
+    assert rewritten.returncode == 0
+    assert "generated/argo/old-model.yaml is no longer generated" in rewritten.stderr
+    orphan.unlink()
+    assert {p: p.read_bytes() for p in (example_repo / "generated").rglob("*") if p.is_file()} == first
+    assert charter("compile", "--check").returncode == 0
+
+
+def test_an_edited_spec_rewrites_its_files_as_a_fresh_compile_would(example_repo: Path, tmp_path: Path) -> None:
+    assert run_charter("compile", cwd=example_repo).returncode == 0
+    model = example_repo / "specs" / "churn" / "model.yaml"
+    model.write_text(model.read_text().replace("description: ", "description: Edited. ", 1))
+    assert run_charter("compile", cwd=example_repo).returncode == 0
+    fresh = run_charter("compile", "--out", str(tmp_path / "fresh"), cwd=example_repo)
+    assert fresh.returncode == 0
+    for path in (tmp_path / "fresh").rglob("*"):
+        if path.is_file():
+            relative = path.relative_to(tmp_path / "fresh")
+            target = example_repo / "generated" / relative
+            if not target.is_file():
+                target = example_repo / relative  # .github/... goes to its repository path below --out
+            assert target.read_bytes() == path.read_bytes(), relative
+
+
+def test_damaged_memos_are_ignored(example_repo: Path) -> None:
+    assert run_charter("compile", cwd=example_repo).returncode == 0
+    for name in (MEMO, Path(".charter/cache/parse.marshal"), Path(".charter/cache/ir.json")):
+        (example_repo / name).write_bytes(b"\x00garbage{")
+    model = example_repo / "specs" / "churn" / "model.yaml"
+    model.write_text(model.read_text().replace("description: ", "description: Edited. ", 1))
+    done = run_charter("compile", cwd=example_repo)
+    assert done.returncode == 0, done.stderr
+    assert run_charter("compile", "--check", cwd=example_repo).returncode == 0
+
+
+def test_the_parse_memo_reports_the_same_problems_every_time(example_repo: Path) -> None:
+    bad = example_repo / "specs" / "bad.yaml"
+    bad.write_text("apiVersion: charter/v1\nkind: Model\nmetadata: {name: x\n")  # a YAML syntax error
+    first = validate_tree(example_repo)
+    second = validate_tree(example_repo)  # the memo now holds every other file
+    assert (example_repo / ".charter" / "cache" / "parse.marshal").is_file()
+    assert first.diagnostics == second.diagnostics and first.errors >= 1
+    assert [d.code for d in first.diagnostics] == [d.code for d in second.diagnostics]
+    kinds = ("DataSource", "ValidationSuite", "Model", "MetricSet", "Ownership", "RolloutPolicy")
+    assert [first.specset.names(k) for k in kinds] == [second.specset.names(k) for k in kinds]
+    _, memoised = compile_tree(example_repo)
+    bad.unlink()
+    _, fresh = compile_tree(example_repo)
+    assert memoised is None and fresh is not None  # the bad file stopped the build, and only it
