@@ -253,11 +253,16 @@ def _file(graph, sources, intro: str, operator: str, body: list[str], settings: 
     return header(safe) + "\n".join([*lines, *body]) + "\n"
 
 
+def model_path(out: str, model: str) -> str:
+    """Where this target writes a model's DAG (`charter maturity` cites it as evidence)."""
+    return f"{out}/{FOLDER}/charter_{model.replace('-', '_')}.py"
+
+
 def render(graph, out: str) -> dict[str, str]:
     operator = (graph.project.get("airflow") or {}).get("operator", "kubernetes")
     if operator not in _IMPORTS:
         raise ValueError(f"unknown airflow operator {operator!r}")
-    files = {f"{out}/{FOLDER}/charter_{m.name.replace('-', '_')}.py": model_file(graph, m, operator)
+    files = {model_path(out, m.name): model_file(graph, m, operator)
              for m in graph.models}
     if graph.checks:
         files[f"{out}/{FOLDER}/{CHECKS}"] = checks_file(graph, operator)

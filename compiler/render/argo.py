@@ -227,13 +227,18 @@ def checks(graph) -> dict:
             "spec": spec}
 
 
+def model_path(out: str, model: str) -> str:
+    """Where this target writes a model's pipeline (`charter maturity` cites it as evidence)."""
+    return f"{out}/argo/{model}.yaml"
+
+
 def render(graph, out: str) -> dict[str, str]:
     files = {}
     for model in graph.models:
         docs = [pipeline(model, graph.project)]
         if monitored(model):
             docs.append(monitor(model, graph.project))
-        files[f"{out}/argo/{model.name}.yaml"] = header(model.sources) + dump_yaml(*docs)
+        files[model_path(out, model.name)] = header(model.sources) + dump_yaml(*docs)
     if graph.checks:
         sources = sorted({s for c in graph.checks for s in c.sources})
         files[f"{out}/argo/{CHECKS_FILE}"] = header(sources) + dump_yaml(checks(graph))

@@ -121,8 +121,13 @@ def model_page(model) -> str:
     return _header(model.sources) + "\n".join(out) + "\n"
 
 
+def model_path(out: str, model: str) -> str:
+    """Where this target writes a model's page, its model card (`charter maturity` cites it as evidence)."""
+    return f"{out}/docs/{model}.md"
+
+
 def render(graph, out: str) -> dict[str, str]:
-    files = {f"{out}/docs/{m.name}.md": model_page(m) for m in graph.models}
+    files = {model_path(out, m.name): model_page(m) for m in graph.models}
     index = ["# Models", "", "| model | task | description |", "| --- | --- | --- |"]
     index += [f"| [{md(m.name)}]({m.name}.md) | {m.task.replace('_', ' ')} | {md(m.description)} |"
               for m in graph.models]

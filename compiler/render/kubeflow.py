@@ -48,6 +48,11 @@ CHECKS_DESCRIPTION = "Data checks of sources and suites no model uses."
 Task = tuple[str, tuple[str, ...], tuple[str, ...], dict]
 
 
+def model_path(out: str, model: str) -> str:
+    """Where this target writes a model's pipeline (`charter maturity` cites it as evidence)."""
+    return f"{out}/kubeflow/{model}.yaml"
+
+
 def render(graph, out: str) -> dict[str, str]:
     img = _plain(image(graph.project))
     store = shared_store(graph.project)
@@ -56,7 +61,7 @@ def render(graph, out: str) -> dict[str, str]:
     for model in graph.models:
         tasks = [(s.name, _argv(model.name, s.name), tuple(n.split("/", 1)[1] for n in s.needs),
                   model.compute.get(s.name, {})) for s in model.steps]
-        files[f"{out}/kubeflow/{model.name}.yaml"] = _file(model.sources, pipeline_name(model.name),
+        files[model_path(out, model.name)] = _file(model.sources, pipeline_name(model.name),
                                                            model.description, tasks, img, env)
     if graph.checks:
         tasks = [(f"check-{c.name}", _argv(c.name, None), (), c.compute.get("check-data", {})) for c in graph.checks]
