@@ -250,9 +250,23 @@ def monitoring(rev: Revision, model: ModelPipeline):
 
 @criterion("retraining", 2, "automated retraining")
 def retraining(rev: Revision, model: ModelPipeline):
-    # Not in the spec language yet (issue 16, item 6): runs start only from merged changes.
-    return False, [], (f"declare when Model {model.name} retrains (a schedule, a drift alert, new data); not in "
-                       "the spec language yet, so today it retrains only when a merge changes its specs or data")
+    from compiler.render import github
+
+    retrain = model.retrain or {}
+    file = _model_file(rev, model)
+    if not retrain:
+        return False, [], (f"add `retrain: {{schedule: \"0 3 * * 1\"}}` (or `on_drift: true`) to Model {model.name} "
+                           f"in {file}")
+    paths, said = [], []
+    if retrain.get("schedule"):
+        paths.append(f"{github.WORKFLOWS}/{github.RETRAIN}")
+        said.append(f"on `{retrain['schedule']}` (UTC)")
+    if retrain.get("on_drift"):
+        paths.append(f"{github.WORKFLOWS}/{github.MONITOR}")
+        said.append("when its monitoring alerts")
+    spec = [Evidence(file, f"Model {model.name}: retrains {' and '.join(said)}")]
+    return rendered_by(rev, paths, "retrains, checks, gates and proposes the promotion for review", ("github",),
+                       spec)
 
 
 def _environments(model: ModelPipeline):

@@ -70,7 +70,7 @@ def tiny(tmp_path: Path) -> Path:
     return tmp_path
 
 
-MET = [r.id for r in RULES if r.id != "retraining"]
+MET = [r.id for r in RULES if r.id != "retraining"]  # the example declares no retraining (yet)
 
 
 @pytest.mark.parametrize("criterion", MET)
@@ -91,7 +91,7 @@ UNMET = {
     "trigger": "add `github` or `gitlab` to `targets` in charter.yaml",
     "ci": "add `github` or `gitlab` to `targets` in charter.yaml",
     "monitoring": "add `monitoring: {drift: {method: psi, alert_above: 0.2}, schedule: \"0 6 * * *\"}`",
-    "retraining": "declare when Model tiny retrains",
+    "retraining": "add `retrain: {schedule: \"0 3 * * 1\"}` (or `on_drift: true`) to Model tiny in specs/m.yaml",
     "progressive-delivery": "add a RolloutPolicy with `model: tiny`",
     "rollback": "on_failure: rollback",
     "raci": "`raci.model`, `raci.evaluation`, `raci.deployment`, `raci.monitoring` to Ownership tiny-owners in "
@@ -226,3 +226,20 @@ def test_the_json_document_is_versioned_and_deterministic(example):
     assert set(doc["models"][0]) == {"model", "level", "level_name", "criteria", "next"}
     assert set(doc["models"][0]["criteria"][0]) == {"id", "level", "title", "met", "evidence", "change"}
     assert report(worktree(example)) == doc
+
+
+def test_a_scheduled_or_drift_retraining_rendered_by_github_is_retraining(tmp_path):
+    root = copy_example(tmp_path / "repo", EXAMPLE + COMMITTED)
+    _edit(root, "specs/churn/model.yaml", "  guardrails:\n", '  retrain: {schedule: "0 3 * * 1"}\n  guardrails:\n')
+    found = _criteria(root, "churn")["retraining"]
+    assert not found.met
+    assert found.change == "run `charter compile` and commit .github/workflows/charter-retrain.yml"
+    _edit(root, "specs/churn/model.yaml", '"0 3 * * 1"}', '"0 3 * * 1", on_drift: true}')
+    assert main(["compile", "--root", str(root)]) == 0
+    found, _ = maturity(worktree(root))
+    churn = next(m for m in found if m.model == "churn")
+    retraining = next(c for c in churn.criteria if c.id == "retraining")
+    assert retraining.met and churn.level == 2
+    assert [e.file for e in retraining.evidence] == ["specs/churn/model.yaml", ".github/workflows/charter-retrain.yml",
+                                                     ".github/workflows/charter-monitor.yml"]
+    assert retraining.evidence[0].detail == "Model churn: retrains on `0 3 * * 1` (UTC) and when its monitoring alerts"
