@@ -185,6 +185,15 @@ def _parser() -> argparse.ArgumentParser:
     st.add_argument("--format", default="text", choices=("text", "json"), help="output format")
     st.add_argument("--root", type=Path, default=None, help="repository root (default: found from the cwd)")
 
+    ma = sub.add_parser("maturity", help="the MLOps maturity level of each model, its evidence and the next step",
+                        description="For each Model, the level of Google's MLOps maturity model it reaches (0 "
+                                    "manual, 1 automated training pipeline, 2 CI/CD of the pipeline), each "
+                                    "criterion met or not with the spec or generated file that shows it, and the "
+                                    "spec changes that reach the next level (docs/maturity.md). Reads only.")
+    ma.add_argument("model", nargs="?", default=None, help="only this Model (default: every one)")
+    ma.add_argument("--format", default="text", choices=("text", "markdown", "json"), help="output format")
+    ma.add_argument("--root", type=Path, default=None, help="repository root (default: found from the cwd)")
+
     e = sub.add_parser("explain", help="print the long explanation of a diagnostic code")
     e.add_argument("code", help="a code such as X301, or its name such as unknown-reference")
 
@@ -689,6 +698,28 @@ def _serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _maturity(args: argparse.Namespace) -> int:
+    from compiler.config import find_root
+    from compiler.gitops.maturity import SpecsInvalid, report, to_markdown, to_text
+    from compiler.gitops.output import CommandError, dump, shown
+    from compiler.gitops.snapshot import worktree
+
+    root = (args.root or find_root(Path.cwd())).resolve()
+    try:
+        doc = report(worktree(root), args.model)
+    except CommandError as exc:  # an unknown model is a usage error, as for `run` and `check-data`
+        raise UsageError(str(exc)) from None
+    except SpecsInvalid as exc:
+        for problem in exc.problems:
+            print(shown(problem), file=sys.stderr)
+        print("charter: error: the specs do not compile, so no level can be judged; run `charter validate`",
+              file=sys.stderr)
+        return EXIT_SPEC_ERRORS
+    render = {"json": dump, "markdown": to_markdown, "text": to_text}[args.format]
+    sys.stdout.write(shown(render(doc)))
+    return EXIT_OK
+
+
 def _gitops(args: argparse.Namespace) -> int:
     """plan, diff, history, changelog, rollback, status: git problems are errors (exit 1).
 
@@ -712,6 +743,6 @@ def _gitops(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"plan": _gitops, "diff": _gitops, "history": _gitops, "changelog": _gitops, "rollback": _gitops,
-            "status": _gitops,
+            "status": _gitops, "maturity": _maturity,
             "monitor": _monitor, "serve": _serve, "check-data": _check_data, "run": _run, "compile": _compile,
             "validate": _validate, "schema": _schema, "explain": _explain, "init": _init}

@@ -90,6 +90,7 @@ _TABLE = [
     Code("X311", "unknown-waived-gate", _E, "a waiver names a gate that does not exist"),
     Code("X312", "prediction-log-reference", _E,
          "a prediction log excludes a column the model does not take, or its outcomes cannot be joined"),
+    Code("X313", "retrain-without-monitoring", _E, "a model retrains on drift, but nothing monitors its drift"),
 ]
 
 CODES: dict[str, Code] = {c.code: c for c in _TABLE}

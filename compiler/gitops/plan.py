@@ -2,8 +2,9 @@
 
 The plan is a versioned JSON document, like `terraform show -json`: base, head and merge-base
 SHAs, a change per resource (semantic field changes, risk findings), the pipeline steps and
-deployments it affects, the generated files it changes, the approvals it needs and the
-metrics of the last local run against the base's `charter.lock`. Text and Markdown are
+deployments it affects, the generated files it changes, the models whose MLOps maturity level
+changes (`charter maturity`), the approvals it needs and the metrics of the last local run
+against the base's `charter.lock`. Text and Markdown are
 renderings of that document (`compiler/gitops/report.py`).
 
 Approvals are always read from the Ownership specs at the *base* ref (its tip, not the merge
@@ -21,6 +22,7 @@ from compiler.gitops.git import WORKTREE, Git, GitError
 from compiler.gitops.impact import generated as generated_changes
 from compiler.gitops.impact import impact, input_impact, metrics, unknown_reason
 from compiler.gitops.inputs import data_changes, drift, lock_changes
+from compiler.gitops.maturity import level_changes, levels
 from compiler.gitops.owners import roles
 from compiler.gitops.risk import BREAKING, RULES, findings, readers, renames_of, stage_of, worst
 from compiler.gitops.semdiff import diff_resources
@@ -132,6 +134,7 @@ def make_plan(root: Path, base: str, head: str | None = None, approved: list[str
     data = data_changes(diff_base, head_snap, before, after, head_snap.lock())
     versions = lock_changes(git, refs["base"]["sha"], diff_base.lock(), head_snap.lock(), after)
     drifted = drift(head_snap, after)
+    maturity = level_changes(levels(diff_base), levels(head_snap))
     resources, approvals, reviewers = judge(sd.changes, used_by, waivers, index, approved,
                                             after["ownership"].get("covered_by", {}),
                                             input_approvals(data, versions, after, index))
@@ -172,7 +175,7 @@ def make_plan(root: Path, base: str, head: str | None = None, approved: list[str
                     "safe": sum(r["risk"] == "safe" for r in resources),
                     "unknown": len(sd.unknown),
                     "data": sum(d["state"] == "changed" for d in data), "versions": len(versions),
-                    "drift": len(drifted),
+                    "drift": len(drifted), "maturity": len(maturity),
                     "generated_files": len(generated),
                     "approvals_missing": len(missing) if approved is not None else None,
                     "blocked": blocked, "blocked_reason": reason, "invalid": invalid},
@@ -183,6 +186,7 @@ def make_plan(root: Path, base: str, head: str | None = None, approved: list[str
         "data_changes": [d for d in data if d["state"] == "changed"],
         "lock_changes": versions,
         "drift": drifted,
+        "maturity_changes": maturity,
         "approvals": approvals,
         "approvals_checked": approved is not None,
         "reviewers": reviewers,

@@ -54,6 +54,9 @@ def summary_line(plan: dict) -> str:
                       ("drift", "generated file(s) drifted")):
         if s.get(key):
             line += f"; {s[key]} {what}"
+    if plan.get("maturity_changes"):
+        line += "; maturity level " + ", ".join(
+            f"{m['model']} {'none' if m['from'] is None else m['from']} -> {m['to']}" for m in plan["maturity_changes"])
     if s.get("unknown"):
         line += f"; {s['unknown']} spec(s) not readable"
     if s.get("invalid"):

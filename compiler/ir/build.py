@@ -215,7 +215,8 @@ def _pipeline(specset: SpecSet, model: Spec, owners: dict, limits: DataLimits, p
     steps = _steps(model.name, params, _TEMPLATE)
     return ModelPipeline(model.name, body.task, model.model.metadata.description or "", steps, tuple(sources),
                          owners.get(model.name, {}), monitoring,
-                         tuple(_rollout(specset, p, owners, limits) for p in policies), _compute(project, model, steps))
+                         tuple(_rollout(specset, p, owners, limits) for p in policies), _compute(project, model, steps),
+                         body.retrain.model_dump() if body.retrain is not None else None)
 
 
 def _rules(suite: Spec) -> list[dict]:

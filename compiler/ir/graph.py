@@ -80,6 +80,9 @@ class ModelPipeline:
     # `compute` blocks: step name -> settings, steps with none left out. Not in any step hash:
     # resources change where a step runs, never what it computes.
     compute: dict = field(default_factory=dict, hash=False)
+    # When it retrains without a spec change ({schedule, on_drift}); like `compute`, in no step
+    # hash: a trigger changes when the pipeline runs, never what it computes.
+    retrain: dict | None = field(default=None, hash=False)
 
     def step(self, name: str) -> Step | None:
         return next((s for s in self.steps if s.name == name), None)
@@ -88,13 +91,15 @@ class ModelPipeline:
         return {"name": self.name, "task": self.task, "description": self.description,
                 "steps": [s.to_dict() for s in self.steps], "sources": list(self.sources),
                 "owners": self.owners, "monitoring": self.monitoring, "rollouts": list(self.rollouts),
-                "compute": self.compute}  # fmt: skip
+                "compute": self.compute,
+                # only when declared: the IR of models without it (and its golden files) keeps its bytes
+                **({"retrain": self.retrain} if self.retrain is not None else {})}  # fmt: skip
 
     @classmethod
     def from_dict(cls, d: dict) -> ModelPipeline:
         return cls(d["name"], d["task"], d["description"], tuple(Step.from_dict(s) for s in d["steps"]),
                    tuple(d["sources"]), d["owners"], d["monitoring"], tuple(d["rollouts"]),
-                   d.get("compute", {}))  # fmt: skip
+                   d.get("compute", {}), d.get("retrain"))  # fmt: skip
 
 
 def _params(pipeline: ModelPipeline, step: str) -> dict:

@@ -254,6 +254,11 @@ def _file(project: dict, sources, intro: str, operator: str, body: list[str], se
     return header(safe) + "\n".join([*lines, *body]) + "\n"
 
 
+def model_path(out: str, model: str) -> str:
+    """Where this target writes a model's DAG (`charter maturity` cites it as evidence)."""
+    return f"{out}/{FOLDER}/charter_{model.replace('-', '_')}.py"
+
+
 def render(graph, out: str) -> dict[str, str]:
     return assemble(graph, out, render_model, render_shared)
 
@@ -266,7 +271,7 @@ def _operator(project: dict) -> str:
 
 
 def render_model(project: dict, model, out: str) -> dict[str, str]:
-    return {f"{out}/{FOLDER}/charter_{model.name.replace('-', '_')}.py": model_file(project, model, _operator(project))}
+    return {model_path(out, model.name): model_file(project, model, _operator(project))}
 
 
 def render_shared(graph, out: str) -> dict[str, str]:

@@ -228,6 +228,11 @@ def checks(graph) -> dict:
             "spec": spec}
 
 
+def model_path(out: str, model: str) -> str:
+    """Where this target writes a model's pipeline (`charter maturity` cites it as evidence)."""
+    return f"{out}/argo/{model}.yaml"
+
+
 def render(graph, out: str) -> dict[str, str]:
     return assemble(graph, out, render_model, render_shared)
 
@@ -236,7 +241,7 @@ def render_model(project: dict, model, out: str) -> dict[str, str]:
     docs = [pipeline(model, project)]
     if monitored(model):
         docs.append(monitor(model, project))
-    return {f"{out}/argo/{model.name}.yaml": header(model.sources) + dump_yaml(*docs)}
+    return {model_path(out, model.name): header(model.sources) + dump_yaml(*docs)}
 
 
 def render_shared(graph, out: str) -> dict[str, str]:

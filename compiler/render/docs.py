@@ -122,12 +122,17 @@ def model_page(model) -> str:
     return _header(model.sources) + "\n".join(out) + "\n"
 
 
+def model_path(out: str, model: str) -> str:
+    """Where this target writes a model's page, its model card (`charter maturity` cites it as evidence)."""
+    return f"{out}/docs/{model}.md"
+
+
 def render(graph, out: str) -> dict[str, str]:
     return assemble(graph, out, render_model, render_shared)
 
 
 def render_model(project: dict, model, out: str) -> dict[str, str]:
-    return {f"{out}/docs/{model.name}.md": model_page(model)}
+    return {model_path(out, model.name): model_page(model)}
 
 
 def render_shared(graph, out: str) -> dict[str, str]:

@@ -9,7 +9,11 @@ They are written to `.github/workflows/`, where GitHub reads them, not to the ou
   are counted. The plan goes to the job summary; an opt-in `comment` job posts it.
 - `charter-main.yml`: on a push to `base_branch`, runs the pipelines whose specs changed and
   pushes `charter.lock` back; this job alone may write.
-- `charter-monitor.yml`: one job per monitored model, on its cron (UTC).
+- `charter-monitor.yml`: one job per monitored model, on its cron (UTC); a model with
+  `retrain.on_drift` gets a retraining job that runs when its monitor alerts (exit 1).
+- `charter-retrain.yml`: one job per model with `retrain.schedule`, on its cron: `charter run`
+  (checks and gates) and the main workflow's promotion step, so a triggered run ends in the
+  same reviewed change as a run after a merge.
 
 Hardening (../shared/TARGETS.md items 10-11, checked by `zizmor --offline` in the tests): every
 action pinned by commit SHA, `permissions: {}` at the top and the least per job,
@@ -35,7 +39,7 @@ from compiler.render.common import (
 from compiler.render.header import header
 
 WORKFLOWS = ".github/workflows"
-PR, MAIN, MONITOR = "charter-pr.yml", "charter-main.yml", "charter-monitor.yml"
+PR, MAIN, MONITOR, RETRAIN = "charter-pr.yml", "charter-main.yml", "charter-monitor.yml", "charter-retrain.yml"
 # Release commits of the tags in the comments (docs/targets/github.md says how to update them).
 ACTIONS = {
     "actions/checkout": ("3d3c42e5aac5ba805825da76410c181273ba90b1", "v7.0.1"),
@@ -254,8 +258,11 @@ def pr_workflow(project: dict, out: str) -> dict:
                      {"changes": changes, "validate": validate, "plan": plan, "comment": comment})
 
 
-def main_workflow(project: dict, out: str, auto_merge: list[str] | None = None) -> dict:
-    """The push workflow; `auto_merge` lists the manifests whose promotions may merge themselves."""
+def promotion(project: dict, out: str, auto_merge: list[str] | None = None) -> tuple[dict, dict]:
+    """(job permissions, step) that propose a promotion: one reviewed change of the lock and the manifests.
+
+    The main workflow and every triggered retraining end in this same step.
+    """
     via = (project.get("promotion") or {}).get("via", "pull-request")
     permissions = {"contents": "write", **({"pull-requests": "write"} if via == "pull-request" else {})}
     # A pull request opened with the job's own token starts no workflow (GitHub's rule against
@@ -267,31 +274,81 @@ def main_workflow(project: dict, out: str, auto_merge: list[str] | None = None) 
         assert _PR_CREATED in PROMOTE
         promote = PROMOTE.replace(_PR_CREATED, _PR_CREATED + AUTO_MERGE)
         auto_env = {"CHARTER_AUTO_MERGE": env_json(auto_merge), "CHARTER_MANIFESTS": env_json([f"{out}/kubernetes"])}
+    return permissions, {"name": "Propose the promotion: charter.lock and the manifests, as one change",
+                         "env": {"BRANCH": "${{ github.ref_name }}", "GH_TOKEN": token, "VIA": via,
+                                 "CHARTER_GENERATED": generated, **auto_env}, "run": promote}
+
+
+def main_workflow(project: dict, out: str, auto_merge: list[str] | None = None) -> dict:
+    """The push workflow; `auto_merge` lists the manifests whose promotions may merge themselves."""
+    permissions, promote = promotion(project, out, auto_merge)
     run = _job("run affected pipelines", permissions, [
         *setup(project, history=True, runtime=True),
         {"name": "Run the pipelines whose specs changed",
          "env": {"BEFORE": "${{ github.event.before }}", "CHARTER_STORE": store(project)}, "run": RUN},
-        {"name": "Propose the promotion: charter.lock and the manifests, as one change",
-         "env": {"BRANCH": "${{ github.ref_name }}", "GH_TOKEN": token, "VIA": via,
-                 "CHARTER_GENERATED": generated, **auto_env}, "run": promote}],
-        360)  # fmt: skip
+        promote], 360)  # fmt: skip
     # Queued, not cancelled: each run proposes its own promotion.
     group = {"group": "${{ github.workflow }}-${{ github.ref }}", "cancel-in-progress": False}
     on = {"push": {"branches": [branch_filter(project.get("base_branch", "main"))]}}
     return _workflow("charter main", on, group, {"run": run})
 
 
-def monitor_workflow(models: list, project: dict) -> dict:
+def retrain_job(model, project: dict, out: str, auto_merge: list[str] | None, **extra) -> dict:
+    """Train `model` again and propose its promotion.
+
+    The data checks and gates of `charter run`, then the promotion step of the main workflow.
+    """
+    permissions, promote = promotion(project, out, auto_merge)
+    return _job(f"retrain {model.name}", permissions, [
+        *setup(project, history=True, runtime=True),
+        {"name": f"Run {model.name}'s pipeline: the same data checks and gates as after a merge",
+         "env": {"CHARTER_STORE": store(project)}, "run": shlex.join(["charter", "run", model.name])},
+        promote], 360, **extra)  # fmt: skip
+
+
+def retrain_workflow(models: list, project: dict, out: str, auto_merge: list[str] | None = None) -> dict:
+    """One job per model with `retrain.schedule`, each on its own cron (UTC)."""
+    jobs = {}
+    for model in models:
+        literal = cron(model.retrain["schedule"]).replace("'", "''")  # an expression's string literal
+        jobs[f"retrain-{model.name}"] = retrain_job(
+            model, project, out, auto_merge,
+            **{"if": f"github.event_name == 'workflow_dispatch' || github.event.schedule == '{literal}'"})
+    on = {"schedule": [{"cron": c} for c in sorted({cron(m.retrain["schedule"]) for m in models})],
+          "workflow_dispatch": {}}
+    # Queued with the main workflow's promotions, never cancelled: each run proposes its own.
+    group = {"group": "${{ github.workflow }}-${{ github.event.schedule }}", "cancel-in-progress": False}
+    return _workflow("charter retrain", on, group, jobs)
+
+
+# A monitor step whose exit code a drift-triggered retraining reads: 1 is an alert (or data the
+# checks refuse, which a retraining would refuse too); 3, too few rows, retrains nothing.
+MONITOR_CODE = """\
+set +e
+{command}
+code=$?
+echo "code=$code" >> "$GITHUB_OUTPUT"
+exit $code
+"""
+
+
+def monitor_workflow(models: list, project: dict, out: str = "generated", auto_merge: list[str] | None = None) -> dict:
     jobs = {}
     for model in models:
         literal = cron(model.monitoring["schedule"]).replace("'", "''")  # an expression's string literal
-        jobs[f"monitor-{model.name}"] = _job(f"monitor {model.name}", {"contents": "read"}, [
-            *setup(project, runtime=True),
-            {"name": f"Compare new data with {model.name}'s training data",
-             "env": {"CHARTER_STORE": store(project)},
-             "run": shlex.join(["charter", "monitor", model.name, "--data", model.step("ingest").params["source"]])}],
-            30, **{"if": f"github.event_name == 'workflow_dispatch' || github.event.schedule == '{literal}'"},
-        )  # fmt: skip
+        command = shlex.join(["charter", "monitor", model.name, "--data", model.step("ingest").params["source"]])
+        on_drift = bool((model.retrain or {}).get("on_drift"))
+        step = {"name": f"Compare new data with {model.name}'s training data",
+                "env": {"CHARTER_STORE": store(project)},
+                **({"id": "monitor", "run": MONITOR_CODE.format(command=command)} if on_drift else {"run": command})}
+        outputs = {"outputs": {"code": "${{ steps.monitor.outputs.code }}"}} if on_drift else {}
+        jobs[f"monitor-{model.name}"] = _job(
+            f"monitor {model.name}", {"contents": "read"}, [*setup(project, runtime=True), step], 30,
+            **{"if": f"github.event_name == 'workflow_dispatch' || github.event.schedule == '{literal}'"}, **outputs)
+        if on_drift:
+            jobs[f"retrain-{model.name}"] = retrain_job(
+                model, project, out, auto_merge, needs=f"monitor-{model.name}",
+                **{"if": f"always() && needs.monitor-{model.name}.outputs.code == '1'"})
     on = {"schedule": [{"cron": c} for c in sorted({cron(m.monitoring["schedule"]) for m in models})],
           "workflow_dispatch": {}}
     group = {"group": "${{ github.workflow }}-${{ github.event.schedule }}", "cancel-in-progress": False}
@@ -334,6 +391,10 @@ _NOTES = {
            "charter.lock and the manifests that serve it (or a branch: `promotion.via` in charter.yaml).",
            "Repository variables: CHARTER_RUN_PACKAGE (what pip installs: charter[run]), CHARTER_STORE (the",
            "artifact store all runs share). Secret CHARTER_PROMOTE_TOKEN: a token whose pull requests run checks."],
+    RETRAIN: ["Retrains each model with `retrain.schedule` on its cron (UTC): the same data checks and gates as",
+              "a run after a merge, and a promotion proposed as the same reviewed change of charter.lock and the",
+              "manifests.",
+              "Repository variables and secret: as charter-main.yml."],
     MONITOR: ["Compares new data with each model's training data on its schedule (cron in UTC).",
               "Repository variables: CHARTER_RUN_PACKAGE (what pip installs: charter[run]), CHARTER_STORE",
               "(where the promoted models are)."],
@@ -342,13 +403,20 @@ _NOTES = {
 
 def render(graph, out: str) -> dict[str, str]:
     settings = ["charter.yaml"]
+    auto_merge = auto_merge_manifests(graph, out)
+    promoting = {("pull-requests", "write"): "open the promotion's pull request",
+                 ("contents", "write"): "push the promotion's branch"}
     files = {f"{WORKFLOWS}/{PR}": text(settings, _NOTES[PR], pr_workflow(graph.project, out)),
-             f"{WORKFLOWS}/{MAIN}": text(settings, _NOTES[MAIN],
-                                         main_workflow(graph.project, out, auto_merge_manifests(graph, out)),
-                                         {("pull-requests", "write"): "open the promotion's pull request",
-                                          ("contents", "write"): "push the promotion's branch"})}
+             f"{WORKFLOWS}/{MAIN}": text(settings, _NOTES[MAIN], main_workflow(graph.project, out, auto_merge),
+                                         promoting)}
     monitored = [m for m in graph.models if m.monitoring and m.monitoring.get("enabled", True)]
     if monitored:
         sources = [*settings, *(s for m in monitored for s in m.sources)]
-        files[f"{WORKFLOWS}/{MONITOR}"] = text(sources, _NOTES[MONITOR], monitor_workflow(monitored, graph.project))
+        files[f"{WORKFLOWS}/{MONITOR}"] = text(sources, _NOTES[MONITOR],
+                                               monitor_workflow(monitored, graph.project, out, auto_merge), promoting)
+    scheduled = [m for m in graph.models if (m.retrain or {}).get("schedule")]
+    if scheduled:
+        sources = [*settings, *(s for m in scheduled for s in m.sources)]
+        files[f"{WORKFLOWS}/{RETRAIN}"] = text(sources, _NOTES[RETRAIN],
+                                               retrain_workflow(scheduled, graph.project, out, auto_merge), promoting)
     return files

@@ -49,6 +49,11 @@ CHECKS_DESCRIPTION = "Data checks of sources and suites no model uses."
 Task = tuple[str, tuple[str, ...], tuple[str, ...], dict]
 
 
+def model_path(out: str, model: str) -> str:
+    """Where this target writes a model's pipeline (`charter maturity` cites it as evidence)."""
+    return f"{out}/kubeflow/{model}.yaml"
+
+
 def render(graph, out: str) -> dict[str, str]:
     return assemble(graph, out, render_model, render_shared)
 
@@ -62,8 +67,8 @@ def render_model(project: dict, model, out: str) -> dict[str, str]:
     img, env = _container(project)
     tasks = [(s.name, _argv(model.name, s.name), tuple(n.split("/", 1)[1] for n in s.needs),
               model.compute.get(s.name, {})) for s in model.steps]
-    return {f"{out}/kubeflow/{model.name}.yaml": _file(model.sources, pipeline_name(model.name), model.description,
-                                                       tasks, img, env)}
+    return {model_path(out, model.name): _file(model.sources, pipeline_name(model.name), model.description,
+                                           tasks, img, env)}
 
 
 def render_shared(graph, out: str) -> dict[str, str]:

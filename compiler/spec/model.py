@@ -101,6 +101,25 @@ class Inputs(Strict):
                                    description="Size of a request body in bytes (more: 413, before it is parsed).")
 
 
+class Retrain(Strict):
+    """When the model retrains on its own, besides the merges that change its specs or data.
+
+    A triggered run is the run after a merge: the same data checks and gates, and a promotion
+    proposed as the same reviewed change of `charter.lock` and the manifests.
+    """
+
+    schedule: str | None = Field(None, description="Cron expression (five fields, UTC), e.g. `0 3 * * 1`: retrain "
+                                                   "on this schedule.")
+    on_drift: bool = Field(False, description="Retrain when the scheduled monitoring of the model alerts (needs "
+                                              "`monitoring` in a MetricSet of the model).")
+
+    @model_validator(mode="after")
+    def _some(self) -> Retrain:
+        if self.schedule is None and not self.on_drift:
+            raise PydanticCustomError("charter_option", "`retrain` needs a `schedule` or `on_drift: true`")
+        return self
+
+
 class ModelSpec(Strict):
     """The `spec` of a Model."""
 
@@ -118,6 +137,9 @@ class ModelSpec(Strict):
     compute: Compute | None = Field(
         None, description="How orchestrators run this model's pods (resources, timeout, retries, placement, "
                           "service account, secrets), over charter.yaml's `compute`; never part of a step's hash.")
+    retrain: Retrain | None = Field(
+        None, description="When the model retrains without a spec change: on a schedule, on a drift alert; never "
+                          "part of a step's hash (docs/maturity.md).")
 
     @model_validator(mode="after")
     def _positive(self) -> ModelSpec:

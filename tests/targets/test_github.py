@@ -288,3 +288,32 @@ def test_install_constraints_reach_pip_and_nothing_else(example_repo: Path):
     _, graph = compile_tree(example_repo)
     for doc in github.render(graph, "generated").values():
         assert "PIP_CONSTRAINT" not in doc
+
+
+def _retraining():
+    """The example's graph with churn retraining on a schedule and on drift."""
+    _, graph = compile_tree(REPO)
+    models = tuple(type(m).from_dict({**m.to_dict(), "retrain": {"schedule": "0 3 * * 1", "on_drift": True}})
+                   if m.name == "churn" else m for m in graph.models)
+    return type(graph)(graph.project, models, graph.files)
+
+
+def test_retraining_runs_the_pipeline_then_the_main_workflows_promotion(tmp_path: Path):
+    files = github.render(_retraining(), "generated")
+    [retrain] = load_yaml_all(files[".github/workflows/charter-retrain.yml"])
+    [monitor] = load_yaml_all(files[".github/workflows/charter-monitor.yml"])
+    [main] = load_yaml_all(files[".github/workflows/charter-main.yml"])
+    assert retrain["on"]["schedule"] == [{"cron": "0 3 * * 1"}] and sorted(retrain["jobs"]) == ["retrain-churn"]
+    on_drift = monitor["jobs"]["retrain-churn"]
+    assert on_drift["needs"] == "monitor-churn" and on_drift["if"] == \
+        "always() && needs.monitor-churn.outputs.code == '1'"
+    promote = main["jobs"]["run"]["steps"][-1]
+    for job in (retrain["jobs"]["retrain-churn"], on_drift):
+        assert job["steps"][-2]["run"] == "charter run churn"
+        assert job["steps"][-1] == promote  # the same reviewed promotion as after a merge
+        assert job["permissions"] == main["jobs"]["run"]["permissions"]
+    assert "monitor-delivery-time" in monitor["jobs"] and "retrain-delivery-time" not in monitor["jobs"]
+    for path in (".github/workflows/charter-retrain.yml", ".github/workflows/charter-monitor.yml"):
+        [doc] = load_yaml_all(files[path])
+        assert errors(doc, schema("github-workflow.json")) == [], path
+    assert zizmor(files, tmp_path, "regular") == []

@@ -21,6 +21,7 @@ RULES: tuple[str, ...] = (
     "limits",
     "compute",
     "metrics",
+    "retrain",
     "rollout",
     "serving",
     "waivers",
