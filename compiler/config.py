@@ -73,6 +73,8 @@ def load_settings(root: Path) -> tuple[Settings, list[Diagnostic]]:
         # compile writes below `output`, and plans read `specs`: both stay inside the repository
         folders = [("/spec/output", project.spec.output)]
         folders += [(f"/spec/specs/{i}", f) for i, f in enumerate(project.spec.specs)]
+        if project.spec.duckdb is not None and project.spec.duckdb.spill_folder is not None:
+            folders.append(("/spec/duckdb/spill_folder", project.spec.duckdb.spill_folder))  # DuckDB writes there
         bad = [(ptr, why) for ptr, value in folders if (why := unsafe_path(value) or _odd(value))]
         for ptr, why in bad:
             diags.append(make("S225", f"unsafe folder: {why}", doc.span(ptr), pointer=ptr,

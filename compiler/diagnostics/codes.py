@@ -76,6 +76,7 @@ _TABLE = [
     Code("S233", "analysis-without-metrics", _E,
          "a rollout analysis has no predictor metrics or no Prometheus address to query"),
     Code("S234", "local-store-for-cluster", _E, "the kubernetes target would serve from a folder no cluster can read"),
+    Code("S235", "engine-unsupported", _E, "a data check's engine cannot read the source or run a prepare step"),
     # X3xx: references between specs
     Code("X301", "unknown-reference", _E, "a reference names no spec of the expected kind"),
     Code("X302", "wrong-kind-reference", _E, "a reference names a spec of another kind"),

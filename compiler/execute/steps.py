@@ -21,8 +21,17 @@ class StepFailed(Exception):
         self.message, self.report = message, report
 
 
+def _in_engine(pipeline) -> str | None:
+    """The engine a data check runs in, when it is not polars: ingest and prepare then happen there too."""
+    validate = pipeline.step("validate")
+    return validate.params.get("engine") if validate is not None and pipeline.task == "data-check" else None
+
+
 def run_ingest(runner, pipeline, step, inputs, out: Path | None) -> str:
     from compiler.execute.ingest import read_source
+
+    if (engine := _in_engine(pipeline)) is not None:
+        return f"read by {engine} in the validate step"
 
     df = read_source(step.params, runner.root)
     _keep(runner, out, "raw", df)
@@ -32,6 +41,8 @@ def run_ingest(runner, pipeline, step, inputs, out: Path | None) -> str:
 def run_prepare(runner, pipeline, step, inputs, out: Path | None) -> str:
     from compiler.execute.prepare import apply_prepare, finalize_types
 
+    if (engine := _in_engine(pipeline)) is not None:
+        return f"run by {engine} in the validate step"
     raw = _table(runner, inputs, "raw")
     runner.memory.pop("raw", None)
     df = finalize_types(apply_prepare(raw, step.params["steps"]), step.params["schema"])
@@ -53,15 +64,22 @@ def _keep(runner, out: Path | None, name: str, df: pl.DataFrame) -> None:
 def run_validate(runner, pipeline, step, inputs, out: Path) -> str:
     from compiler.execute.rules import check_rules
 
-    df = _table(runner, inputs, "prepared")
     now = runner.now or datetime.now(UTC)
-    results = check_rules(df, step.params["rules"], now=now)
+    if _in_engine(pipeline) == "duckdb":
+        from compiler.execute.engines.duckdb import check_source
+
+        results, rows = check_source(pipeline.step("ingest").params, pipeline.step("prepare").params,
+                                     step.params["rules"], step.params.get("engine_settings") or {}, runner.root,
+                                     now=now)
+    else:
+        df = _table(runner, inputs, "prepared")
+        results, rows = check_rules(df, step.params["rules"], now=now), df.height
     report = [r.__dict__ if hasattr(r, "__dict__") else _asdict(r) for r in results]
     errors = [r for r in results if not r.passed and r.severity == "error"]
     warnings = [r for r in results if not r.passed and r.severity != "error"]
     if errors:
         raise StepFailed(f"{len(errors)} data rule(s) failed", rules_table(results))
-    write_json(out / "data_report.json", {"rows": df.height, "rules": report})
+    write_json(out / "data_report.json", {"rows": rows, "rules": report})
     passed = sum(r.passed for r in results)
     return f"{passed}/{len(results)} rules passed" + (f", {len(warnings)} warning(s)" if warnings else "")
 

@@ -57,8 +57,9 @@ def build_graph(specset: SpecSet, project) -> PipelineGraph:
         files[f"{spec.kind}/{spec.name}"] = {"kind": spec.kind, "name": spec.name, "file": shown(spec.file),
                                              "owners": _file_owners(spec.kind, raci)}  # fmt: skip
     settings = _dump(project.spec) if project is not None else {}
-    if settings.get("compute") is None:  # left out when unset: a tree without it keeps its project hash
-        settings.pop("compute", None)
+    for optional in ("compute", "engine", "duckdb"):  # left out when unset: a tree without them keeps its hash
+        if settings.get(optional) is None:
+            settings.pop(optional, None)
     settings["name"] = project.metadata.name if project is not None else "project"
     checks = []
     checked = set()
@@ -94,6 +95,8 @@ _NEW_DEFAULTS = {"null_values": [], "skip_rows": 0, "comment_prefix": None, "quo
 def _ingest(source: Spec, defaults: DataLimits) -> dict:
     d = {"source": source.name, **_dump(source.model.spec)}
     d["limits"] = _limits(source.model.spec.limits, defaults)
+    d.pop("engine", None)  # the engine is the data check's (its validate step), not the reader's
+    d.pop("duckdb", None)
     if d.get("jsonl") is None:
         d.pop("jsonl", None)
     if d.get("csv"):
@@ -124,8 +127,9 @@ def _steps(name: str, params: dict[str, dict], template) -> tuple[Step, ...]:
     steps: dict[str, Step] = {}
     for step, needs, inputs, outputs in template:
         upstream = [steps[n].hash for n in needs]
-        # Limits decide whether a step may run, never what it computes: they stay out of the hash.
-        hashed = {k: v for k, v in params[step].items() if k != "limits"}
+        # Limits and an engine's resources decide whether and how fast a step runs, never what it
+        # computes: they stay out of the hash.
+        hashed = {k: v for k, v in params[step].items() if k not in ("limits", "engine_settings")}
         digest = content_hash({"step": step, "params": hashed, "needs": upstream})
         steps[step] = Step(f"{name}/{step}", name, step, tuple(f"{name}/{n}" for n in needs), inputs, outputs,
                            params[step], digest)
@@ -136,8 +140,23 @@ def _check(source: Spec, suite: Spec | None, limits: DataLimits, project) -> Mod
     name = suite.name if suite is not None else source.name
     files = sorted({shown(s.file) for s in (source, suite) if s is not None})
     settings = effective(layers(_project_compute(project), None, None))
-    return ModelPipeline(name, "data-check", "", _steps(name, _data_params(source, suite, limits), _TEMPLATE[:3]),
+    params = _data_params(source, suite, limits)
+    engine = source.model.spec.engine or getattr(getattr(project, "spec", None), "engine", None) or "polars"
+    if engine != "polars":  # absent for polars, so the checks of existing trees keep their hashes
+        params["validate"]["engine"] = engine
+        defaults = getattr(getattr(project, "spec", None), "duckdb", None)
+        params["validate"]["engine_settings"] = _engine_settings(source.model.spec.duckdb, defaults)
+    return ModelPipeline(name, "data-check", "", _steps(name, params, _TEMPLATE[:3]),
                          tuple(files), {}, compute={"check-data": settings} if settings else {})
+
+
+def _engine_settings(own, defaults) -> dict[str, int | str | None]:
+    """DuckDB's settings, field by field: the source's, else charter.yaml's; None means the engine's default."""
+    out: dict[str, int | str | None] = {}
+    for name in ("memory_limit", "spill_folder", "threads"):
+        value = next((v for v in (getattr(own, name, None), getattr(defaults, name, None)) if v is not None), None)
+        out[name] = size_bytes(value) if name == "memory_limit" and isinstance(value, str) else value
+    return out
 
 
 def _project_compute(project):

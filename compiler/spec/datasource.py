@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
+from compiler.plain import PLAIN_PATH
 from compiler.spec.base import Column, Document, Duration, EnvVar, Size, Strict
 
 ColumnType = Literal["string", "integer", "float", "boolean", "category", "datetime", "date"]
@@ -89,6 +90,23 @@ class DataLimits(Strict):
                                             "MiB of output (a decompression bomb inflates 1000 times); default 100.")
 
 
+Engine = Literal["polars", "duckdb"]
+
+
+class DuckDBOptions(Strict):
+    """Settings of `engine: duckdb` (docs/engines.md). A DataSource's own value wins over `duckdb`
+    in charter.yaml, which wins over the default.
+    """  # noqa: D205 - pydantic publishes this docstring as the JSON Schema description (`charter schema`)
+
+    memory_limit: Size | None = Field(
+        None, description="Most memory DuckDB may hold before it spills to disk, e.g. `4GiB`; default `1GiB`.")
+    spill_folder: str | None = Field(
+        None, max_length=300, pattern=PLAIN_PATH,
+        description="Folder in the repository where DuckDB spills what does not fit in `memory_limit`; default "
+                    "`.charter/duckdb`.")
+    threads: int | None = Field(None, ge=1, le=1024, description="Threads DuckDB runs; default: one per core.")
+
+
 class Freshness(Strict):
     """How old the newest row may be before the data counts as stale."""
 
@@ -119,6 +137,10 @@ class DataSourceSpec(Strict):
     primary_key: list[Column] = Field(default_factory=list, description="Columns that identify a row.")
     freshness: Freshness | None = Field(None, description="Staleness limit of the data.")
     limits: DataLimits | None = Field(None, description="Size, row and decompression limits of the file.")
+    engine: Engine | None = Field(
+        None, description="What runs `charter check-data` on this source: `polars` (in memory) or `duckdb` (SQL "
+                          "over the file, out of core); default: `engine` in charter.yaml, else `polars`.")
+    duckdb: DuckDBOptions | None = Field(None, description="Settings of `engine: duckdb` for this source.")
 
     @model_validator(mode="after")
     def _format_fields(self) -> DataSourceSpec:

@@ -1,0 +1,213 @@
+"""`engine: duckdb`: ingest, prepare and the rule plan as SQL, run by DuckDB over the source file.
+
+Input: the ingest, prepare and validate step params of a data check. Output: the rule
+results, as the polars engine gives them. DuckDB streams the Parquet or CSV file within a
+memory limit and spills to a folder under `.charter/`, so the table never has to fit in
+memory; only the columns the rules read are read and typed. The declared types are enforced
+as ingest does (same casts, same error messages), prepare steps that are relational
+(`rename`, `drop_columns`, `drop_null`, `deduplicate`) become SQL, and sample rows are the
+positions of the prepared table, in file order.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from pathlib import Path
+
+from sqlglot import exp
+
+from compiler.execute import bounded
+from compiler.execute import plan as p
+from compiler.execute.engines.sql import ROW, Compiler, col, lit
+from compiler.execute.engines.sqltypes import ingest_checks, typed
+from compiler.execute.errors import DataError, shorten
+from compiler.execute.failure import RunError
+from compiler.execute.fingerprint import source_path
+from compiler.execute.ingest import compression
+
+DIALECT = "duckdb"
+# What a data check gets when neither its DataSource nor charter.yaml says (docs/engines.md).
+DEFAULTS = {"memory_limit": 1 << 30, "spill_folder": ".charter/duckdb", "threads": None}
+SUPPORTED_STEPS = ("rename", "drop_columns", "drop_null", "deduplicate")
+
+
+def connect(settings: dict, root: Path):
+    try:
+        import duckdb
+    except ImportError:
+        raise RunError("`engine: duckdb` needs DuckDB and SQLGlot, which are not installed",
+                       hint="pip install 'charter[duckdb]'") from None
+    spill = root / str(settings.get("spill_folder") or DEFAULTS["spill_folder"])
+    spill.mkdir(parents=True, exist_ok=True)
+    memory = settings.get("memory_limit") or DEFAULTS["memory_limit"]
+    config: dict[str, str | bool | int | float | list[str]] = {"memory_limit": f"{memory}B",
+              "temp_directory": str(spill), "preserve_insertion_order": True,
+              # nothing is fetched from the network: no extension is installed or loaded on the fly
+              "autoinstall_known_extensions": False, "autoload_known_extensions": False}
+    if settings.get("threads"):
+        config["threads"] = int(settings["threads"])
+    con = duckdb.connect(":memory:", config=config)
+    con.execute("SET enable_progress_bar = false")
+    return con
+
+
+def _option(name: str, value: exp.Expr) -> exp.Expr:
+    return exp.EQ(this=exp.var(name), expression=value)
+
+
+def scan(ingest: dict, path: Path) -> exp.Select:
+    """The file as a relation of text (CSV) or native (Parquet) columns plus its 0-based row position."""
+    if ingest["format"] == "parquet":
+        reader = exp.Anonymous(this="read_parquet", expressions=[exp.Literal.string(str(path)),
+                                                                 _option("file_row_number", exp.true())])
+        return exp.select(exp.Star(), exp.alias_(col("file_row_number"), ROW, quoted=True)).from_(
+            exp.Table(this=reader))
+    opts = ingest.get("csv") or {}
+    quote = opts.get("quote_char", '"')
+    args = [exp.Literal.string(str(path)), _option("all_varchar", exp.true()),
+            _option("header", lit(bool(opts.get("header", True)))),
+            _option("delim", lit(opts.get("delimiter", ","))), _option("quote", lit(quote or "")),
+            _option("escape", lit(quote or "")), _option("skip", lit(int(opts.get("skip_rows", 0)))),
+            _option("encoding", lit(opts.get("encoding", "utf-8"))),
+            # a quoted empty field is an empty string, as polars reads it, not a missing value
+            _option("allow_quoted_nulls", exp.false())]
+    if opts.get("comment_prefix"):
+        args.append(_option("comment", lit(opts["comment_prefix"])))
+    if not opts.get("header", True):
+        args.append(_option("names", exp.Array(expressions=[lit(c["name"]) for c in ingest["schema"]])))
+    position = exp.Sub(this=exp.Window(this=exp.RowNumber()), expression=exp.Literal.number(1))
+    # DuckDB keeps the file's order (`preserve_insertion_order`), so OVER () numbers rows as in the file.
+    return exp.select(exp.Star(), exp.alias_(position, ROW, quoted=True)).from_(
+        exp.Table(this=exp.Anonymous(this="read_csv", expressions=args)))
+
+
+def needed_columns(plan: p.Plan, steps: list[dict], declared: list[str]) -> list[str]:
+    """The source columns the rules and prepare steps read, in schema order (renames followed back)."""
+    wanted = set(plan.columns)
+    for step in reversed(steps):
+        op, args = next((k, v) for k, v in step.items() if v is not None)
+        if op == "rename":
+            back = {new: old for old, new in args["mapping"].items()}
+            wanted = {back.get(c, c) for c in wanted}
+        wanted |= set(args.get("columns") or ()) | set(args.get("keys") or ()) if op != "drop_columns" else set()
+    return [c for c in declared if c in wanted]
+
+
+def prepare(relation: exp.Select, steps: list[dict]) -> exp.Select:
+    """The relational prepare steps on top of the typed relation, keeping positions 0..n-1."""
+    for step in steps:
+        op, args = next((k, v) for k, v in step.items() if v is not None)
+        if op == "rename":
+            out = exp.select(exp.Star(except_=[col(c) for c in args["mapping"]]),
+                             *[exp.alias_(col(old), new, quoted=True) for old, new in args["mapping"].items()])
+            relation = out.from_(relation.subquery("renamed"))
+        elif op == "drop_columns":
+            continue  # the scan reads only the columns later steps and rules use
+        elif op == "drop_null":
+            kept = [exp.Not(this=exp.Is(this=col(c), expression=exp.null())) for c in args["columns"]]
+            relation = _renumber(exp.select(exp.Star()).from_(relation.subquery("dropped")).where(exp.and_(*kept)))
+        elif op == "deduplicate":
+            order = exp.Ordered(this=col(ROW), desc=args.get("keep", "last") == "last")
+            first = exp.Window(this=exp.RowNumber(), partition_by=[col(k) for k in args["keys"]],
+                               order=exp.Order(expressions=[order]))
+            keep = exp.EQ(this=first, expression=exp.Literal.number(1))
+            relation = _renumber(exp.select(exp.Star()).from_(relation.subquery("deduplicated")).qualify(keep))
+        else:  # validation (S235) refuses the others for this engine
+            raise DataError(f"engine duckdb cannot run the prepare step `{op}`",
+                            hint="use `engine: polars` for this source, or a step among " + ", ".join(SUPPORTED_STEPS))
+    return relation
+
+
+def _renumber(relation: exp.Select) -> exp.Select:
+    position = exp.Window(this=exp.RowNumber(), order=exp.Order(expressions=[exp.Ordered(this=col(ROW))]))
+    return exp.select(exp.Star(except_=[col(ROW)]),
+                      exp.alias_(exp.Sub(this=position, expression=exp.Literal.number(1)), ROW, quoted=True)
+                      ).from_(relation.subquery("kept"))
+
+
+def check_source(ingest: dict, prep: dict, rules: list[dict], settings: dict, root: Path, *,
+                 now: datetime) -> tuple[list, int]:
+    """Run the data check in DuckDB: (rule results, rows of the prepared table)."""
+    import duckdb
+
+    from compiler.execute.rules import results
+
+    path = source_path(ingest, root)
+    bounded.check_size(ingest, path)
+    if ingest["format"] not in ("csv", "parquet") or compression(path) is not None and ingest["format"] == "csv":
+        raise DataError(f"source `{ingest['source']}`: engine duckdb reads uncompressed CSV and Parquet files",
+                        hint="use `engine: polars` for this source")
+    types = {c["name"]: c["type"] for c in prep["schema"]}
+    plan = p.compile_rules(rules, types, now=now)
+    con = connect(settings, root)
+    try:
+        raw = scan(ingest, path)
+        found = {name: kind for name, kind, *_ in con.execute(f"DESCRIBE {raw.sql(DIALECT)}").fetchall()}
+        declared = [c["name"] for c in ingest["schema"]]
+        _missing(ingest, declared, found)
+        columns = needed_columns(plan, prep["steps"], declared)
+        schema = {c["name"]: c for c in ingest["schema"]}
+        typed_rel = exp.select(*[exp.alias_(typed(schema[c], found[c], ingest), c, quoted=True) for c in columns],
+                               col(ROW)).from_(raw.subquery("raw"))
+        checks = ingest_checks(ingest, [schema[c] for c in columns], found, raw)
+        if checks is not None:
+            _report(ingest, con.execute(checks.sql(DIALECT)).fetchone(), [schema[c] for c in columns], found)
+        prepared = prepare(typed_rel, prep["steps"])
+        compiler = Compiler(DIALECT, _regex_fallbacks(con, plan, prepared))
+        query = compiler.query(plan, prepared.subquery("prepared"))
+        row = con.execute(query.sql(DIALECT)).fetchone()
+    except duckdb.OutOfMemoryException:
+        raise RunError(f"source `{ingest['source']}`: DuckDB ran out of memory within its limit and spill folder",
+                       hint="raise `duckdb.memory_limit`, or free disk space for `duckdb.spill_folder`") from None
+    except duckdb.Error as exc:
+        raise DataError(f"source `{ingest['source']}`: engine duckdb cannot read `{ingest['path']}`: "
+                        + shorten(str(exc).splitlines()[0], 200)) from None
+    finally:
+        con.close()
+    assert row is not None  # an aggregate query returns one row
+    counts = {i: (int(row[1 + 2 * k]), sorted(row[2 + 2 * k] or [])) for k, (i, _) in enumerate(plan.row_rules)}
+    base = 1 + 2 * len(plan.row_rules)
+    stats = {i: row[base + k] for k, (i, _) in enumerate(plan.table_rules)}
+    return results(plan.rules, counts, stats, int(row[0])), int(row[0])
+
+
+def _missing(ingest: dict, declared: list[str], found: dict) -> None:
+    missing = [c for c in declared if c not in found]
+    if missing:
+        shown = ", ".join(f"`{shorten(c)}`" for c in list(found)[:8] if c != ROW)
+        raise DataError(f"source `{ingest['source']}`: declared column(s) missing from the data: "
+                        + ", ".join(f"`{m}`" for m in missing), column=missing[0],
+                        hint=f"the file's columns are {shown}" if shown else None)
+
+
+def _report(ingest: dict, row, columns: list[dict], found: dict) -> None:
+    from compiler.execute.engines.sqltypes import problems
+
+    assert row is not None
+    bounded.check_rows(ingest, int(row[0]), exact=True)
+    problems(ingest, row, columns, found)
+
+
+def _regex_fallbacks(con, plan: p.Plan, prepared: exp.Select) -> dict[tuple[str, str], list[str]]:
+    """Patterns RE2 cannot compile (look-around, back-references): Python's `re` over the distinct values."""
+    import duckdb
+
+    out: dict[tuple[str, str], list[str]] = {}
+    for _, rule in plan.row_rules:
+        node = rule.failing
+        if not isinstance(node, p.RegexMismatch):
+            continue
+        probe = exp.select(exp.RegexpFullMatch(this=lit(""), expression=lit(node.pattern)))
+        try:
+            con.execute(probe.sql(DIALECT)).fetchone()
+            continue
+        except duckdb.Error:
+            pass
+        text = exp.cast(col(node.column), exp.DataType.Type.VARCHAR)
+        distinct = exp.select(text).distinct().from_(prepared.subquery("prepared")).where(
+            exp.Not(this=exp.Is(this=col(node.column), expression=exp.null())))
+        compiled = re.compile(node.pattern)
+        values = [v for (v,) in con.execute(distinct.sql(DIALECT)).fetchall()]
+        out[(node.column, node.pattern)] = sorted(v for v in values if not compiled.fullmatch(v))
+    return out

@@ -1,0 +1,218 @@
+"""Plan -> SQL, built as a SQLGlot tree: the library quotes every identifier and literal.
+
+Input: a `Plan` and the relation of the prepared table, which must carry the row's 0-based
+position as `__charter_row`. Output: one aggregate query whose single row holds every row
+rule's failing count and first five failing positions, and every table rule's measure.
+
+Semantics follow the polars engine (the reference): `/` divides as floats, `//` and `%` floor
+(polars' integer `// 0` and `% 0` give null), `round` rounds half to even, float literals are
+doubles rather than SQL decimals, and a text `+` joins strings. Where a dialect has no
+equivalent, `_DIALECT` says what stands in; `duckdb` is the one tested (the `dialect`
+argument is how postgres or spark would be chosen).
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date, datetime
+
+from sqlglot import exp
+
+from compiler.execute import plan as p
+
+ROW = "__charter_row"
+SAMPLE = 5
+# Functions whose name differs by dialect: polars rounds half to even, DuckDB's ROUND does not.
+_DIALECT = {"duckdb": {"round": "ROUND_EVEN"}}
+
+
+def col(name: str) -> exp.Column:
+    return exp.column(name, quoted=True)
+
+
+def lit(value) -> exp.Expr:
+    if value is None:
+        return exp.null()
+    if isinstance(value, bool):
+        return exp.true() if value else exp.false()
+    if isinstance(value, int):
+        return exp.Literal.number(value)
+    if isinstance(value, float):
+        # a double, as in polars: SQL reads `0.1` as an exact decimal, and `0.1 * 3 == 0.3` would then hold
+        text = repr(value) if math.isfinite(value) else ("nan" if math.isnan(value) else
+                                                         "inf" if value > 0 else "-inf")
+        inner = exp.Literal.number(text) if math.isfinite(value) else exp.Literal.string(text)
+        return exp.cast(inner, exp.DataType.Type.DOUBLE)
+    if isinstance(value, datetime):
+        return exp.cast(exp.Literal.string(value.isoformat(sep=" ")), exp.DataType.Type.TIMESTAMP)
+    if isinstance(value, date):
+        return exp.cast(exp.Literal.string(value.isoformat()), exp.DataType.Type.DATE)
+    return exp.Literal.string(str(value))
+
+
+def _paren(e: exp.Expr) -> exp.Expr:
+    return e if isinstance(e, exp.Column | exp.Literal | exp.Paren | exp.Null | exp.Boolean | exp.Func) \
+        else exp.Paren(this=e)
+
+
+def _double(e: exp.Expr) -> exp.Expr:
+    return exp.cast(e, exp.DataType.Type.DOUBLE)
+
+
+def _text(e: exp.Expr) -> exp.Expr:
+    return exp.cast(e, exp.DataType.Type.VARCHAR)
+
+
+class Compiler:
+    """Translates plan nodes for one dialect; `regex_values` replaces patterns the engine cannot compile."""
+
+    def __init__(self, dialect: str = "duckdb", regex_values: dict[tuple[str, str], list[str]] | None = None):
+        self.dialect = dialect
+        self.regex_values = regex_values or {}
+
+    def node(self, n: p.Node) -> exp.Expr:  # noqa: C901 - one case per node type
+        if isinstance(n, p.Col):
+            return col(n.name)
+        if isinstance(n, p.Lit):
+            return lit(n.value)
+        if isinstance(n, p.Not):
+            return exp.Not(this=_paren(self.node(n.arg)))
+        if isinstance(n, p.Neg):
+            return exp.Neg(this=_paren(self.node(n.arg)))
+        if isinstance(n, p.Arith):
+            return self._arith(n)
+        if isinstance(n, p.Cmp):
+            kind = {"==": exp.EQ, "!=": exp.NEQ, "<": exp.LT, "<=": exp.LTE, ">": exp.GT, ">=": exp.GTE}[n.op]
+            return kind(this=_paren(self.node(n.left)), expression=_paren(self.node(n.right)))
+        if isinstance(n, p.Logic):
+            parts = [_paren(self.node(a)) for a in n.args]
+            return exp.and_(*parts) if n.op == "and" else exp.or_(*parts)
+        if isinstance(n, p.IsNull):
+            null: exp.Expr = exp.Is(this=_paren(self.node(n.arg)), expression=exp.null())
+            return exp.Not(this=null) if n.negated else null
+        if isinstance(n, p.InList):
+            test = self._in(self.node(n.arg), list(n.values))
+            return exp.Not(this=_paren(test)) if n.negated else test
+        if isinstance(n, p.Call):
+            return self._call(n)
+        if isinstance(n, p.FillFalse):
+            return exp.Coalesce(this=self.node(n.arg), expressions=[exp.false()])
+        if isinstance(n, p.Duplicate):
+            window = exp.Window(this=exp.RowNumber(), partition_by=[col(c) for c in n.columns],
+                                order=exp.Order(expressions=[exp.Ordered(this=col(ROW))]))
+            return exp.GT(this=window, expression=exp.Literal.number(1))
+        if isinstance(n, p.RegexMismatch):
+            return self._regex(n)
+        raise TypeError(f"unsupported plan node {type(n).__name__}")  # a bug: the plan has no other nodes
+
+    def _in(self, value: exp.Expr, values: list) -> exp.Expr:
+        if not values:
+            return exp.false()
+        return exp.In(this=_paren(value), expressions=[lit(v) for v in values])
+
+    def _regex(self, n: p.RegexMismatch) -> exp.Expr:
+        text = _text(col(n.column))
+        bad = self.regex_values.get((n.column, n.pattern))
+        if bad is not None:
+            return self._in(text, bad)
+        match = exp.RegexpFullMatch(this=text, expression=exp.Literal.string(n.pattern))
+        return exp.and_(exp.Not(this=exp.Is(this=col(n.column), expression=exp.null())), exp.Not(this=match))
+
+    def _arith(self, n: p.Arith) -> exp.Expr:
+        left, right = _paren(self.node(n.left)), _paren(self.node(n.right))
+        if n.op == "+":
+            return exp.DPipe(this=left, expression=right, safe=True) if n.kind == "string" else \
+                exp.Add(this=left, expression=right)
+        if n.op == "-":
+            return exp.Sub(this=left, expression=right)
+        if n.op == "*":
+            return exp.Mul(this=left, expression=right)
+        if n.op == "/":
+            return exp.Div(this=_double(left), expression=right, typed=False, safe=False)
+        if n.op == "**":
+            return exp.Pow(this=left, expression=right)
+        if n.op == "//":
+            out: exp.Expr = exp.Floor(this=exp.Div(this=_double(left), expression=right, typed=False,
+                                                         safe=False))
+        else:  # `%` floors, as Python and polars do: the result takes the divisor's sign
+            out = exp.Mod(this=exp.Paren(this=exp.Add(this=exp.Paren(this=exp.Mod(this=left, expression=right)),
+                                                      expression=right)), expression=right)
+        if n.kind != "integer":
+            return out
+        if n.op == "//":
+            out = exp.cast(out, exp.DataType.Type.BIGINT)
+        zero = exp.EQ(this=right, expression=exp.Literal.number(0))
+        return exp.Case(ifs=[exp.If(this=zero, true=exp.null())], default=out)
+
+    def _call(self, n: p.Call) -> exp.Expr:  # noqa: C901 - one case per function
+        args = [self.node(a) for a in n.args]
+        first = args[0]
+        if n.name == "abs":
+            return exp.Abs(this=first)
+        if n.name == "log":
+            return exp.Ln(this=first)
+        if n.name == "exp":
+            return exp.Exp(this=first)
+        if n.name == "sqrt":
+            return exp.Sqrt(this=first)
+        if n.name == "round":
+            digits = args[1] if len(args) == 2 else exp.Literal.number(0)
+            name = _DIALECT.get(self.dialect, {}).get("round")
+            return exp.Anonymous(this=name, expressions=[first, digits]) if name else \
+                exp.Round(this=first, decimals=digits)
+        if n.name == "min":
+            return exp.Least(this=first, expressions=args[1:], ignore_nulls=True)  # as polars' min_horizontal
+        if n.name == "max":
+            return exp.Greatest(this=first, expressions=args[1:], ignore_nulls=True)
+        if n.name == "lower":
+            return exp.Lower(this=_text(first))
+        if n.name == "upper":
+            return exp.Upper(this=_text(first))
+        if n.name == "length":
+            return exp.Length(this=_text(first))
+        if n.name in ("is_null", "not_null"):
+            test = exp.Is(this=_paren(first), expression=exp.null())
+            return test if n.name == "is_null" else exp.Not(this=test)
+        if n.name == "coalesce":
+            return exp.Coalesce(this=first, expressions=args[1:])
+        raise TypeError(f"unknown function `{n.name}`")  # a bug: expressions are validated
+
+    def measure(self, m: p.Measure) -> exp.Expr:
+        rows = exp.Count(this=exp.Star())
+        if m.kind == "rows":
+            return _double(rows)
+        c = col(m.column or "")
+        if m.kind == "null_fraction":
+            nulls = exp.Sub(this=rows, expression=exp.Count(this=c))
+            return exp.Div(this=_double(nulls), expression=exp.Greatest(this=rows, expressions=[lit(1)],
+                                                                        ignore_nulls=True),
+                           typed=False, safe=False)
+        if m.kind == "distinct":
+            return _double(exp.Count(this=exp.Distinct(expressions=[c])))
+        if m.kind == "mean":
+            return exp.Avg(this=_double(c))
+        if m.kind == "stdev":
+            return exp.StddevSamp(this=_double(c))
+        if m.kind == "quantile":
+            return exp.PercentileCont(this=_double(c), expression=exp.Literal.number(repr(m.quantile or 0.0)))
+        # age of the newest value in whole seconds, truncated toward zero as polars' total_seconds
+        newest = exp.cast(exp.Max(this=c), exp.DataType.Type.TIMESTAMP)
+        micros = exp.DateDiff(this=lit(m.now), expression=newest, unit=exp.var("MICROSECOND"))
+        return _double(exp.IntDiv(this=micros, expression=exp.Literal.number(1_000_000)))
+
+    def query(self, plan: p.Plan, prepared: exp.Expr) -> exp.Select:
+        """The one aggregate query of `plan` over `prepared` (a table, subquery or CTE name)."""
+        masks = exp.select(exp.Star()).from_(prepared)
+        aggregates: list[exp.Expr] = [exp.alias_(exp.Count(this=exp.Star()), "n", quoted=True)]
+        for i, rule in plan.row_rules:
+            masks = masks.select(exp.alias_(self.node(rule.failing), f"__charter_m{i}", quoted=True))
+            where = exp.Where(this=col(f"__charter_m{i}"))
+            aggregates.append(exp.alias_(exp.Filter(this=exp.Count(this=exp.Star()), expression=where),
+                                         f"c{i}", quoted=True))
+            # DuckDB's `min(x, n)` keeps the n smallest in one pass; a dialect without it would
+            # need a second, ordered and limited query per failing rule.
+            sample = exp.Min(this=col(ROW), count=exp.Literal.number(SAMPLE))
+            aggregates.append(exp.alias_(exp.Filter(this=sample, expression=where.copy()), f"s{i}", quoted=True))
+        for i, table in plan.table_rules:
+            aggregates.append(exp.alias_(self.measure(table.measure), f"t{i}", quoted=True))
+        return exp.select(*aggregates).from_(masks.subquery("masks"))

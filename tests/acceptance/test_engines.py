@@ -1,0 +1,112 @@
+"""End to end: `charter check-data` on `engine: duckdb`, against polars, in a temporary git repository."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+
+import pytest
+
+from tests.conftest import run_charter
+
+pl = pytest.importorskip("polars")
+pytest.importorskip("duckdb")
+
+SPECS = """\
+apiVersion: charter/v1
+kind: DataSource
+metadata: {name: events}
+spec:
+  format: parquet
+  path: data/events.parquet
+  engine: duckdb
+  duckdb: {memory_limit: 256MiB, threads: 1}
+  schema:
+    - {name: event_id, type: integer}
+    - {name: user, type: string}
+    - {name: amount, type: float}
+    - {name: at, type: datetime}
+    - {name: unused, type: string}
+---
+apiVersion: charter/v1
+kind: ValidationSuite
+metadata: {name: events-quality}
+spec:
+  source: events
+  prepare:
+    - deduplicate: {keys: [event_id], keep: last}
+  rules:
+    - {rule: not_null, columns: [user], severity: warn}
+    - {rule: between, column: amount, min: 0, max: 100, severity: warn}
+    - {rule: expression, check: "amount * 2 >= 0 or user == 'admin'", severity: warn}
+    - {rule: not_in_future, column: at}
+    - {rule: row_count, min: 1}
+---
+apiVersion: charter/v1
+kind: Ownership
+metadata: {name: events-owners}
+spec:
+  covers: [events, events-quality]
+  raci:
+    data: {responsible: ["@acme/data"], accountable: "@dana"}
+"""
+
+
+@pytest.fixture
+def events_repo(example_repo):
+    (example_repo / "specs/events.yaml").write_text(SPECS)
+    start = datetime(2024, 1, 1)
+    n = 500
+    (example_repo / "data").mkdir()
+    pl.DataFrame({
+        "event_id": [i // 2 if i % 50 == 0 else i for i in range(n)],  # a few duplicates, removed by prepare
+        "user": [None if i % 37 == 0 else f"u{i % 9}" for i in range(n)],
+        "amount": [-5.0 if i % 41 == 0 else float(i % 90) for i in range(n)],
+        "at": [start + timedelta(hours=i) for i in range(n)],
+        "unused": ["x"] * n,
+    }).write_parquet(example_repo / "data/events.parquet")
+    return example_repo
+
+
+def _report(repo, store: str) -> dict:
+    [path] = list((repo / store).rglob("data_report.json"))
+    return json.loads(path.read_text())
+
+
+def test_duckdb_and_polars_report_the_same(events_repo):
+    duck = run_charter("check-data", "events-quality", "--store", ".charter/duck", cwd=events_repo)
+    assert duck.returncode == 0, duck.stdout + duck.stderr
+    assert "read by duckdb in the validate step" in duck.stdout
+    assert "2/5 rules passed, 3 warning(s)" in duck.stdout
+    assert (events_repo / ".charter/duckdb").is_dir()  # the default spill folder
+    spec = events_repo / "specs/events.yaml"
+    spec.write_text(SPECS.replace("  engine: duckdb\n", "  engine: polars\n"))
+    polars = run_charter("check-data", "events-quality", "--store", ".charter/polars", cwd=events_repo)
+    assert polars.returncode == 0, polars.stdout + polars.stderr
+    assert _report(events_repo, ".charter/duck") == _report(events_repo, ".charter/polars")
+    warned = [r for r in _report(events_repo, ".charter/duck")["rules"] if not r["passed"]]
+    assert [r["rule"] for r in warned] == ["not_null", "between", "expression"]
+    assert all(r["sample"] for r in warned)
+
+
+def test_a_failing_rule_stops_the_check_with_its_sample_rows(events_repo):
+    spec = events_repo / "specs/events.yaml"
+    spec.write_text(SPECS.replace("{rule: not_null, columns: [user], severity: warn}",
+                                  "{rule: not_null, columns: [user]}"))
+    result = run_charter("check-data", "events-quality", cwd=events_repo)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "1 data rule(s) failed" in result.stdout and "have nulls" in result.stdout
+
+
+def test_bad_data_and_unsupported_specs_get_messages_not_tracebacks(events_repo):
+    pl.DataFrame({"event_id": ["1", "x"], "user": ["a", "b"], "amount": [1.0, 2.0], "at": ["2024-01-01", "?"],
+                  "unused": ["", ""]}).write_parquet(events_repo / "data/events.parquet")
+    bad = run_charter("check-data", "events-quality", cwd=events_repo)
+    assert bad.returncode == 1 and "Traceback" not in bad.stdout + bad.stderr
+    assert "column `event_id` (integer): 1 value(s) are not integers, e.g. `x`, first at row 2" in bad.stdout
+    # charter.yaml's default puts every source on DuckDB, and the churn suite's `standardize` has no SQL yet
+    config = events_repo / "charter.yaml"
+    config.write_text(config.read_text() + "  engine: duckdb\n")
+    result = run_charter("validate", "--format", "short", cwd=events_repo)
+    assert result.returncode == 1
+    assert "S235" in result.stdout and "cannot run the prepare step `standardize`" in result.stdout
