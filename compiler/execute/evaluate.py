@@ -100,7 +100,7 @@ def _compute(name: str, y, pred, proba, classes, positive) -> float | str | None
             return float(m.roc_auc_score(y, proba, multi_class=auc.group(1), average=auc.group(2) or "macro",
                                          labels=classes))
         p = proba[:, list(classes).index(positive)]
-        truth = np.asarray([v == positive for v in y])
+        truth = equal_to(y, positive)
         if name == "brier_score":
             return float(m.brier_score_loss(truth, p))
         if len(set(truth.tolist())) < 2:
@@ -198,17 +198,37 @@ def slice_warnings(metrics: dict) -> list[str]:
             for name, s in sorted(metrics["slices"].items()) if s["rows"] < TINY_SLICE]
 
 
+def equal_to(values, value) -> np.ndarray:
+    """`[v == value for v in values]` as a boolean array, vectorised (Python's `==` on object arrays)."""
+    arr = np.asarray(values)
+    if arr.dtype.kind in "OUS" or isinstance(value, str):
+        arr = arr.astype(object)
+    out = arr == value
+    if np.ndim(out) == 0:  # numpy declined to compare elementwise: do what the list did
+        return np.fromiter((v == value for v in arr), dtype=bool, count=len(arr))
+    return np.asarray(out, dtype=bool)
+
+
+def _elementwise_equal(a, b) -> np.ndarray:
+    left, right = np.asarray(a), np.asarray(b)
+    if left.dtype != right.dtype:
+        left, right = left.astype(object), right.astype(object)
+    out = left == right
+    if np.ndim(out) == 0:
+        return np.fromiter((x == y for x, y in zip(left, right, strict=True)), dtype=bool, count=len(left))
+    return np.asarray(out, dtype=bool)
+
+
 def _counts(task: str, y, pred, positive) -> dict:
     n = len(y)
     if task == "binary_classification":
-        t = np.asarray([v == positive for v in y])
-        p = np.asarray([v == positive for v in pred])
+        t, p = equal_to(y, positive), equal_to(pred, positive)
         tp, fp = int((t & p).sum()), int((~t & p).sum())
         tn, fn = int((~t & ~p).sum()), int((t & ~p).sum())
         return {"n": n, "tp": tp, "fp": fp, "tn": tn, "fn": fn, "positives": tp + fn, "negatives": tn + fp,
                 "predicted_positives": tp + fp}  # fmt: skip
     if task == "multiclass_classification":
-        correct = int(sum(a == b for a, b in zip(y, pred, strict=True)))
+        correct = int(_elementwise_equal(y, pred).sum())
         return {"n": n, "correct": correct, "errors": n - correct}
     err = np.asarray(pred, dtype=float) - np.asarray(y, dtype=float)
     return {"n": n, "sum_error": float(err.sum()), "sum_abs_error": float(np.abs(err).sum()),

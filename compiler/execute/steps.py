@@ -195,7 +195,8 @@ def run_package(runner, pipeline, step, inputs, out: Path) -> str:
     record = {"model": pipeline.name, "version": version, "data_fingerprint": fingerprint,
               "inputs": {"source": ingest["source"], "format": ingest["format"], "path": ingest.get("path")},
               "steps": {s.name: s.hash for s in pipeline.steps}, "run_keys": dict(runner.keys),
-              "versions": runner.versions, "sources": list(pipeline.sources), "timings": timings}  # fmt: skip
+              "versions": runner.versions, "sources": list(pipeline.sources), "timings": timings,
+              "import_seconds": round(runner.result.import_seconds, 3)}  # fmt: skip
     from compiler.execute.predict import CONTRACT_FILE, pipeline_contract
 
     write_package(out, {"metrics.json": metrics, "verdict.json": verdict, "model_card.md": card, "run.json": record,

@@ -43,6 +43,9 @@ def test_run_caches_and_invalidates_exactly(example_repo):
     record = json.loads((package / "run.json").read_text())
     assert record["inputs"]["path"] == "specs/data/customers.csv"
     assert set(record["timings"]) == {"ingest", "prepare", "validate", "split", "train", "evaluate", "gate"}
+    # a fresh process loads pandas and scikit-learn once, reported apart from the steps that use them
+    assert record["import_seconds"] > 0.1
+    assert "(libraries)                  loaded" in first.stdout
     assert record["versions"]["charter"] and len(record["run_keys"]) == 8
     card = (package / "model_card.md").read_text()
     for section in ("## Model details", "## Intended use", "## Training data", "## Metrics per slice", "## Owners",
@@ -58,6 +61,14 @@ def test_run_caches_and_invalidates_exactly(example_repo):
     assert changed.returncode == 0, changed.stdout
     statuses = _statuses(changed.stdout)
     assert {k for k, v in statuses.items() if v == "ran"} == {"train", "evaluate", "gate", "package"}
+
+
+def test_json_output_reports_library_loading_apart_from_step_times(example_repo):
+    done = run_charter("run", "churn", "--format", "json", cwd=example_repo)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["import_seconds"] > 0.1
+    assert [s["id"] for s in result["steps"]][0] == "churn/ingest"
 
 
 def test_metrics_are_deterministic(example_repo, tmp_path):
