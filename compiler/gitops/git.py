@@ -65,8 +65,9 @@ class Git:
         """Several refs in one `git rev-parse` (each checked as resolve() does on failure)."""
         if not any(r.startswith("-") for r in refs):
             try:
-                out = self.repo.git.execute(["git", "rev-parse", "--end-of-options",
-                                             *(f"{r}^{{commit}}" for r in refs)]).split()
+                # no `--end-of-options`: git before 2.43 prints it back as a line of output (no ref
+                # here starts with `-`, checked above)
+                out = self.repo.git.execute(["git", "rev-parse", *(f"{r}^{{commit}}" for r in refs)]).split()
                 if len(out) == len(refs):
                     return out
             except self._exc:

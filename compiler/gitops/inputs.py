@@ -29,21 +29,25 @@ def data_changes(before: Snapshot, after: Snapshot, b_sum: dict, a_sum: dict, lo
             entry[label] = data["path"] or entry[label]
     out = []
     recorded = lock.get("models", {}) if isinstance(lock, dict) else {}
+    for entry in sources.values():
+        if not b_sum["ok"]:  # a revision that does not compile names no path: compare the same file
+            entry["before"] = entry["after"]
+        if not a_sum["ok"]:
+            entry["after"] = entry["before"]
+    # every file's blob id at each revision in one listing (one git call per side, not per source)
+    blobs_b = before.blobs(sorted({e["before"] for e in sources.values() if e["before"]}))
+    blobs_a = after.blobs(sorted({e["after"] for e in sources.values() if e["after"]}))
     for source, entry in sorted(sources.items()):
         models = sorted(entry["models"])
         path_b, path_a = entry["before"], entry["after"]
-        if not b_sum["ok"]:  # a revision that does not compile names no path: compare the same file
-            path_b = path_a
-        if not a_sum["ok"]:
-            path_a = path_b
         if path_b is None and path_a is None:  # a database, or a URL: not in git
             fps = sorted({str((recorded.get(m) or {}).get("data_fingerprint")) for m in models})
             out.append({"source": source, "path": None, "models": models, "state": "not-compared",
                         "note": f"the data of DataSource/{source} is not in git; could not look (charter.lock "
                                 f"records fingerprint {', '.join(f[:12] for f in fps)} from the last run)"})
             continue
-        b = before.blobs([path_b]).get(path_b) if path_b else None
-        a = after.blobs([path_a]).get(path_a) if path_a else None
+        b = blobs_b.get(path_b) if path_b else None
+        a = blobs_a.get(path_a) if path_a else None
         if a != b:
             out.append({"source": source, "path": path_a or path_b, "models": models, "state": "changed",
                         "before_blob": b, "after_blob": a, "rule": input_rule(DATA_FILE, "blob", b, a)})

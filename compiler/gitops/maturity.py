@@ -79,9 +79,41 @@ def maturity(snap: Snapshot) -> tuple[list[ModelMaturity] | None, list[str]]:
 
 
 def levels(snap: Snapshot) -> dict[str, int] | None:
-    """Model -> level at a revision, None when its specs do not compile: what a plan compares."""
+    """Model -> level at a revision, None when its specs do not compile: what a plan compares.
+
+    Cached by what the criteria read: the revision's specs and lock (its key) and the blob ids of
+    the generated files it holds. A plan then judges a revision seen before without reading
+    every spec of it.
+    """
+    import hashlib
+    import json
+
+    from compiler.gitops.snapshot import CACHE_DIR
+
+    summary = snap.summary()
+    if not summary.get("ok"):
+        found, _ = maturity(snap)
+        return None if found is None else {m.model: m.level for m in found}
+    committed = snap.blobs(sorted(summary.get("generated_blobs", {})))
+    digest = hashlib.sha256((snap.key() + json.dumps(committed, sort_keys=True)).encode()).hexdigest()
+    cache = snap.root / CACHE_DIR / f"{digest}.levels.json"
+    try:
+        cached = json.loads(cache.read_text(encoding="utf-8"))
+        if isinstance(cached, dict) and all(isinstance(v, int) for v in cached.values()):
+            return cached
+    except (OSError, ValueError):
+        pass
     found, _ = maturity(snap)
-    return None if found is None else {m.model: m.level for m in found}
+    if found is None:
+        return None
+    result = {m.model: m.level for m in found}
+    from compiler.atomic import write_atomic
+
+    try:
+        write_atomic(cache, json.dumps(result, sort_keys=True), durable=False)
+    except OSError:
+        pass
+    return result
 
 
 def level_changes(before: dict[str, int] | None, after: dict[str, int] | None) -> list[dict]:

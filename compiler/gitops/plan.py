@@ -24,7 +24,7 @@ from compiler.gitops.impact import impact, input_impact, metrics, unknown_reason
 from compiler.gitops.inputs import data_changes, drift, lock_changes
 from compiler.gitops.maturity import level_changes, levels
 from compiler.gitops.owners import roles
-from compiler.gitops.risk import BREAKING, RULES, findings, readers, renames_of, stage_of, worst
+from compiler.gitops.risk import BREAKING, RULES, findings, renames_of, stage_of, worst
 from compiler.gitops.semdiff import diff_resources
 from compiler.gitops.snapshot import Snapshot, at_commit, worktree
 
@@ -229,7 +229,7 @@ def used_by_at(*snaps: Snapshot) -> dict[str, set[str]]:
     """Spec name -> Models that read it at any of the snapshots (raw specs: invalid ones count too)."""
     out: dict[str, set[str]] = {}
     for snap in snaps:
-        for name, models in readers(snap.resources()).items():
+        for name, models in snap.readers().items():
             out.setdefault(name, set()).update(models)
     return out
 

@@ -54,6 +54,7 @@ class Snapshot:
     spec_dirs: list[str]
     _read: Callable[[str], bytes]
     _parsed: dict[str, tuple[list[Resource], list[str]]] = field(default_factory=dict)
+    _memo: dict = field(default_factory=dict, repr=False)  # key, summary, readers: computed once per snapshot
     _blob_of: Callable[[list[str]], dict[str, str]] | None = None
 
     def read(self, path: str) -> bytes:
@@ -105,6 +106,11 @@ class Snapshot:
             return {}
 
     def key(self) -> str:
+        if "key" not in self._memo:
+            self._memo["key"] = self._key()
+        return self._memo["key"]
+
+    def _key(self) -> str:
         from compiler.codeid import code_fingerprint
 
         digest = hashlib.sha256(code_fingerprint().encode())
@@ -125,14 +131,17 @@ class Snapshot:
         It holds pipeline step hashes, deployments, the hashes of the generated files, owners and
         waivers. A plan against a revision seen before reads this small record instead of the IR.
         """
+        if "summary" in self._memo:
+            return self._memo["summary"]
         cache = self.root / CACHE_DIR / f"{self.key()}.summary.json"
         try:
-            return json.loads(cache.read_text(encoding="utf-8"))
+            doc = self._memo["summary"] = json.loads(cache.read_text(encoding="utf-8"))
+            return doc
         except (OSError, ValueError):
             pass
         from compiler.gitops.summary import summarize
 
-        doc = summarize(self)
+        doc = self._memo["summary"] = summarize(self)
         from compiler.atomic import write_atomic
 
         try:
@@ -140,6 +149,28 @@ class Snapshot:
         except OSError:
             pass
         return doc
+
+    def readers(self) -> dict[str, set[str]]:
+        """Spec name -> the Models that read it (`risk.readers` of every spec), cached by the revision's key.
+
+        A plan needs it at both revisions; computing it parses every spec file of each.
+        """
+        if "readers" in self._memo:
+            return self._memo["readers"]
+        cache = self.root / CACHE_DIR / f"{self.key()}.readers.json"
+        try:
+            found = {name: set(models) for name, models in json.loads(cache.read_text(encoding="utf-8")).items()}
+        except (OSError, ValueError, TypeError, AttributeError):
+            from compiler.atomic import write_atomic
+            from compiler.gitops.risk import readers
+
+            found = readers(self.resources())
+            try:
+                write_atomic(cache, json.dumps({n: sorted(m) for n, m in found.items()}, sort_keys=True))
+            except OSError:
+                pass
+        self._memo["readers"] = found
+        return found
 
     def compile(self):
         """(graph or None, problems): the IR of this revision, cached by its files' ids."""
@@ -257,34 +288,26 @@ def _spec_dirs(raw: bytes | None) -> list[str]:
 
 
 def at_commit(git: Git, sha: str, label: str, root: Path, guess: list[str] | None = None) -> Snapshot:
-    """The Project at a commit.
+    """The Project at a commit, from one `ls-tree` of everything under the Charter root.
 
-    One `ls-tree` when the spec folders are those of `guess` (the working tree's charter.yaml,
-    right nearly always), a second one when they moved.
+    Specs, charter.yaml and the lock, and the blob ids of any other file a plan asks about (data
+    files, committed generated files) come from that one listing: a git call per revision, not
+    one per question. `guess` is accepted for callers that know the spec folders; the listing
+    does not need it.
     """
-    guess = guess if guess is not None else _spec_dirs(_read_or_none(root / CONFIG))
-    listing = git.tree(sha, [CONFIG, LOCK, *guess])
+    listing = git.tree(sha, [])
     config = {CONFIG: listing[CONFIG]} if CONFIG in listing else {}
     spec_dirs = _spec_dirs(git.read(config[CONFIG]) if config else None)
-    if spec_dirs != guess:
-        listing = {**git.tree(sha, spec_dirs), **{k: v for k, v in listing.items() if k in (CONFIG, LOCK)}}
     files = {p: b for p, b in listing.items() if p != LOCK and p != CONFIG and p.endswith((".yaml", ".yml"))
              and under(p, spec_dirs)}
     files.update(config)
     extra = {LOCK: listing[LOCK]} if LOCK in listing else {}
 
-    others: dict[str, str] = {}
-
     def blob_of(paths: list[str]) -> dict[str, str]:
-        wanted = [p for p in paths if p not in others and p not in files and p not in extra]
-        if wanted:
-            found = git.tree(sha, wanted)
-            others.update({p: found.get(p, "") for p in wanted})
-        known = {**others, **extra, **files}
-        return {p: known[p] for p in paths if known.get(p)}
+        return {p: listing[p] for p in paths if listing.get(p)}
 
     def read(path: str) -> bytes:
-        blob = files.get(path) or extra.get(path) or others.get(path)
+        blob = files.get(path) or extra.get(path) or listing.get(path)
         if blob is None:
             raise KeyError(path)
         return git.read(blob)
