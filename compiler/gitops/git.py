@@ -139,11 +139,20 @@ class Git:
         old_blob, new_blob)`; renames are detected (`-M`), blob ids are full so contents come from
         cat-file directly.
         """
-        specs = [self.prefix + p.strip("/") for p in paths] or [self.prefix or "."]
         span = f"{since}..{rev}" if since else rev
         limit = [f"--max-count={max_count}"] if max_count else []
-        out = self.run("log", "-z", "-M", "--first-parent", "-m", "--raw", "--no-abbrev", *limit,
-                       "--format=%x01%H%x00%an%x00%aI%x00%s", span, "--", *specs)
+        return self._log([*limit, span], paths)
+
+    def changes_of(self, shas: list[str], paths: list[str]) -> dict[str, list[tuple]]:
+        """Each commit's own changes under `paths` (as `log` gives them), for many commits in one call."""
+        if not shas:
+            return {}
+        return {commit.sha: changes for commit, changes in self._log(["--no-walk=unsorted", *shas], paths)}
+
+    def _log(self, revs: list[str], paths: list[str]) -> list[tuple[Commit, list[tuple]]]:
+        specs = [self.prefix + p.strip("/") for p in paths] or [self.prefix or "."]
+        out = self.run("log", "-z", "-M", "--first-parent", "-m", "--raw", "--no-abbrev",
+                       "--format=%x01%H%x00%an%x00%aI%x00%s", *revs, "--", *specs)
         zero = "0" * 40
         commits = []
         for chunk in out.split("\x01")[1:]:

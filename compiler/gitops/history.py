@@ -102,12 +102,17 @@ def history(root: Path, args) -> tuple[str, int]:
         # `git log` of the tracked files only; when the resource turns out to have come from
         # another file (moved, or the file renamed), track that file too and go on from there
         restart = None
-        for commit, changes in git.log(sorted(tracked), rev):
-            diffs = _diff_commit(blobs, changes)
+        walked = [(commit, _diff_commit(blobs, changes)) for commit, changes in git.log(sorted(tracked), rev)]
+        # Born here or elsewhere? A reference after a rename? Those commits are read whole, in one
+        # git call for all of them (not one per commit).
+        whole = git.changes_of([commit.sha for commit, diffs in walked
+                                if any(_may_need_commit(c) for c in diffs if _wanted(c, names, kind))], spec_dirs)
+        for commit, diffs in walked:
             mine = [c for c in diffs if _wanted(c, names, kind)]
-            if any(_may_need_commit(c) for c in mine):  # born here or elsewhere? a reference after a rename?
-                _, full = git.log(spec_dirs, commit.sha, max_count=1)[0]
-                diffs = _diff_commit(blobs, full)
+            if any(_may_need_commit(c) for c in mine):
+                if commit.sha not in whole:  # wanted only under a name learnt from a later rename
+                    whole[commit.sha] = git.log(spec_dirs, commit.sha, max_count=1)[0][1]
+                diffs = _diff_commit(blobs, whole[commit.sha])
                 mine = [c for c in diffs if _wanted(c, names, kind)]
             found = {c.previous_file for c in mine if c.previous_file} - tracked
             for c in mine:
