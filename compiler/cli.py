@@ -208,6 +208,8 @@ GITOPS_COMMANDS = ("plan", "diff", "history", "changelog", "rollback", "status")
 
 
 def main(argv: list[str] | None = None) -> int:
+    if (cache := sys.modules.get("compiler.ir.cache")) is not None:
+        cache.forget()  # an earlier command in this process saw other files
     parser = _parser()
     words = sys.argv[1:] if argv is None else argv
     gitops = next((w for w in words if not w.startswith("-")), None) in GITOPS_COMMANDS

@@ -6,7 +6,9 @@ the SpecSet, every diagnostic sorted, and the spans to redact in output).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import gc
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -42,8 +44,30 @@ class ValidateResult:
         return sum(d.severity is Severity.WARNING for d in self.diagnostics)
 
 
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a tree is loaded, validated and built.
+
+    Those stages allocate hundreds of thousands of small objects that all stay alive (documents,
+    positions, models), so every generational collection walks them for nothing: a fifth of a
+    large compile. Reference counting still frees everything; the collector resumes after.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def validate_tree(root: Path, paths: Sequence[Path] = ()) -> ValidateResult:
     """Load, check and cross-check every spec under `paths` (default: the project's folders)."""
+    with _collector_paused():
+        return _validate_tree(root, paths)
+
+
+def _validate_tree(root: Path, paths: Sequence[Path] = ()) -> ValidateResult:
     settings, diags = load_settings(root)
     targets = list(paths) or [root / p for p in settings.project.spec.specs]
     files, missing = discover(targets, root)
@@ -74,4 +98,5 @@ def compile_tree(root: Path) -> tuple[ValidateResult, PipelineGraph | None]:
         return result, None
     from compiler.ir import build_graph
 
-    return result, build_graph(result.specset, result.settings.project)
+    with _collector_paused():
+        return result, build_graph(result.specset, result.settings.project)

@@ -49,7 +49,11 @@ def build_graph(specset: SpecSet, project) -> PipelineGraph:
     """Build the IR of a SpecSet that validated without errors."""
     owners = _ownership(specset, project)
     limits = project.spec.limits.data if project is not None else DataLimits()
-    models = tuple(_pipeline(specset, m, owners, limits, project)
+    belongs: dict[tuple[str, str], list[Spec]] = {}  # (kind, model) -> its MetricSets or RolloutPolicies
+    for kind in ("MetricSet", "RolloutPolicy"):
+        for spec in specset.of_kind(kind):
+            belongs.setdefault((kind, spec.model.spec.model), []).append(spec)
+    models = tuple(_pipeline(specset, m, owners, limits, project, belongs)
                    for m in sorted(specset.of_kind("Model"), key=lambda s: s.name))
     files = {}
     for spec in sorted(specset, key=lambda s: (s.kind, s.name)):
@@ -202,15 +206,14 @@ def _file_owners(kind: str, raci: dict) -> list[str]:
     return sorted(handles)
 
 
-def _pipeline(specset: SpecSet, model: Spec, owners: dict, limits: DataLimits, project) -> ModelPipeline:
+def _pipeline(specset: SpecSet, model: Spec, owners: dict, limits: DataLimits, project,
+              belongs: dict[tuple[str, str], list[Spec]]) -> ModelPipeline:
     body = model.model.spec
     source = specset.get("DataSource", body.data.source)
     suite = specset.get("ValidationSuite", body.data.validation) if body.data.validation else None
     assert source is not None  # references are validated (X301) before the IR is built
-    metricsets = sorted((m for m in specset.of_kind("MetricSet") if m.model.spec.model == model.name),
-                        key=lambda s: s.name)
-    policies = sorted((p for p in specset.of_kind("RolloutPolicy") if p.model.spec.model == model.name),
-                      key=lambda s: s.name)
+    metricsets = sorted(belongs.get(("MetricSet", model.name), ()), key=lambda s: s.name)
+    policies = sorted(belongs.get(("RolloutPolicy", model.name), ()), key=lambda s: s.name)
     columns = prepared_columns(source.model, suite.model if suite else None)
     feats = features(model.model, columns)
     params = {

@@ -9,6 +9,7 @@ holds the IR of a tree that validated without errors, and is written atomically.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 from pathlib import Path
@@ -23,6 +24,22 @@ CACHE = Path(".charter") / "cache" / "ir.json"
 
 
 def tree_key(root: Path, spec_dirs: list[str]) -> str:
+    """The hash of the code, charter.yaml and every spec file: once per command and tree.
+
+    A compile asks three times (cache lookup, store, the render memo); the specs do not change
+    while one command runs (it writes only generated files, outside the spec folders).
+    `compiler.cli.main` forgets the memo when a command starts, so that commands run one after
+    another in one process (tests, editors) each see the files as they are.
+    """
+    return _tree_key(root, tuple(spec_dirs))
+
+
+def forget() -> None:
+    _tree_key.cache_clear()
+
+
+@functools.lru_cache(maxsize=8)
+def _tree_key(root: Path, spec_dirs: tuple[str, ...]) -> str:
     from compiler.load import discover
 
     digest = hashlib.sha256(code_fingerprint().encode())

@@ -123,3 +123,16 @@ def test_the_parse_memo_reports_the_same_problems_every_time(example_repo: Path)
     bad.unlink()
     _, fresh = compile_tree(example_repo)
     assert memoised is None and fresh is not None  # the bad file stopped the build, and only it
+
+
+def test_commands_run_one_after_another_in_one_process_see_edits(example_repo: Path, capsys) -> None:
+    """The spec tree's hash is remembered for one command only (an editor or a test runs several)."""
+    from compiler.cli import main
+
+    assert main(["compile", "--root", str(example_repo)]) == 0
+    capsys.readouterr()
+    model = example_repo / "specs" / "churn" / "model.yaml"
+    model.write_text(model.read_text().replace("description: ", "description: Edited. ", 1))
+    assert main(["compile", "--root", str(example_repo)]) == 0
+    assert "wrote generated/" in capsys.readouterr().out
+    assert main(["compile", "--check", "--root", str(example_repo)]) == 0
