@@ -92,6 +92,9 @@ _TABLE = [
     Code("X312", "prediction-log-reference", _E,
          "a prediction log excludes a column the model does not take, or its outcomes cannot be joined"),
     Code("X313", "retrain-without-monitoring", _E, "a model retrains on drift, but nothing monitors its drift"),
+    Code("X314", "window-never-holds-rows", _E,
+         "an evaluation window can never hold rows: not a time column, or a source without the model's columns"),
+    Code("X315", "unknown-window", _E, "a gate names an evaluation window its model does not declare"),
 ]
 
 CODES: dict[str, Code] = {c.code: c for c in _TABLE}

@@ -126,27 +126,51 @@ def _mask(df: pl.DataFrame, text: str) -> np.ndarray:
     return df.select(to_polars(text).fill_null(False).alias("m")).get_column("m").to_numpy().astype(bool)
 
 
-def evaluate(predictor, test: pl.DataFrame, train: pl.DataFrame, params: dict) -> tuple[dict, dict, Prediction]:
+def evaluate(predictor, test: pl.DataFrame, train: pl.DataFrame, params: dict,
+             windows: list | None = None) -> tuple[dict, dict, Prediction]:
     """Returns (metrics document, training profile, the test set's predictions).
 
     The predictions come from the same `Predictor` that serves the model: one pass of the
-    pipeline, then the guardrails, so the gates measure what is deployed.
+    pipeline, then the guardrails, so the gates measure what is deployed. `windows` (the
+    `WindowSet`s of compiler.execute.windows) are scored by the same code, each on its own.
     """
     task = params["task"]
-    try:
-        served = predictor.predict(test)
-    except (ValueError, TypeError, ArithmeticError) as exc:  # a refusal is a failed step, exit 1
-        raise RunError(f"evaluation failed: the model cannot predict the test set: {reason(exc)}",
-                       hint="the test rows differ from the training rows in a way the estimator refuses; check "
-                            "the data and the preprocessing", exit_code=1) from None
+    served = _predict(predictor, test, "the test set")
     doc = score(params, test, target(test, predictor.spec["train"]), served)
     doc["rows"] = {"train": train.height, "test": test.height}
+    if windows:
+        doc["windows"] = {w.name: _window(predictor, params, w) for w in windows}
     reference = profile(train, params["profile"])
     kind = "float" if task == "regression" else "string"  # the served predictions' reference
     reference["target"] = profile(train.select(params["target"]), {"features": [params["target"]],
                                                                   "types": {params["target"]: kind}})["features"][
         params["target"]]
     return doc, reference, served
+
+
+def _predict(predictor, frame: pl.DataFrame, what: str) -> Prediction:
+    try:
+        return predictor.predict(frame)
+    except (ValueError, TypeError, ArithmeticError) as exc:  # a refusal is a failed step, exit 1
+        raise RunError(f"evaluation failed: the model cannot predict {what}: {reason(exc)}",
+                       hint="these rows differ from the training rows in a way the estimator refuses; check "
+                            "the data and the preprocessing", exit_code=1) from None
+
+
+def _window(predictor, params: dict, found) -> dict:
+    """One window's metrics document: `score` of its rows, with its bounds and row count."""
+    from compiler.execute import windows
+
+    window = next(w for w in params["windows"] if w["name"] == found.name)
+    own = {**params, "slices": params["slices"] if window.get("slices", True) else []}
+    if found.frame.height == 0:
+        doc = windows.empty(own, bool(own["slices"]))
+    else:
+        served = _predict(predictor, found.frame, f"window `{found.name}`")
+        doc = score(own, found.frame, target(found.frame, predictor.spec["train"]), served)
+        for drop in ("task", "positive_label", "counts"):
+            doc.pop(drop)
+    return {**doc, **windows.describe(window, found)}
 
 
 def score(params: dict, frame: pl.DataFrame, y, served: Prediction) -> dict:

@@ -2,7 +2,9 @@
 
 `max_drop` gates compare with the metrics recorded in `charter.lock` for the version in
 production (`versus: production`) or the last run (`versus: previous`); with no baseline yet
-such a gate passes and says so. A metric that could not be computed fails its gate.
+such a gate passes and says so. A metric that could not be computed fails its gate. A gate
+with a `window` reads that window's metrics (an empty window fails it: "no rows in the
+window"); on live data (`charter monitor`), which has no windows, it is reported and passed.
 """
 
 from __future__ import annotations
@@ -23,16 +25,25 @@ class GateResult:
     note: str = ""
 
 
-def _value(metrics: dict, metric: str, slice_name: str | None) -> float | None:
+def _scope(metrics: dict, window: str | None) -> dict:
+    """The part of the metrics document a gate reads: the test set's, or one window's."""
+    return metrics if window is None else (metrics.get("windows") or {}).get(window) or {}
+
+
+def _value(metrics: dict, metric: str, slice_name: str | None, window: str | None = None) -> float | None:
+    scope = _scope(metrics, window)
     if slice_name is None:
-        return metrics["metrics"].get(metric)
-    return metrics["slices"].get(slice_name, {}).get("metrics", {}).get(metric)
+        return (scope.get("metrics") or {}).get(metric)
+    return (scope.get("slices") or {}).get(slice_name, {}).get("metrics", {}).get(metric)
 
 
-def _why(metrics: dict, metric: str, slice_name: str | None) -> str:
+def _why(metrics: dict, metric: str, slice_name: str | None, window: str | None = None) -> str:
     """Why a metric is missing, in the words evaluate recorded (metrics from older runs have none)."""
-    where = metrics if slice_name is None else metrics["slices"].get(slice_name, {})
+    scope = _scope(metrics, window)
+    where = scope if slice_name is None else (scope.get("slices") or {}).get(slice_name, {})
     reason = (where.get("not_computable") or {}).get(metric)
+    if reason is None and window is not None and not scope:
+        reason = f"window `{window}` was not evaluated"
     return f"not computable: {reason}" if reason else "not computable"
 
 
@@ -40,17 +51,23 @@ def check_gates(params: dict, metrics: dict, baselines: dict[str, dict | None],
                 today: str | None = None) -> list[GateResult]:
     results = []
     for g in params["gates"]:
-        value = _value(metrics, g["metric"], g["slice"])
+        window = g.get("window")
+        if window is not None and "windows" not in metrics:
+            # metrics of live data (`charter monitor`): a window is a set of the evaluation, not of a batch
+            results.append(GateResult(g["id"], g["metric"], g["slice"], None, "-", True, None,
+                                      f"window `{window}` is judged by `charter run` only"))
+            continue
+        value = _value(metrics, g["metric"], g["slice"], window)
         if g.get("max_drop") is not None:
             base = baselines.get(g["versus"])
-            base_value = _value(base, g["metric"], g["slice"]) if base else None
+            base_value = _value(base, g["metric"], g["slice"], window) if base else None
             if base_value is None:
                 results.append(GateResult(g["id"], g["metric"], g["slice"], value, f"drop <= {g['max_drop']}", True,
                                           None, f"no {g['versus']} baseline yet"))
                 continue
             if value is None:
                 results.append(GateResult(g["id"], g["metric"], g["slice"], None, f"drop <= {g['max_drop']}", False,
-                                          None, _why(metrics, g["metric"], g["slice"])))
+                                          None, _why(metrics, g["metric"], g["slice"], window)))
                 continue
             drop = (base_value - value) if g["higher_is_better"] else (value - base_value)
             results.append(GateResult(g["id"], g["metric"], g["slice"], value,
@@ -59,7 +76,7 @@ def check_gates(params: dict, metrics: dict, baselines: dict[str, dict | None],
             continue
         result = _bounds(g["id"], g["metric"], g["slice"], value, g.get("min"), g.get("max"))
         if value is None:
-            result = replace(result, note=_why(metrics, g["metric"], g["slice"]))
+            result = replace(result, note=_why(metrics, g["metric"], g["slice"], window))
         results.append(result)
     for b in params["business"]:
         results.append(_bounds(f"business:{b['name']}", b["name"], None, metrics["business"].get(b["name"]),

@@ -115,6 +115,7 @@ def model_card(model: str, description: str, task: str, train: dict, metrics: di
             reasons = s.get("not_computable") or {}
             cells = " | ".join(_fmt(s["metrics"][m], reasons.get(m)) for m in sorted(s["metrics"]))
             lines.append(f"| {name} | {s['rows']} | " + cells + " |")
+    lines += _windows(metrics)
     lines += ["", "## Gates", "", "| gate | value | threshold | result |", "| --- | --- | --- | --- |"]
     lines += [f"| {g['id']} | {_fmt(g['value'])} | {g['threshold']} | {'pass' if g['passed'] else 'FAIL'}"
               + (f" ({g['note']})" if g.get("note") else "") + " |" for g in verdict["gates"]]
@@ -128,8 +129,28 @@ def model_card(model: str, description: str, task: str, train: dict, metrics: di
     caveats += [f"- Slice `{k}` has no test rows; its metrics could not be computed." if not s["rows"] else
                 f"- Slice `{k}` has only {s['rows']} test rows; its metrics are noisy."
                 for k, s in sorted(metrics["slices"].items()) if s["rows"] < 30]
+    caveats += [f"- Window `{k}` has no rows; its metrics could not be computed."
+                for k, w in sorted((metrics.get("windows") or {}).items()) if not w["rows"]]
     lines += caveats or ["- None recorded."]
     return "\n".join(lines) + "\n"
+
+
+def _windows(metrics: dict) -> list[str]:
+    """The card's table of evaluation windows: rows, bounds and the same metrics as the test set's."""
+    windows = metrics.get("windows") or {}
+    if not windows:
+        return []
+    names = sorted(metrics["metrics"])
+    lines = ["", "## Metrics per evaluation window", "",
+             "| window | rows | from (exclusive) | to | " + " | ".join(names) + " |",
+             "| --- | --- | --- | --- |" + " --- |" * len(names)]
+    for name, w in sorted(windows.items()):
+        span = (w.get("start") or "-", w.get("end") or "-") if w.get("last") else ("-", "-")
+        label = f"{name} (`{w['source']}`)" if w.get("source") else name
+        reasons = w.get("not_computable") or {}
+        cells = " | ".join(_fmt(w["metrics"].get(m), reasons.get(m)) for m in names)
+        lines.append(f"| {label} | {w['rows']} | {span[0]} | {span[1]} | {cells} |")
+    return lines
 
 
 def write_package(folder: Path, files: dict[str, object]) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
@@ -103,9 +104,11 @@ class Runner:
         before = dict(cache)
         keys: dict[str, str] = {}
         for step in pipeline.steps:
-            extra = {}
+            extra: dict[str, object] = {}
             if step.name == "ingest":
                 extra["data"] = self.fingerprints[pipeline.name] = fingerprint(step.params, self.root, cache)
+            if step.name == "evaluate" and step.params.get("windows"):
+                extra["windows"] = self._window_inputs(step.params["windows"], cache)
             keys[step.id] = content_hash({"hash": step.hash, "needs": [keys[n] for n in step.needs],
                                           "versions": self.versions, "format": OUTPUT_FORMAT.get(step.name, 1),
                                           **extra})  # fmt: skip
@@ -115,6 +118,22 @@ class Runner:
             except OSError:
                 pass  # a cache: without it the next run hashes the file again; a step reports a full disk
         return keys
+
+    def _window_inputs(self, windows: list[dict], cache: dict) -> dict:
+        """What evaluate reads besides its IR inputs: the windows' own data, and the run's day.
+
+        A window's source changed, or a new day for a `relative_to: run` window, re-runs evaluate
+        and the steps after it; train's key does not change.
+        """
+        from compiler.execute.fingerprint import fingerprint
+
+        out: dict = {"data": {w["name"]: fingerprint(w["source"], self.root, cache)
+                              for w in windows if isinstance(w.get("source"), dict)}}
+        if any(w.get("relative_to") == "run" for w in windows):
+            from compiler.execute.windows import run_end
+
+            out["run_day"] = run_end(self.now or datetime.now(UTC)).date().isoformat()
+        return out
 
     def run(self, model: str, *, only: str | None = None, until: str | None = None,
             with_upstream: bool = False) -> RunResult:

@@ -137,13 +137,23 @@ def run_evaluate(runner, pipeline, step, inputs, out: Path) -> str:
     model = runner.memory.get("model") or load_model(inputs["model"])
     train = _table(runner, inputs, "train_set")
     test = _table(runner, inputs, "test_set")
-    metrics, profile, served = evaluate(Predictor(model, pipeline_contract(pipeline)), test, train, step.params)
+    sets = None
+    if step.params.get("windows"):
+        from compiler.execute.windows import window_sets
+
+        sets = window_sets(step.params, pipeline.step("prepare").params, test, train, runner.now or datetime.now(UTC),
+                           runner.root)
+    metrics, profile, served = evaluate(Predictor(model, pipeline_contract(pipeline)), test, train, step.params,
+                                        sets)
     write_json(out / "metrics.json", metrics)
     write_json(out / "profile.json", profile)
     _predictions(served).write_parquet(out / "predictions.parquet")  # row for row with test_set.parquet
     shown = ", ".join(f"{k}={v:.3f}" for k, v in sorted(metrics["metrics"].items()) if v is not None)
     missing = ", ".join(f"{k} n/a ({why})" for k, why in sorted(metrics["not_computable"].items()))
-    notes = "; ".join(["warning: " + w for w in slice_warnings(metrics)] + ([missing] if missing else []))
+    from compiler.execute.windows import warnings as window_warnings
+
+    notes = "; ".join(["warning: " + w for w in slice_warnings(metrics) + window_warnings(metrics)]
+                      + ([missing] if missing else []))
     return shown[:120] + (f"\n    {notes}" if notes else "")
 
 

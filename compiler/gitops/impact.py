@@ -63,6 +63,17 @@ def input_impact(found: dict, data: list[dict], versions: list[dict], before: di
                 continue
             out[model] = {**out.get(model, {"action": "update"}), "rerun": [s for s, _, _ in _steps(a)],
                           "deployments": list(a["deployments"])}
+        for model in d.get("evaluated_by", ()):  # a window's data: evaluate and what follows it, never train
+            a = after["models"].get(model)
+            if a is None or out.get(model, {}).get("action") == "unknown":
+                continue
+            entry = out.get(model, {"action": "update", "rerun": []})
+            rerun = list(entry["rerun"])
+            for step, _, needs in _steps(a):
+                if step not in rerun and (step == "evaluate" or any(n in rerun for n in needs)):
+                    rerun.append(step)
+            order = [s for s, _, _ in _steps(a)]
+            out[model] = {**entry, "rerun": sorted(rerun, key=order.index), "deployments": list(a["deployments"])}
     for v in versions:
         if out.get(v["model"], {}).get("action") == "unknown" or v["model"] not in after["models"]:
             continue
@@ -129,16 +140,36 @@ def metrics(root: Path, head: dict, lock: dict) -> list[dict]:
     for model in sorted(head["models"]):
         path = root / store / "runs" / model / "last.json"
         try:
-            candidate = json.loads(path.read_text(encoding="utf-8"))["metrics"]
+            run = json.loads(path.read_text(encoding="utf-8"))
+            candidate = run["metrics"]
         except (OSError, ValueError, KeyError, TypeError):
             continue
         if not isinstance(candidate, dict):
             continue
-        baseline = (lock.get(model) or {}).get("metrics", {}).get("metrics") or {}
-        rows = []
-        for metric in sorted(set(candidate) | set(baseline)):
-            c, b = candidate.get(metric), baseline.get(metric)
-            rows.append({"metric": metric, "candidate": c, "baseline": b,
-                         "delta": (c - b) if isinstance(c, (int, float)) and isinstance(b, (int, float)) else None})
+        base = (lock.get(model) or {}).get("metrics", {})
+        rows = _rows(candidate, base.get("metrics") or {}, None)
+        # then each evaluation window's, of either side (a window added or removed shows as n/a)
+        c_windows, b_windows = _windows(run), _windows(base)
+        for window in sorted(set(c_windows) | set(b_windows)):
+            rows += _rows(c_windows.get(window, {}), b_windows.get(window, {}), window)
         out.append({"model": model, "baseline_version": (lock.get(model) or {}).get("version"), "metrics": rows})
     return out
+
+
+def _windows(doc: object) -> dict[str, dict]:
+    windows = doc.get("windows") if isinstance(doc, dict) else None
+    if not isinstance(windows, dict):
+        return {}
+    return {k: w["metrics"] for k, w in windows.items() if isinstance(w, dict) and isinstance(w.get("metrics"), dict)}
+
+
+def _rows(candidate: dict, baseline: dict, window: str | None) -> list[dict]:
+    rows = []
+    for metric in sorted(set(candidate) | set(baseline)):
+        c, b = candidate.get(metric), baseline.get(metric)
+        row = {"metric": metric, "candidate": c, "baseline": b,
+               "delta": (c - b) if isinstance(c, (int, float)) and isinstance(b, (int, float)) else None}
+        if window is not None:  # only for a window's rows: plans of models without windows keep their shape
+            row["window"] = window
+        rows.append(row)
+    return rows

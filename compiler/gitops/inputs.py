@@ -21,12 +21,13 @@ def data_changes(before: Snapshot, after: Snapshot, b_sum: dict, a_sum: dict, lo
     sources: dict[str, dict] = {}
     for label, summary in (("before", b_sum), ("after", a_sum)):
         for model, info in summary["models"].items():
-            data = info.get("data")
-            if not data:
-                continue
-            entry = sources.setdefault(data["source"], {"models": set(), "before": None, "after": None})
-            entry["models"].add(model)
-            entry[label] = data["path"] or entry[label]
+            used = [("models", info["data"])] if info.get("data") else []
+            used += [("evaluated_by", d) for d in info.get("window_data") or ()]
+            for role, data in used:
+                entry = sources.setdefault(data["source"], {"models": set(), "evaluated_by": set(), "before": None,
+                                                            "after": None})
+                entry[role].add(model)
+                entry[label] = data["path"] or entry[label]
     out = []
     recorded = lock.get("models", {}) if isinstance(lock, dict) else {}
     for entry in sources.values():
@@ -39,17 +40,20 @@ def data_changes(before: Snapshot, after: Snapshot, b_sum: dict, a_sum: dict, lo
     blobs_a = after.blobs(sorted({e["after"] for e in sources.values() if e["after"]}))
     for source, entry in sorted(sources.items()):
         models = sorted(entry["models"])
+        # models that only evaluate on this source (a window): its data re-runs their evaluate onwards
+        evaluated = {"evaluated_by": sorted(entry["evaluated_by"] - entry["models"])} if entry["evaluated_by"] \
+            - entry["models"] else {}
         path_b, path_a = entry["before"], entry["after"]
         if path_b is None and path_a is None:  # a database, or a URL: not in git
             fps = sorted({str((recorded.get(m) or {}).get("data_fingerprint")) for m in models})
-            out.append({"source": source, "path": None, "models": models, "state": "not-compared",
+            out.append({"source": source, "path": None, "models": models, **evaluated, "state": "not-compared",
                         "note": f"the data of DataSource/{source} is not in git; could not look (charter.lock "
                                 f"records fingerprint {', '.join(f[:12] for f in fps)} from the last run)"})
             continue
         b = blobs_b.get(path_b) if path_b else None
         a = blobs_a.get(path_a) if path_a else None
         if a != b:
-            out.append({"source": source, "path": path_a or path_b, "models": models, "state": "changed",
+            out.append({"source": source, "path": path_a or path_b, "models": models, **evaluated, "state": "changed",
                         "before_blob": b, "after_blob": a, "rule": input_rule(DATA_FILE, "blob", b, a)})
     return out
 

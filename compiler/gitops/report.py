@@ -124,7 +124,8 @@ def to_text(plan: dict) -> str:
         lines += ["", f"metrics of {m['model']} (last local run vs {m['baseline_version'] or 'no baseline'}):"]
         for r in m["metrics"]:
             delta = "" if r["delta"] is None else f" ({r['delta']:+.4f})"
-            lines.append(f"    {r['metric']}: {_num(r['baseline'])} -> {_num(r['candidate'])}{delta}")
+            window = f" [{r['window']}]" if r.get("window") else ""
+            lines.append(f"    {r['metric']}{window}: {_num(r['baseline'])} -> {_num(r['candidate'])}{delta}")
     for p in plan["problems"]:
         lines.append(f"problem: {p}")
     for n in plan["notes"]:
@@ -138,9 +139,11 @@ def _input_lines(plan: dict) -> list[str]:
     """Data, version and drift entries, one line each (text and Markdown share them)."""
     lines = []
     for d in plan.get("data_changes", []):
+        reruns = ([f"re-run {', '.join(d['models'])} from ingest"] if d["models"] else []) + (
+            [f"re-run {', '.join(d['evaluated_by'])} from evaluate"] if d.get("evaluated_by") else [])
         lines.append(f"data changed: DataSource/{d['source']} ({d['path']}; "
-                     f"{(d['before_blob'] or 'none')[:12]} -> {(d['after_blob'] or 'none')[:12]}): re-run "
-                     f"{', '.join(d['models'])} from ingest [risky] {d.get('rule', 'P207')}")
+                     f"{(d['before_blob'] or 'none')[:12]} -> {(d['after_blob'] or 'none')[:12]}): "
+                     f"{'; '.join(reruns)} [risky] {d.get('rule', 'P207')}")
     for v in plan.get("lock_changes", []):
         lines.append(f"{v['action']}: {v['model']} {v['from'] or 'none'} -> {v['to'] or 'none'}"
                      f"{_metric_pair(v)}; deploys {', '.join(v['deployments']) or 'nothing'} "
@@ -212,7 +215,8 @@ def to_markdown(plan: dict, limit: int = MAX_MARKDOWN) -> str:
         for m in plan["metrics"]:
             for r in m["metrics"]:
                 delta = "" if r["delta"] is None else f"{r['delta']:+.4f}"
-                body.append(f"| {_md(m['model'])} | {_md(r['metric'])} | {_num(r['baseline'])} | "
+                metric = r["metric"] + (f" [{r['window']}]" if r.get("window") else "")
+                body.append(f"| {_md(m['model'])} | {_md(metric)} | {_num(r['baseline'])} | "
                             f"{_num(r['candidate'])} | {delta} |")
         body.append("")
     if plan["waivers"]:

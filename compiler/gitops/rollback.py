@@ -53,6 +53,14 @@ def rollback(root: Path, args) -> tuple[str, int]:
         if not target.is_file() or target.read_text(encoding="utf-8") != text:
             write_atomic(target, text)
             lines.append(f"wrote {path}")
+    if version and head_graph.project.get("tracking") == "mlflow" and head_graph.model(args.model) is not None:
+        from compiler.execute.failure import RunError
+        from compiler.execute.tracking import follow_rollback
+
+        try:  # the registry's environment aliases follow the lock back
+            lines.append(follow_rollback(root, head_graph.model(args.model), version))
+        except RunError as exc:
+            lines.append(f"mlflow: aliases not moved: {exc.message}" + (f" ({exc.hint})" if exc.hint else ""))
     served = f" (version {version} from charter.lock at {args.to})" if version else ""
     lines.append(f"rolled back the deployment of {args.model} to {args.to} ({sha[:12]}){served}; "
                  "review and commit the result")

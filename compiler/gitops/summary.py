@@ -29,6 +29,9 @@ def summarize(snap) -> dict:
             "steps": [[s.name, s.hash, [n.split("/", 1)[1] for n in s.needs]] for s in m.steps],
             "plan_steps": plan_steps(m.steps),
             "data": _data(m.step("ingest").params),
+            # the DataSources its evaluation windows score: their new data re-runs evaluate onwards
+            "window_data": [_data(w["source"]) for w in m.step("evaluate").params.get("windows", [])
+                            if isinstance(w.get("source"), dict)],
             "approvals": {f"{r['name']}/{e['name']}": e.get("approval", "none") for r in m.rollouts
                           for e in r["environments"]},
             "rollouts": content_hash(json.loads(json.dumps(m.rollouts))),
@@ -43,6 +46,9 @@ def summarize(snap) -> dict:
                 for r in m.rollouts for e in r["environments"]},
         }
         doc["used_by"].setdefault(m.step("ingest").params["source"], []).append(m.name)
+        for w in doc["models"][m.name]["window_data"]:
+            if m.name not in doc["used_by"].setdefault(w["source"], []):
+                doc["used_by"][w["source"]].append(m.name)
         for g in m.step("gate").params["gates"]:
             if m.name not in doc["used_by"].setdefault(g["metric_set"], []):
                 doc["used_by"][g["metric_set"]].append(m.name)
@@ -71,7 +77,7 @@ def _data(params: dict) -> dict:
 
 # Lists in step params whose order has no meaning: a reordered gate list re-runs nothing.
 # Prepare steps, guardrails (first match wins) and canary steps keep their order.
-UNORDERED = frozenset({"gates", "gate_list", "rules", "slices", "metrics", "business"})
+UNORDERED = frozenset({"gates", "gate_list", "rules", "slices", "metrics", "business", "windows"})
 
 
 def _canonical(value, key: str | None = None):

@@ -134,6 +134,9 @@ def _steps(name: str, params: dict[str, dict], template) -> tuple[Step, ...]:
         # Limits and an engine's resources decide whether and how fast a step runs, never what it
         # computes: they stay out of the hash.
         hashed = {k: v for k, v in params[step].items() if k not in ("limits", "engine_settings")}
+        if "windows" in hashed:  # a window's source limits, like ingest's
+            hashed["windows"] = [{**w, "source": {k: v for k, v in w["source"].items() if k != "limits"}}
+                                 if isinstance(w.get("source"), dict) else w for w in hashed["windows"]]
         digest = content_hash({"step": step, "params": hashed, "needs": upstream})
         steps[step] = Step(f"{name}/{step}", name, step, tuple(f"{name}/{n}" for n in needs), inputs, outputs,
                            params[step], digest)
@@ -224,7 +227,7 @@ def _pipeline(specset: SpecSet, model: Spec, owners: dict, limits: DataLimits, p
                   "temporal": [c for c in feats if columns[c] in TEMPORAL],
                   "categorical": [c for c in feats if columns[c] in ("string", "category")],
                   "preprocessing": _dump(body.preprocessing), "estimator": _dump(body.estimator)},
-        "evaluate": _evaluate(body, metricsets, feats, columns),
+        "evaluate": _evaluate(body, metricsets, feats, columns, _windows(specset, body, limits)),
         "gate": {"gates": _gates(metricsets), "business": [
             {"name": b.name, "min": b.min, "max": b.max} for ms in metricsets for b in ms.model.spec.business],
             **_gate_waivers([model, *metricsets])},
@@ -261,6 +264,8 @@ def _gates(metricsets: list[Spec]) -> list[dict]:
     for ms in metricsets:
         for g, gid in zip(ms.model.spec.gates, gate_ids(ms.name, ms.model.spec.gates), strict=True):
             d = _dump(g)
+            if d.get("window") is None:  # only when set: gates without one keep their hashes
+                d.pop("window", None)
             d["metric_set"] = ms.name
             d["higher_is_better"] = METRICS[g.metric][1]
             d["id"] = gid
@@ -279,14 +284,32 @@ def _gate_waivers(specs: list[Spec]) -> dict:
     return {"waivers": found} if found else {}
 
 
-def _evaluate(body, metricsets: list[Spec], feats: list[str], columns: dict[str, str]) -> dict:
+def _windows(specset: SpecSet, body, limits: DataLimits) -> list[dict]:
+    """The model's evaluation windows; a `source` window carries its reader's params, as ingest's."""
+    out = []
+    for w in body.windows:
+        d = {k: v for k, v in _dump(w).items() if v is not None}
+        if w.last is None:
+            d.pop("relative_to", None)
+        if w.source is not None:
+            source = specset.get("DataSource", w.source)
+            assert source is not None  # references are validated (X301) before the IR is built
+            d["source"] = _ingest(source, limits)
+        out.append(d)
+    return out
+
+
+def _evaluate(body, metricsets: list[Spec], feats: list[str], columns: dict[str, str],
+              windows: list[dict]) -> dict:
     metrics = sorted({m for ms in metricsets
                       for m in (*ms.model.spec.metrics, *(g.metric for g in ms.model.spec.gates))})
     monitoring = next((ms.model.spec.monitoring for ms in metricsets if ms.model.spec.monitoring), None)
     drift_features = (monitoring.drift.features if monitoring and monitoring.drift.features else feats)
     # `positive_label` only when given, so models without one keep their step hashes.
     positive = {"positive_label": body.positive_label} if body.positive_label is not None else {}
+    # `windows` only when declared, so models without them keep their step hashes.
     return {"task": body.task, "target": body.data.target, "metrics": metrics, **positive,
+            **({"windows": windows} if windows else {}),
             "slices": [_dump(s) for s in body.slices], "guardrails": [_dump(g) for g in body.guardrails],
             "business": [{"name": b.name, "expression": b.expression}
                          for ms in metricsets for b in ms.model.spec.business],

@@ -77,17 +77,22 @@ def _raci(owners: dict) -> list[str]:
 
 
 def _gates(model) -> list[str]:
+    windowed = any(g.get("window") for g in model.step("gate").params["gates"])
     lines = ["| gate | metric | slice | threshold |", "| --- | --- | --- | --- |"]
+    if windowed:  # a column only where a gate reads a window: pages of other models stay as they were
+        lines = ["| gate | metric | window | slice | threshold |", "| --- | --- | --- | --- | --- |"]
     for g in model.step("gate").params["gates"]:
         parts = ([f">= {g['min']}"] if g.get("min") is not None else []) + (
             [f"<= {g['max']}"] if g.get("max") is not None else []) + (
             [f"drop <= {g['max_drop']} vs {g['versus']}"] if g.get("max_drop") is not None else [])
-        lines.append(f"| {md(g['id'])} | {md(g['metric'])} | {md(g.get('slice') or 'all rows')} | "
+        window = f"{md(g.get('window') or 'test set')} | " if windowed else ""
+        lines.append(f"| {md(g['id'])} | {md(g['metric'])} | {window}{md(g.get('slice') or 'all rows')} | "
                      f"{' and '.join(parts)} |")
     for b in model.step("gate").params["business"]:
         parts = ([f">= {b['min']}"] if b.get("min") is not None else []) + (
             [f"<= {b['max']}"] if b.get("max") is not None else [])
-        lines.append(f"| business:{md(b['name'])} | business | all rows | {' and '.join(parts) or '-'} |")
+        lines.append(f"| business:{md(b['name'])} | business | {'test set | ' if windowed else ''}all rows | "
+                     f"{' and '.join(parts) or '-'} |")
     return lines
 
 
@@ -101,6 +106,10 @@ def model_page(model) -> str:
     if evaluate["slices"]:
         out += ["", "## Slices", "", "| slice | rows where |", "| --- | --- |"]
         out += [f"| {md(s['name'])} | {code(s['where'])} |" for s in evaluate["slices"]]
+    if evaluate.get("windows"):
+        out += ["", "## Evaluation windows", "", "| window | rows | slices |", "| --- | --- | --- |"]
+        out += [f"| {md(w['name'])} | {_window_rows(w)} | {'yes' if w.get('slices', True) else 'no'} |"
+                for w in evaluate["windows"]]
     if evaluate["guardrails"]:
         out += ["", "## Guardrails", "", "| guardrail | when | predict |", "| --- | --- | --- |"]
         out += [f"| {md(g['name'])} | {code(g['when'])} | {md(g['predict'])} |" for g in evaluate["guardrails"]]
@@ -120,6 +129,15 @@ def model_page(model) -> str:
                 detail += f", analysis by {code(strategy['analysis']['gates'])}"
             out.append(f"| {md(env['name'])} | {detail} | {md(', '.join(env['approvers'])) or '-'} |")
     return _header(model.sources) + "\n".join(out) + "\n"
+
+
+def _window_rows(w: dict) -> str:
+    source = w["source"]["source"] if isinstance(w.get("source"), dict) else None
+    where = f"DataSource {code(source)}" if source else "held-out test rows"
+    if not w.get("last"):
+        return where
+    end = "the newest row" if w.get("relative_to", "newest") == "newest" else "the end of the run's UTC day"
+    return f"{where} with {code(w['column'])} in the {w['last']} before {end}"
 
 
 def model_path(out: str, model: str) -> str:

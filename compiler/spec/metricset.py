@@ -46,6 +46,8 @@ class Gate(Strict):
 
     metric: str = Field(description="A metric valid for the model's task.")
     slice: Name | None = Field(None, description="Evaluate on this slice of the model instead of all rows.")
+    window: Name | None = Field(None, description="Evaluate on this evaluation window of the model (its `windows`) "
+                                                  "instead of the test set.")
     min: Finite | None = None
     max: Finite | None = None
     max_drop: Finite | None = Field(None, ge=0, description="Largest allowed regression against `versus`.")
@@ -114,7 +116,7 @@ class MetricSet(Document):
 
 
 def gate_ids(metric_set: str, gates: list[Gate]) -> list[str]:
-    """The id of each gate: its `id`, else `METRICSET:METRIC[@SLICE][:drop]`, numbered `#2`... when repeated.
+    """The id of each gate: its `id`, else `METRICSET:METRIC[@SLICE][[WINDOW]][:drop]`, numbered `#2`... when repeated.
 
     `charter run` reports gates by these ids and waivers name them.
     """
@@ -124,7 +126,7 @@ def gate_ids(metric_set: str, gates: list[Gate]) -> list[str]:
         if g.id:
             ids.append(g.id)
             continue
-        base = (f"{metric_set}:{g.metric}" + (f"@{g.slice}" if g.slice else "")
+        base = (f"{metric_set}:{g.metric}" + (f"@{g.slice}" if g.slice else "") + (f"[{g.window}]" if g.window else "")
                 + (":drop" if g.max_drop is not None else ""))
         seen[base] = seen.get(base, 0) + 1
         ids.append(base if seen[base] == 1 else f"{base}#{seen[base]}")

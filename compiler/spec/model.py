@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from compiler.spec.base import Column, Document, Name, Strict
+from compiler.spec.base import Column, Document, Duration, Name, Strict
 from compiler.spec.compute import Compute
 
 Task = Literal["binary_classification", "multiclass_classification", "regression"]
@@ -82,6 +82,36 @@ class Slice(Strict):
     where: str = Field(min_length=1, max_length=2000)
 
 
+class Window(Strict):
+    """A named evaluation set besides the split's test set, scored by the same predictor.
+
+    `last` keeps the held-out rows whose `column` falls in a rolling window ending at the
+    newest row (`relative_to: newest`) or at the end of the run's UTC day (`relative_to: run`);
+    `source` scores another DataSource, refreshed on its own, as a whole or through `last`.
+    """
+
+    name: Name
+    last: Duration | None = Field(None, description="Length of the rolling window, e.g. `30d`: rows with "
+                                                     "`column` in (end - last, end].")
+    column: Column | None = Field(None, description="Date or timestamp column the window is measured on.")
+    relative_to: Literal["newest", "run"] = Field(
+        "newest", description="Where the window ends: the newest row of the data (`newest`) or the end of the "
+                              "run's UTC day (`run`).")
+    source: Name | None = Field(None, description="A DataSource scored as this set instead of the held-out rows "
+                                                  "(prepared with the model's suite, training-only steps skipped).")
+    slices: bool = Field(True, description="Evaluate the model's slices within this set too.")
+
+    @model_validator(mode="after")
+    def _kind(self) -> Window:
+        if self.last is None and self.source is None:
+            raise PydanticCustomError("charter_option", "a window needs `last` (with `column`) or `source`")
+        if (self.last is None) != (self.column is None):
+            raise PydanticCustomError("charter_option", "`last` and `column` go together")
+        if self.last is None and "relative_to" in self.model_fields_set:
+            raise PydanticCustomError("charter_option", "`relative_to` applies only to a `last` window")
+        return self
+
+
 class Guardrail(Strict):
     """A business rule that overrides the model: rows matching `when` get `predict`."""
 
@@ -129,6 +159,9 @@ class ModelSpec(Strict):
     preprocessing: Preprocessing = Field(default_factory=Preprocessing)
     estimator: Estimator
     slices: list[Slice] = Field(default_factory=list, description="Subsets evaluated separately.")
+    windows: list[Window] = Field(
+        default_factory=list, description="Named evaluation sets besides the test set: a rolling time window or "
+                                          "another DataSource; gates name them with `window` (docs/runtime.md).")
     guardrails: list[Guardrail] = Field(default_factory=list, description="Rules applied after prediction.")
     positive_label: str | int | bool | None = Field(
         None, description="The positive class of a binary model (default: `true` for a boolean target, `1` for 0/1 "

@@ -22,6 +22,7 @@ RULES: tuple[str, ...] = (
     "limits",
     "compute",
     "metrics",
+    "windows",
     "retrain",
     "rollout",
     "serving",

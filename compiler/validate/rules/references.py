@@ -57,6 +57,10 @@ def references(ctx: Context) -> Iterator[tuple]:
                 value = _get(spec.model, pattern)
                 if value is not None:
                     yield spec, pattern, value, target
+    for spec in ctx.specset.of_kind("Model"):
+        for i, window in enumerate(spec.model.spec.windows):
+            if window.source is not None:
+                yield spec, f"/spec/windows/{i}/source", window.source, "DataSource"
     for spec in ctx.specset.of_kind("RolloutPolicy"):
         for i, env in enumerate(spec.model.spec.environments):
             if env.strategy.analysis is not None:

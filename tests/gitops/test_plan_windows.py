@@ -1,0 +1,63 @@
+"""`charter plan` and evaluation windows: what a changed window re-runs, and the metrics per window."""
+
+from __future__ import annotations
+
+import json
+
+from compiler.gitops.report import to_markdown, to_text
+from tests.gitops.conftest import commit, edit, git, plan_json
+
+MODEL = "specs/delivery/model.yaml"
+
+
+def test_a_changed_window_re_runs_evaluate_and_gate_never_train(repo, capsys):
+    edit(repo, MODEL, "last: 14d,", "last: 7d,")
+    commit(repo, "a shorter window")
+    _, plan = plan_json(repo, capsys, "--base", "main")
+    assert plan["impact"]["delivery-time"]["rerun"] == ["evaluate", "gate", "package"]
+    assert "churn" not in plan["impact"]
+
+
+def test_a_window_source_s_new_data_re_runs_evaluate_onwards(repo, capsys):
+    rows = (repo / "specs/data/deliveries.csv").read_text().splitlines()
+    (repo / "specs/data/recent.csv").write_text("\n".join(rows[:41]) + "\n")
+    source = (repo / "specs/delivery/data.yaml").read_text().split("---")[0]
+    (repo / "specs/delivery/recent.yaml").write_text(
+        source.replace("name: deliveries\n", "name: recent-deliveries\n").replace("deliveries.csv", "recent.csv"))
+    edit(repo, MODEL, "relative_to: newest}\n",
+         "relative_to: newest}\n    - {name: recent, source: recent-deliveries}\n")
+    edit(repo, MODEL, "covers: [deliveries,", "covers: [recent-deliveries, deliveries,")
+    git(repo, "checkout", "-q", "main")
+    commit_all = commit(repo, "a window on another source")
+    git(repo, "checkout", "-q", "-B", "feature", commit_all)
+    (repo / "specs/data/recent.csv").write_text("\n".join(rows[:1] + rows[41:81]) + "\n")
+    commit(repo, "new labelled orders")
+    _, plan = plan_json(repo, capsys, "--base", "main")
+    assert plan["impact"]["delivery-time"]["rerun"] == ["evaluate", "gate", "package"]
+    [change] = plan["data_changes"]
+    assert change["source"] == "recent-deliveries" and change["models"] == []
+    assert change["evaluated_by"] == ["delivery-time"]
+    assert "re-run delivery-time from evaluate" in to_text(plan)
+
+
+def test_the_plan_shows_metrics_per_window(repo, capsys):
+    import shutil
+
+    from tests.conftest import REPO
+
+    git(repo, "checkout", "-q", "main")
+    shutil.copy(REPO / "charter.lock", repo / "charter.lock")  # the base's lock: the baseline
+    git(repo, "checkout", "-q", "-B", "feature", commit(repo, "the example's lock"))
+    lock = json.loads((repo / "charter.lock").read_text())["models"]["delivery-time"]["metrics"]
+    candidate = json.loads(json.dumps(lock))
+    candidate["windows"]["last-14d"]["metrics"]["mae"] += 0.5
+    last = repo / ".charter/artifacts/runs/delivery-time/last.json"
+    last.parent.mkdir(parents=True)
+    last.write_text(json.dumps(candidate))
+    _, plan = plan_json(repo, capsys, "--base", "main")
+    [rows] = [m["metrics"] for m in plan["metrics"] if m["model"] == "delivery-time"]
+    windowed = [r for r in rows if r.get("window") == "last-14d"]
+    assert {r["metric"] for r in windowed} == {"mae", "rmse", "r2"}
+    mae = next(r for r in windowed if r["metric"] == "mae")
+    assert abs(mae["delta"] - 0.5) < 1e-9
+    assert "mae [last-14d]:" in to_text(plan) and "| mae \\[last-14d\\] |" in to_markdown(plan)
