@@ -216,7 +216,7 @@ def _log_dataset(mlflow, pipeline, frame) -> None:
 
 def _log_model(mlflow, model, train: dict, frame, train_dir: Path):
     """The model, in skops as Charter's own package, with a signature and an input example of its frame."""
-    import mlflow.sklearn
+    from mlflow import sklearn as mlflow_sklearn
     from mlflow.models import infer_signature
 
     from compiler.execute.package import trusted_types
@@ -228,7 +228,7 @@ def _log_model(mlflow, model, train: dict, frame, train_dir: Path):
     example = X.head(5)
     signature = infer_signature(X, model.predict(example))
     # Same trust policy as Charter's package: scikit-learn's, numpy's and scipy's types only.
-    return mlflow.sklearn.log_model(model, name="model", serialization_format="skops",
+    return mlflow_sklearn.log_model(model, name="model", serialization_format="skops",
                                     skops_trusted_types=trusted_types(train_dir / "model.skops"),
                                     signature=signature, input_example=example)
 
