@@ -274,6 +274,11 @@ def render_model(project: dict, model, out: str) -> dict[str, str]:
     return {model_path(out, model.name): model_file(project, model, _operator(project))}
 
 
+# What render_shared reads of the graph besides the project: the render memo keys it by just that.
+SHARED_READS = ("checks",)
+
+
 def render_shared(graph, out: str) -> dict[str, str]:
+    """The data checks' file: reads the graph's checks and project settings only (SHARED_READS)."""
     operator = _operator(graph.project)
     return {f"{out}/{FOLDER}/{CHECKS}": checks_file(graph, operator)} if graph.checks else {}

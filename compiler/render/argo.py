@@ -244,7 +244,12 @@ def render_model(project: dict, model, out: str) -> dict[str, str]:
     return {model_path(out, model.name): header(model.sources) + dump_yaml(*docs)}
 
 
+# What render_shared reads of the graph besides the project: the render memo keys it by just that.
+SHARED_READS = ("checks",)
+
+
 def render_shared(graph, out: str) -> dict[str, str]:
+    """The data checks' file: reads the graph's checks and project settings only (SHARED_READS)."""
     if not graph.checks:
         return {}
     sources = sorted({s for c in graph.checks for s in c.sources})

@@ -71,7 +71,12 @@ def render_model(project: dict, model, out: str) -> dict[str, str]:
                                            tasks, img, env)}
 
 
+# What render_shared reads of the graph besides the project: the render memo keys it by just that.
+SHARED_READS = ("checks",)
+
+
 def render_shared(graph, out: str) -> dict[str, str]:
+    """The data checks' file: reads the graph's checks and project settings only (SHARED_READS)."""
     if not graph.checks:
         return {}
     img, env = _container(graph.project)

@@ -27,6 +27,7 @@ import functools
 import hashlib
 import importlib
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import orjson
@@ -165,7 +166,13 @@ class RenderMemo:
         for model in graph.models:
             key = _key(base, name, self._model_key(model), versions.get(model.name) or "")
             files.update(self._get(key, one(model)))
-        files.update(self._get(_key(whole, name, "shared"), lambda: module.render_shared(graph, out)))
+        if getattr(module, "SHARED_READS", None) == ("checks",):  # given nothing else, keyed by nothing else
+            view = replace(graph, project={k: v for k, v in graph.project.items() if k != "versions"}, models=(),
+                           files={})
+            key = _key(base, name, "shared-checks", _json([c.to_dict() for c in graph.checks]))
+            files.update(self._get(key, lambda: module.render_shared(view, out)))
+        else:
+            files.update(self._get(_key(whole, name, "shared"), lambda: module.render_shared(graph, out)))
         return dict(sorted(files.items()))
 
     def _model_key(self, model) -> str:

@@ -44,6 +44,15 @@ def test_memo_renders_what_a_full_render_renders(example_repo: Path) -> None:
     assert _texts(render_graph(edited, ALL, "generated", moved, again)) == render_graph(edited, ALL, "generated",
                                                                                         moved).files
     assert 0 < again.rendered
+    again.save(example_repo)
+
+    # a data check edited: the checks' files (keyed by the checks alone) are rendered again
+    check = edited.checks[0]
+    checked = dataclasses.replace(edited, checks=(dataclasses.replace(check, description="Checked."),
+                                                  *edited.checks[1:]))
+    last = RenderMemo.load(example_repo)
+    assert _texts(render_graph(checked, ALL, "generated", moved, last)) == render_graph(checked, ALL, "generated",
+                                                                                        moved).files
 
 
 def test_a_model_sees_only_its_own_version() -> None:
