@@ -586,11 +586,11 @@ def _check_data(args: argparse.Namespace) -> int:
         names = sorted({c.step("ingest").params["source"] for c in graph.checks} | {c.name for c in graph.checks})
         raise UsageError(f"no DataSource or ValidationSuite named `{args.source}`"
                          + (f"; defined: {', '.join(names)}" if names else ""))
-    return _execute(args, check.name, graph=(root, graph))
+    return _execute(args, check.name, graph=(root, graph), check=check)
 
 
 def _execute(args: argparse.Namespace, model: str, *, only: str | None = None, until: str | None = None,
-             graph=None) -> int:
+             graph=None, check=None) -> int:
     import json
 
     from compiler.execute.failure import RunError
@@ -621,7 +621,10 @@ def _execute(args: argparse.Namespace, model: str, *, only: str | None = None, u
     except RunError as exc:
         raise UsageError(str(exc)) from None
     if not text:
-        print(json.dumps(result.to_dict(), indent=2, sort_keys=True))
+        from compiler.execute.report import check_document
+
+        doc = check_document(result, check) if check is not None else result.to_dict()
+        print(json.dumps(doc, indent=2, sort_keys=True))
         return result.exit_code
     if result.failed:
         print(f"\nerror: {result.failed}")

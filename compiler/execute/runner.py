@@ -74,11 +74,15 @@ class RunResult:
     report: str = ""  # rule or gate table of a failure
     exit_code: int = 0
     import_seconds: float = 0.0  # loading libraries, once per run; not in any step's seconds
+    data: dict | None = None  # the data report of the validate step (compiler.execute.report), once it ran
 
     def to_dict(self) -> dict:
-        return {"model": self.model, "promoted": self.promoted, "failed": self.failed, "exit_code": self.exit_code,
-                "import_seconds": round(self.import_seconds, 3),
-                "steps": [o.__dict__ for o in self.outcomes]}  # fmt: skip
+        out: dict[str, object] = {"model": self.model, "promoted": self.promoted, "failed": self.failed,
+                                  "exit_code": self.exit_code, "import_seconds": round(self.import_seconds, 3),
+                                  "steps": [o.__dict__ for o in self.outcomes]}
+        if self.data is not None:
+            out["data_check"] = self.data
+        return out
 
 
 class Runner:
@@ -285,7 +289,15 @@ class Runner:
         return message.replace(f"`{self.root}/", "`")
 
     def _after(self, pipeline: ModelPipeline, step: Step, key: str, result: RunResult) -> str:
-        """Whether the package step ran or was reused, its version is promoted (idempotent)."""
+        """Whether the package step ran or was reused, its version is promoted (idempotent).
+
+        A reused validate step gives the run its stored data report.
+        """
+        if step.name == "validate" and result.data is None:
+            from compiler.execute.report import stored_report
+
+            result.data = stored_report(read_json(self.store.step_dir(key) / "data_report.json"),
+                                        step.params.get("engine") or "polars")
         return self._promote(pipeline, key, result) if step.name == "package" else ""
 
     def _promote(self, pipeline: ModelPipeline, key: str, result: RunResult) -> str:

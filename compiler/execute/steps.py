@@ -62,6 +62,7 @@ def _keep(runner, out: Path | None, name: str, df: pl.DataFrame) -> None:
 
 
 def run_validate(runner, pipeline, step, inputs, out: Path) -> str:
+    from compiler.execute.report import data_report
     from compiler.execute.rules import check_rules
 
     now = runner.now or datetime.now(UTC)
@@ -74,20 +75,14 @@ def run_validate(runner, pipeline, step, inputs, out: Path) -> str:
     else:
         df = _table(runner, inputs, "prepared")
         results, rows = check_rules(df, step.params["rules"], now=now), df.height
-    report = [r.__dict__ if hasattr(r, "__dict__") else _asdict(r) for r in results]
+    report = runner.result.data = data_report(results, rows, _in_engine(pipeline) or "polars")
     errors = [r for r in results if not r.passed and r.severity == "error"]
     warnings = [r for r in results if not r.passed and r.severity != "error"]
     if errors:
         raise StepFailed(f"{len(errors)} data rule(s) failed", rules_table(results))
-    write_json(out / "data_report.json", {"rows": rows, "rules": report})
+    write_json(out / "data_report.json", report)
     passed = sum(r.passed for r in results)
     return f"{passed}/{len(results)} rules passed" + (f", {len(warnings)} warning(s)" if warnings else "")
-
-
-def _asdict(result) -> dict:
-    from dataclasses import asdict
-
-    return asdict(result)
 
 
 def rules_table(results) -> str:

@@ -83,10 +83,12 @@ def test_duckdb_and_polars_report_the_same(events_repo):
     spec.write_text(SPECS.replace("  engine: duckdb\n", "  engine: polars\n"))
     polars = run_charter("check-data", "events-quality", "--store", ".charter/polars", cwd=events_repo)
     assert polars.returncode == 0, polars.stdout + polars.stderr
-    assert _report(events_repo, ".charter/duck") == _report(events_repo, ".charter/polars")
+    duck_report, polars_report = _report(events_repo, ".charter/duck"), _report(events_repo, ".charter/polars")
+    assert (duck_report.pop("engine"), polars_report.pop("engine")) == ("duckdb", "polars")
+    assert duck_report == polars_report
     warned = [r for r in _report(events_repo, ".charter/duck")["rules"] if not r["passed"]]
-    assert [r["rule"] for r in warned] == ["not_null", "between", "expression"]
-    assert all(r["sample"] for r in warned)
+    assert [r["type"] for r in warned] == ["not_null", "between", "expression"]
+    assert all(r["sample_rows"] for r in warned)
 
 
 def test_a_failing_rule_stops_the_check_with_its_sample_rows(events_repo):
@@ -110,3 +112,44 @@ def test_bad_data_and_unsupported_specs_get_messages_not_tracebacks(events_repo)
     result = run_charter("validate", "--format", "short", cwd=events_repo)
     assert result.returncode == 1
     assert "S235" in result.stdout and "cannot run the prepare step `standardize`" in result.stdout
+
+
+def _json(repo, *args) -> dict:
+    result = run_charter("check-data", "events-quality", "--format", "json", *args, cwd=repo)
+    assert "Traceback" not in result.stderr, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["exit_code"] == result.returncode
+    return doc
+
+
+def test_json_results_are_the_same_on_both_engines_apart_from_the_engine(events_repo):
+    spec = events_repo / "specs/events.yaml"
+    spec.write_text(SPECS.replace("{rule: not_null, columns: [user], severity: warn}",
+                                  "{rule: not_null, columns: [user]}"))  # an error rule fails: exit 1
+    duck = _json(events_repo, "--store", ".charter/duck")
+    spec.write_text(spec.read_text().replace("  engine: duckdb\n", "  engine: polars\n"))
+    polars = _json(events_repo, "--store", ".charter/polars")
+    assert (duck.pop("engine"), polars.pop("engine")) == ("duckdb", "polars")
+    assert duck.pop("steps") and polars.pop("steps")  # timings and run keys differ by nature
+    assert duck == polars
+    assert duck["format_version"] == 1 and duck["exit_code"] == 1 and duck["passed"] is False
+    by_type = {r["type"]: r for r in duck["rules"]}
+    assert set(by_type) == {"not_null", "between", "expression", "not_in_future", "row_count"}
+    nulls = by_type["not_null"]
+    assert (nulls["kind"], nulls["severity"], nulls["passed"], nulls["rows_checked"]) == ("row", "error", False,
+                                                                                          duck["rows"])
+    assert nulls["failing"] == 14 and nulls["sample_rows"][:2] == [1, 37]
+    count = by_type["row_count"]
+    assert (count["kind"], count["failing"], count["observed"], count["sample_rows"]) == ("table", None,
+                                                                                          duck["rows"], [])
+
+
+def test_json_of_a_reused_check_and_of_a_check_stopped_by_ingest(events_repo):
+    first, again = _json(events_repo), _json(events_repo)
+    assert [s["status"] for s in again["steps"]] == ["cached"] * 3
+    assert {k: v for k, v in first.items() if k != "steps"} == {k: v for k, v in again.items() if k != "steps"}
+    pl.DataFrame({"event_id": ["x"], "user": ["a"], "amount": [1.0], "at": ["2024-01-01"], "unused": [""]}
+                 ).write_parquet(events_repo / "data/events.parquet")
+    stopped = _json(events_repo)
+    assert (stopped["exit_code"], stopped["rules"], stopped["rows"], stopped["passed"]) == (1, [], None, False)
+    assert "not integers" in stopped["failed"]
