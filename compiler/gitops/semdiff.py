@@ -142,6 +142,8 @@ def diff_values(before: Any, after: Any, keys: tuple = ()) -> list[FieldChange]:
 
 
 def _scalar_key(v: Any) -> str:
+    if isinstance(v, float) and v == 0.0:
+        v = 0.0  # -0.0 is 0.0, as `_same` says
     return f"{type(v).__name__}:{v!r}"
 
 

@@ -45,8 +45,10 @@ def _canon(v):
         if all(isinstance(x, dict) and "name" in x for x in v) and len({x["name"] for x in v}) == len(v):
             return ("keyed", sorted(json.dumps(x, sort_keys=True, default=repr) for x in items))
         if all(not isinstance(x, (dict, list)) for x in v):
-            return ("set", sorted(f"{type(x).__name__}:{x!r}" for x in v))
+            return ("set", sorted(f"{type(x).__name__}:{x!r}" for x in items))
         return items
+    if isinstance(v, float) and v == 0.0:
+        return ("float", 0.0)  # -0.0 and 0.0 are one value in a spec, as the diff says
     return (type(v).__name__, v)
 
 
@@ -82,3 +84,9 @@ def test_resources_rename_move_create_delete():
     got = {c.address: (c.action, c.previous_name, c.previous_file) for c in diff_resources(before, after)}
     assert got == {"Model/b": ("rename", "a", "x.yaml"), "Model/new": ("create", None, None),
                    "Model/gone": ("delete", None, "x.yaml"), "DataSource/d": ("move", None, "x.yaml")}
+
+
+def test_negative_zero_is_zero():
+    # a YAML `-0.0` is the same threshold as `0.0`: no change, in a list or alone
+    assert diff_values([0.0, 0.0], [0.0, -0.0]) == []
+    assert diff_values({"min": 0.0}, {"min": -0.0}) == []
