@@ -181,6 +181,20 @@ def _parser() -> argparse.ArgumentParser:
     rb.add_argument("--to", required=True, help="the ref whose specs and lock entry to restore")
     rb.add_argument("--root", type=Path, default=None, help="repository root (default: found from the cwd)")
 
+    fb = sub.add_parser("fallback", help="roll a model back to its last good version when a monitor report "
+                                         "says its gates failed",
+                        description="Reads a report of `charter monitor MODEL --report FILE`. When the served "
+                                    "version failed its gates, rolls back to the newest earlier version of "
+                                    "charter.lock's history that the artifact store holds and that has not failed "
+                                    "a monitor itself, as `charter rollback` does, and records the failure in the "
+                                    "store. Otherwise changes nothing (docs/delivery.md).")
+    fb.add_argument("model", help="name of the Model")
+    fb.add_argument("--report", required=True, help="the monitor's JSON report")
+    fb.add_argument("--description", default=None,
+                    help="also write the rollback's pull request description (Markdown) to this file")
+    fb.add_argument("--store", default=None, help=STORE_HELP)
+    fb.add_argument("--root", type=Path, default=None, help="repository root (default: found from the cwd)")
+
     st = sub.add_parser("status", help="specs not compiled, generated files stale, pipelines to re-run")
     st.add_argument("--format", default="text", choices=("text", "json"), help="output format")
     st.add_argument("--root", type=Path, default=None, help="repository root (default: found from the cwd)")
@@ -204,7 +218,7 @@ def _parser() -> argparse.ArgumentParser:
 
 # For these, exit 2 means "changes" (plan) or "something to do" (status): their usage and
 # internal errors exit 1 instead, argparse's included.
-GITOPS_COMMANDS = ("plan", "diff", "history", "changelog", "rollback", "status")
+GITOPS_COMMANDS = ("plan", "diff", "history", "changelog", "rollback", "fallback", "status")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -726,7 +740,7 @@ def _maturity(args: argparse.Namespace) -> int:
 
 
 def _gitops(args: argparse.Namespace) -> int:
-    """plan, diff, history, changelog, rollback, status: git problems are errors (exit 1).
+    """plan, diff, history, changelog, rollback, fallback, status: git problems are errors (exit 1).
 
     Not exit 2, since plan's exit 2 means "changes".
     """
@@ -748,6 +762,7 @@ def _gitops(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"plan": _gitops, "diff": _gitops, "history": _gitops, "changelog": _gitops, "rollback": _gitops,
+            "fallback": _gitops,
             "status": _gitops, "maturity": _maturity,
             "monitor": _monitor, "serve": _serve, "check-data": _check_data, "run": _run, "compile": _compile,
             "validate": _validate, "schema": _schema, "explain": _explain, "init": _init}

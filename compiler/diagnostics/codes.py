@@ -95,6 +95,8 @@ _TABLE = [
     Code("X314", "window-never-holds-rows", _E,
          "an evaluation window can never hold rows: not a time column, or a source without the model's columns"),
     Code("X315", "unknown-window", _E, "a gate names an evaluation window its model does not declare"),
+    Code("X316", "fallback-without-monitoring", _W,
+         "a RolloutPolicy falls back on failing gates, but nothing checks its model's gates on a schedule"),
 ]
 
 CODES: dict[str, Code] = {c.code: c for c in _TABLE}

@@ -91,6 +91,10 @@ class Store:
         folder = self.base / "models" / model / version
         return folder if (folder / DONE).is_file() else None
 
+    def has_model(self, model: str, version: str) -> bool:
+        """Whether the store holds the promoted package of `model` at `version` (nothing is downloaded)."""
+        return (self.base / "models" / model / version / DONE).is_file()
+
     # -- plain files (the prediction log): relative '/'-separated paths under the store's root --
     def put(self, rel: str, data: bytes) -> None:
         """Write one file whole (a reader never sees part of it)."""
@@ -208,6 +212,9 @@ class RemoteStore(Store):
             return None
         self._download(remote, self.base / "models" / model / version)
         return super().model_dir(model, version)
+
+    def has_model(self, model: str, version: str) -> bool:
+        return super().has_model(model, version) or self.fs.exists(self._remote("models", model, version, DONE))
 
     def put(self, rel: str, data: bytes) -> None:
         self.fs.pipe_file(self._remote(rel), data)  # one object, written whole

@@ -1,4 +1,4 @@
-"""The git-aware commands: plan, diff, history, changelog, rollback, status.
+"""The git-aware commands: plan, diff, history, changelog, rollback, fallback, status.
 
 Each takes the Charter root and the parsed arguments and returns (text, exit code); git
 problems raise `GitError` (with a hint), other user errors `CommandError`. Text is returned
@@ -11,6 +11,7 @@ import functools
 from collections.abc import Callable
 from pathlib import Path
 
+from compiler.gitops.fallback import fallback as _fallback
 from compiler.gitops.git import WORKTREE, Git, GitError
 from compiler.gitops.history import changelog as _changelog
 from compiler.gitops.history import history as _history
@@ -18,7 +19,7 @@ from compiler.gitops.output import CommandError, changes_doc, changes_text, dump
 from compiler.gitops.rollback import rollback as _rollback
 from compiler.gitops.snapshot import CONFIG, _parse, at_commit, worktree
 
-__all__ = ["CommandError", "changelog", "diff", "history", "plan", "rollback", "status"]
+__all__ = ["CommandError", "changelog", "diff", "fallback", "history", "plan", "rollback", "status"]
 
 Command = Callable[[Path, object], tuple[str, int]]
 
@@ -217,3 +218,4 @@ def status(root: Path, args) -> tuple[str, int]:
 history = _shown(_history)
 changelog = _shown(_changelog)
 rollback = _shown(_rollback)
+fallback = _shown(_fallback)

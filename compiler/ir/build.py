@@ -340,6 +340,9 @@ def _rollout(specset: SpecSet, policy: Spec, owners: dict, limits: DataLimits) -
             d["strategy"]["analysis"]["gate_list"] = _gates([ms]) if ms else []
         envs.append(d)
     out = {"name": policy.name, "serving": _dump(body.serving), "environments": envs}
+    if body.fallback is not None:  # only when set: other policies keep their hashes
+        out["fallback"] = {**_dump(body.fallback),
+                           "reviewers": [deployment["accountable"]] if deployment else []}
     if body.prediction_log is not None:
         log = out["prediction_log"] = _dump(body.prediction_log)
         outcomes = specset.get("DataSource", body.prediction_log.outcomes.source) if body.prediction_log.outcomes \

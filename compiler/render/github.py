@@ -332,16 +332,72 @@ exit $code
 """
 
 
+# The fallback job: the served version judged again on the same data; only failing gates roll
+# back (drift alone retrains, where `retrain.on_drift` says so). `charter fallback` changes
+# nothing when the gates passed; otherwise its rollback becomes one reviewed change, or is
+# pushed to the base branch when the RolloutPolicy's `fallback.mode` is `apply`.
+FALLBACK = """\
+set +e
+charter monitor "$MODEL" --data "$DATA" --report "$RUNNER_TEMP/monitor.json" > /dev/null
+set -e
+charter fallback "$MODEL" --report "$RUNNER_TEMP/monitor.json" --description "$RUNNER_TEMP/fallback.md"
+if [ -z "$(git status --porcelain -- charter.lock)" ]; then
+  echo "Nothing to roll back."
+  exit 0
+fi
+failing="$(jq -r .version "$RUNNER_TEMP/monitor.json")"
+git config user.name "github-actions[bot]"
+git config user.email "41898282+github-actions[bot]@users.noreply.github.com"
+printf '%s' "$CHARTER_GENERATED" | jq -j '.[] + "\\u0000"' | xargs -0 git add -A --
+git commit -m "charter: roll back ${MODEL}: version ${failing} failed its gates on new data"
+push() {  # the token reaches git through the environment of this one command, never .git/config
+  GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0="http.${GITHUB_SERVER_URL}/.extraheader" \\
+    GIT_CONFIG_VALUE_0="AUTHORIZATION: basic $(printf 'x-access-token:%s' "$GH_TOKEN" | base64 -w0)" \\
+    git push origin "$1"
+}
+if [ "$MODE" = "apply" ]; then
+  push "HEAD:refs/heads/${BRANCH}"
+  echo "Rolled back ${MODEL} on ${BRANCH}: version ${failing} failed its gates."
+  exit 0
+fi
+fallback="charter/fallback-${MODEL}-${GITHUB_RUN_ID}"
+push "HEAD:refs/heads/${fallback}"
+reviewers=()
+if [ -n "$REVIEWERS" ]; then reviewers=(--reviewer "$REVIEWERS"); fi
+gh pr create --base "$BRANCH" --head "$fallback" --body-file "$RUNNER_TEMP/fallback.md" \\
+  --title "charter: roll back ${MODEL}: version ${failing} failed its gates" "${reviewers[@]}"
+"""
+
+
+def fallback_job(model, policy: dict, project: dict, out: str) -> dict:
+    """Roll `model` back when its served version fails its gates on the monitored data."""
+    mode = policy["fallback"].get("mode", "review")
+    permissions = {"contents": "write", **({"pull-requests": "write"} if mode == "review" else {})}
+    reviewers = ",".join(h.removeprefix("@") for h in policy["fallback"].get("reviewers", []) if h.startswith("@"))
+    folders = [f for f in project.get("specs", ["specs"])]
+    generated = env_json(["charter.lock", out, ".github/CODEOWNERS", WORKFLOWS, *folders])
+    return _job(f"fall back {model.name}", permissions, [
+        *setup(project, history=True, runtime=True),
+        {"name": f"Roll {model.name} back to its last good version if its gates failed",
+         "env": {"MODEL": model.name, "DATA": model.step("ingest").params["source"], "MODE": mode,
+                 "REVIEWERS": reviewers, "BRANCH": "${{ github.ref_name }}", "CHARTER_STORE": store(project),
+                 "GH_TOKEN": "${{ secrets.CHARTER_PROMOTE_TOKEN || github.token }}", "CHARTER_GENERATED": generated},
+         "run": FALLBACK}], 60, needs=f"monitor-{model.name}",
+        **{"if": f"always() && needs.monitor-{model.name}.outputs.code == '1'"})  # fmt: skip
+
+
 def monitor_workflow(models: list, project: dict, out: str = "generated", auto_merge: list[str] | None = None) -> dict:
     jobs = {}
     for model in models:
         literal = cron(model.monitoring["schedule"]).replace("'", "''")  # an expression's string literal
         command = shlex.join(["charter", "monitor", model.name, "--data", model.step("ingest").params["source"]])
         on_drift = bool((model.retrain or {}).get("on_drift"))
+        falls_back = [r for r in model.rollouts if r.get("fallback")]
+        coded = on_drift or bool(falls_back)
         step = {"name": f"Compare new data with {model.name}'s training data",
                 "env": {"CHARTER_STORE": store(project)},
-                **({"id": "monitor", "run": MONITOR_CODE.format(command=command)} if on_drift else {"run": command})}
-        outputs = {"outputs": {"code": "${{ steps.monitor.outputs.code }}"}} if on_drift else {}
+                **({"id": "monitor", "run": MONITOR_CODE.format(command=command)} if coded else {"run": command})}
+        outputs = {"outputs": {"code": "${{ steps.monitor.outputs.code }}"}} if coded else {}
         jobs[f"monitor-{model.name}"] = _job(
             f"monitor {model.name}", {"contents": "read"}, [*setup(project, runtime=True), step], 30,
             **{"if": f"github.event_name == 'workflow_dispatch' || github.event.schedule == '{literal}'"}, **outputs)
@@ -349,6 +405,8 @@ def monitor_workflow(models: list, project: dict, out: str = "generated", auto_m
             jobs[f"retrain-{model.name}"] = retrain_job(
                 model, project, out, auto_merge, needs=f"monitor-{model.name}",
                 **{"if": f"always() && needs.monitor-{model.name}.outputs.code == '1'"})
+        if falls_back:
+            jobs[f"fallback-{model.name}"] = fallback_job(model, falls_back[0], project, out)
     on = {"schedule": [{"cron": c} for c in sorted({cron(m.monitoring["schedule"]) for m in models})],
           "workflow_dispatch": {}}
     group = {"group": "${{ github.workflow }}-${{ github.event.schedule }}", "cancel-in-progress": False}
@@ -412,8 +470,14 @@ def render(graph, out: str) -> dict[str, str]:
     monitored = [m for m in graph.models if m.monitoring and m.monitoring.get("enabled", True)]
     if monitored:
         sources = [*settings, *(s for m in monitored for s in m.sources)]
-        files[f"{WORKFLOWS}/{MONITOR}"] = text(sources, _NOTES[MONITOR],
-                                               monitor_workflow(monitored, graph.project, out, auto_merge), promoting)
+        notes, why = _NOTES[MONITOR], promoting
+        if any(r.get("fallback") for m in monitored for r in m.rollouts):
+            notes = [*notes, "A model whose RolloutPolicy declares `fallback` is rolled back to its last good version",
+                     "when its served version fails its gates on the new data (`charter fallback`)."]
+            why = {("pull-requests", "write"): "open the promotion's or the rollback's pull request",
+                   ("contents", "write"): "push the promotion's or the rollback's branch"}
+        files[f"{WORKFLOWS}/{MONITOR}"] = text(sources, notes,
+                                               monitor_workflow(monitored, graph.project, out, auto_merge), why)
     scheduled = [m for m in graph.models if (m.retrain or {}).get("schedule")]
     if scheduled:
         sources = [*settings, *(s for m in scheduled for s in m.sources)]

@@ -156,6 +156,20 @@ class PredictionLog(Strict):
         return self
 
 
+class Fallback(Strict):
+    """What the scheduled monitor does when the production model fails its gates on new labelled data.
+
+    It rolls back to the last version whose gates passed: the newest earlier version of
+    charter.lock's history that is still in the artifact store and has not failed a monitor
+    itself (docs/delivery.md, "Automated fallback").
+    """
+
+    mode: Literal["review", "apply"] = Field(
+        "review", description="`review`: the rollback becomes a pull request (merge request) with the monitor "
+                              "report in its description, for the deployment Accountable to approve; `apply`: it "
+                              "is pushed to the base branch at once (the CI token must be allowed to push there).")
+
+
 class RolloutPolicySpec(Strict):
     """The `spec` of a RolloutPolicy."""
 
@@ -163,6 +177,9 @@ class RolloutPolicySpec(Strict):
     serving: Serving = Field(default_factory=Serving)
     prediction_log: PredictionLog | None = Field(None, description="Log served predictions (docs/serving.md).")
     environments: Annotated[list[Environment], Field(min_length=1)]
+    fallback: Fallback | None = Field(
+        None, description="Roll back on its own when the scheduled monitor finds the served version failing its "
+                          "gates (needs `monitoring` and gates in a MetricSet of the model).")
 
 
 class RolloutPolicy(Document):

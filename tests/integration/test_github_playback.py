@@ -12,7 +12,11 @@ the pull requests it is asked to open. The scenario:
 3. that promotion's pull request passes the pull request workflow (`compile --check` green;
    the plan names the promotion and needs the deployment Accountable);
 4. merged, the monitor workflow finds the promoted model from a fresh clone and passes on the
-   training data, and fails when the data drifted.
+   training data, and fails when the data drifted;
+5. on the drifted data the served version also fails its gates: the monitor's fallback job rolls
+   back to the version before (`charter fallback`) as a pull request with the monitor report in
+   its description, for the deployment Accountable, which passes the pull request workflow;
+   merged, a next failure never returns to the version that failed.
 """
 
 from __future__ import annotations
@@ -81,11 +85,15 @@ def passed(results, *jobs: str) -> None:
 
 def test_from_pull_request_to_production_and_monitoring(world):
     dev = world["dev"]
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    # the example's committed version was trained into the shared store, as CI would have
+    subprocess.run(["charter", "run", "churn", "--store", str(world["store"])], cwd=dev, env=env, check=True,
+                   capture_output=True)
+    assert not git("status", "--porcelain", cwd=dev)  # the same version the lock records
     # 1. a pull request that changes a hyperparameter, with its generated files
     git("switch", "-q", "-c", "tune", cwd=dev)
     model = dev / "specs/churn/model.yaml"
     model.write_text(model.read_text().replace("max_iter: 200", "max_iter: 150"))
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     subprocess.run(["charter", "compile"], cwd=dev, env=env, check=True, capture_output=True)
     git("commit", "-qam", "churn: fewer boosting rounds", cwd=dev)
     git("push", "-q", "origin", "tune", cwd=dev)
@@ -135,3 +143,34 @@ def test_from_pull_request_to_production_and_monitoring(world):
                                        "refs/heads/main")
     assert drifted["monitor-churn"].status == "failure"
     assert "ALERT" in drifted["monitor-churn"].log
+
+
+    # 5. on that data the served version fails its gates too: the fallback proposes the version before
+    assert "gates: FAILED" in drifted["monitor-churn"].log
+    passed(drifted, "fallback-churn")
+    git("fetch", "-q", "origin", cwd=dev)
+    rollbacks = [b.strip() for b in git("branch", "-r", "--list", "origin/charter/fallback-churn-*",
+                                        cwd=dev).splitlines()]
+    assert len(rollbacks) == 1, rollbacks
+    branch = rollbacks[0].removeprefix("origin/")
+    assert git("rev-parse", "origin/main", cwd=dev) == git("rev-parse", "HEAD", cwd=dev)  # main untouched
+    lock = json.loads(git("show", f"origin/{branch}:charter.lock", cwd=dev))
+    assert lock["models"]["churn"]["version"] == old  # the version before the promotion
+    assert old in git("show", f"origin/{branch}:generated/kubernetes/production/churn.yaml", cwd=dev)
+    created = [line for line in world["gh_log"].read_text().splitlines() if line.startswith("pr create")][-1]
+    assert f"--head {branch}" in created and "--reviewer carol" in created and new in created
+    [body] = [p.read_text() for p in world["runner"].work.glob("job-*/temp/fallback.md")]
+    assert f"version `{new}` of `churn`" in body and "| `churn-quality:" in body and "@carol" in body
+    assert (world["store"] / "fallbacks/churn" / f"{new}.json").is_file()  # never served again by a fallback
+    # the rollback passes the pull request checks, and needs the deployment Accountable
+    approve(world, "carol")
+    results = pull_request(world, branch, 3)
+    passed(results, "changes", "validate", "plan")
+    assert old in results["plan"].summary
+    # merged: the old version serves; if it fails on the same data too, nothing goes back to `new`
+    merge(dev, branch)
+    again = world["runner"].workflow(monitor, "workflow_dispatch", {}, git("rev-parse", "HEAD", cwd=dev),
+                                     "refs/heads/main")
+    if again["monitor-churn"].status == "failure" and "gates: FAILED" in again["monitor-churn"].log:
+        assert again["fallback-churn"].status == "failure"
+        assert f"{new} (failed a monitor)" in again["fallback-churn"].log

@@ -25,7 +25,8 @@ EXPRESSIONS = {
     "github.workflow", "github.ref", "github.event.schedule", "github.ref_name", "github.repository", "github.token",
     "github.event.before", "github.event.pull_request.number", "github.event.pull_request.base.ref",
     "steps.diff.outputs.specs", "steps.plan.outputs.markdown", "steps.plan.outputs.status",
-    "needs.plan.outputs.markdown", "vars.CHARTER_STORE", "vars.CHARTER_PACKAGE || 'charter==0.1.0'",
+    "needs.plan.outputs.markdown", "steps.monitor.outputs.code", "vars.CHARTER_STORE",
+    "vars.CHARTER_PACKAGE || 'charter==0.1.0'",
     "vars.CHARTER_STORE || 's3://acme-ml-artifacts/charter'", "secrets.CHARTER_PROMOTE_TOKEN || github.token",
     "vars.CHARTER_RUN_PACKAGE || 'charter[run]==0.1.0'",
     "!cancelled() && needs.plan.outputs.markdown != '' && vars.CHARTER_PR_COMMENT == 'true'"
@@ -131,7 +132,9 @@ def test_permissions_are_least():
                ("charter-pr.yml", "validate"): {"contents": "read"},
                ("charter-pr.yml", "plan"): {"contents": "read", "pull-requests": "read"},
                ("charter-pr.yml", "comment"): {"pull-requests": "write"},
-               ("charter-main.yml", "run"): {"contents": "write", "pull-requests": "write"}}  # fmt: skip
+               ("charter-main.yml", "run"): {"contents": "write", "pull-requests": "write"},
+               # the rollback of a model whose gates fail on new data: a branch and its pull request
+               ("charter-monitor.yml", "fallback-churn"): {"contents": "write", "pull-requests": "write"}}  # fmt: skip
     for path, text in example().items():
         [doc] = load_yaml_all(text)
         assert doc["permissions"] == {}, path
@@ -186,9 +189,15 @@ def test_main_workflow_runs_affected_and_proposes_the_promotion_without_persiste
 def test_monitoring_has_one_cron_per_schedule_and_a_job_per_model():
     [doc] = load_yaml_all(example()[".github/workflows/charter-monitor.yml"])
     assert doc["on"]["schedule"] == [{"cron": "0 6 * * *"}, {"cron": "30 5 * * 1-5"}]
-    assert sorted(doc["jobs"]) == ["monitor-churn", "monitor-delivery-time"]
+    # churn's RolloutPolicy falls back when its gates fail on the new data
+    assert sorted(doc["jobs"]) == ["fallback-churn", "monitor-churn", "monitor-delivery-time"]
     assert "github.event.schedule == '0 6 * * *'" in doc["jobs"]["monitor-churn"]["if"]
-    assert runs({"jobs": {"j": doc["jobs"]["monitor-churn"]}})[-1] == "charter monitor churn --data customers"
+    assert "charter monitor churn --data customers" in runs({"jobs": {"j": doc["jobs"]["monitor-churn"]}})[-1]
+    assert runs({"jobs": {"j": doc["jobs"]["monitor-delivery-time"]}})[-1] == \
+        "charter monitor delivery-time --data deliveries"
+    fallback = doc["jobs"]["fallback-churn"]
+    assert fallback["needs"] == "monitor-churn" and "needs.monitor-churn.outputs.code == '1'" in fallback["if"]
+    assert fallback["steps"][-1]["env"]["REVIEWERS"] == "carol"  # the deployment Accountable
 
 
 def test_cron_macros_become_fields():
@@ -265,6 +274,7 @@ def test_only_jobs_that_run_pipelines_install_the_runtime():
     runtime = "${{ vars.CHARTER_RUN_PACKAGE || 'charter[run]==0.1.0' }}"
     assert installs == {"charter-pr.yml:validate": core, "charter-pr.yml:plan": core,
                         "charter-main.yml:run": runtime, "charter-monitor.yml:monitor-churn": runtime,
+                        "charter-monitor.yml:fallback-churn": runtime,
                         "charter-monitor.yml:monitor-delivery-time": runtime}
 
 

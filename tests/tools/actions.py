@@ -2,14 +2,17 @@
 
 What a GitHub runner does for the parts Charter's workflows use, and no more: jobs in `needs`
 order, `if:` and `${{ }}` expressions (the subset the workflows hold: `||`, `&&`, `==`,
-`!=`, `!`, parentheses, string literals, `cancelled()`, and the `github`, `vars`, `secrets`,
-`steps` and `needs` contexts), every `run:` step with bash as GitHub runs it
-(`bash --noprofile --norc -eo pipefail`), the files a runner provides (`GITHUB_OUTPUT`,
-`GITHUB_STEP_SUMMARY`, `GITHUB_EVENT_PATH`, `RUNNER_TEMP`) and job outputs. `uses:` steps are
-replaced by their effect: `actions/checkout` clones the origin at the event's commit into a
-fresh workspace (full history, `origin/*` branches), `actions/setup-python` is the test's
-interpreter, whose folder is first on PATH. The install step is skipped for the same reason:
-the test's environment already has this checkout of Charter.
+`!=`, `!`, parentheses, string literals, the status functions `always()`, `success()`,
+`failure()` and `cancelled()` (a job condition without one means `success() && ...`, as on
+GitHub), and the `github`, `vars`, `secrets`, `steps` and `needs` contexts), every `run:` step
+with bash as GitHub runs it (`bash --noprofile --norc -eo pipefail`), the files and variables a
+runner provides (`GITHUB_OUTPUT`, `GITHUB_STEP_SUMMARY`, `GITHUB_EVENT_PATH`, `RUNNER_TEMP`,
+`GITHUB_RUN_ID`) and job outputs (of a failed job too: what its steps set before it failed).
+`uses:` steps are replaced by their effect: `actions/checkout` clones the origin at the
+event's commit into a fresh workspace (full history, `origin/*` branches),
+`actions/setup-python` is the test's interpreter, whose folder is first on PATH. The install
+step is skipped for the same reason: the test's environment already has this checkout of
+Charter.
 """
 
 from __future__ import annotations
@@ -26,6 +29,14 @@ from tests.targets.external import load_yaml_all
 
 _TOKEN = re.compile(r"\s*(\|\||&&|==|!=|!|\(|\)|'(?:[^']|'')*'|[A-Za-z_][\w.-]*\(\)|[A-Za-z_][\w.*-]*)")
 SKIPPED_STEPS = ("Install charter",)
+
+
+def _needs_passed(contexts: dict) -> bool:
+    return all(n["result"] == "success" for n in contexts.get("needs", {}).values())
+
+
+_STATUS = {"cancelled()": lambda c: False, "always()": lambda c: True, "success()": _needs_passed,
+           "failure()": lambda c: not _needs_passed(c)}
 
 
 def _tokens(text: str) -> list[str]:
@@ -63,8 +74,8 @@ def evaluate(expr: str, contexts: dict[str, Any]) -> Any:
             return not primary()
         if tok.startswith("'"):
             return tok[1:-1].replace("''", "'")
-        if tok == "cancelled()":
-            return False
+        if tok in _STATUS:
+            return _STATUS[tok](contexts)
         if tok in ("true", "false"):
             return tok == "true"
         value: Any = contexts
@@ -128,10 +139,12 @@ class Runner:
     secrets: dict[str, str] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
     count: int = 0
+    runs: int = 0
 
     def workflow(self, path: Path, event_name: str, event: dict, sha: str, ref: str) -> dict[str, JobResult]:
         [doc] = load_yaml_all(path.read_text(encoding="utf-8"))
-        github = {"event_name": event_name, "event": event, "sha": sha, "ref": ref,
+        self.runs += 1
+        github = {"run_id": str(self.runs), "event_name": event_name, "event": event, "sha": sha, "ref": ref,
                   "ref_name": ref.removeprefix("refs/heads/"), "workflow": doc["name"], "repository": "acme/ml",
                   "token": "ghs_job_token", "server_url": "https://github.invalid"}
         results: dict[str, JobResult] = {}
@@ -140,11 +153,11 @@ class Runner:
             name = next(n for n, j in pending.items() if all(d in results for d in _needs(j)))
             job = pending.pop(name)
             needs = {d: {"outputs": results[d].outputs, "result": results[d].status} for d in _needs(job)}
-            if any(results[d].status != "success" for d in _needs(job)):
-                results[name] = JobResult("skipped")
-                continue
             contexts = {"github": github, "vars": self.vars, "secrets": self.secrets, "needs": needs, "steps": {}}
             condition = job.get("if")
+            if not any(f in str(condition or "") for f in _STATUS) and not _needs_passed(contexts):
+                results[name] = JobResult("skipped")  # an implicit `success() &&`
+                continue
             if condition is not None and not evaluate(str(condition).removeprefix("${{").removesuffix("}}"), contexts):
                 results[name] = JobResult("skipped")
                 continue
@@ -161,6 +174,7 @@ class Runner:
         summary = temp / "summary.md"
         summary.touch()
         log: list[str] = []
+        code = 0
         for step in job["steps"]:
             uses = step.get("uses", "")
             if uses.startswith("actions/checkout@"):
@@ -177,7 +191,8 @@ class Runner:
                    "GITHUB_OUTPUT": str(output), "GITHUB_STEP_SUMMARY": str(summary),
                    "GITHUB_EVENT_PATH": str(event_path), "RUNNER_TEMP": str(temp), "GITHUB_SHA": github["sha"],
                    "GITHUB_REF": github["ref"], "GITHUB_REPOSITORY": github["repository"],
-                   "GITHUB_SERVER_URL": github["server_url"], "GITHUB_WORKSPACE": str(workspace)}
+                   "GITHUB_SERVER_URL": github["server_url"], "GITHUB_WORKSPACE": str(workspace),
+                   "GITHUB_RUN_ID": github["run_id"]}
             env.update({k: interpolate(str(v), contexts) for k, v in {**job.get("env", {}),
                                                                        **step.get("env", {})}.items()})
             done = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]],
@@ -186,10 +201,11 @@ class Runner:
             outputs = dict(line.split("=", 1) for line in output.read_text().splitlines() if "=" in line)
             if "id" in step:
                 contexts["steps"][step["id"]] = {"outputs": outputs}
-            if done.returncode != 0:
-                return JobResult("failure", {}, summary.read_text(), "\n".join(log))
+            code = done.returncode
+            if code != 0:
+                break
         job_outputs = {k: interpolate(str(v), contexts) for k, v in job.get("outputs", {}).items()}
-        return JobResult("success", job_outputs, summary.read_text(), "\n".join(log))
+        return JobResult("failure" if code else "success", job_outputs, summary.read_text(), "\n".join(log))
 
 
 def _needs(job: dict) -> list[str]:

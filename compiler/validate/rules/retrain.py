@@ -1,4 +1,8 @@
-"""Retraining triggers: a valid `schedule` (S219), and `on_drift` only where something monitors drift (X313)."""
+"""Retraining and fallback triggers.
+
+A valid `schedule` (S219), `on_drift` only where something monitors drift (X313), and a
+RolloutPolicy's `fallback` only where a scheduled monitor checks gates (X316).
+"""
 
 from __future__ import annotations
 
@@ -8,12 +12,25 @@ from compiler.diagnostics import Diagnostic, make
 from compiler.validate.context import Context
 from compiler.validate.cron import cron_problem
 
-CODES = ("S219", "X313")
+CODES = ("S219", "X313", "X316")
 
 
 def check(ctx: Context) -> Iterator[Diagnostic]:
     monitored = {ms.model.spec.model for ms in ctx.specset.of_kind("MetricSet")
                  if ms.model.spec.monitoring is not None and ms.model.spec.monitoring.enabled}
+    gated = {ms.model.spec.model for ms in ctx.specset.of_kind("MetricSet") if ms.model.spec.gates}
+    for policy in ctx.specset.of_kind("RolloutPolicy"):
+        spec = policy.model.spec
+        if spec.fallback is None:
+            continue
+        missing = [what for what, ok in (("an enabled `monitoring` schedule", spec.model in monitored),
+                                         ("gates", spec.model in gated)) if not ok]
+        if missing:
+            yield make("X316", f"RolloutPolicy `{policy.name}` falls back when `{spec.model}` fails its gates on "
+                               f"new data, but no MetricSet of `{spec.model}` has {' or '.join(missing)}",
+                       ctx.span(policy, "/spec/fallback"), pointer="/spec/fallback",
+                       help=f"give a MetricSet with `model: {spec.model}` gates and `monitoring: {{drift: "
+                            f"{{method: psi, alert_above: 0.2}}, schedule: \"0 6 * * *\"}}`, or remove `fallback`")
     for model in ctx.specset.of_kind("Model"):
         retrain = model.model.spec.retrain
         if retrain is None:
