@@ -121,7 +121,8 @@ if [ -z "$(git status --porcelain -- charter.lock)" ]; then
   echo "No model was promoted: nothing to deploy."
   exit 0
 fi
-promotion="charter/promote-${GITHUB_SHA:0:12}"
+# the run id too: a scheduled or drift-triggered retraining may train the same commit again
+promotion="charter/promote-${GITHUB_SHA:0:12}-${GITHUB_RUN_ID}"
 git config user.name "github-actions[bot]"
 git config user.email "41898282+github-actions[bot]@users.noreply.github.com"
 git switch -c "$promotion"

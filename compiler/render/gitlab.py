@@ -56,7 +56,8 @@ if [ -z "$(git status --porcelain -- charter.lock)" ]; then
   echo "No model was promoted: nothing to deploy."
   exit 0
 fi
-promotion="charter/promote-${CI_COMMIT_SHORT_SHA}"
+# the pipeline id too: a scheduled run or a retry may train the same commit again
+promotion="charter/promote-${CI_COMMIT_SHORT_SHA}-${CI_PIPELINE_ID}"
 git config user.name "charter"
 git config user.email "charter@noreply.${CI_SERVER_HOST}"
 git switch -c "$promotion"

@@ -62,8 +62,8 @@ class PromotionOptions(Strict):
 
     via: Literal["pull-request", "branch"] = Field(
         "pull-request", description="The main workflow commits charter.lock with the manifests that serve it to "
-                                    "a branch `charter/promote-<sha>` and opens a pull request (`pull-request`), or "
-                                    "only pushes the branch (`branch`).")
+                                    "a branch `charter/promote-<sha>-<run id>` and opens a pull request "
+                                    "(`pull-request`), or only pushes the branch (`branch`).")
 
 
 class Limits(Strict):

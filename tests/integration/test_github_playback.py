@@ -110,7 +110,7 @@ def test_from_pull_request_to_production_and_monitoring(world):
     results = world["runner"].workflow(dev / ".github/workflows/charter-main.yml", "push", {"before": before},
                                        after, "refs/heads/main")
     passed(results, "run")
-    promotion = f"charter/promote-{after[:12]}"
+    promotion = f"charter/promote-{after[:12]}-{world['runner'].runs}"  # and the run id
     git("fetch", "-q", "origin", cwd=dev)
     assert git("rev-parse", "origin/main", cwd=dev) == after  # nothing pushed to the protected branch
     changed = git("diff", "--name-only", f"origin/main...origin/{promotion}", cwd=dev).splitlines()

@@ -43,6 +43,7 @@ class GitLab:
         subprocess.run(["git", "checkout", "-q", sha], cwd=workspace, check=True)
         env = {"PATH": self.path, "HOME": str(workspace), "LANG": "C.UTF-8", "CI": "true", "GITLAB_CI": "true",
                "CI_PIPELINE_SOURCE": source, "CI_COMMIT_SHA": sha, "CI_COMMIT_SHORT_SHA": sha[:8],
+               "CI_PIPELINE_ID": str(self.count),
                "CI_SERVER_URL": f"file://{self.origin.parent}", "CI_SERVER_HOST": "gitlab.invalid",
                "CI_PROJECT_PATH": self.origin.stem, "CI_JOB_TOKEN": "job-token", "GIT_AUTHOR_NAME": "ci",
                "GIT_AUTHOR_EMAIL": "ci@example.com", "GIT_COMMITTER_NAME": "ci", "GIT_COMMITTER_EMAIL": "ci@e.com",
@@ -90,7 +91,7 @@ def test_gitlab_jobs_from_merge_request_to_monitoring(world):
     before, after = merge(dev, "tune")
     run = gitlab.job(jobs, "charter-run", "push", after, CI_COMMIT_BRANCH="main", CI_COMMIT_BEFORE_SHA=before)
     ok(run, "run")
-    promotion = f"charter/promote-{after[:8]}"
+    promotion = f"charter/promote-{after[:8]}-{gitlab.count}"  # and the pipeline id
     git("fetch", "-q", "origin", cwd=dev)
     assert git("rev-parse", "origin/main", cwd=dev) == after  # nothing pushed to the protected branch
     changed = git("diff", "--name-only", f"origin/main...origin/{promotion}", cwd=dev).splitlines()
