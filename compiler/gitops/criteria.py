@@ -257,16 +257,20 @@ def retraining(rev: Revision, model: ModelPipeline):
     if not retrain:
         return False, [], (f"add `retrain: {{schedule: \"0 3 * * 1\"}}` (or `on_drift: true`) to Model {model.name} "
                            f"in {file}")
+    from compiler.render import airflow, argo, gitlab
+
     paths, said = [], []
     if retrain.get("schedule"):
-        paths.append(f"{github.WORKFLOWS}/{github.RETRAIN}")
+        paths += [f"{github.WORKFLOWS}/{github.RETRAIN}", argo.model_path(rev.output, model.name)]
         said.append(f"on `{retrain['schedule']}` (UTC)")
     if retrain.get("on_drift"):
         paths.append(f"{github.WORKFLOWS}/{github.MONITOR}")
         said.append("when its monitoring alerts")
+    # GitLab's jobs and Airflow's DAGs render both triggers (docs/maturity.md)
+    paths += [f"{rev.output}/{gitlab.FILE}", airflow.model_path(rev.output, model.name)]
     spec = [Evidence(file, f"Model {model.name}: retrains {' and '.join(said)}")]
-    return rendered_by(rev, paths, "retrains, checks, gates and proposes the promotion for review", ("github",),
-                       spec)
+    return rendered_by(rev, paths, "retrains and checks (and, in CI, proposes the promotion for review)",
+                       ("github", "gitlab", "argo", "airflow"), spec)
 
 
 def _environments(model: ModelPipeline):

@@ -1,9 +1,11 @@
 """Target `airflow`: Airflow 3 DAG files, one per model and one for the data-only checks.
 
 `<out>/airflow/charter_<model>.py` (dashes become underscores) holds the model's training DAG
-(`charter_<model>`: one task per IR step, edges from `needs`, `schedule=None`, so triggered by
-hand or the API) and, when monitoring is enabled, its monitoring DAG (`charter_<model>_monitor`,
-on the MetricSet's cron, running `charter monitor`). `<out>/airflow/charter__checks.py` holds a
+(`charter_<model>`: one task per IR step, edges from `needs`, on the Model's `retrain.schedule`
+or else `schedule=None`, so triggered by hand or the API) and, when monitoring is enabled, its
+monitoring DAG (`charter_<model>_monitor`, on the MetricSet's cron, running `charter monitor`;
+with `retrain.on_drift`, a `retrain` task triggers the training DAG when the monitor fails,
+exit 3, too few rows, skipping it). `<out>/airflow/charter__checks.py` holds a
 one-task DAG per data-only check, `charter_<check>_check`. Names are DNS labels (no `_`), so
 these ids never collide, and no model's file name starts with `charter__`.
 
@@ -76,26 +78,28 @@ def _var(name: str) -> str:
     var = name.replace("-", "_")
     if not var.isidentifier() or var in {"dag", "monitor_dag", "pendulum", "pathlib", "literal", "DAG", "IMAGE",
                                          "STORE", "HERE", "KubernetesPodOperator", "BashOperator",
-                                         "monitor", "check_data", "datetime", "k8s", "Secret"}:
+                                         "monitor", "retrain", "check_data", "datetime", "k8s", "Secret",
+                                         "TriggerDagRunOperator"}:
         raise ValueError(f"step name {name!r} cannot name a task variable")
     return var
 
 
 def _task(var: str, task_id: str, argv: list[str], operator: str, pod: str, shared: bool = False,
-          compute: dict | None = None) -> list[str]:
+          compute: dict | None = None, skip_on: int | None = None) -> list[str]:
     settings = compute or {}
+    skip = [f"        skip_on_exit_code={skip_on},"] if skip_on is not None else []
     if operator == "kubernetes":
         return [f"    {var} = KubernetesPodOperator(", f"        task_id={lit(task_id)},", f"        name={lit(pod)},",
                 "        image=IMAGE,", f"        cmds={_list(argv[:1])},",
                 f"        arguments={_list([*argv[1:], '--root', WORKDIR])},",
                 f"        env_vars={{{lit('CHARTER_STORE')}: STORE}},", *_pod(settings), *_attempts(settings),
-                "        get_logs=True,", f"        on_finish_action={lit('delete_pod')},", "    )"]  # fmt: skip
+                *skip, "        get_logs=True,", f"        on_finish_action={lit('delete_pod')},", "    )"]  # fmt: skip
     command = shlex.join(argv)
     if command.endswith((".sh", ".bash")):  # BashOperator would load it as a template file
         command += " "
     env = f", env={{{lit('CHARTER_STORE')}: STORE}}, append_env=True" if shared else ""
     call = f"    {var} = BashOperator(task_id={lit(task_id)}, bash_command={lit(command)}, cwd=HERE{env}"
-    attempts = _attempts(settings)
+    attempts = [*_attempts(settings), *skip]
     return [call + ",", *attempts, "    )"] if attempts else [call + ")"]
 
 
@@ -187,7 +191,8 @@ def model_file(project: dict, model, operator: str) -> str:
     title = f"Model `{model.name}` ({model.task.replace('_', ' ')})"
     what = f"One task per pipeline step, each running `charter run {model.name} --step <step>`."
     lines = [*_dag("dag", f"charter_{model.name}", model.description or f"Trains {model.name}",
-                   _doc(title, model.description, what, model.sources), None, ["charter", f"model:{model.name}"],
+                   _doc(title, model.description, what, model.sources), (model.retrain or {}).get("schedule"),
+                   ["charter", f"model:{model.name}"],
                    _owner(model, "model"))]
     for step in model.steps:
         lines += _task(_var(step.name), step.name, step_argv(model.name, step.name), operator,
@@ -203,10 +208,16 @@ def model_file(project: dict, model, operator: str) -> str:
                             _doc(f"Monitoring of `{model.name}`", model.description, what, model.sources),
                             monitoring["schedule"], ["charter", f"model:{model.name}", "monitoring"],
                             _owner(model, "monitoring", "model"))]
+        on_drift = bool((model.retrain or {}).get("on_drift"))
         lines += _task("monitor", "monitor", argv, operator, f"charter-{model.name}-monitor", shared,
-                       model.compute.get("monitor"))
+                       model.compute.get("monitor"), skip_on=3 if on_drift else None)
+        if on_drift:  # an alert (exit 1) retrains: the training DAG's own checks and gates
+            lines += [f"    retrain = TriggerDagRunOperator(task_id={lit('retrain')}, "
+                      f"trigger_dag_id={lit(f'charter_{model.name}')}, trigger_rule={lit('all_failed')})",
+                      "    monitor >> retrain"]
     intro = f"# Airflow 3 DAGs of the model {model.name}; see docs/targets/airflow.md."
-    return _file(project, model.sources, intro, operator, lines, list(model.compute.values()))
+    triggers = bool(monitoring and monitoring.get("enabled", True) and (model.retrain or {}).get("on_drift"))
+    return _file(project, model.sources, intro, operator, lines, list(model.compute.values()), triggers)
 
 
 def checks_file(graph, operator: str) -> str:
@@ -225,7 +236,7 @@ def checks_file(graph, operator: str) -> str:
                  [c.compute.get("check-data", {}) for c in graph.checks])
 
 
-def _imports(operator: str, settings: list[dict]) -> list[str]:
+def _imports(operator: str, settings: list[dict], triggers: bool = False) -> list[str]:
     """The file's imports: the operator's, plus what the pod settings of its tasks use."""
     lines = list(_IMPORTS[operator])
     if any((s.get("retries") or {}).get("limit") or s.get("timeout") for s in settings):
@@ -235,13 +246,17 @@ def _imports(operator: str, settings: list[dict]) -> list[str]:
             lines.insert(-1, "from airflow.providers.cncf.kubernetes.secret import Secret")
         if any(pod_resources(s) or s.get("tolerations") for s in settings):
             lines.append("from kubernetes.client import models as k8s")
+    if triggers:  # the last provider import, before airflow.sdk's
+        lines.insert(lines.index("from airflow.sdk import DAG, literal"),
+                     "from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator")
     return lines
 
 
-def _file(project: dict, sources, intro: str, operator: str, body: list[str], settings: list[dict]) -> str:
+def _file(project: dict, sources, intro: str, operator: str, body: list[str], settings: list[dict],
+          triggers: bool = False) -> str:
     # A path with a line break would end the header comment and start code: escape it.
     safe = [s if s.isascii() and s.isprintable() else ascii(s)[1:-1] for s in sources]
-    lines = [intro, *_imports(operator, settings), ""]
+    lines = [intro, *_imports(operator, settings, triggers), ""]
     # Values that reach a templated field but are not ours (the image is spec text, the folder
     # the deployment's): `literal()` so that Jinja never renders them.
     store = shared_store(project)

@@ -8,6 +8,11 @@
   (models and locks then die with the run: declare a shared store).
 - A `CronWorkflow` `charter-<model>-monitor` on the MetricSet's schedule (UTC) running
   `charter monitor MODEL --data SOURCE`, one run at a time.
+- A `CronWorkflow` `charter-<model>-retrain` on the Model's `retrain.schedule` (UTC) that runs
+  the `charter-<model>` WorkflowTemplate itself (`workflowTemplateRef`), one run at a time: the
+  same steps, checks and gates. Its promoted package lands in the shared store; the CI's
+  promotion job (a retraining or the next run after a merge) finds it there as a cached run
+  and proposes the reviewed change of charter.lock.
 - `_checks.yaml`: a `WorkflowTemplate` `charter--checks` running `charter check-data NAME` for
   every data-only check. No model can take these names (`<model>.yaml`, `charter-<model>`):
   a model name is a DNS label, which starts with neither `_` nor `-`.
@@ -200,6 +205,17 @@ def monitor(model, project: dict) -> dict:
                      "concurrencyPolicy": "Forbid", "startingDeadlineSeconds": 600, "workflowSpec": spec}}
 
 
+def retrain(model) -> dict:
+    """Run the model's own WorkflowTemplate on its retraining schedule."""
+    return {"apiVersion": API, "kind": "CronWorkflow",
+            "metadata": _meta(_name(f"charter-{model.name}-retrain", _MAX_CRON_NAME), "retrain", model.name,
+                              model.description),
+            "spec": {"schedules": [_plain(cron(model.retrain["schedule"]))], "timezone": "UTC",
+                     "concurrencyPolicy": "Forbid", "startingDeadlineSeconds": 600,
+                     "workflowSpec": {"workflowTemplateRef": {
+                         "name": _name(f"charter-{model.name}", _MAX_NAME)}}}}
+
+
 def cron(expr: str) -> str:
     """A validated cron as Argo's parser (robfig/cron) reads it.
 
@@ -241,6 +257,8 @@ def render_model(project: dict, model, out: str) -> dict[str, str]:
     docs = [pipeline(model, project)]
     if monitored(model):
         docs.append(monitor(model, project))
+    if (model.retrain or {}).get("schedule"):
+        docs.append(retrain(model))
     return {model_path(out, model.name): header(model.sources) + dump_yaml(*docs)}
 
 

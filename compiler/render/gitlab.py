@@ -8,7 +8,10 @@ variables of its own.
 - Pushes to `base_branch`: `charter-run` runs the pipelines whose specs changed and pushes
   `charter.lock` back, one at a time (`resource_group`).
 - Pipeline schedules: `charter-monitor-<model>` runs when the schedule's variable
-  `CHARTER_MONITOR` names the model (or `all`).
+  `CHARTER_MONITOR` names the model (or `all`); `charter-retrain-<model>` (a Model with
+  `retrain.schedule`) when `CHARTER_RETRAIN` names it: `charter run MODEL` and the promotion of
+  `charter-run`. With `retrain.on_drift`, `charter-retrain-<model>-on-drift` runs after the
+  monitor job when it failed (exit 1, an alert; exit 3, too few rows, is allowed to fail).
 
 GitLab expands `$VAR` (and `%VAR%`) in `image`, `variables` and `rules:changes`, and the shell
 expands them in `script`, so spec text is made inert where it lands: the image travels in a
@@ -148,7 +151,8 @@ def _store(project: dict) -> dict:
     return {"CHARTER_STORE": {"value": url, "expand": False}} if url else {}
 
 
-def jobs(project: dict, out: str, monitored: list, auto_merge: list[str] | None = None) -> dict:
+def jobs(project: dict, out: str, monitored: list, auto_merge: list[str] | None = None,
+         models: list | None = None) -> dict:
     auto_merge = auto_merge or []
     base = branch(project)
     changes = {"paths": watched(project, out), **({"compare_to": f"refs/heads/{base}"} if base else {})}
@@ -164,21 +168,41 @@ def jobs(project: dict, out: str, monitored: list, auto_merge: list[str] | None 
                              artifacts={"when": "always", "expose_as": "charter plan", "paths": ["charter-plan.md"],
                                         "expire_in": "30 days"}),
         "charter-run": _job(project, "deploy", [RUN, promote(auto_merge)], [{"if": push}], 360,
-                            variables={"GIT_DEPTH": "0", **_store(project),
-                                       "CHARTER_OUTPUT": {"value": out, "expand": False},
-                                       **({"CHARTER_AUTO_MERGE": {"value": "\n".join(auto_merge), "expand": False}}
-                                          if auto_merge else {}),
-                                       "CHARTER_PROMOTION": (project.get("promotion") or {}).get("via",
-                                                                                                "pull-request")},
-                            resource_group="charter-run"),
+                            variables=_promotion_variables(project, out, auto_merge), resource_group="charter-run"),
     }  # fmt: skip
     for model in monitored:
-        wanted = f'$CHARTER_MONITOR =~ /^(.+,)?({model.name}|all)(,.+)?$/'
-        rule = f'($CI_PIPELINE_SOURCE == "schedule" || $CI_PIPELINE_SOURCE == "web") && {wanted}'
+        rule = _scheduled("CHARTER_MONITOR", model.name)
         command = shlex.join(["charter", "monitor", model.name, "--data", model.step("ingest").params["source"]])
-        found[f"charter-monitor-{model.name}"] = _job(project, "test", [command], [{"if": rule}], 30,
-                                                      variables=_store(project))
+        on_drift = bool((model.retrain or {}).get("on_drift"))
+        found[f"charter-monitor-{model.name}"] = _job(
+            project, "test", [command], [{"if": rule}], 30, variables=_store(project),
+            **({"allow_failure": {"exit_codes": [3]}} if on_drift else {}))  # too few rows retrains nothing
+        if on_drift:
+            found[f"charter-retrain-{model.name}-on-drift"] = _retrain(
+                project, out, model, [{"if": rule, "when": "on_failure"}], auto_merge,
+                needs=[f"charter-monitor-{model.name}"])
+    for model in [m for m in models or [] if (m.retrain or {}).get("schedule")]:
+        found[f"charter-retrain-{model.name}"] = _retrain(
+            project, out, model, [{"if": _scheduled("CHARTER_RETRAIN", model.name)}], auto_merge)
     return found
+
+
+def _scheduled(variable: str, model: str) -> str:
+    """A scheduled (or manual) pipeline whose `variable` names `model`, in a list or as `all`."""
+    return (f'($CI_PIPELINE_SOURCE == "schedule" || $CI_PIPELINE_SOURCE == "web") && '
+            f"${variable} =~ /^(.+,)?({model}|all)(,.+)?$/")
+
+
+def _retrain(project: dict, out: str, model, rules: list[dict], auto_merge: list[str], **extra) -> dict:
+    """Train `model` again (the same data checks and gates) and propose its promotion as `charter-run` does."""
+    return _job(project, "deploy", [shlex.join(["charter", "run", model.name]), promote(auto_merge)], rules, 360,
+                variables=_promotion_variables(project, out, auto_merge), resource_group="charter-run", **extra)
+
+
+def _promotion_variables(project: dict, out: str, auto_merge: list[str]) -> dict:
+    return {"GIT_DEPTH": "0", **_store(project), "CHARTER_OUTPUT": {"value": out, "expand": False},
+            **({"CHARTER_AUTO_MERGE": {"value": "\n".join(auto_merge), "expand": False}} if auto_merge else {}),
+            "CHARTER_PROMOTION": (project.get("promotion") or {}).get("via", "pull-request")}
 
 
 def _comment(value: str) -> str:
@@ -198,6 +222,13 @@ def render(graph, out: str) -> dict[str, str]:
                   "the model (a comma-separated list, or `all`, runs several):"]
         notes += [f"  CHARTER_MONITOR={m.name}  cron: {_comment(' '.join(m.monitoring['schedule'].split()))}"
                   for m in monitored]
-    sources = ["charter.yaml", *(s for m in monitored for s in m.sources)]
+    scheduled = [m for m in graph.models if (m.retrain or {}).get("schedule")]
+    if scheduled:
+        notes += ["Retraining: a pipeline schedule per line, with CHARTER_RETRAIN set to the model:"]
+        notes += [f"  CHARTER_RETRAIN={m.name}  cron: {_comment(' '.join(m.retrain['schedule'].split()))}"
+                  for m in scheduled]
+    sources = ["charter.yaml", *(s for m in monitored for s in m.sources),
+               *(s for m in scheduled if m not in monitored for s in m.sources)]
     text = header([_comment(s) for s in sources]) + "#\n" + "".join(f"# {n}\n" for n in notes) + "\n"
-    return {f"{out}/{FILE}": text + dump_yaml(jobs(graph.project, out, monitored, auto_merge_manifests(graph, out)))}
+    return {f"{out}/{FILE}": text + dump_yaml(jobs(graph.project, out, monitored, auto_merge_manifests(graph, out),
+                                                   graph.models))}

@@ -58,14 +58,19 @@ def render_fixtures(dest: Path) -> None:
         assert graph is not None, [d.message for d in result.diagnostics]
         if variant != "example":  # charter.yaml's `image` is validated: put the hostile one in the IR
             graph = with_image(graph, HOSTILE_IMAGE, variant.split("-", 1)[1])
+            # ...and the first model retrains on a schedule and on drift
+            first = graph.models[0]
+            graph = replace(graph, models=(type(first).from_dict({**first.to_dict(), "retrain": {
+                "schedule": "0 3 * * 1", "on_drift": True}}), *graph.models[1:]))
         graph = replace(graph, project={**graph.project, "shared_store": store})
         for path, text in render(graph, "generated").items():
             (repo / path).parent.mkdir(parents=True, exist_ok=True)
             (repo / path).write_text(text, encoding="utf-8")
         dags = {}
         for m in graph.models:
+            retrain = m.retrain or {}
             dags[f"charter_{m.name}"] = {
-                "schedule": None, "description": m.description,
+                "schedule": retrain.get("schedule"), "description": m.description,
                 "tasks": {s.name: step_argv(m.name, s.name) for s in m.steps},
                 "pods": {s.name: _pod(m.compute.get(s.name, {})) for s in m.steps},
                 "edges": sorted([n.split("/", 1)[1], s.name] for s in m.steps for n in s.needs)}  # fmt: skip
@@ -74,6 +79,11 @@ def render_fixtures(dest: Path) -> None:
                 dags[f"charter_{m.name}_monitor"] = {"schedule": m.monitoring["schedule"], "tasks": {"monitor": argv},
                                                      "pods": {"monitor": _pod(m.compute.get("monitor", {}))},
                                                      "edges": []}
+                if retrain.get("on_drift"):  # an alert triggers the training DAG; too few rows (3) skips
+                    monitor = dags[f"charter_{m.name}_monitor"]
+                    monitor["tasks"]["retrain"] = {"trigger": f"charter_{m.name}"}
+                    monitor["edges"] = [["monitor", "retrain"]]
+                    monitor["skip_on_exit_code"] = 3
         for c in graph.checks:
             argv = step_argv(c.name, "", check=True)
             dags[f"charter_{c.name}_check"] = {"schedule": None, "tasks": {"check-data": argv}, "edges": [],
@@ -170,6 +180,12 @@ def test_tasks_commands_and_edges_are_the_irs(bags, expected, variant: str):
             assert dag.description == spec["description"]
         for task in dag.tasks:
             argv = spec["tasks"][task.task_id]
+            if isinstance(argv, dict):  # the retraining trigger of a drift alert
+                assert type(task).__name__ == "TriggerDagRunOperator" and task.trigger_dag_id == argv["trigger"]
+                assert task.trigger_rule == "all_failed" and argv["trigger"] in bags[variant].dags
+                continue
+            if task.task_id == "monitor" and "skip_on_exit_code" in spec:
+                assert list(task.skip_on_exit_code) == [spec["skip_on_exit_code"]]
             pod = spec["pods"][task.task_id]  # retries and timeouts on every operator
             assert task.retries == pod["retries"] and task.retry_exponential_backoff == pod["backoff"]
             if pod["retry_delay"] is not None:
@@ -206,6 +222,10 @@ def test_spec_text_is_never_rendered_by_jinja(bags, expected, fixtures: Path, va
         assert not dag.doc_md.endswith(".md") and "<script>" not in dag.doc_md
         assert Serializer.to_dict(dag)  # what the DAG processor stores
         for task in dag.tasks:
+            if type(task).__name__ == "TriggerDagRunOperator":  # a DNS-label DAG id is its only value
+                task.render_template_fields({"var": {"value": _Variables()}})
+                assert task.trigger_dag_id == "charter_churn"
+                continue
             before = task.bash_command if variant == "hostile-bash" else [*task.cmds, *task.arguments]
             task.render_template_fields({"var": {"value": _Variables()}})
             if variant == "hostile-bash":
@@ -244,6 +264,8 @@ def test_bash_dags_run_the_real_pipeline(bags, expected, fixtures: Path, airflow
     for dag_id in trainings + others:  # every DAG: trainings first, the monitors find what they promoted
         run = bag.dags[dag_id].test()
         states = {ti.task_id: ti.state for ti in run.get_task_instances()}
+        if "retrain" in states:  # no drift: the monitor passes and the retraining trigger is skipped
+            assert states.pop("retrain") == "skipped", (dag_id, states)
         assert all(state == "success" for state in states.values()) and len(states) > 0, (dag_id, states)
     lock = json.loads((repo / "charter.lock").read_text(encoding="utf-8"))
     store = Path(expected["store"].removeprefix("file://"))

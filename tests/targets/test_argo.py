@@ -298,3 +298,18 @@ def test_a_hand_made_ir_cannot_smuggle_an_expression_in_pod_settings():
                      {"secrets": {"X": {"name": "{{x}}", "key": "k"}}}):
         with pytest.raises(ValueError, match="expands"):
             argo.pipeline(replace(churn, compute={"train": settings}), graph.project)
+
+
+def test_retraining_runs_the_models_own_template_on_its_schedule():
+    from tests.targets.test_github import _retraining
+
+    files = argo.render(_retraining(), "generated")
+    assert_valid(files)
+    docs = {d["metadata"]["name"]: d for _, d in docs_of(files)}
+    retrain = docs["charter-churn-retrain"]
+    assert retrain["kind"] == "CronWorkflow" and retrain["spec"]["schedules"] == ["0 3 * * 1"]
+    assert retrain["spec"]["workflowSpec"] == {"workflowTemplateRef": {"name": "charter-churn"}}
+    assert docs["charter-churn"]["kind"] == "WorkflowTemplate"  # the template it refers to is there
+    assert "charter-delivery-time-retrain" not in docs
+    models = pytest.importorskip("hera.workflows.models")
+    models.CronWorkflow.model_validate(retrain)

@@ -126,3 +126,22 @@ def test_patterns_keep_plain_paths_and_match_odd_ones():
     assert gitlab.pattern("a$b%c*d") == "a?b?c?d" and matches(gitlab.folder("a$b"), "a$b/c/d.yaml")
     assert gitlab.branch({"base_branch": "release/1.x"}) == "release/1.x"
     assert gitlab.branch({"base_branch": "a$b"}) is None and gitlab.branch({"base_branch": 'a"b'}) is None
+
+
+def test_retraining_on_a_schedule_and_on_drift_runs_the_pipeline_then_the_promotion():
+    from tests.targets.test_github import _retraining
+
+    doc = doc_of(gitlab.render(_retraining(), "generated"))
+    assert errors(doc, schema("gitlab-ci.json")) == []
+    run, scheduled, on_drift = doc["charter-run"], doc["charter-retrain-churn"], doc["charter-retrain-churn-on-drift"]
+    assert "$CHARTER_RETRAIN =~ /^(.+,)?(churn|all)(,.+)?$/" in scheduled["rules"][0]["if"]
+    assert on_drift["needs"] == ["charter-monitor-churn"] and on_drift["rules"][0]["when"] == "on_failure"
+    assert "$CHARTER_MONITOR =~ /^(.+,)?(churn|all)(,.+)?$/" in on_drift["rules"][0]["if"]
+    assert doc["charter-monitor-churn"]["allow_failure"] == {"exit_codes": [3]}  # too few rows: no retraining
+    assert "allow_failure" not in doc["charter-monitor-delivery-time"]
+    for job in (scheduled, on_drift):
+        assert job["script"] == ["charter run churn", run["script"][-1]]  # the same promotion as after a merge
+        assert job["variables"] == run["variables"] and job["resource_group"] == run["resource_group"]
+    assert "charter-retrain-delivery-time" not in doc
+    text = next(iter(gitlab.render(_retraining(), "generated").values()))
+    assert "#   CHARTER_RETRAIN=churn  cron: 0 3 * * 1\n" in text
