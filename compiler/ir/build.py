@@ -101,6 +101,7 @@ def _ingest(source: Spec, defaults: DataLimits) -> dict:
     d["limits"] = _limits(source.model.spec.limits, defaults)
     d.pop("engine", None)  # the engine is the data check's (its validate step), not the reader's
     d.pop("duckdb", None)
+    d.pop("retention", None)  # what the source keeps is validate's concern (windows), not what is read
     if d.get("jsonl") is None:
         d.pop("jsonl", None)
     if d.get("csv"):

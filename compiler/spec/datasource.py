@@ -136,6 +136,9 @@ class DataSourceSpec(Strict):
     )
     primary_key: list[Column] = Field(default_factory=list, description="Columns that identify a row.")
     freshness: Freshness | None = Field(None, description="Staleness limit of the data.")
+    retention: Duration | None = Field(
+        None, description="How long the source keeps a row, e.g. `90d` (older rows are deleted where the data "
+                          "lives): an evaluation window longer than this can never fill (X314).")
     limits: DataLimits | None = Field(None, description="Size, row and decompression limits of the file.")
     engine: Engine | None = Field(
         None, description="What runs `charter check-data` on this source: `polars` (in memory) or `duckdb` (SQL "

@@ -2,8 +2,9 @@
 
 ## What it does
 Checks each Model's `windows`: names are unique; a `last` window's `column` exists and holds
-dates or timestamps; a `source` window's DataSource has, after the model's prepare steps, the
-model's features and target with the same types. Checks that a gate's `window` is a window
+dates or timestamps, and the window is no longer than the `retention` its DataSource
+declares; a `source` window's DataSource has, after the model's prepare steps, the model's
+features and target with the same types. Checks that a gate's `window` is a window
 of its model, and that a gate on a slice names a window that evaluates slices.
 
 ## Why is this bad?
@@ -44,6 +45,7 @@ from collections.abc import Iterator
 
 from compiler.diagnostics import Diagnostic, make
 from compiler.diagnostics.suggest import suggestion
+from compiler.spec.compute import seconds
 from compiler.spec.frames import features, prepare_steps, source_columns
 from compiler.validate.context import Context
 from compiler.validate.frames import TEMPORAL, unknown_column
@@ -96,6 +98,13 @@ def _windows(ctx: Context, model) -> Iterator[Diagnostic]:
             if found:
                 continue
             cols = _prepared(ctx, model, source)[0]
+        read = ctx.specset.get("DataSource", w.source or model.model.spec.data.source)
+        keep = read.model.spec.retention if read is not None else None
+        if read is not None and w.last is not None and keep is not None and seconds(w.last) > seconds(keep):
+            pointer = f"/spec/windows/{i}/last"
+            yield make("X314", f"window `{w.name}` can never hold {w.last} of rows: DataSource `{read.name}` keeps "
+                       f"rows for {keep} (`retention`)", ctx.span(model, pointer), pointer=pointer,
+                       labels=(ctx.defined_here(read),), help=f"make the window at most `last: {keep}`")
         if w.column is not None:
             pointer = f"/spec/windows/{i}/column"
             if w.column not in cols:
