@@ -9,6 +9,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from compiler import __version__
 
@@ -64,12 +65,36 @@ examples (docs/serving.md has the answers of a real run):
 """
 
 
-def _parser() -> argparse.ArgumentParser:
+class _Unbuilt:
+    """A command's parser that is not built, since this run names another command.
+
+    Every argparse parser costs locale lookups (gettext searches the disk for each of its
+    messages): building the ~20 that one run does not use was a tenth of a warm `charter plan`.
+    """
+
+    def __getattr__(self, name: str):
+        return lambda *args, **kwargs: self
+
+
+class _Commands:
+    """`add_subparsers()`'s action, building the parser of `only` and none of the others."""
+
+    def __init__(self, action, only: str) -> None:
+        self._action, self._only = action, only
+
+    def add_parser(self, name: str, **kwargs):
+        return self._action.add_parser(name, **kwargs) if name == self._only else _Unbuilt()
+
+
+def _parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The command line's parser; with `only` (a command's name), that command's parser alone."""
     parser = argparse.ArgumentParser(
         prog="charter", description="Validate, compile and reconcile declarative ML system specs."
     )
     parser.add_argument("--version", action="version", version=f"charter {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub: Any = parser.add_subparsers(dest="command", metavar="COMMAND")
+    if only is not None:
+        sub = _Commands(sub, only)
 
     v = sub.add_parser("validate", help="check specs and print diagnostics")
     v.add_argument("paths", nargs="*", type=Path, help="files or folders (default: the project's spec folders)")
@@ -224,8 +249,10 @@ GITOPS_COMMANDS = ("plan", "diff", "history", "changelog", "rollback", "fallback
 def main(argv: list[str] | None = None) -> int:
     if (cache := sys.modules.get("compiler.ir.cache")) is not None:
         cache.forget()  # an earlier command in this process saw other files
-    parser = _parser()
     words = sys.argv[1:] if argv is None else argv
+    # A run that starts with a command's name needs only that command's parser; anything else
+    # (`--help`, `--version`, a typo) gets the whole one, which lists and suggests the commands.
+    parser = _parser(words[0] if words and words[0] in COMMANDS else None)
     gitops = next((w for w in words if not w.startswith("-")), None) in GITOPS_COMMANDS
     try:
         args = parser.parse_args(argv)

@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from compiler.diagnostics import Diagnostic, Span, make
-from compiler.load.document import Document, SourceFile
 
-if TYPE_CHECKING:  # the models are imported only where settings are read, so find_root stays cheap
+if TYPE_CHECKING:  # the loader and the models are imported only where settings are read, so find_root stays cheap
+    from compiler.load.document import Document, SourceFile
     from compiler.spec.project import Project
 
 CONFIG_FILE = "charter.yaml"

@@ -11,12 +11,8 @@ import functools
 from collections.abc import Callable
 from pathlib import Path
 
-from compiler.gitops.fallback import fallback as _fallback
 from compiler.gitops.git import WORKTREE, Git, GitError
-from compiler.gitops.history import changelog as _changelog
-from compiler.gitops.history import history as _history
 from compiler.gitops.output import CommandError, changes_doc, changes_text, dump, shown
-from compiler.gitops.rollback import rollback as _rollback
 from compiler.gitops.snapshot import CONFIG, _parse, at_commit, worktree
 
 __all__ = ["CommandError", "changelog", "diff", "fallback", "history", "plan", "rollback", "status"]
@@ -63,7 +59,7 @@ def charter_roots(root: Path) -> list[Path]:
     """The folders at or below `root` whose `charter.yaml` git knows (tracked, or new and not ignored)."""
     git = Git(root)
     out = git.run("ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", git.prefix or ".")
-    top = Path(git.repo.working_tree_dir or root).resolve()
+    top = git.top
     found = {(top / p).parent for p in out.split("\0")
              if p.startswith(git.prefix) and (p == CONFIG or p.endswith("/" + CONFIG))}
     return sorted(found)
@@ -215,7 +211,32 @@ def status(root: Path, args) -> tuple[str, int]:
 
 
 
+def _history(root: Path, args) -> tuple[str, int]:
+    from compiler.gitops.history import history as run
+
+    return run(root, args)
+
+
+def _changelog(root: Path, args) -> tuple[str, int]:
+    from compiler.gitops.history import changelog as run
+
+    return run(root, args)
+
+
 history = _shown(_history)
 changelog = _shown(_changelog)
+# The other commands' modules are imported when they run: a plan needs none of them.
+def _rollback(root: Path, args) -> tuple[str, int]:
+    from compiler.gitops.rollback import rollback as run
+
+    return run(root, args)
+
+
+def _fallback(root: Path, args) -> tuple[str, int]:
+    from compiler.gitops.fallback import fallback as run
+
+    return run(root, args)
+
+
 rollback = _shown(_rollback)
 fallback = _shown(_fallback)

@@ -4,13 +4,20 @@ Measured on a repository of 5,000 commits (issue 5): `git diff --name-only` thro
 is 30x faster than GitPython's object-level diff, and blobs read through one long-lived
 `git cat-file --batch` (GitPython's default `GitCmdObjectDB`) are 25x faster than its
 pure-Python object database. So listings go through git's own commands (`ls-tree`, `log`,
-with `-z` so non-ASCII and odd file names arrive unquoted) and contents through the one
-cat-file process that `repo.odb` keeps open.
+with `-z` so non-ASCII and odd file names arrive unquoted), run directly as subprocesses,
+and contents through the one cat-file process that GitPython's `repo.odb` keeps open.
+
+GitPython is imported, and its repository opened, on the first object read only (issue 13):
+its import and the `git version` calls it makes on start cost about 60 ms, half the budget
+of a warm `charter plan`, whose revisions come from the records in `.charter/cache/` and need
+no object at all. The repository is found by looking for `.git` upwards, as git does (git's
+own `rev-parse --show-toplevel` when that finds none, for GIT_DIR and the like).
 """
 
 from __future__ import annotations
 
 import hashlib
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,26 +44,33 @@ class Git:
     """One repository, seen from the Charter root (which may be a sub-folder of it)."""
 
     def __init__(self, root: Path):
-        try:
-            import git
-        except ImportError as exc:  # pragma: no cover - GitPython is a dependency
-            raise GitError(f"GitPython is not installed ({exc})", "pip install GitPython") from None
-        try:
-            self.repo = git.Repo(root, search_parent_directories=True)
-        except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-            raise GitError(f"{root} is not inside a git repository", "run `git init` and commit the specs") from None
-        except git.GitCommandNotFound:  # pragma: no cover - depends on the machine
-            raise GitError("the `git` command is not installed", "install git") from None
-        self._exc = git.GitCommandError
-        top = Path(self.repo.working_tree_dir or root).resolve()
-        rel = Path(root).resolve().relative_to(top).as_posix()
+        self.top = _toplevel(Path(root).resolve())
+        rel = Path(root).resolve().relative_to(self.top).as_posix()
         self.prefix = "" if rel == "." else rel + "/"  # the Charter root inside the repository
+        self._repo = None
+
+    @property
+    def repo(self):
+        """GitPython's repository, for its long-lived `cat-file --batch`: opened on the first read."""
+        if self._repo is None:
+            try:
+                import git
+            except ImportError as exc:  # pragma: no cover - GitPython is a dependency
+                raise GitError(f"GitPython is not installed ({exc})", "pip install GitPython") from None
+            try:
+                self._repo = git.Repo(self.top)
+            except git.GitCommandNotFound:  # pragma: no cover - depends on the machine
+                raise GitError("the `git` command is not installed", "install git") from None
+        return self._repo
+
+    def _git(self, args: list[str]) -> subprocess.CompletedProcess:
+        return _command(["git", *args], self.top)
 
     def run(self, *args: str) -> str:
-        try:
-            return self.repo.git.execute(["git", *args], strip_newline_in_stdout=False)
-        except self._exc as exc:
-            raise GitError(f"git {args[0]} failed: {str(exc.stderr or exc).strip()[:500]}") from None
+        done = self._git(list(args))
+        if done.returncode != 0:
+            raise GitError(f"git {args[0]} failed: {_text(done.stderr).strip()[:500]}")
+        return _text(done.stdout)
 
     def shallow(self) -> bool:
         return self.run("rev-parse", "--is-shallow-repository").strip() == "true"
@@ -64,14 +78,12 @@ class Git:
     def resolve_many(self, *refs: str) -> list[str]:
         """Several refs in one `git rev-parse` (each checked as resolve() does on failure)."""
         if not any(r.startswith("-") for r in refs):
-            try:
-                # no `--end-of-options`: git before 2.43 prints it back as a line of output (no ref
-                # here starts with `-`, checked above)
-                out = self.repo.git.execute(["git", "rev-parse", *(f"{r}^{{commit}}" for r in refs)]).split()
-                if len(out) == len(refs):
-                    return out
-            except self._exc:
-                pass
+            # no `--end-of-options`: git before 2.43 prints it back as a line of output (no ref
+            # here starts with `-`, checked above)
+            done = self._git(["rev-parse", *(f"{r}^{{commit}}" for r in refs)])
+            out = _text(done.stdout).split()
+            if done.returncode == 0 and len(out) == len(refs):
+                return out
         return [self.resolve(r) for r in refs]
 
     def resolve(self, ref: str) -> str:
@@ -82,12 +94,9 @@ class Git:
         """
         if ref.startswith("-"):
             raise GitError(f"`{ref}` is not a git ref")
-        try:
-            out = self.repo.git.execute(["git", "rev-parse", "--verify", "--quiet", "--end-of-options",
-                                         f"{ref}^{{commit}}"], with_exceptions=True)
-            return out.strip()
-        except self._exc:
-            pass
+        done = self._git(["rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}"])
+        if done.returncode == 0:
+            return _text(done.stdout).strip()
         name = ref.removeprefix("origin/")
         if self.shallow():
             hint = (f"this clone is shallow; fetch the history: `git fetch --unshallow origin` or "
@@ -100,10 +109,9 @@ class Git:
         raise GitError(f"git ref `{ref}` is not in this repository", hint)
 
     def merge_base(self, a: str, b: str) -> str | None:
-        try:
-            return self.repo.git.execute(["git", "merge-base", a, b]).strip() or None
-        except self._exc:
-            return None  # unrelated histories, or a shallow clone cut between them
+        done = self._git(["merge-base", a, b])
+        # not found: unrelated histories, or a shallow clone cut between them
+        return (_text(done.stdout).strip() or None) if done.returncode == 0 else None
 
     def tree(self, sha: str, paths: list[str]) -> dict[str, str]:
         """Files under `paths` (relative to the Charter root) at commit `sha`: path -> blob id."""
@@ -121,6 +129,13 @@ class Git:
 
     def read(self, blob: str) -> bytes:
         return self.repo.odb.stream(bytes.fromhex(blob)).read()
+
+    def read_rev(self, sha: str, path: str) -> bytes | None:
+        """The file at `path` (relative to the Charter root) in commit `sha`, None when it is not there."""
+        try:
+            return self.repo.git.get_object_data(f"{sha}:{self.prefix}{path}")[3]
+        except ValueError:
+            return None
 
     def read_path(self, sha: str, path: str) -> bytes | None:
         """One file at one commit (None when it does not exist there)."""
@@ -179,6 +194,30 @@ class Git:
 
     def _rel(self, path: str) -> str:
         return path[len(self.prefix):] if path.startswith(self.prefix) else "../" + path
+
+
+def _text(out: bytes) -> str:
+    """Git's output as text; names in other bytes survive (surrogateescape), as GitPython decodes them."""
+    return out.decode("utf-8", "surrogateescape")
+
+
+def _command(argv: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    try:
+        return subprocess.run(argv, cwd=cwd, capture_output=True, check=False)
+    except FileNotFoundError:
+        raise GitError("the `git` command is not installed", "install git") from None
+
+
+def _toplevel(start: Path) -> Path:
+    """The work tree holding `start`: the nearest folder upwards with a `.git` (a folder, or a worktree's file)."""
+    for folder in (start, *start.parents):
+        if (folder / ".git").exists():
+            return folder
+    if start.is_dir():  # GIT_DIR and GIT_WORK_TREE, or a layout the walk does not know: ask git
+        done = _command(["git", "rev-parse", "--show-toplevel"], start)
+        if done.returncode == 0 and _text(done.stdout).strip():
+            return Path(_text(done.stdout).strip()).resolve()
+    raise GitError(f"{start} is not inside a git repository", "run `git init` and commit the specs")
 
 
 def blob_id(data: bytes) -> str:

@@ -18,10 +18,7 @@ from compiler.gitops.snapshot import CONFIG, LOCK, Resource, _spec_dirs, at_comm
 
 
 def _blob(git: Git, sha: str, path: str) -> bytes | None:
-    try:
-        return git.repo.git.get_object_data(f"{sha}:{git.prefix}{path}")[3]
-    except ValueError:
-        return None
+    return git.read_rev(sha, path)
 
 
 class _Blobs:

@@ -50,7 +50,7 @@ def snapshots(root: Path, base: str, head: str | None) -> tuple[Git, dict, Snaps
             base_sha, head_sha = git.resolve_many(base, "HEAD")
         except GitError:  # the base is missing (raised again below), or no commit exists yet
             base_sha, head_sha = git.resolve(base), None
-    merge_base = git.merge_base(base_sha, head_sha) if head_sha else None
+    merge_base = _merge_base(root, git, base_sha, head_sha) if head_sha else None
     if head_sha and merge_base is None and git.shallow():
         # diffing against the base's tip would blame the branch for every later change of the base
         raise GitError(f"this clone is shallow and does not hold the merge base of {base} and "
@@ -64,6 +64,24 @@ def snapshots(root: Path, base: str, head: str | None) -> tuple[Git, dict, Snaps
             "head": {"ref": head or WORKTREE, "sha": head_sha, "worktree": head is None},
             "merge_base": merge_base}
     return git, refs, diff_base, head_snap, approval_base
+
+
+def _merge_base(root: Path, git: Git, a: str, b: str) -> str | None:
+    """`git merge-base` of two commits, recorded: it never changes once found.
+
+    None (unrelated, or a shallow clone cut between them) is not recorded: fetching more
+    history may find one.
+    """
+    from compiler.gitops.snapshot import CACHE_DIR, _cached, _record
+
+    record = root / CACHE_DIR / f"{a}-{b}.base.marshal"
+    found = _cached(record)
+    if isinstance(found, str):
+        return found
+    found = git.merge_base(a, b)
+    if found is not None:
+        _record(record, found)
+    return found
 
 
 def changed_paths(before: Snapshot, after: Snapshot) -> list[str]:

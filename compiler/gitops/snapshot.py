@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import marshal
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from compiler.gitops.git import WORKTREE, Git, blob_id, under
 
@@ -26,6 +29,29 @@ CONFIG = "charter.yaml"
 LOCK = "charter.lock"
 CACHE_DIR = Path(".charter") / "cache" / "revisions"
 BLOB_CACHE = Path(".charter") / "cache" / "blobs"
+
+
+# A revision's records (its summary, readers and IR) are plain data: dicts, lists, strings,
+# numbers. `marshal` reads them back several times faster than JSON (a summary of 200 specs is
+# 0.3 MB) and builds no objects of any class; its format is Python's own, so each record
+# carries the Python version and one of another version is computed again. Like every cache
+# in `.charter/`, they are trusted as this checkout's own output.
+def _cached(path: Path) -> object:
+    """The value recorded at `path`, or None when missing, damaged or written by another Python."""
+    try:
+        stamp, value = marshal.loads(path.read_bytes())
+    except (OSError, ValueError, EOFError, TypeError):
+        return None
+    return value if stamp == sys.version else None
+
+
+def _record(path: Path, value: Any) -> None:
+    from compiler.atomic import write_atomic
+
+    try:
+        write_atomic(path, marshal.dumps((sys.version, value)), durable=False)
+    except (OSError, ValueError):
+        pass  # a read-only checkout (or a value marshal cannot write) still plans, only slower
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,21 +159,14 @@ class Snapshot:
         """
         if "summary" in self._memo:
             return self._memo["summary"]
-        cache = self.root / CACHE_DIR / f"{self.key()}.summary.json"
-        try:
-            doc = self._memo["summary"] = json.loads(cache.read_text(encoding="utf-8"))
-            return doc
-        except (OSError, ValueError):
-            pass
-        from compiler.gitops.summary import summarize
+        cache = self.root / CACHE_DIR / f"{self.key()}.summary.marshal"
+        doc = _cached(cache)
+        if not isinstance(doc, dict):
+            from compiler.gitops.summary import summarize
 
-        doc = self._memo["summary"] = summarize(self)
-        from compiler.atomic import write_atomic
-
-        try:
-            write_atomic(cache, json.dumps(doc, sort_keys=True))
-        except OSError:
-            pass
+            doc = summarize(self)
+            _record(cache, doc)
+        self._memo["summary"] = doc
         return doc
 
     def readers(self) -> dict[str, set[str]]:
@@ -157,40 +176,33 @@ class Snapshot:
         """
         if "readers" in self._memo:
             return self._memo["readers"]
-        cache = self.root / CACHE_DIR / f"{self.key()}.readers.json"
-        try:
-            found = {name: set(models) for name, models in json.loads(cache.read_text(encoding="utf-8")).items()}
-        except (OSError, ValueError, TypeError, AttributeError):
-            from compiler.atomic import write_atomic
+        cache = self.root / CACHE_DIR / f"{self.key()}.readers.marshal"
+        recorded = _cached(cache)
+        if isinstance(recorded, dict):
+            found = {name: set(models) for name, models in recorded.items()}
+        else:
             from compiler.gitops.risk import readers
 
             found = readers(self.resources())
-            try:
-                write_atomic(cache, json.dumps({n: sorted(m) for n, m in found.items()}, sort_keys=True))
-            except OSError:
-                pass
+            _record(cache, {n: sorted(m) for n, m in found.items()})
         self._memo["readers"] = found
         return found
 
     def compile(self):
         """(graph or None, problems): the IR of this revision, cached by its files' ids."""
-        cache = self.root / CACHE_DIR / f"{self.key()}.json"
-        try:
-            entry = json.loads(cache.read_text(encoding="utf-8"))
+        cache = self.root / CACHE_DIR / f"{self.key()}.ir.marshal"
+        entry = _cached(cache)
+        if isinstance(entry, dict):
             from compiler.ir.graph import PipelineGraph
 
-            graph = PipelineGraph.from_dict(entry["graph"]) if entry["graph"] else None
-            return graph, entry["problems"]
-        except (OSError, ValueError, KeyError, TypeError):
-            pass
+            try:
+                graph = PipelineGraph.from_dict(entry["graph"]) if entry["graph"] else None
+                return graph, entry["problems"]
+            except (KeyError, TypeError, ValueError):
+                pass
         graph, problems = self._compile()
-        from compiler.atomic import write_atomic
-
-        try:
-            write_atomic(cache, json.dumps({"graph": graph.to_dict() if graph else None, "problems": problems},
-                                           sort_keys=True))
-        except OSError:
-            pass  # a read-only checkout still plans, only slower
+        # Through JSON first: the record holds what a reader of `to_dict()` expects (lists, string keys).
+        _record(cache, json.loads(json.dumps({"graph": graph.to_dict() if graph else None, "problems": problems})))
         return graph, problems
 
     def _compile(self):
@@ -295,9 +307,17 @@ def at_commit(git: Git, sha: str, label: str, root: Path, guess: list[str] | Non
     one per question. `guess` is accepted for callers that know the spec folders; the listing
     does not need it.
     """
-    listing = git.tree(sha, [])
+    # A commit never changes: its listing and spec folders are recorded once, by its sha, and a
+    # plan against a revision seen before starts no `ls-tree`.
+    record = root / CACHE_DIR / f"{sha}.tree.marshal"
+    known = _cached(record)
+    if isinstance(known, tuple) and len(known) == 2 and isinstance(known[0], dict):
+        listing, spec_dirs = known
+    else:
+        listing = git.tree(sha, [])
+        spec_dirs = _spec_dirs(git.read(listing[CONFIG]) if CONFIG in listing else None)
+        _record(record, (listing, spec_dirs))
     config = {CONFIG: listing[CONFIG]} if CONFIG in listing else {}
-    spec_dirs = _spec_dirs(git.read(config[CONFIG]) if config else None)
     files = {p: b for p, b in listing.items() if p != LOCK and p != CONFIG and p.endswith((".yaml", ".yml"))
              and under(p, spec_dirs)}
     files.update(config)

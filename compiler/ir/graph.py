@@ -14,8 +14,6 @@ from dataclasses import dataclass, field
 from graphlib import CycleError, TopologicalSorter
 from typing import Any
 
-import orjson
-
 IR_VERSION = 1
 # The RACI stage that owns each kind of spec, and the stage a missing one falls back to
 # (then every stage): for CODEOWNERS, the IR's owners and the approvals of `charter plan`.
@@ -149,6 +147,8 @@ class PipelineGraph:
         (tested). orjson writes them 20x faster: the standard library's indenting encoder is pure
         Python, and was most of the time of `charter compile` on 1,000 specs.
         """
+        import orjson  # here, not at the top: a plan reads the IR's classes and never writes its file
+
         return orjson.dumps(self.to_dict(), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode() + "\n"
 
     @classmethod
