@@ -151,6 +151,7 @@ def _check(source: Spec, suite: Spec | None, limits: DataLimits, project) -> Mod
     engine = source.model.spec.engine or getattr(getattr(project, "spec", None), "engine", None) or "polars"
     if engine != "polars":  # absent for polars, so the checks of existing trees keep their hashes
         params["validate"]["engine"] = engine
+    if engine == "duckdb":
         defaults = getattr(getattr(project, "spec", None), "duckdb", None)
         params["validate"]["engine_settings"] = _engine_settings(source.model.spec.duckdb, defaults)
     return ModelPipeline(name, "data-check", "", _steps(name, params, _TEMPLATE[:3]),
