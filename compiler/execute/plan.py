@@ -110,7 +110,22 @@ class RegexMismatch:
     pattern: str
 
 
-Node = Col | Lit | Not | Neg | Arith | Cmp | Logic | IsNull | InList | Call | FillFalse | Duplicate | RegexMismatch
+@dataclass(frozen=True, slots=True)
+class Monotonic:
+    """True where a present value is below the previous present value of its group (`strict`: not above it).
+
+    Previous is in the order of `order_by` (nulls last, ties by position), else by position;
+    rows without a value are skipped, and never fail.
+    """
+
+    column: str
+    strict: bool = False
+    by: tuple[str, ...] = ()
+    order_by: tuple[str, ...] = ()
+
+
+Node = Col | Lit | Not | Neg | Arith | Cmp | Logic | IsNull | InList | Call | FillFalse | Duplicate | RegexMismatch \
+    | Monotonic
 
 # --- rules -------------------------------------------------------------------------------
 
@@ -152,7 +167,7 @@ class Plan:
 
 
 ROW_RULES = frozenset({"not_null", "unique", "between", "in_set", "regex", "length", "compare", "not_in_future",
-                       "expression"})  # fmt: skip
+                       "monotonic", "expression"})  # fmt: skip
 _MEASURES = {"row_count": "rows", "null_fraction": "null_fraction", "distinct_count": "distinct",
              "mean_between": "mean", "stdev_between": "stdev", "quantile_between": "quantile",
              "freshness": "age"}  # fmt: skip
@@ -179,7 +194,8 @@ def compile_rules(rules: list[dict], types: dict[str, str], *, now: datetime) ->
 def rule_columns(r: dict) -> set[str]:
     if r["rule"] == "expression":
         return language.names(r["check"])
-    return {c for key in ("column", "left", "right") if (c := r.get(key))} | set(r.get("columns") or ())
+    lists = (r.get(key) or () for key in ("columns", "by", "order_by"))
+    return {c for key in ("column", "left", "right") if (c := r.get(key))} | {c for cols in lists for c in cols}
 
 
 def _outside(value: Node, low, high, strict: bool = False) -> Node:
@@ -216,6 +232,8 @@ def _row(r: dict, types: dict[str, str], now: datetime) -> Node:  # noqa: C901 -
         bound: date | datetime = limit.date() if types.get(r["column"]) == "date" else limit
         col = Col(r["column"])
         return Logic("and", (IsNull(col, negated=True), Cmp(">", col, Lit(bound))))
+    if kind == "monotonic":
+        return Monotonic(r["column"], bool(r.get("strict")), tuple(r.get("by") or ()), tuple(r.get("order_by") or ()))
     return Not(FillFalse(expression(r["check"], types)))
 
 

@@ -46,11 +46,27 @@ def to_expr(node: p.Node, df: pl.DataFrame | None = None) -> pl.Expr:  # noqa: C
     if isinstance(node, p.Duplicate):
         cols = list(node.columns)
         return ~(pl.col(cols[0]) if len(cols) == 1 else pl.struct(cols)).is_first_distinct()
+    if isinstance(node, p.Monotonic):
+        return _monotonic(node)
     if isinstance(node, p.RegexMismatch):
         if df is None:
             raise DataError("a regular expression rule needs its table")
         return _regex_mask(df, node.column, node.pattern)
     raise DataError(f"unsupported plan node {type(node).__name__}")
+
+
+def _monotonic(node: p.Monotonic) -> pl.Expr:
+    value = pl.col(node.column)
+    # Partitioned by presence too: within the present rows, the previous row is the previous
+    # present value, so a null neither fails nor breaks the sequence (as SQL's LAG does below).
+    groups = [*map(pl.col, node.by), value.is_not_null()]
+    if node.order_by:  # ties keep the table's order
+        previous = value.shift(1).over(groups, order_by=[*map(pl.col, node.order_by), pl.int_range(pl.len())],
+                                       nulls_last=True)
+    else:
+        previous = value.shift(1).over(groups)
+    below = value <= previous if node.strict else value < previous
+    return (value.is_not_null() & below).fill_null(False)
 
 
 def _call(name: str, args: list[pl.Expr], node: p.Call) -> pl.Expr:  # noqa: C901 - one case per function

@@ -108,11 +108,25 @@ class Compiler:
             return exp.GT(this=window, expression=exp.Literal.number(1))
         if isinstance(n, p.RegexMismatch):
             return self._regex(n)
+        if isinstance(n, p.Monotonic):
+            return self._monotonic(n)
         raise TypeError(f"unsupported plan node {type(n).__name__}")  # a bug: the plan has no other nodes
 
     def _cmp(self, n: p.Cmp) -> exp.Expr:
         kind = {"==": exp.EQ, "!=": exp.NEQ, "<": exp.LT, "<=": exp.LTE, ">": exp.GT, ">=": exp.GTE}[n.op]
         return kind(this=_paren(self.node(n.left)), expression=_paren(self.node(n.right)))
+
+    def _monotonic(self, n: p.Monotonic) -> exp.Expr:
+        value = col(n.column)
+        # partitioned by presence too, as the polars engine: LAG over the present rows is the
+        # previous present value (PostgreSQL has no LAG ... IGNORE NULLS)
+        present = exp.Paren(this=exp.Is(this=col(n.column), expression=exp.null()))
+        order = [exp.Ordered(this=col(c), nulls_first=False) for c in n.order_by] + [exp.Ordered(this=col(ROW))]
+        previous = exp.Window(this=exp.Anonymous(this="LAG", expressions=[col(n.column)]),
+                              partition_by=[*map(col, n.by), present], order=exp.Order(expressions=order))
+        below = (exp.LTE if n.strict else exp.LT)(this=value, expression=previous)
+        return exp.and_(exp.Not(this=exp.Is(this=value.copy(), expression=exp.null())),
+                        exp.Coalesce(this=below, expressions=[exp.false()]))
 
     def _in(self, value: exp.Expr, values: list) -> exp.Expr:
         if not values:

@@ -52,6 +52,12 @@ def one(rule: dict):
     ({"rule": "compare", "left": "x", "op": ">=", "right": "y"}, 1, [4]),
     ({"rule": "not_in_future", "column": "when"}, 1, [4]),
     ({"rule": "not_in_future", "column": "when", "tolerance": "30d"}, 0, []),
+    ({"rule": "monotonic", "column": "n"}, 1, [5]),  # 3 after 10: the null between is skipped
+    ({"rule": "monotonic", "column": "x", "strict": True}, 0, []),
+    ({"rule": "monotonic", "column": "y"}, 2, [3, 5]),
+    ({"rule": "monotonic", "column": "y", "by": ["cat"]}, 0, []),  # red: 0.5, 1.0, 1.0
+    ({"rule": "monotonic", "column": "y", "by": ["cat"], "strict": True}, 1, [5]),
+    ({"rule": "monotonic", "column": "when", "order_by": ["n"]}, 1, [5]),  # by n: Jan 1, Dec 1 (fails), Jan 9
     ({"rule": "expression", "check": "x < 50 and cat != 'green'"}, 2, [4, 5]),
     ({"rule": "expression", "check": "n > 0"}, 1, [4]),  # null cannot be confirmed: fails
 ])

@@ -66,6 +66,11 @@ CASES = {
     "not_in_future": [{"rule": "not_in_future", "column": "seen"},
                       {"rule": "not_in_future", "column": "day"},
                       {"rule": "not_in_future", "column": "seen", "tolerance": "400d"}],
+    "monotonic": [{"rule": "monotonic", "column": "id"},
+                  {"rule": "monotonic", "column": "amount", "strict": True},  # NaN, then a number
+                  {"rule": "monotonic", "column": "seen", "by": ["code"]},
+                  {"rule": "monotonic", "column": "day", "by": ["flag", "code"], "order_by": ["limit"]},  # ties
+                  {"rule": "monotonic", "column": "limit", "strict": True, "order_by": ["seen", "id"]}],
     "expression": [{"rule": "expression", "check": "amount * 0.1 < limit + 1"},
                    {"rule": "expression", "check": "id // 4 + id % 3 != 2 and not (name == 'ann')"},
                    {"rule": "expression", "check": "(amount - 10) % 3 < 1.5 or amount / 0 > 1"},
