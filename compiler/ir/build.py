@@ -250,6 +250,10 @@ def _rules(suite: Spec) -> list[dict]:
     seen: dict[str, int] = {}
     for rule in suite.model.spec.rules:
         d = _dump(rule)
+        if d["rule"] == "expression":  # `lag`'s window, only when set: other checks keep their hashes
+            for key in ("by", "order_by"):
+                if not d[key]:
+                    d.pop(key)
         if not d.get("id"):
             cols = d.get("column") or "+".join(d.get("columns") or ()) or (
                 f"{d['left']}{d['op']}{d['right']}" if d["rule"] == "compare" else "")

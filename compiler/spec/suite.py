@@ -291,10 +291,21 @@ class Monotonic(_Rule):
 
 
 class Expression(_Rule):
-    """A row-wise boolean expression in Charter's expression language holds for every row."""
+    """A row-wise boolean expression in Charter's expression language holds for every row.
+
+    `lag(x, n)` is `x` of the row `n` rows before (default 1; null for the first rows),
+    `diff(x, n)` is `x - lag(x, n)`: rows are in the table's order, or sorted by `order_by`,
+    within each `by` group, as for `monotonic`.
+    """
 
     rule: Literal["expression"]
     check: str = Field(min_length=1, max_length=2000)
+    by: list[Column] = Field(default_factory=list, max_length=20,
+                             description="Group columns of `lag` and `diff`: the row before is in the same group.")
+    order_by: list[Column] = Field(
+        default_factory=list, max_length=20,
+        description="Number, date or timestamp columns that order the rows for `lag` and `diff`; default: the "
+                    "table's own order.")
 
 
 Rule = Annotated[

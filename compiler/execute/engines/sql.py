@@ -64,6 +64,12 @@ def _text(e: exp.Expr) -> exp.Expr:
     return exp.cast(e, exp.DataType.Type.VARCHAR)
 
 
+def _window(function: exp.Expr, partition: list[exp.Expr], order_by: tuple[str, ...]) -> exp.Expr:
+    """`function` over each partition, in the order of `order_by` (nulls last), ties (or no order) by position."""
+    order = [exp.Ordered(this=col(c), nulls_first=False) for c in order_by] + [exp.Ordered(this=col(ROW))]
+    return exp.Window(this=function, partition_by=partition or None, order=exp.Order(expressions=order))
+
+
 class Compiler:
     """Translates plan nodes for one dialect; `regex_values` replaces patterns the engine cannot compile.
 
@@ -110,6 +116,9 @@ class Compiler:
             return self._regex(n)
         if isinstance(n, p.Monotonic):
             return self._monotonic(n)
+        if isinstance(n, p.Lag):
+            lag = exp.Anonymous(this="LAG", expressions=[col(n.column), exp.Literal.number(n.offset)])
+            return _window(lag, [col(c) for c in n.by], n.order_by)
         raise TypeError(f"unsupported plan node {type(n).__name__}")  # a bug: the plan has no other nodes
 
     def _cmp(self, n: p.Cmp) -> exp.Expr:
@@ -121,9 +130,8 @@ class Compiler:
         # partitioned by presence too, as the polars engine: LAG over the present rows is the
         # previous present value (PostgreSQL has no LAG ... IGNORE NULLS)
         present = exp.Paren(this=exp.Is(this=col(n.column), expression=exp.null()))
-        order = [exp.Ordered(this=col(c), nulls_first=False) for c in n.order_by] + [exp.Ordered(this=col(ROW))]
-        previous = exp.Window(this=exp.Anonymous(this="LAG", expressions=[col(n.column)]),
-                              partition_by=[*map(col, n.by), present], order=exp.Order(expressions=order))
+        previous = _window(exp.Anonymous(this="LAG", expressions=[col(n.column)]), [*map(col, n.by), present],
+                           n.order_by)
         below = (exp.LTE if n.strict else exp.LT)(this=value, expression=previous)
         return exp.and_(exp.Not(this=exp.Is(this=value.copy(), expression=exp.null())),
                         exp.Coalesce(this=below, expressions=[exp.false()]))

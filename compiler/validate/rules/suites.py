@@ -96,7 +96,8 @@ def check(ctx: Context) -> Iterator[Diagnostic]:
                     yield make("S224", f"the pattern does not compile: {getattr(exc, 'msg', exc)}",
                                ctx.span(suite, f"{base}/pattern"), pointer=f"{base}/pattern")
             elif rule.rule == "expression":
-                yield from check_expression(ctx, suite, f"{base}/check", rule.check, frame.expr_columns())
+                yield from check_expression(ctx, suite, f"{base}/check", rule.check, frame.expr_columns(),
+                                            windows=True)
 
 
 def _family(column_type: str) -> str:
