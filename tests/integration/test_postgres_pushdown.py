@@ -179,6 +179,29 @@ def test_text_that_converts_is_typed_as_ingest_types_it(events, monkeypatch, col
     assert [repr(v) for v in pushed] == [repr(v) for v in expected]
 
 
+@pytest.mark.parametrize("zone", ["UTC", "Europe/Paris"])
+def test_timestamptz_is_the_wall_time_ingest_gets(events, monkeypatch, zone):
+    """The driver hands ingest a `timestamptz` in the session's time zone; the pushed-down check uses the same."""
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(events)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("drop table if exists stamped")
+        conn.exec_driver_sql("create table stamped (pk integer primary key, at timestamptz, day timestamptz)")
+        conn.exec_driver_sql("insert into stamped values (0, '2025-05-31 23:30:00+00', '2025-05-31 23:30:00+00'), "
+                             "(1, '2025-06-01 11:30:00+00', '2025-05-01 22:30:00-02'), (2, null, null)")
+    engine.dispose()
+    schema = [{"name": "pk", "type": "integer"}, {"name": "at", "type": "datetime"}, {"name": "day", "type": "date"}]
+    rules = [{"id": "fresh", "severity": "error", "rule": "freshness", "column": "at", "max_age": "1h"},
+             {"id": "days", "severity": "error", "rule": "freshness", "column": "day", "max_age": "1d"},
+             {"id": "future", "severity": "error", "rule": "not_in_future", "column": "at"},
+             {"id": "order", "severity": "error", "rule": "monotonic", "column": "day", "strict": True}]
+    url = events + "&options=" + f"-c timezone={zone}".replace(" ", "%20").replace("=", "%3D").replace("/", "%2F")
+    polars_results, pushed = _both(monkeypatch, url, _source("stamped", schema=schema), rules)
+    for a, b in zip(polars_results, pushed, strict=True):
+        _same(a, b)
+
+
 def test_hostile_names_and_literals_are_quoted_not_run(events, monkeypatch):
     schema = [{"name": "pk", "type": "integer"}, {"name": "select", "type": "string"},
               {"name": "Order", "type": "integer"}, {"name": "user", "type": "string"}]

@@ -121,12 +121,12 @@ def typed(column: dict, found: str) -> exp.Expr:  # noqa: C901 - one case per ty
         if found == "date":
             return value
         if found in ("timestamp", "timestamptz"):
-            return exp.cast(_utc(value, found), _T.DATE)
+            return exp.cast(_wall(value, found), _T.DATE)
         text = _text(value)
         return _when(_matches(text, _DATE + "$"), _date(text.copy(), _DATE + "$"))
     if kind == "datetime":
         if found in ("timestamp", "timestamptz", "date"):
-            return exp.cast(_utc(value, found), _T.TIMESTAMP)
+            return exp.cast(_wall(value, found), _T.TIMESTAMP)
         return _timestamp(_text(value))
     if kind == "boolean":
         if found == "bool":
@@ -138,9 +138,9 @@ def typed(column: dict, found: str) -> exp.Expr:  # noqa: C901 - one case per ty
     return value if found in TEXT else exp.cast(value, _T.TEXT)  # string, category
 
 
-def _utc(value: exp.Expr, found: str) -> exp.Expr:
-    """A `timestamptz` as its UTC wall time, as ingest reads it."""
-    return exp.AtTimeZone(this=value, zone=lit("UTC")) if found == "timestamptz" else value
+def _wall(value: exp.Expr, found: str) -> exp.Expr:
+    """A `timestamptz` as its wall time in the session's `TimeZone`: the driver hands ingest that time."""
+    return exp.cast(value, _T.TIMESTAMP) if found == "timestamptz" else value
 
 
 def castable(column: dict, found: str) -> bool:
