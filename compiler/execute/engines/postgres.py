@@ -37,7 +37,10 @@ _T = exp.DataType.Type
 
 def check_source(ingest: dict, prep: dict, rules: list[dict], settings: dict, root: Path, *,
                  now: datetime) -> tuple[list, int]:
-    """Run the data check inside PostgreSQL: (rule results, rows of the prepared table)."""
+    """Run the data check inside PostgreSQL: (rule results, rows of the prepared table).
+
+    `settings` and `root` are unused: the signature is every SQL engine's (`steps.run_validate`).
+    """
     from compiler.execute import database
     from compiler.execute.rules import results
 
@@ -58,7 +61,7 @@ def check_source(ingest: dict, prep: dict, rules: list[dict], settings: dict, ro
         schema = {c["name"]: c for c in ingest["schema"]}
         raw = numbered.subquery("raw")
         # every declared column, as ingest checks them: one aggregate costs the same scan either way
-        _check_types(run, ingest, ingest["schema"], found, raw)
+        _check_types(run, ingest, ingest["schema"], found, base.subquery("source"), raw)
         typed = exp.select(*[exp.alias_(pgtypes.typed(schema[c], found[c]), c, quoted=True) for c in columns],
                            col(ROW)).from_(raw.copy())
         prepared, _ = prepare(typed, prep["steps"], columns, DIALECT)
@@ -172,14 +175,19 @@ def _missing(ingest: dict, declared: list[str], found: dict) -> None:
                         hint=f"the query's columns are {shown}" if shown else None)
 
 
-def _check_types(run: _Session, ingest: dict, columns: list[dict], found: dict, raw: exp.Expr) -> None:
-    """Ingest's checks in the database: `max_rows`, then every declared type and category's values."""
+def _check_types(run: _Session, ingest: dict, columns: list[dict], found: dict, plain: exp.Expr,
+                 raw: exp.Expr) -> None:
+    """Ingest's checks in the database: `max_rows`, then every declared type and category's values.
+
+    The counts read `plain`, the source without positions (numbering sorts the table); only a
+    failing column's first rows are looked up in `raw`, the numbered source.
+    """
     checks = pgtypes.checks(columns, found)
     if not checks and (ingest.get("limits") or {}).get("max_rows") is None:
         return
     counts = [exp.Count(this=exp.Star())] + [
         exp.Filter(this=exp.Count(this=exp.Star()), expression=exp.Where(this=test)) for _, _, test in checks]
-    row = run.one(exp.select(*counts).from_(raw.copy()))
+    row = run.one(exp.select(*counts).from_(plain))
     bounded.check_rows(ingest, int(row[0]), exact=True)
     failures = []
     for k, (column, cast, test) in enumerate(checks):
