@@ -13,6 +13,10 @@ comparisons (chained too), `and`/`or`/`not`, `in`/`not in` a list of literals, a
 arguments, f-strings) is rejected with the offset of the offending part. `check` infers a type
 for every node against a column -> type map, so unknown columns and type mistakes are found
 when specs are validated, not when data is processed.
+
+`lag(x, n)` and `diff(x, n)` read the row `n` rows before (`WINDOW_FUNCTIONS`): only a data
+rule, which sees the whole table in order, may use them (`check(..., windows=True)`); a slice,
+guardrail or metric sees one row or one count at a time.
 """
 
 from __future__ import annotations
@@ -38,7 +42,12 @@ FUNCTIONS: dict[str, tuple[tuple[str, ...], str]] = {
     "is_null": (("any",), "boolean"),
     "not_null": (("any",), "boolean"),
     "coalesce": (("any", "any", "any*"), "same"),
+    "lag": (("any", "number?"), "same"),
+    "diff": (("number", "number?"), "number"),
 }
+# Functions of other rows: their first argument is a column, their second a literal count of rows.
+WINDOW_FUNCTIONS = frozenset({"lag", "diff"})
+MAX_LAG = 10_000
 _CONSTANT_NAMES = {"true": True, "false": False, "null": None, "True": True, "False": False, "None": None}
 _ARITH = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv, ast.Mod, ast.Pow)
 _COMPARE = (ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.In, ast.NotIn)
@@ -135,11 +144,12 @@ def _describe(node: ast.AST) -> str:
     return type(node).__name__
 
 
-def check(text: str, columns: dict[str, str], want: str = "boolean") -> list[Problem]:
+def check(text: str, columns: dict[str, str], want: str = "boolean", windows: bool = False) -> list[Problem]:
     """Parse `text` and type it against `columns` (name -> number|string|boolean|datetime|any).
 
     Returns every unknown column and the first type problem; `want` is the type the whole
     expression must have ("boolean" for rules, slices and guardrails, "number" for metrics).
+    `windows` allows `lag` and `diff`, which read other rows.
     """
     tree = parse(text)
     lead = len(text) - len(text.lstrip())
@@ -152,6 +162,11 @@ def check(text: str, columns: dict[str, str], want: str = "boolean") -> list[Pro
                 problems.append(Problem("column", f"unknown column `{node.id}`", lead + node.col_offset, node.id))
     if problems:
         return problems
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and node.func.id in WINDOW_FUNCTIONS:  # type: ignore[attr-defined]
+            problem = _window_call(node, windows)
+            if problem is not None:
+                return [Problem(problem.kind, problem.message, lead + problem.offset, problem.name)]
     try:
         got = _type(tree.body, columns)
     except _Fail as fail:
@@ -159,6 +174,23 @@ def check(text: str, columns: dict[str, str], want: str = "boolean") -> list[Pro
     if want != "any" and got not in (want, "any"):
         return [Problem("type", f"the expression gives a {got}, but a {want} is needed", lead)]
     return []
+
+
+def _window_call(node: ast.Call, allowed: bool) -> Problem | None:
+    name, at = node.func.id, node.col_offset  # type: ignore[attr-defined]  # _shape: plain names only
+    if not allowed:
+        return Problem("syntax", f"`{name}` reads other rows: only a ValidationSuite's `expression` rule may use it",
+                       at)
+    first = node.args[0] if node.args else None
+    if not isinstance(first, ast.Name) or first.id in _CONSTANT_NAMES:
+        return Problem("syntax", f"`{name}` takes a column as its first argument, such as `{name}(amount)`",
+                       getattr(first, "col_offset", at))
+    if len(node.args) == 2:
+        count = node.args[1]
+        if not (isinstance(count, ast.Constant) and type(count.value) is int and 1 <= count.value <= MAX_LAG):
+            return Problem("syntax", f"`{name}`'s second argument is a whole number of rows from 1 to {MAX_LAG}",
+                           getattr(count, "col_offset", at))
+    return None
 
 
 def _is_function_name(tree: ast.AST, name: ast.Name) -> bool:

@@ -10,8 +10,11 @@ driver's own text with every credential of the URL replaced by `***`.
 
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import polars as pl
@@ -33,6 +36,16 @@ _AUTH_TEXT = re.compile(r"password authentication failed|authentication failed|a
 
 def read_query(params: dict, url: str, env: str, query: str) -> pl.DataFrame:
     """The rows of `query` at the database `url` (read from the environment variable `env`)."""
+    with connect(params, url, env) as conn:
+        return _read(params, query, conn)
+
+
+@contextmanager
+def connect(params: dict, url: str, env: str, *, backend: str | None = None) -> Iterator:
+    """A SQLAlchemy connection to `url`; every failure inside the block is told in the user's terms.
+
+    `backend` (`postgresql`) refuses a URL of another database before connecting.
+    """
     try:
         import sqlalchemy
     except ImportError:
@@ -44,6 +57,10 @@ def read_query(params: dict, url: str, env: str, query: str) -> pl.DataFrame:
         raise RunError(f"source `{source}`: `{env}` does not hold a database URL (its value is not shown: it may "
                        "hold a password)", hint="use SQLAlchemy's form, `dialect+driver://user:password@host:port/"
                                                 "database`, e.g. `postgresql+psycopg://...`") from None
+    if backend is not None and parsed.get_backend_name() != backend:
+        raise RunError(f"source `{source}`: `{env}` names a `{parsed.get_backend_name()}` database, and this engine "
+                       f"runs in {backend}", hint="use `engine: polars` for this source, or a `postgresql+psycopg://` "
+                                                  "URL")
     secrets = [s for s in (parsed.password, f'"{parsed.username}"', f"'{parsed.username}'") if s and len(s) > 2]
     where = _where(parsed)
     try:
@@ -57,11 +74,21 @@ def read_query(params: dict, url: str, env: str, query: str) -> pl.DataFrame:
                        f"`{parsed.drivername}` URLs is not installed", hint=_driver_hint(parsed)) from None
     try:
         with engine.connect() as conn:
-            return _read(params, query, conn)
+            yield conn
     except sqlalchemy.exc.SQLAlchemyError as exc:
         raise _explain(source, exc, where, env, secrets) from None
     finally:
         engine.dispose()
+
+
+def url_from_env(params: dict) -> tuple[str, str]:
+    """(URL, variable name) of a source's `connection.url_env`; unset or empty is the spec's problem."""
+    name = params["connection"]["url_env"]
+    url = os.environ.get(name)
+    if not url:
+        raise DataError(f"source `{params['source']}`: environment variable `{name}` is not set",
+                        hint="export it with the database URL (SQLAlchemy form) before running")
+    return url, name
 
 
 def read_sqlite(params: dict, path: Path, query: str) -> pl.DataFrame:

@@ -110,7 +110,36 @@ class RegexMismatch:
     pattern: str
 
 
-Node = Col | Lit | Not | Neg | Arith | Cmp | Logic | IsNull | InList | Call | FillFalse | Duplicate | RegexMismatch
+@dataclass(frozen=True, slots=True)
+class Monotonic:
+    """True where a present value is below the previous present value of its group (`strict`: not above it).
+
+    Previous is in the order of `order_by` (nulls last, ties by position), else by position;
+    rows without a value are skipped, and never fail.
+    """
+
+    column: str
+    strict: bool = False
+    by: tuple[str, ...] = ()
+    order_by: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Lag:
+    """`column` of the row `offset` rows before; null where there is none.
+
+    Rows are in the order of `order_by` (nulls last, ties by position), else by position, within
+    each `by` group.
+    """
+
+    column: str
+    offset: int = 1
+    by: tuple[str, ...] = ()
+    order_by: tuple[str, ...] = ()
+
+
+Node = Col | Lit | Not | Neg | Arith | Cmp | Logic | IsNull | InList | Call | FillFalse | Duplicate | RegexMismatch \
+    | Monotonic | Lag
 
 # --- rules -------------------------------------------------------------------------------
 
@@ -152,7 +181,7 @@ class Plan:
 
 
 ROW_RULES = frozenset({"not_null", "unique", "between", "in_set", "regex", "length", "compare", "not_in_future",
-                       "expression"})  # fmt: skip
+                       "monotonic", "expression"})  # fmt: skip
 _MEASURES = {"row_count": "rows", "null_fraction": "null_fraction", "distinct_count": "distinct",
              "mean_between": "mean", "stdev_between": "stdev", "quantile_between": "quantile",
              "freshness": "age"}  # fmt: skip
@@ -177,9 +206,10 @@ def compile_rules(rules: list[dict], types: dict[str, str], *, now: datetime) ->
 
 
 def rule_columns(r: dict) -> set[str]:
+    lists = {c for key in ("columns", "by", "order_by") for c in r.get(key) or ()}
     if r["rule"] == "expression":
-        return language.names(r["check"])
-    return {c for key in ("column", "left", "right") if (c := r.get(key))} | set(r.get("columns") or ())
+        return language.names(r["check"]) | lists
+    return {c for key in ("column", "left", "right") if (c := r.get(key))} | lists
 
 
 def _outside(value: Node, low, high, strict: bool = False) -> Node:
@@ -216,7 +246,10 @@ def _row(r: dict, types: dict[str, str], now: datetime) -> Node:  # noqa: C901 -
         bound: date | datetime = limit.date() if types.get(r["column"]) == "date" else limit
         col = Col(r["column"])
         return Logic("and", (IsNull(col, negated=True), Cmp(">", col, Lit(bound))))
-    return Not(FillFalse(expression(r["check"], types)))
+    if kind == "monotonic":
+        return Monotonic(r["column"], bool(r.get("strict")), tuple(r.get("by") or ()), tuple(r.get("order_by") or ()))
+    window = (tuple(r.get("by") or ()), tuple(r.get("order_by") or ()))
+    return Not(FillFalse(expression(r["check"], types, window)))
 
 
 def cast_values(values: list, kind: str) -> list:
@@ -242,12 +275,16 @@ _ARITH = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv:
 _CMP = {ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">="}
 
 
-def expression(text: str, types: dict[str, str] | None = None) -> Node:
-    """The plan of one expression; `types` (column -> logical type) decides what `+`, `//` and `%` mean."""
+def expression(text: str, types: dict[str, str] | None = None,
+               window: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())) -> Node:
+    """The plan of one expression; `types` (column -> logical type) decides what `+`, `//` and `%` mean.
+
+    `window` is the (by, order_by) of `lag` and `diff`.
+    """
     tree = language.parse(text)
     if isinstance(tree, language.Problem):
         raise DataError(f"expression `{text[:60]}`: {tree.message}")
-    return _Builder(types or {}).node(tree.body)
+    return _Builder(types or {}, window).node(tree.body)
 
 
 def _literal(node: ast.AST):
@@ -266,8 +303,9 @@ def _is_null(node: ast.AST) -> bool:
 
 
 class _Builder:
-    def __init__(self, types: dict[str, str]):
+    def __init__(self, types: dict[str, str], window: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())):
         self.types = types
+        self.by, self.order_by = window
 
     def node(self, node: ast.AST) -> Node:  # noqa: C901 - one case per node type
         if isinstance(node, ast.Constant):
@@ -288,11 +326,21 @@ class _Builder:
             return self._compare(node)
         if isinstance(node, ast.Call):
             name = node.func.id  # type: ignore[attr-defined]  # validated: a plain name
+            if name in language.WINDOW_FUNCTIONS:
+                return self._window(name, node)
             args = tuple(self.node(a) for a in node.args)
             if name == "round" and len(args) == 2:
                 args = (args[0], Lit(int(_literal(node.args[1]))))
             return Call(name, args)
         raise DataError(f"unsupported expression element {type(node).__name__}")
+
+    def _window(self, name: str, node: ast.Call) -> Node:
+        column = node.args[0].id  # type: ignore[attr-defined]  # validated: a column name
+        offset = int(_literal(node.args[1])) if len(node.args) == 2 else 1
+        before = Lag(column, offset, self.by, self.order_by)
+        if name == "lag":
+            return before
+        return Arith("-", Col(column), before, self._arith_kind("-", Col(column), before))
 
     def _compare(self, node: ast.Compare) -> Node:
         parts: list[Node] = []
@@ -312,8 +360,8 @@ class _Builder:
         return parts[0] if len(parts) == 1 else Logic("and", tuple(parts))
 
     def kind(self, node: Node) -> str:
-        if isinstance(node, Col):
-            return self.types.get(node.name, "any")
+        if isinstance(node, Col | Lag):
+            return self.types.get(node.column if isinstance(node, Lag) else node.name, "any")
         if isinstance(node, Lit):
             v = node.value
             return "boolean" if isinstance(v, bool) else "integer" if isinstance(v, int) else \

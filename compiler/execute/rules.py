@@ -62,7 +62,9 @@ def _row_message(r: dict, failing: int) -> str:
             "in_set": "are not in the allowed set", "regex": "do not match the pattern",
             "length": "have a length out of bounds",
             "compare": f"break `{r.get('left')} {r.get('op')} {r.get('right')}`",
-            "not_in_future": "are in the future", "expression": "break the check"}[r["rule"]]  # fmt: skip
+            "not_in_future": "are in the future", "expression": "break the check",
+            "monotonic": f"are {'not above' if r.get('strict') else 'below'} the previous row's `{r.get('column')}`"
+                         + (" in their group" if r.get("by") else "")}[r["rule"]]  # fmt: skip
     return f"{failing} row(s) {what}"
 
 

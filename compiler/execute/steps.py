@@ -66,16 +66,16 @@ def run_validate(runner, pipeline, step, inputs, out: Path) -> str:
     from compiler.execute.rules import check_rules
 
     now = runner.now or datetime.now(UTC)
-    if _in_engine(pipeline) == "duckdb":
-        from compiler.execute.engines.duckdb import check_source
-
+    engine = _in_engine(pipeline)
+    if engine in ("duckdb", "postgres"):
+        check_source = _engine(engine)
         results, rows = check_source(pipeline.step("ingest").params, pipeline.step("prepare").params,
                                      step.params["rules"], step.params.get("engine_settings") or {}, runner.root,
                                      now=now)
     else:
         df = _table(runner, inputs, "prepared")
         results, rows = check_rules(df, step.params["rules"], now=now), df.height
-    report = runner.result.data = data_report(results, rows, _in_engine(pipeline) or "polars")
+    report = runner.result.data = data_report(results, rows, engine or "polars")
     errors = [r for r in results if not r.passed and r.severity == "error"]
     warnings = [r for r in results if not r.passed and r.severity != "error"]
     if errors:
@@ -83,6 +83,21 @@ def run_validate(runner, pipeline, step, inputs, out: Path) -> str:
     write_json(out / "data_report.json", report)
     passed = sum(r.passed for r in results)
     return f"{passed}/{len(results)} rules passed" + (f", {len(warnings)} warning(s)" if warnings else "")
+
+
+def _engine(name: str):
+    """The `check_source` of a SQL engine; its libraries are an extra (`charter[duckdb]`, `charter[postgres]`)."""
+    from compiler.execute.failure import RunError
+
+    try:
+        if name == "duckdb":
+            from compiler.execute.engines.duckdb import check_source
+        else:
+            from compiler.execute.engines.postgres import check_source
+    except ImportError as exc:
+        raise RunError(f"`engine: {name}` needs `{exc.name}`, which is not installed",
+                       hint=f"pip install 'charter[{name}]'") from None
+    return check_source
 
 
 def rules_table(results) -> str:

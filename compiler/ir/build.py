@@ -152,6 +152,7 @@ def _check(source: Spec, suite: Spec | None, limits: DataLimits, project) -> Mod
     engine = source.model.spec.engine or getattr(getattr(project, "spec", None), "engine", None) or "polars"
     if engine != "polars":  # absent for polars, so the checks of existing trees keep their hashes
         params["validate"]["engine"] = engine
+    if engine == "duckdb":
         defaults = getattr(getattr(project, "spec", None), "duckdb", None)
         params["validate"]["engine_settings"] = _engine_settings(source.model.spec.duckdb, defaults)
     return ModelPipeline(name, "data-check", "", _steps(name, params, _TEMPLATE[:3]),
@@ -250,6 +251,10 @@ def _rules(suite: Spec) -> list[dict]:
     seen: dict[str, int] = {}
     for rule in suite.model.spec.rules:
         d = _dump(rule)
+        if d["rule"] == "expression":  # `lag`'s window, only when set: other checks keep their hashes
+            for key in ("by", "order_by"):
+                if not d[key]:
+                    d.pop(key)
         if not d.get("id"):
             cols = d.get("column") or "+".join(d.get("columns") or ()) or (
                 f"{d['left']}{d['op']}{d['right']}" if d["rule"] == "compare" else "")

@@ -90,7 +90,7 @@ class DataLimits(Strict):
                                             "MiB of output (a decompression bomb inflates 1000 times); default 100.")
 
 
-Engine = Literal["polars", "duckdb"]
+Engine = Literal["polars", "duckdb", "postgres"]
 
 
 class DuckDBOptions(Strict):
@@ -134,15 +134,17 @@ class DataSourceSpec(Strict):
     columns: list[ColumnSchema] = Field(
         alias="schema", min_length=1, description="The typed column schema; ingest enforces it."
     )
-    primary_key: list[Column] = Field(default_factory=list, description="Columns that identify a row.")
+    primary_key: list[Column] = Field(
+        default_factory=list, description="Columns that identify a row; a `table` source is read in their order.")
     freshness: Freshness | None = Field(None, description="Staleness limit of the data.")
     retention: Duration | None = Field(
         None, description="How long the source keeps a row, e.g. `90d` (older rows are deleted where the data "
                           "lives): an evaluation window longer than this can never fill (X314).")
     limits: DataLimits | None = Field(None, description="Size, row and decompression limits of the file.")
     engine: Engine | None = Field(
-        None, description="What runs `charter check-data` on this source: `polars` (in memory) or `duckdb` (SQL "
-                          "over the file, out of core); default: `engine` in charter.yaml, else `polars`.")
+        None, description="What runs `charter check-data` on this source: `polars` (in memory), `duckdb` (SQL "
+                          "over the file, out of core) or `postgres` (SQL inside the database of a `format: sql` "
+                          "source); default: `engine` in charter.yaml, else `polars`.")
     duckdb: DuckDBOptions | None = Field(None, description="Settings of `engine: duckdb` for this source.")
 
     @model_validator(mode="after")

@@ -117,7 +117,7 @@ class ProjectSpec(Strict):
     limits: Limits = Field(default_factory=Limits)
     engine: Engine | None = Field(
         None, description="The engine of every DataSource's `charter check-data` that does not choose its own: "
-                          "`polars` (the default) or `duckdb`.")
+                          "`polars` (the default), `duckdb` or `postgres`.")
     duckdb: DuckDBOptions | None = Field(
         None, description="Defaults of every DataSource's `duckdb` settings; a source's own value wins.")
     compute: Compute | None = Field(

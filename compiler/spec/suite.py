@@ -270,16 +270,47 @@ class FreshnessRule(_Rule):
     max_age: Duration
 
 
+class Monotonic(_Rule):
+    """Each value is at least the one before it (`strict`: above it), in row order, within each `by` group.
+
+    A failing row is one whose value is below the previous row's (or equal to it, when
+    `strict`). Rows without a value are skipped: they never fail, and the next value is compared
+    with the last one present. Rows are in the table's order, or sorted by `order_by` (rows
+    without an `order_by` value last, ties in table order).
+    """
+
+    rule: Literal["monotonic"]
+    column: Column = Field(description="The number, date or timestamp column that must not decrease.")
+    strict: bool = Field(False, description="Each value must be above the previous one, not only at least it.")
+    by: list[Column] = Field(default_factory=list, max_length=20,
+                             description="Group columns: the order holds within each group, e.g. `[user_id]`.")
+    order_by: list[Column] = Field(
+        default_factory=list, max_length=20,
+        description="Number, date or timestamp columns that order the rows; default: the table's own order (a "
+                    "file's, or a database source's `ORDER BY` or `primary_key`).")
+
+
 class Expression(_Rule):
-    """A row-wise boolean expression in Charter's expression language holds for every row."""
+    """A row-wise boolean expression in Charter's expression language holds for every row.
+
+    `lag(x, n)` is `x` of the row `n` rows before (default 1; null for the first rows),
+    `diff(x, n)` is `x - lag(x, n)`: rows are in the table's order, or sorted by `order_by`,
+    within each `by` group, as for `monotonic`.
+    """
 
     rule: Literal["expression"]
     check: str = Field(min_length=1, max_length=2000)
+    by: list[Column] = Field(default_factory=list, max_length=20,
+                             description="Group columns of `lag` and `diff`: the row before is in the same group.")
+    order_by: list[Column] = Field(
+        default_factory=list, max_length=20,
+        description="Number, date or timestamp columns that order the rows for `lag` and `diff`; default: the "
+                    "table's own order.")
 
 
 Rule = Annotated[
     NotNull | Unique | Between | InSet | Regex | Length | NullFraction | RowCount | DistinctCount
-    | MeanBetween | StdevBetween | QuantileBetween | Compare | NotInFuture | FreshnessRule | Expression,
+    | MeanBetween | StdevBetween | QuantileBetween | Compare | NotInFuture | FreshnessRule | Monotonic | Expression,
     Field(discriminator="rule"),
 ]
 

@@ -61,12 +61,15 @@ def expr_span(ctx: Context, spec: Spec, pointer: str, text: str, offset: int, le
 
 
 def check_expression(ctx: Context, spec: Spec, pointer: str, text: str, columns: dict[str, str],
-                     want: str = "boolean", noun: str = "column") -> list[Diagnostic]:
-    """Diagnostics for one expression: S218 (not in the language), X304 (unknown name), X308 (types)."""
+                     want: str = "boolean", noun: str = "column", windows: bool = False) -> list[Diagnostic]:
+    """Diagnostics for one expression: S218 (not in the language), X304 (unknown name), X308 (types).
+
+    `windows` allows `lag` and `diff` (a data rule's expression, which sees the rows in order).
+    """
     from compiler import expr
 
     diags = []
-    for p in expr.check(text, columns, want):
+    for p in expr.check(text, columns, want, windows):
         length = len(p.name) if p.name else 1
         span = expr_span(ctx, spec, pointer, text, p.offset, length)
         if p.kind == "column":

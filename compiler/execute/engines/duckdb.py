@@ -19,6 +19,7 @@ from sqlglot import exp
 
 from compiler.execute import bounded
 from compiler.execute import plan as p
+from compiler.execute.engines.relational import STEPS, needed_columns, prepare
 from compiler.execute.engines.sql import ROW, Compiler, col, lit
 from compiler.execute.engines.sqltypes import ingest_checks, typed
 from compiler.execute.errors import DataError, shorten
@@ -29,7 +30,7 @@ from compiler.execute.ingest import compression
 DIALECT = "duckdb"
 # What a data check gets when neither its DataSource nor charter.yaml says (docs/engines.md).
 DEFAULTS = {"memory_limit": 1 << 30, "spill_folder": ".charter/duckdb", "threads": None}
-SUPPORTED_STEPS = ("rename", "drop_columns", "drop_null", "deduplicate")
+SUPPORTED_STEPS = STEPS
 
 
 def connect(settings: dict, root: Path):
@@ -82,50 +83,6 @@ def scan(ingest: dict, path: Path) -> exp.Select:
         exp.Table(this=exp.Anonymous(this="read_csv", expressions=args)))
 
 
-def needed_columns(plan: p.Plan, steps: list[dict], declared: list[str]) -> list[str]:
-    """The source columns the rules and prepare steps read, in schema order (renames followed back)."""
-    wanted = set(plan.columns)
-    for step in reversed(steps):
-        op, args = next((k, v) for k, v in step.items() if v is not None)
-        if op == "rename":
-            back = {new: old for old, new in args["mapping"].items()}
-            wanted = {back.get(c, c) for c in wanted}
-        wanted |= set(args.get("columns") or ()) | set(args.get("keys") or ()) if op != "drop_columns" else set()
-    return [c for c in declared if c in wanted]
-
-
-def prepare(relation: exp.Select, steps: list[dict]) -> exp.Select:
-    """The relational prepare steps on top of the typed relation, keeping positions 0..n-1."""
-    for step in steps:
-        op, args = next((k, v) for k, v in step.items() if v is not None)
-        if op == "rename":
-            out = exp.select(exp.Star(except_=[col(c) for c in args["mapping"]]),
-                             *[exp.alias_(col(old), new, quoted=True) for old, new in args["mapping"].items()])
-            relation = out.from_(relation.subquery("renamed"))
-        elif op == "drop_columns":
-            continue  # the scan reads only the columns later steps and rules use
-        elif op == "drop_null":
-            kept = [exp.Not(this=exp.Is(this=col(c), expression=exp.null())) for c in args["columns"]]
-            relation = _renumber(exp.select(exp.Star()).from_(relation.subquery("dropped")).where(exp.and_(*kept)))
-        elif op == "deduplicate":
-            order = exp.Ordered(this=col(ROW), desc=args.get("keep", "last") == "last")
-            first = exp.Window(this=exp.RowNumber(), partition_by=[col(k) for k in args["keys"]],
-                               order=exp.Order(expressions=[order]))
-            keep = exp.EQ(this=first, expression=exp.Literal.number(1))
-            relation = _renumber(exp.select(exp.Star()).from_(relation.subquery("deduplicated")).qualify(keep))
-        else:  # validation (S235) refuses the others for this engine
-            raise DataError(f"engine duckdb cannot run the prepare step `{op}`",
-                            hint="use `engine: polars` for this source, or a step among " + ", ".join(SUPPORTED_STEPS))
-    return relation
-
-
-def _renumber(relation: exp.Select) -> exp.Select:
-    position = exp.Window(this=exp.RowNumber(), order=exp.Order(expressions=[exp.Ordered(this=col(ROW))]))
-    return exp.select(exp.Star(except_=[col(ROW)]),
-                      exp.alias_(exp.Sub(this=position, expression=exp.Literal.number(1)), ROW, quoted=True)
-                      ).from_(relation.subquery("kept"))
-
-
 def check_source(ingest: dict, prep: dict, rules: list[dict], settings: dict, root: Path, *,
                  now: datetime) -> tuple[list, int]:
     """Run the data check in DuckDB: (rule results, rows of the prepared table)."""
@@ -153,7 +110,7 @@ def check_source(ingest: dict, prep: dict, rules: list[dict], settings: dict, ro
         checks = ingest_checks(ingest, [schema[c] for c in columns], found, raw)
         if checks is not None:
             _report(ingest, con.execute(checks.sql(DIALECT)).fetchone(), [schema[c] for c in columns], found)
-        prepared = prepare(typed_rel, prep["steps"])
+        prepared, _ = prepare(typed_rel, prep["steps"], columns, DIALECT)
         compiler = Compiler(DIALECT, _regex_fallbacks(con, plan, prepared))
         query = compiler.query(plan, prepared.subquery("prepared"))
         row = con.execute(query.sql(DIALECT)).fetchone()

@@ -46,11 +46,32 @@ def to_expr(node: p.Node, df: pl.DataFrame | None = None) -> pl.Expr:  # noqa: C
     if isinstance(node, p.Duplicate):
         cols = list(node.columns)
         return ~(pl.col(cols[0]) if len(cols) == 1 else pl.struct(cols)).is_first_distinct()
+    if isinstance(node, p.Monotonic):
+        return _monotonic(node)
+    if isinstance(node, p.Lag):
+        return _window(pl.col(node.column).shift(node.offset), node.by, node.order_by)
     if isinstance(node, p.RegexMismatch):
         if df is None:
             raise DataError("a regular expression rule needs its table")
         return _regex_mask(df, node.column, node.pattern)
     raise DataError(f"unsupported plan node {type(node).__name__}")
+
+
+def _window(value: pl.Expr, by, order_by: tuple[str, ...]) -> pl.Expr:
+    """`value` evaluated per group of `by` (columns or expressions), in the order of `order_by`, else by position."""
+    groups = [pl.col(c) if isinstance(c, str) else c for c in by] or None
+    if order_by:  # nulls last, ties in the table's order, as SQL's ORDER BY ..., position
+        return value.over(groups, order_by=[*map(pl.col, order_by), pl.int_range(pl.len())], nulls_last=True)
+    return value.over(groups) if groups else value
+
+
+def _monotonic(node: p.Monotonic) -> pl.Expr:
+    value = pl.col(node.column)
+    # Partitioned by presence too: within the present rows, the previous row is the previous
+    # present value, so a null neither fails nor breaks the sequence (as SQL's LAG does below).
+    previous = _window(value.shift(1), [*node.by, value.is_not_null()], node.order_by)
+    below = value <= previous if node.strict else value < previous
+    return (value.is_not_null() & below).fill_null(False)
 
 
 def _call(name: str, args: list[pl.Expr], node: p.Call) -> pl.Expr:  # noqa: C901 - one case per function

@@ -2,13 +2,14 @@
 
 Input: a `Plan` and the relation of the prepared table, which must carry the row's 0-based
 position as `__charter_row`. Output: one aggregate query whose single row holds every row
-rule's failing count and first five failing positions, and every table rule's measure.
+rule's failing count and first five failing positions (DuckDB's `min(x, n)`; a dialect without
+it asks `sample` per failing rule), and every table rule's measure.
 
 Semantics follow the polars engine (the reference): `/` divides as floats, `//` and `%` floor
 (polars' integer `// 0` and `% 0` give null), `round` rounds half to even, float literals are
 doubles rather than SQL decimals, and a text `+` joins strings. Where a dialect has no
-equivalent, `_DIALECT` says what stands in; `duckdb` is the one tested (the `dialect`
-argument is how postgres or spark would be chosen).
+equivalent, `_DIALECT` says what stands in, or a subclass overrides a method
+(`compiler.execute.engines.postgres`).
 """
 
 from __future__ import annotations
@@ -63,12 +64,23 @@ def _text(e: exp.Expr) -> exp.Expr:
     return exp.cast(e, exp.DataType.Type.VARCHAR)
 
 
-class Compiler:
-    """Translates plan nodes for one dialect; `regex_values` replaces patterns the engine cannot compile."""
+def _window(function: exp.Expr, partition: list[exp.Expr], order_by: tuple[str, ...]) -> exp.Expr:
+    """`function` over each partition, in the order of `order_by` (nulls last), ties (or no order) by position."""
+    order = [exp.Ordered(this=col(c), nulls_first=False) for c in order_by] + [exp.Ordered(this=col(ROW))]
+    return exp.Window(this=function, partition_by=partition or None, order=exp.Order(expressions=order))
 
-    def __init__(self, dialect: str = "duckdb", regex_values: dict[tuple[str, str], list[str]] | None = None):
+
+class Compiler:
+    """Translates plan nodes for one dialect; `regex_values` replaces patterns the engine cannot compile.
+
+    `types` (column -> logical type) is for dialects whose translation depends on a column's type.
+    """
+
+    def __init__(self, dialect: str = "duckdb", regex_values: dict[tuple[str, str], list[str]] | None = None,
+                 types: dict[str, str] | None = None):
         self.dialect = dialect
         self.regex_values = regex_values or {}
+        self.types = types or {}
 
     def node(self, n: p.Node) -> exp.Expr:  # noqa: C901 - one case per node type
         if isinstance(n, p.Col):
@@ -82,8 +94,7 @@ class Compiler:
         if isinstance(n, p.Arith):
             return self._arith(n)
         if isinstance(n, p.Cmp):
-            kind = {"==": exp.EQ, "!=": exp.NEQ, "<": exp.LT, "<=": exp.LTE, ">": exp.GT, ">=": exp.GTE}[n.op]
-            return kind(this=_paren(self.node(n.left)), expression=_paren(self.node(n.right)))
+            return self._cmp(n)
         if isinstance(n, p.Logic):
             parts = [_paren(self.node(a)) for a in n.args]
             return exp.and_(*parts) if n.op == "and" else exp.or_(*parts)
@@ -103,7 +114,27 @@ class Compiler:
             return exp.GT(this=window, expression=exp.Literal.number(1))
         if isinstance(n, p.RegexMismatch):
             return self._regex(n)
+        if isinstance(n, p.Monotonic):
+            return self._monotonic(n)
+        if isinstance(n, p.Lag):
+            lag = exp.Anonymous(this="LAG", expressions=[col(n.column), exp.Literal.number(n.offset)])
+            return _window(lag, [col(c) for c in n.by], n.order_by)
         raise TypeError(f"unsupported plan node {type(n).__name__}")  # a bug: the plan has no other nodes
+
+    def _cmp(self, n: p.Cmp) -> exp.Expr:
+        kind = {"==": exp.EQ, "!=": exp.NEQ, "<": exp.LT, "<=": exp.LTE, ">": exp.GT, ">=": exp.GTE}[n.op]
+        return kind(this=_paren(self.node(n.left)), expression=_paren(self.node(n.right)))
+
+    def _monotonic(self, n: p.Monotonic) -> exp.Expr:
+        value = col(n.column)
+        # partitioned by presence too, as the polars engine: LAG over the present rows is the
+        # previous present value (PostgreSQL has no LAG ... IGNORE NULLS)
+        present = exp.Paren(this=exp.Is(this=col(n.column), expression=exp.null()))
+        previous = _window(exp.Anonymous(this="LAG", expressions=[col(n.column)]), [*map(col, n.by), present],
+                           n.order_by)
+        below = (exp.LTE if n.strict else exp.LT)(this=value, expression=previous)
+        return exp.and_(exp.Not(this=exp.Is(this=value.copy(), expression=exp.null())),
+                        exp.Coalesce(this=below, expressions=[exp.false()]))
 
     def _in(self, value: exp.Expr, values: list) -> exp.Expr:
         if not values:
@@ -200,8 +231,12 @@ class Compiler:
         micros = exp.DateDiff(this=lit(m.now), expression=newest, unit=exp.var("MICROSECOND"))
         return _double(exp.IntDiv(this=micros, expression=exp.Literal.number(1_000_000)))
 
-    def query(self, plan: p.Plan, prepared: exp.Expr) -> exp.Select:
-        """The one aggregate query of `plan` over `prepared` (a table, subquery or CTE name)."""
+    def query(self, plan: p.Plan, prepared: exp.Expr, *, samples: bool = True) -> exp.Select:
+        """The one aggregate query of `plan` over `prepared` (a table, subquery or CTE name).
+
+        Its row: the rows, then per row rule the failing count (and, with `samples`, its first
+        failing positions), then per table rule its measure.
+        """
         masks = exp.select(exp.Star()).from_(prepared)
         aggregates: list[exp.Expr] = [exp.alias_(exp.Count(this=exp.Star()), "n", quoted=True)]
         for i, rule in plan.row_rules:
@@ -209,10 +244,17 @@ class Compiler:
             where = exp.Where(this=col(f"__charter_m{i}"))
             aggregates.append(exp.alias_(exp.Filter(this=exp.Count(this=exp.Star()), expression=where),
                                          f"c{i}", quoted=True))
-            # DuckDB's `min(x, n)` keeps the n smallest in one pass; a dialect without it would
-            # need a second, ordered and limited query per failing rule.
-            sample = exp.Min(this=col(ROW), count=exp.Literal.number(SAMPLE))
-            aggregates.append(exp.alias_(exp.Filter(this=sample, expression=where.copy()), f"s{i}", quoted=True))
+            if samples:
+                # DuckDB's `min(x, n)` keeps the n smallest in one pass
+                sample = exp.Min(this=col(ROW), count=exp.Literal.number(SAMPLE))
+                aggregates.append(exp.alias_(exp.Filter(this=sample, expression=where.copy()), f"s{i}",
+                                             quoted=True))
         for i, table in plan.table_rules:
             aggregates.append(exp.alias_(self.measure(table.measure), f"t{i}", quoted=True))
         return exp.select(*aggregates).from_(masks.subquery("masks"))
+
+    def sample(self, failing: p.Node, prepared: exp.Expr) -> exp.Select:
+        """The first failing positions of one row rule, for a dialect without DuckDB's `min(x, n)`."""
+        masks = exp.select(col(ROW), exp.alias_(self.node(failing), "__charter_m", quoted=True)).from_(prepared)
+        return exp.select(col(ROW)).from_(masks.subquery("masks")).where(col("__charter_m")).order_by(
+            exp.Ordered(this=col(ROW))).limit(SAMPLE)

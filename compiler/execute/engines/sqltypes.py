@@ -139,17 +139,26 @@ def _checked(columns: list[dict], found: dict[str, str]):
 
 def problems(ingest: dict, row: tuple, columns: list[dict], found: dict[str, str]) -> None:
     """Raise ingest's DataError for every column whose values failed (`row` from `ingest_checks`)."""
+    failures = [(column, test is _failed, row[1 + 3 * k], sorted(row[2 + 3 * k] or []), row[3 + 3 * k] or [])
+                for k, (column, test) in enumerate(_checked(columns, found))]
+    type_errors(ingest, failures)
+
+
+def type_errors(ingest: dict, failures: list[tuple[dict, bool, int, list[int], list]]) -> None:
+    """Raise ingest's DataError from (column, failed a cast?, count, first 0-based rows, their values).
+
+    `failed a cast` is false for a category value not among the declared `values`; any engine
+    that checks types in SQL reports through here, in ingest's words.
+    """
     messages, first = [], None
-    checked = list(enumerate(_checked(columns, found)))
     # as ingest: type errors first; category values are judged on data that converted
-    if any(row[1 + 3 * k] for k, (_, test) in checked if test is _failed):
-        checked = [(k, pair) for k, pair in checked if pair[1] is _failed]
-    for k, (column, test) in checked:
-        count, rows, values = row[1 + 3 * k], sorted(row[2 + 3 * k] or []), row[3 + 3 * k] or []
+    if any(count for _, cast, count, _, _ in failures if cast):
+        failures = [f for f in failures if f[1]]
+    for column, cast, count, rows, values in failures:
         if not count:
             continue
         name = column["name"]
-        if test is _failed:
+        if cast:
             shown = ", ".join(f"`{shorten(v)}`" for v in values[:3])
             messages.append(f"column `{name}` ({column['type']}): {count} value(s) are not "
                             f"{_WORDS.get(column['type'], column['type'])}, e.g. {shown}{_at(rows)}")

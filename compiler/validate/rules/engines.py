@@ -1,40 +1,47 @@
-"""What a data engine cannot run (S235), and where DuckDB may spill (S225).
+"""What a data engine cannot run (S235), a database source without row order (S236), DuckDB's spill folder (S225).
 
 ## What it does
-For every DataSource whose `charter check-data` runs on `engine: duckdb` (its own `engine`,
-else `engine` in charter.yaml), checks that the source is a CSV or Parquet file, that the
-prepare steps of the suites checking it are ones DuckDB runs as SQL (`rename`,
-`drop_columns`, `drop_null`, `deduplicate`), and that its `duckdb.spill_folder` stays inside
-the repository.
+For every DataSource whose `charter check-data` runs on `engine: duckdb` or `engine: postgres`
+(its own `engine`, else `engine` in charter.yaml), checks that the engine can read the source
+(DuckDB: a CSV or Parquet file; PostgreSQL: a `format: sql` source with a `connection`), that
+the prepare steps of the suites checking it are ones the engine runs as SQL (`rename`,
+`drop_columns`, `drop_null`, `deduplicate`), that a source on PostgreSQL has a row order (the
+query's top-level `ORDER BY`, or a table's `primary_key`), and that its `duckdb.spill_folder`
+stays inside the repository.
 
 ## Why is this bad?
-DuckDB reads the file itself and never holds the table in Python: a step such as
-`standardize` or `clip` with quantiles has no SQL translation yet, and a JSON or database
-source has no reader here. Without this check the data check would stop at run time, after
-review and merge, instead of in the pull request.
+Both engines run the check as SQL and never hold the table in Python: a step such as
+`standardize` or `clip` with quantiles has no SQL translation yet, and DuckDB has no reader for
+a JSON or database source. A database table has no file order, so without one the sample rows
+of a failing rule would be whichever rows the server's plan returns first. Without this check
+the data check would stop at run time, after review and merge, instead of in the pull request.
 
 ## Example
 ```yaml
 kind: DataSource
 spec:
-  format: jsonl
-  path: data/events.jsonl
-  engine: duckdb
+  format: sql
+  table: events
+  connection: {url_env: EVENTS_DB_URL}
+  engine: postgres
 ```
 
 ## Use instead
 ```yaml
 kind: DataSource
 spec:
-  format: parquet
-  path: data/events.parquet
-  engine: duckdb
+  format: sql
+  table: events
+  primary_key: [event_id]
+  connection: {url_env: EVENTS_DB_URL}
+  engine: postgres
 ```
 or keep `engine: polars` (the default) for this source.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from compiler.diagnostics import Diagnostic, make
@@ -42,14 +49,14 @@ from compiler.spec import Project
 from compiler.validate.context import Context
 from compiler.validate.rules.sources import unsafe_path
 
-CODES = ("S235", "S225")
+CODES = ("S235", "S236", "S225")
 FORMATS = ("csv", "parquet")
 STEPS = ("rename", "drop_columns", "drop_null", "deduplicate")
 
 
 def check(ctx: Context) -> Iterator[Diagnostic]:
     default = ctx.project.spec.engine if isinstance(ctx.project, Project) else None
-    on_duckdb = set()
+    in_sql: dict[str, str] = {}  # source -> the SQL engine that runs its checks
     for spec in ctx.specset.of_kind("DataSource"):
         body = spec.model.spec
         folder = body.duckdb.spill_folder if body.duckdb is not None else None
@@ -57,20 +64,97 @@ def check(ctx: Context) -> Iterator[Diagnostic]:
             yield make("S225", f"unsafe spill folder: {why}", ctx.span(spec, "/spec/duckdb/spill_folder"),
                        pointer="/spec/duckdb/spill_folder", help="give a folder inside the repository, such as "
                                                                  "`.charter/duckdb`")
-        if (body.engine or default) != "duckdb":
-            continue
-        on_duckdb.add(spec.name)
-        if body.format not in FORMATS:
-            pointer = "/spec/format"
-            yield make("S235", f"engine `duckdb` cannot read a `{body.format}` source", ctx.span(spec, pointer),
-                       pointer=pointer, help="use `format: parquet` or `csv`, or `engine: polars` for this source")
+        engine = body.engine or default
+        if engine == "duckdb":
+            in_sql[spec.name] = engine
+            if body.format not in FORMATS:
+                pointer = "/spec/format"
+                yield make("S235", f"engine `duckdb` cannot read a `{body.format}` source", ctx.span(spec, pointer),
+                           pointer=pointer, help="use `format: parquet` or `csv`, or `engine: polars` for this source")
+        elif engine == "postgres":
+            in_sql[spec.name] = engine
+            yield from _postgres_source(ctx, spec, body)
     for spec in ctx.specset.of_kind("ValidationSuite"):
-        if spec.model.spec.source not in on_duckdb:
+        engine = in_sql.get(spec.model.spec.source)
+        if engine is None:
             continue
         for i, step in enumerate(spec.model.spec.prepare):
             if step.op not in STEPS:
                 pointer = f"/spec/prepare/{i}/{step.op}"
-                yield make("S235", f"engine `duckdb` cannot run the prepare step `{step.op}`",
+                yield make("S235", f"engine `{engine}` cannot run the prepare step `{step.op}`",
                            ctx.span(spec, pointer, key=True), pointer=pointer,
-                           help=f"source `{spec.model.spec.source}` runs on DuckDB, which runs "
+                           help=f"source `{spec.model.spec.source}` runs on {_NAMES[engine]}, which runs "
                                 + ", ".join(f"`{s}`" for s in STEPS) + "; or use `engine: polars` for it")
+
+
+_NAMES = {"duckdb": "DuckDB", "postgres": "PostgreSQL"}
+
+
+def _postgres_source(ctx: Context, spec, body) -> Iterator[Diagnostic]:
+    if body.format != "sql" or body.connection is None:
+        pointer = "/spec/format" if body.format != "sql" else "/spec/path"
+        what = f"a `{body.format}` source" if body.format != "sql" else "a SQLite file"
+        yield make("S235", f"engine `postgres` cannot read {what}", ctx.span(spec, pointer), pointer=pointer,
+                   help="use `format: sql` with `connection: {url_env: ...}` naming a PostgreSQL URL, or "
+                        "`engine: polars` for this source")
+    elif body.table is not None and not body.primary_key:
+        yield make("S236", f"engine `postgres` needs the row order of table `{body.table}`, and it declares no "
+                           "`primary_key`", ctx.span(spec, "/spec/table"), pointer="/spec/table",
+                   help="declare the columns that identify a row, e.g. `primary_key: [id]`: rows are numbered, and "
+                        "failing rows sampled, in that order")
+    elif body.query is not None and not top_level_order_by(body.query):
+        yield make("S236", "engine `postgres` needs the query's row order, and it has no top-level `ORDER BY`",
+                   ctx.span(spec, "/spec/query"), pointer="/spec/query",
+                   help="end the query with `ORDER BY` columns that identify a row: rows are numbered, and failing "
+                        "rows sampled, in that order")
+
+
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
+_DOLLAR = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)?\$")
+
+
+def top_level_order_by(query: str) -> bool:  # noqa: C901 - one case per lexical element
+    """Whether `query` has an `ORDER BY` outside every parenthesis, comment and quoted text.
+
+    A light lexer of PostgreSQL's syntax (no SQL parser is installed with the core): an
+    `ORDER BY` inside `OVER (...)`, a subquery or a CTE does not order the result.
+    """
+    depth, i, words = 0, 0, []
+    while i < len(query):
+        char = query[i]
+        if query.startswith("--", i):
+            end = query.find("\n", i)
+            i = len(query) if end < 0 else end
+        elif query.startswith("/*", i):  # block comments nest in PostgreSQL
+            level, i = 1, i + 2
+            while i < len(query) and level:
+                level += 1 if query.startswith("/*", i) else -1 if query.startswith("*/", i) else 0
+                i += 2 if query.startswith(("/*", "*/"), i) else 1
+        elif char in "'\"":
+            backslash = char == "'" and i > 0 and query[i - 1] in "eE" and not (i > 1 and query[i - 2].isalnum())
+            i += 1
+            while i < len(query):
+                if backslash and query[i] == "\\":
+                    i += 2
+                elif query[i] == char:
+                    if query.startswith(char * 2, i):
+                        i += 2
+                    else:
+                        break
+                else:
+                    i += 1
+            i += 1
+        elif char == "$" and (tag := _DOLLAR.match(query, i)):
+            end = query.find(tag.group(0), tag.end())
+            i = len(query) if end < 0 else end + len(tag.group(0))
+        elif char in "([":
+            depth, i = depth + 1, i + 1
+        elif char in ")]":
+            depth, i = max(depth - 1, 0), i + 1
+        elif (word := _WORD.match(query, i)) is not None:
+            if depth == 0:
+                words.append(word.group(0).upper())
+            i = word.end()
+        else:
+            i += 1
+    return any(a == "ORDER" and b == "BY" for a, b in zip(words, words[1:], strict=False))

@@ -4,8 +4,9 @@
 Follows a ValidationSuite's `prepare` steps over its DataSource's schema (renames, dropped
 columns, values standardised to booleans), then checks that every step and rule names a column
 that exists at that point, that the rule fits the column's type (`mean_between` on numbers,
-`regex` on text, `freshness` on timestamps), that `regex` patterns compile, and that
-`expression` checks are valid boolean expressions over the columns.
+`regex` on text, `freshness` on timestamps, `monotonic` and its `order_by` on numbers or
+times), that `regex` patterns compile, and that `expression` checks are valid boolean
+expressions over the columns.
 
 ## Why is this bad?
 Each of these mistakes otherwise surfaces only when the pipeline runs on real data, after the
@@ -59,10 +60,10 @@ CODES = ("X304", "X308", "S224", "S218")
 _NEEDS = {
     "between": NUMERIC, "mean_between": NUMERIC, "stdev_between": NUMERIC,
     "quantile_between": NUMERIC, "regex": TEXT, "length": TEXT, "not_in_future": TEMPORAL,
-    "freshness": TEMPORAL,
+    "freshness": TEMPORAL, "monotonic": NUMERIC | TEMPORAL,
 }  # fmt: skip
-_WORDS = {frozenset(NUMERIC): "a number",
-          frozenset(TEXT): "a string", frozenset(TEMPORAL): "a date or datetime"}  # fmt: skip
+_WORDS = {frozenset(NUMERIC): "a number", frozenset(TEXT): "a string", frozenset(TEMPORAL): "a date or datetime",
+          frozenset(NUMERIC | TEMPORAL): "a number, date or datetime"}  # fmt: skip
 
 
 def check(ctx: Context) -> Iterator[Diagnostic]:
@@ -76,11 +77,12 @@ def check(ctx: Context) -> Iterator[Diagnostic]:
         for i, rule in enumerate(suite.model.spec.rules):
             base = f"/spec/rules/{i}"
             for field, name in _columns(rule):
+                needs = _needs(rule.rule, field)
                 if name not in cols:
                     yield unknown_column(ctx, suite, f"{base}/{field}", name, cols)
-                elif rule.rule in _NEEDS and cols[name] not in _NEEDS[rule.rule]:
-                    wanted = _WORDS[frozenset(_NEEDS[rule.rule])]
-                    yield make("X308", f"`{rule.rule}` needs {wanted} column, `{name}` is {cols[name]}",
+                elif needs is not None and cols[name] not in needs:
+                    what = f"`{rule.rule}`" if field == "column" else f"`{rule.rule}`'s `{field.split('/')[0]}`"
+                    yield make("X308", f"{what} needs {_WORDS[frozenset(needs)]} column, `{name}` is {cols[name]}",
                                ctx.span(suite, f"{base}/{field}"), pointer=f"{base}/{field}")
             if rule.rule == "compare" and rule.left in cols and rule.right in cols:
                 kinds = {_family(cols[rule.left]), _family(cols[rule.right])}
@@ -94,18 +96,27 @@ def check(ctx: Context) -> Iterator[Diagnostic]:
                     yield make("S224", f"the pattern does not compile: {getattr(exc, 'msg', exc)}",
                                ctx.span(suite, f"{base}/pattern"), pointer=f"{base}/pattern")
             elif rule.rule == "expression":
-                yield from check_expression(ctx, suite, f"{base}/check", rule.check, frame.expr_columns())
+                yield from check_expression(ctx, suite, f"{base}/check", rule.check, frame.expr_columns(),
+                                            windows=True)
 
 
 def _family(column_type: str) -> str:
     return "number" if column_type in NUMERIC else "time" if column_type in TEMPORAL else column_type
 
 
+def _needs(rule: str, field: str) -> frozenset[str] | None:
+    """The column types `field` of a `rule` accepts; None: any type."""
+    if field.startswith("order_by/"):  # a text order would sort by the database's collation
+        return NUMERIC | TEMPORAL
+    return _NEEDS.get(rule) if field in ("column", "left", "right") or field.startswith("columns/") else None
+
+
 def _columns(rule) -> Iterator[tuple[str, str]]:
     if hasattr(rule, "column"):
         yield "column", rule.column
-    for k, col in enumerate(getattr(rule, "columns", None) or ()):
-        yield f"columns/{k}", col
+    for key in ("columns", "by", "order_by"):
+        for k, col in enumerate(getattr(rule, key, None) or ()):
+            yield f"{key}/{k}", col
     if rule.rule == "compare":
         yield "left", rule.left
         yield "right", rule.right

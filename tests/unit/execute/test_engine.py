@@ -52,6 +52,16 @@ def one(rule: dict):
     ({"rule": "compare", "left": "x", "op": ">=", "right": "y"}, 1, [4]),
     ({"rule": "not_in_future", "column": "when"}, 1, [4]),
     ({"rule": "not_in_future", "column": "when", "tolerance": "30d"}, 0, []),
+    ({"rule": "monotonic", "column": "n"}, 1, [5]),  # 3 after 10: the null between is skipped
+    ({"rule": "monotonic", "column": "x", "strict": True}, 0, []),
+    ({"rule": "monotonic", "column": "y"}, 2, [3, 5]),
+    ({"rule": "monotonic", "column": "y", "by": ["cat"]}, 0, []),  # red: 0.5, 1.0, 1.0
+    ({"rule": "monotonic", "column": "y", "by": ["cat"], "strict": True}, 1, [5]),
+    ({"rule": "monotonic", "column": "when", "order_by": ["n"]}, 1, [5]),  # by n: Jan 1, Dec 1 (fails), Jan 9
+    ({"rule": "expression", "check": "lag(x, 2) < x"}, 2, [1, 2]),  # no row two before: cannot be confirmed
+    ({"rule": "expression", "check": "diff(n) > 0"}, 3, [1, 4, 5]),
+    ({"rule": "expression", "check": "diff(n) > 0 or lag(n) == null", "by": ["cat"]}, 1, [5]),  # red: 1, 10, 3
+    ({"rule": "expression", "check": "lag(cat) != cat", "order_by": ["y", "x"]}, 3, [1, 3, 5]),  # red red red blue
     ({"rule": "expression", "check": "x < 50 and cat != 'green'"}, 2, [4, 5]),
     ({"rule": "expression", "check": "n > 0"}, 1, [4]),  # null cannot be confirmed: fails
 ])
