@@ -644,7 +644,7 @@ def _monitor(args: argparse.Namespace) -> int:
     from compiler.atomic import write_atomic
     from compiler.execute.errors import DataError
     from compiler.execute.failure import RunError
-    from compiler.execute.monitor import format_report, monitor, monitor_predictions
+    from compiler.execute.monitor import format_report, keep_report, monitor, monitor_predictions
 
     if not args.predictions and (args.since or args.version):
         raise UsageError("--since and --version apply to --predictions")
@@ -658,6 +658,10 @@ def _monitor(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_SPEC_ERRORS
     text = json.dumps(report, indent=2, sort_keys=True, default=str) + "\n"
+    try:
+        keep_report(graph, root, json.loads(text), args.store)  # the latest report, for the site
+    except OSError as exc:
+        print(f"warning: the report was not kept in the artifact store: {exc}", file=sys.stderr)
     if args.report is not None:
         write_atomic(args.report, text)
     sys.stdout.write(text if args.format == "json" else format_report(report))
