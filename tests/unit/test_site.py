@@ -97,6 +97,24 @@ def test_pages_and_links(graph):
                 assert target in files, (page, ref)  # every link and script is a file of the site
 
 
+def test_a_repository_with_nothing_to_show_yet(graph):
+    files = render_site(graph, SiteInputs(notes=("no git",)))
+    index, churn = files["index.html"], files["models/churn.html"]
+    assert index.count(">not promoted<") == len(graph.models) and "<li>no git</li>" in index
+    assert "no run in the store" in index and "no monitor report" in index
+    assert "No promoted version yet" in churn and "data-chart" not in churn and "vega.min.js" not in churn
+
+
+def test_a_report_of_another_version_is_not_taken_for_todays(graph):
+    from compiler.render.site.health import health
+
+    inputs = _inputs(graph)
+    moved = {**inputs.lock, "delivery-time": {**inputs.lock["delivery-time"], "version": "newer"}}
+    signal = health("delivery-time", dataclasses.replace(inputs, lock=moved)).drift
+    assert signal.state == "warn" and signal.text == "report of another version"
+    assert health("delivery-time", inputs).drift.text == "alert: 1 feature(s) drift"
+
+
 def test_vendored_libraries_are_the_npm_builds():
     vendor = REPO / "compiler" / "templates" / "site" / "vendor"
     table = dict(re.findall(r"\| `([\w.-]+\.min\.js)` \| [^|]+ \| `([0-9a-f]{64})` \|",
@@ -213,6 +231,18 @@ def test_site_is_built_on_its_own(tmp_path: Path):
     assert run_charter("compile", "--target", "site", cwd=repo).returncode == 0
     # the site is not committed output: the compile of the other targets neither checks nor flags it
     assert run_charter("compile", "--check", cwd=repo).returncode == 0
+
+
+def test_site_cannot_be_listed_in_the_committed_targets(tmp_path: Path):
+    from compiler.driver import validate_tree
+
+    repo = copy_example(tmp_path / "repo")
+    config = repo / "charter.yaml"
+    config.write_text(config.read_text(encoding="utf-8") + "  targets: [docs, site]\n", encoding="utf-8")
+    found = [d for d in validate_tree(repo).diagnostics if d.code == "S206"]
+    assert [(d.span.file, d.message) for d in found] == [("charter.yaml", "`site` is not a target of the committed "
+                                                                          "output")]
+    assert "charter compile --target site" in (found[0].help or "")
 
 
 def test_collect_reads_the_lock_history(tmp_path: Path):
