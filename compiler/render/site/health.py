@@ -38,7 +38,7 @@ class Health:
 def health(name: str, inputs) -> Health:
     entry = inputs.lock.get(name) or {}
     return Health(entry.get("version"), _gates(inputs.gates.get(name)), _run(inputs.runs.get(name)),
-                  _drift(inputs.monitors.get(name)), _maturity(inputs.maturity.get(name)))
+                  _drift(inputs.monitors.get(name), entry.get("version")), _maturity(inputs.maturity.get(name)))
 
 
 def _gates(verdict: dict | None) -> Signal:
@@ -61,11 +61,13 @@ def _run(record: dict | None) -> Signal:
     return Signal("bad", f"failed {when}", str(record.get("failed") or ""))
 
 
-def _drift(kept: dict | None) -> Signal:
+def _drift(kept: dict | None, promoted: str | None) -> Signal:
     if not kept:
         return Signal("none", "no monitor report")
     report = kept.get("report") or {}
     when = str(kept.get("recorded", ""))[:10]
+    if promoted and report.get("version") and report["version"] != promoted:  # says nothing of what serves now
+        return Signal("warn", "report of another version", f"report of {when} on version {report['version']}")
     alerts = sorted(f for f, d in (report.get("drift") or {}).items() if d.get("alert"))
     status = report.get("status")
     if status == "alert":
