@@ -149,7 +149,8 @@ def test_example_site_in_chromium(browser, tmp_path: Path, update_golden: bool):
             text = page.inner_text("table.health")
             for m in graph.models:
                 assert m.name in text and lock[m.name]["version"] in text
-            assert "alert: 2 feature(s) drift" in text and "passed " in text and "level 1" in text
+                assert f"level {inputs.maturity[m.name]['level']}" in text
+            assert "alert: 2 feature(s) drift" in text and "no drift" in text and "passed " in text
             page.close()
             continue
         model = graph.model(path.stem)

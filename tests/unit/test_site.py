@@ -233,6 +233,19 @@ def test_site_is_built_on_its_own(tmp_path: Path):
     assert run_charter("compile", "--check", cwd=repo).returncode == 0
 
 
+def test_without_jinja2_the_site_says_what_to_install(tmp_path: Path, monkeypatch, capsys):
+    import importlib.util
+
+    from compiler import cli
+
+    repo = copy_example(tmp_path / "repo")
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "jinja2" else real(name, *a))
+    assert cli.main(["compile", "--target", "site", "--root", str(repo)]) == 2
+    assert "pip install 'charter[site]'" in capsys.readouterr().err
+    assert not (repo / ".charter" / "site").exists()
+
+
 def test_site_cannot_be_listed_in_the_committed_targets(tmp_path: Path):
     from compiler.driver import validate_tree
 
