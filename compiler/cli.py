@@ -111,11 +111,15 @@ def _parser(only: str | None = None) -> argparse.ArgumentParser:
     c = sub.add_parser("compile", help="compile the specs into target files")
     c.add_argument("--target", action="extend", nargs="+", default=None, metavar="NAME",
                    help="targets to render: `--target a b` or `--target a --target b` "
-                        "(default: ir and the `targets` of charter.yaml)")
+                        "(default: ir and the `targets` of charter.yaml); `--target site` alone builds the "
+                        "stakeholder site into .charter/site/ (or --out)")
     c.add_argument("--out", default=None,
                    help="write (or with --check, compare) the files under this folder instead of the repository "
                         "(the files' contents do not change); `-` for stdout")
     c.add_argument("--check", action="store_true", help="write nothing; exit 1 when generated files are stale")
+    c.add_argument("--store", default=None,
+                   help="with --target site: the artifact store whose last runs and monitor reports the site shows "
+                        "(default: as `charter run` finds it)")
     c.add_argument("--root", type=Path, default=None, help="repository root (default: found from the cwd)")
 
     r = sub.add_parser("run", help="run a model's pipeline locally (cached by content hash)")
@@ -385,6 +389,8 @@ def _compile(args: argparse.Namespace) -> int:
     from compiler.config import find_root
     from compiler.render.memo import RenderMemo
 
+    if args.target and "site" in args.target:
+        return _compile_site(args)
     root = (args.root or find_root(Path.cwd())).resolve()
     memo = RenderMemo.load(root)
     key = RenderMemo.bundle_key(args.target, _lock_versions(root))
@@ -397,11 +403,67 @@ def _compile(args: argparse.Namespace) -> int:
     unavailable = [t for t in wanted if t not in TARGETS]
     if args.target and unavailable:
         raise UsageError(f"target(s) not available in this version: {', '.join(unavailable)}; "
-                         f"available: {', '.join(TARGETS)}")
+                         f"available: {', '.join(TARGETS)}, and site (on its own)")
     if unavailable:
         print(f"note: charter.yaml lists targets this version cannot render yet: {', '.join(unavailable)}",
               file=sys.stderr)
     return _write_targets(args, root, graph, [t for t in wanted if t in TARGETS], memo, key)
+
+
+SITE_DIR = Path(".charter") / "site"
+
+
+def _compile_site(args: argparse.Namespace) -> int:
+    """`--target site`: the stakeholder site, built on its own into `.charter/site/` (or --out).
+
+    Not a file of the committed output: it reads the lock's git history and the artifact store
+    besides the specs, so `charter compile --check` in a fresh clone could never agree with it.
+    """
+    from importlib.util import find_spec
+
+    if set(args.target) != {"site"}:
+        raise UsageError("`--target site` builds the site on its own; compile the other targets in another run")
+    if find_spec("jinja2") is None:
+        raise UsageError("the site's pages are Jinja2 templates, which this installation lacks: "
+                         "pip install 'charter[site]'")
+    if args.out == "-":
+        raise UsageError("the site is a folder of files: name one with --out DIR (default: .charter/site)")
+    root, graph = _graph_or_exit(args)
+    dest = Path(args.out).resolve() if args.out else root / SITE_DIR
+    if dest == root or dest in root.parents:
+        raise UsageError(f"--out {args.out} is the repository itself or above it; name a folder of its own")
+    from compiler.atomic import os_problem, write_set
+    from compiler.gitops.site import collect
+    from compiler.render.site import render_site
+
+    files = {dest / path: text for path, text in render_site(graph, collect(root, graph, args.store)).items()}
+
+    def shown(path: Path) -> str:
+        return path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
+
+    stale = [path for path, text in files.items() if not _same(path, text, None)]
+    orphans = sorted(shown(p) for p in dest.rglob("*") if p.is_file() and p not in files) if dest.is_dir() else []
+    if args.check:
+        for path in stale:
+            print(f"{shown(path)}: {'missing' if not path.is_file() else 'stale or edited by hand'}", file=sys.stderr)
+        for name in orphans:
+            print(f"{name}: no longer generated; remove it", file=sys.stderr)
+        if stale or orphans:
+            print("run `charter compile --target site`", file=sys.stderr)
+            return EXIT_SPEC_ERRORS
+        print(f"ok: {len(files)} file(s) of the site up to date")
+        return EXIT_OK
+    try:
+        write_set({path: files[path] for path in stale})
+    except OSError as exc:
+        problem = os_problem(exc)
+        if problem is None:
+            raise
+        raise UsageError(f"{problem[0]}; no file of the site was changed\n  help: {problem[1]}") from None
+    for name in orphans:
+        print(f"note: {name} is no longer generated; remove it", file=sys.stderr)
+    print(f"ok: {len(stale)} of {len(files)} file(s) of the site written; open {shown(dest / 'index.html')}")
+    return EXIT_OK
 
 
 def _unchanged(args: argparse.Namespace, root: Path, memo, key: str) -> int | None:
@@ -685,7 +747,7 @@ def _monitor(args: argparse.Namespace) -> int:
     from compiler.atomic import write_atomic
     from compiler.execute.errors import DataError
     from compiler.execute.failure import RunError
-    from compiler.execute.monitor import format_report, monitor, monitor_predictions
+    from compiler.execute.monitor import format_report, keep_report, monitor, monitor_predictions
 
     if not args.predictions and (args.since or args.version):
         raise UsageError("--since and --version apply to --predictions")
@@ -699,6 +761,10 @@ def _monitor(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_SPEC_ERRORS
     text = json.dumps(report, indent=2, sort_keys=True, default=str) + "\n"
+    try:
+        keep_report(graph, root, json.loads(text), args.store)  # the latest report, for the site
+    except OSError as exc:
+        print(f"warning: the report was not kept in the artifact store: {exc}", file=sys.stderr)
     if args.report is not None:
         write_atomic(args.report, text)
     sys.stdout.write(text if args.format == "json" else format_report(report))

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The pinned dependency sets, resolved again from their ranges with uv (in the dev extra):
-#   requirements/constraints.txt  every extra of pyproject.toml (core, run, dev, postgres,
-#                                 mlflow, bench), for Python 3.11 and later on any platform;
+#   requirements/constraints.txt  every extra of pyproject.toml (core, run, dev, duckdb,
+#                                 postgres, serve, mlflow, site, browser, bench), for Python
+#                                 3.11 and later on any platform;
 #                                 the README's commands and .ci/run install with `-c` on it
 #   requirements/airflow.txt      the integration tier's Airflow venv (.ci/airflow.sh)
 #

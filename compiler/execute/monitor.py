@@ -283,6 +283,23 @@ def _drift(profile: dict, batch: pl.DataFrame, types: dict, spec: dict, absent: 
     return drift
 
 
+def keep_report(graph, root: Path, report: dict, store: str | None = None, now: datetime | None = None) -> str:
+    """Keep a report in the store as `monitor/<model>/latest.json`; return where.
+
+    Wrapped with the time it was made (`recorded`, UTC): the site shows the latest one, and a
+    scheduled job's report lands in the shared store it runs against.
+    """
+    from datetime import UTC
+
+    from compiler.execute.store import json_text
+
+    stamp = (now or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    rel = f"monitor/{report['model']}/latest.json"
+    doc = {"format_version": FORMAT_VERSION, "recorded": stamp, "report": report}
+    open_store(store_uri(store, graph.project), root).put(rel, json_text(doc).encode("utf-8"))
+    return rel
+
+
 def _verdict(report: dict) -> dict:
     """`alert`, `insufficient` and `status` of a report, the same for a batch and for a prediction log."""
     drift = report["drift"].values()

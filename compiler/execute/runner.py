@@ -28,6 +28,7 @@ EPHEMERAL = frozenset({"ingest", "prepare"})
 # What each step kind writes, versioned: a Charter whose step writes something new (evaluate's
 # predictions.parquet, the package's predictor.json) never reuses what an older one stored.
 OUTPUT_FORMAT = {"evaluate": 2, "package": 2}
+RUN_RECORD_VERSION = 1  # `runs/<model>/latest.json`, documented in docs/runtime.md
 # What each step kind imports before its clock starts: libraries load once per run, and a
 # step's time is then its own work. The imports are reported once per run (`import_seconds`),
 # so a split is not shown as slow because pandas and scikit-learn loaded during it.
@@ -75,6 +76,7 @@ class RunResult:
     exit_code: int = 0
     import_seconds: float = 0.0  # loading libraries, once per run; not in any step's seconds
     data: dict | None = None  # the data report of the validate step (compiler.execute.report), once it ran
+    gates: dict | None = None  # the gate step's verdict, passed or not, once it ran
 
     def to_dict(self) -> dict:
         out: dict[str, object] = {"model": self.model, "promoted": self.promoted, "failed": self.failed,
@@ -195,7 +197,32 @@ class Runner:
         if result.import_seconds >= 0.005:
             self.echo(f"{'(libraries)':<28} {'loaded':<7} {result.import_seconds:6.2f}s  "
                       "once per run, not counted in the step times")
+        if only is None and until is None and pipeline.step("package") is not None:
+            self._record(pipeline, keys, result)
         return result
+
+    def _record(self, pipeline: ModelPipeline, keys: dict[str, str], result: RunResult) -> None:
+        """The outcome of a whole run in the store, `runs/<model>/latest.json`: what the site shows as the last run.
+
+        Written through the store (a shared one too, where CI and the pipeline pods run), after
+        the run; a store that cannot take it costs only that line of the site.
+        """
+        gate = pipeline.step("gate")
+        verdict = result.gates
+        if verdict is None and gate is not None and self.store.has(keys[gate.id]):
+            found = self.store.step_dir(keys[gate.id]) / "verdict.json"
+            verdict = read_json(found) if found.is_file() else None
+        finished = (self.now or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        record = {"format_version": RUN_RECORD_VERSION, "model": pipeline.name, "finished": finished,
+                  "outcome": "failed" if result.failed else "passed", "failed": result.failed,
+                  "version": result.promoted,
+                  "steps": {o.id.split("/", 1)[1]: o.status for o in result.outcomes},
+                  "gates": None if verdict is None else {
+                      "passed": verdict["passed"], "failed": [g["id"] for g in verdict["gates"] if not g["passed"]]}}
+        try:
+            self.store.put(f"runs/{pipeline.name}/latest.json", json_text(record).encode("utf-8"))
+        except OSError:
+            pass
 
     def _must_run(self, pipeline: ModelPipeline, steps: list[Step], keys: dict[str, str], only: str | None) -> set[str]:
         """Steps to execute: stale persisted steps, plus the ephemeral steps they need; or `only`."""

@@ -182,7 +182,7 @@ def run_gate(runner, pipeline, step, inputs, out: Path) -> str:
     metrics = read_json(inputs["metrics"] / "metrics.json")
     results = check_gates(step.params, metrics, runner.baselines(pipeline.name))
     runner.remember(pipeline.name, metrics)
-    doc = verdict(results)
+    doc = runner.result.gates = verdict(results)
     if not doc["passed"]:
         failed = [r for r in results if not r.passed]
         raise StepFailed(f"{len(failed)} gate(s) failed; the model is not promoted", table(results))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, BeforeValidator, Field
 from pydantic_core import PydanticCustomError
 
 from compiler.plain import PLAIN_PATH, PLAIN_URL
@@ -35,6 +35,18 @@ def _check(regex: str, what: str):
         return value
 
     return AfterValidator(check)
+
+
+def _committed(value: object) -> object:
+    """`site` is a target of `charter compile`, but not of the committed output `targets` lists."""
+    if value == "site":
+        raise PydanticCustomError("charter_value", "`site` is not a target of the committed output",
+                                  {"help": "the site reads git history and the artifact store, so it is built on its "
+                                           "own: `charter compile --target site` (docs/targets/site.md)"})
+    return value
+
+
+CommittedTarget = Annotated[Target, BeforeValidator(_committed)]
 
 
 Image = Annotated[str, _check(_IMAGE, "a container image reference such as `ghcr.io/acme/runner:1.2`")]
@@ -108,7 +120,8 @@ class ProjectSpec(Strict):
                     "rollout with `analysis` needs it.")
     base_branch: Branch = Field("main", min_length=1, max_length=200,
                              description="Branch that plans compare against (a valid git branch name).")
-    targets: list[Target] = Field(default_factory=lambda: list(TARGETS), description="Targets `compile` renders.")
+    targets: list[CommittedTarget] = Field(default_factory=lambda: list(TARGETS),
+                                           description="Targets `compile` renders.")
     default_ownership: Name | None = Field(None, description="Ownership for specs no Ownership covers.")
     tracking: Literal["none", "mlflow"] = Field("none", description="Experiment tracking backend.")
     airflow: AirflowOptions = Field(default_factory=AirflowOptions)

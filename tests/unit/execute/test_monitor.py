@@ -69,6 +69,10 @@ def test_a_tiny_batch_is_never_ok(trained):
     result = run_charter("monitor", "sex", "--data", "tiny.csv", cwd=root)
     assert result.returncode == 3, result.stdout + result.stderr
     assert "5 rows read, 5 compared" in result.stdout and "TOO_FEW_ROWS" in result.stdout
+    # the latest report is kept in the store, stamped, for the site
+    kept = json.loads((root / ".charter/artifacts/monitor/sex/latest.json").read_text(encoding="utf-8"))
+    assert kept["report"]["rows"] == 5 and kept["report"]["status"] == "insufficient"
+    assert kept["format_version"] == FORMAT_VERSION and kept["recorded"].endswith("Z")
 
 
 def test_an_empty_batch_is_never_ok(trained):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -128,6 +129,11 @@ def test_remote_fsspec_store(repo):
     again = _runner(repo, store=uri).run("churn")
     assert {o.status for o in again.outcomes} == {"cached"}
     assert again.promoted == first.promoted
+    # each whole run leaves its outcome in the shared store (what the site shows as the last run),
+    # the gate verdict read back from the store when the gate step was reused
+    record = json.loads(fs.cat_file("/charter-test-store/runs/churn/latest.json"))
+    assert record["outcome"] == "passed" and record["version"] == first.promoted
+    assert record["gates"] == {"passed": True, "failed": []} and set(record["steps"].values()) == {"cached"}
 
     from compiler.execute.monitor import monitor
 
@@ -137,3 +143,16 @@ def test_remote_fsspec_store(repo):
     assert report["version"] == first.promoted and not report["alert"]
     with pytest.raises(RunError, match="is not in the artifact store `.charter/artifacts`"):
         monitor(graph, repo, "churn", "specs/data/customers.csv", None)  # the local folder never had it
+
+
+def test_a_failed_run_is_recorded_with_its_failing_gates(repo):
+    specs = repo / "specs/churn/model.yaml"
+    text = specs.read_text()
+    assert "{metric: roc_auc, min: 0.70}" in text
+    specs.write_text(text.replace("{metric: roc_auc, min: 0.70}", "{metric: roc_auc, min: 0.99}"))
+    result = _runner(repo, now=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)).run("churn")
+    assert result.failed and result.exit_code == 1
+    record = json.loads((repo / ".charter/artifacts/runs/churn/latest.json").read_text())
+    assert record["outcome"] == "failed" and record["version"] is None and record["finished"] == "2026-01-02T03:04:05Z"
+    assert record["gates"]["passed"] is False and record["gates"]["failed"] == ["churn-quality:roc_auc"]
+    assert record["steps"]["gate"] == "failed" and "package" not in record["steps"]

@@ -10,6 +10,7 @@ the same injection with EACCES where they do.
 from __future__ import annotations
 
 import errno
+import json
 import os
 from pathlib import Path
 
@@ -21,6 +22,8 @@ pytest.importorskip("skops")
 
 from compiler import cli  # noqa: E402
 from tests.conftest import copy_example  # noqa: E402
+
+RECORD = ".charter/artifacts/runs/delivery-time/latest.json"  # a run's outcome, written whether it passed or not
 
 
 @pytest.fixture
@@ -94,10 +97,12 @@ def test_disk_full_writing_the_lock_keeps_the_previous_lock_and_package(repo, ca
     assert "the previous outputs are left as they were" in out and "internal error" not in out
     after = _files(repo)
     assert after["charter.lock"] == before["charter.lock"]
-    # The gate did run and pass: the "last evaluated run" (`versus: previous`) is the new one.
+    # The gate did run and pass: the "last evaluated run" (`versus: previous`) is the new one,
+    # and the run's record says it failed.
     last = ".charter/artifacts/runs/delivery-time/last.json"
-    assert {k: v for k, v in after.items() if k in before and k != last} == {k: v for k, v in before.items()
-                                                                           if k != last}
+    assert {k: v for k, v in after.items() if k in before and k not in (last, RECORD)} == {
+        k: v for k, v in before.items() if k not in (last, RECORD)}
+    assert json.loads(after[RECORD])["outcome"] == "failed"
     _no_temp_files(repo)
 
 
@@ -118,7 +123,9 @@ def test_disk_full_inside_a_step_leaves_no_partial_step(repo, capsys, monkeypatc
     assert "delivery-time/split" in out and "failed" in out
     assert "cannot write `.charter/artifacts`: no space left on the device (ENOSPC)" in out
     after = _files(repo)
-    assert after == before
+    assert json.loads(after.pop(RECORD))["failed"].startswith("cannot write `.charter/artifacts`")
+    before.pop(RECORD)
+    assert after == before  # but the record of the failed run
     steps = repo / ".charter/artifacts/steps"
     assert not [p for p in steps.rglob(".*") if p.is_dir()]  # no half-built step folder
 
