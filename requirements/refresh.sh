@@ -4,9 +4,10 @@
 #                                 postgres, mlflow, serve, ...), for Python 3.11 and later on any
 #                                 platform; the README's commands and .ci/run install with `-c` on it
 #   requirements/airflow.txt      the integration tier's Airflow venv (.ci/airflow.sh)
-#   requirements/feast.txt        the core, the `feast` extra (run + Feast) and requirements/feast.in,
-#                                 resolved together: Feast's pins clash with the serve extra's
-#                                 (prometheus-client, uvicorn), so it cannot share constraints.txt
+#   requirements/feast.txt        the core, the `feast` extra (run + Feast), `serve` and
+#                                 requirements/feast.in, resolved together: Feast's range for
+#                                 prometheus-client excludes constraints.txt's pin, so it cannot share
+#                                 that file; with serve in, an image with both installs from this one
 #
 #   requirements/refresh.sh          rewrite both files with the newest versions the ranges allow
 #   requirements/refresh.sh --check  write nothing: print what a refresh would change, exit 1 if anything
@@ -36,7 +37,7 @@ extras = tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-depende
 print(" ".join(f"--extra {name}" for name in extras if name != "feast"))')
 compile pyproject.toml "$out/constraints.txt" "${extras[@]}"
 compile requirements/airflow.in "$out/airflow.txt"
-compile pyproject.toml "$out/feast.txt" requirements/feast.in --extra feast
+compile pyproject.toml "$out/feast.txt" requirements/feast.in --extra feast --extra serve
 
 if [ "$out" != requirements ]; then
   changed=0
