@@ -61,13 +61,17 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def validate_tree(root: Path, paths: Sequence[Path] = ()) -> ValidateResult:
-    """Load, check and cross-check every spec under `paths` (default: the project's folders)."""
+def validate_tree(root: Path, paths: Sequence[Path] = (), *, beside_specs: bool = True) -> ValidateResult:
+    """Load, check and cross-check every spec under `paths` (default: the project's folders).
+
+    `beside_specs=False` skips the checks that read other files of the repository (a Feast
+    registry), for a tree that holds only the specs.
+    """
     with _collector_paused():
-        return _validate_tree(root, paths)
+        return _validate_tree(root, paths, beside_specs)
 
 
-def _validate_tree(root: Path, paths: Sequence[Path] = ()) -> ValidateResult:
+def _validate_tree(root: Path, paths: Sequence[Path] = (), beside_specs: bool = True) -> ValidateResult:
     settings, diags = load_settings(root)
     targets = list(paths) or [root / p for p in settings.project.spec.specs]
     files, missing = discover(targets, root)
@@ -79,7 +83,8 @@ def _validate_tree(root: Path, paths: Sequence[Path] = ()) -> ValidateResult:
     sources, documents, load_diags = load_documents(files, root, memo)
     memo.save(root)
     diags.extend(load_diags)
-    specset, problems = validate_documents(documents, settings.project, settings.document)
+    specset, problems = validate_documents(documents, settings.project, settings.document,
+                                           root if beside_specs else None)
     diags.extend(problems)
     from compiler.validate.rules.text import redactions
 
@@ -91,9 +96,9 @@ def _validate_tree(root: Path, paths: Sequence[Path] = ()) -> ValidateResult:
     return ValidateResult(settings, texts, specset, ordered, masked, len(files), tuple(missing))
 
 
-def compile_tree(root: Path) -> tuple[ValidateResult, PipelineGraph | None]:
+def compile_tree(root: Path, *, beside_specs: bool = True) -> tuple[ValidateResult, PipelineGraph | None]:
     """Validate, then build the IR when there are no errors (None otherwise)."""
-    result = validate_tree(root)
+    result = validate_tree(root, beside_specs=beside_specs)
     if result.errors or result.missing:
         return result, None
     from compiler.ir import build_graph

@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # The pinned dependency sets, resolved again from their ranges with uv (in the dev extra):
-#   requirements/constraints.txt  every extra of pyproject.toml (core, run, dev, duckdb,
-#                                 postgres, serve, mlflow, site, browser, bench), for Python
-#                                 3.11 and later on any platform;
-#                                 the README's commands and .ci/run install with `-c` on it
+#   requirements/constraints.txt  every extra of pyproject.toml but `feast` (core, run, dev,
+#                                 duckdb, postgres, serve, mlflow, site, browser, bench), for
+#                                 Python 3.11 and later on any platform; the README's commands
+#                                 and .ci/run install with `-c` on it
 #   requirements/airflow.txt      the integration tier's Airflow venv (.ci/airflow.sh)
+#   requirements/feast.txt        the core, the `feast` extra (run + Feast), `serve` and
+#                                 requirements/feast.in, resolved together: Feast's range for
+#                                 prometheus-client excludes constraints.txt's pin, so it cannot share
+#                                 that file; with serve in, an image with both installs from this one
 #
 #   requirements/refresh.sh          rewrite both files with the newest versions the ranges allow
 #   requirements/refresh.sh --check  write nothing: print what a refresh would change, exit 1 if anything
@@ -28,12 +32,17 @@ compile() {  # compile SOURCE OUTPUT [ARGS...]
   "$uv" pip compile "$src" "$@" --universal --python-version 3.11 --upgrade --quiet \
     --custom-compile-command "requirements/refresh.sh" -o "$dest"
 }
-compile pyproject.toml "$out/constraints.txt" --all-extras
+# Every extra but feast, read from pyproject.toml so that a new extra is pinned without editing this.
+read -ra extras < <(python3 -c 'import tomllib
+extras = tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]
+print(" ".join(f"--extra {name}" for name in extras if name != "feast"))')
+compile pyproject.toml "$out/constraints.txt" "${extras[@]}"
 compile requirements/airflow.in "$out/airflow.txt"
+compile pyproject.toml "$out/feast.txt" requirements/feast.in --extra feast --extra serve
 
 if [ "$out" != requirements ]; then
   changed=0
-  for name in constraints.txt airflow.txt; do
+  for name in constraints.txt airflow.txt feast.txt; do
     if ! diff -u "requirements/$name" "$out/$name" --label "requirements/$name (committed)" \
          --label "requirements/$name (refreshed)"; then
       changed=1

@@ -99,6 +99,12 @@ _TABLE = [
     Code("X315", "unknown-window", _E, "a gate names an evaluation window its model does not declare"),
     Code("X316", "fallback-without-monitoring", _W,
          "a RolloutPolicy falls back on failing gates, but nothing checks its model's gates on a schedule"),
+    Code("X317", "unknown-feast-feature", _E,
+         "a feast source names a feature view, feature or feature service its Feast registry does not hold"),
+    Code("X318", "unreadable-feast-repo", _E,
+         "a feast source's feature repository has no readable `feature_store.yaml` or registry"),
+    Code("X319", "unchecked-feast-features", _W,
+         "a feast source's features cannot be checked: `feast apply` never wrote the registry, or it is remote"),
 ]
 
 CODES: dict[str, Code] = {c.code: c for c in _TABLE}

@@ -30,33 +30,56 @@ def fingerprint(params: dict, root: Path, cache: dict | None = None) -> str:
     Data changes behind a query are not detected: `charter run --force` re-reads them.
     `cache` maps a path to (size, mtime_ns, inode, hash), so an unchanged file is not hashed
     again on every run (as DVC's state database does).
+
+    A `feast` source's covers what Feast's join reads: the entity source's fingerprint,
+    `feature_store.yaml`, the registry (what `feast apply` wrote from the definitions) and every
+    local file source of the project's feature views. Sources in object storage or a database
+    are not covered, as for a `sql` source.
     """
     digest = hashlib.sha256()
     if params["format"] == "sql" and params.get("connection"):
         digest.update(f"{params['source']}\0{params.get('query') or params.get('table')}".encode())
         return digest.hexdigest()
+    if params["format"] == "feast":
+        return _feast(params, root, cache)
     try:
         path = source_path(params, root)
-        st = path.stat()
-        stamp = [st.st_size, st.st_mtime_ns, st.st_ino]
-        known = cache.get(str(path)) if cache is not None else None
-        limit = (params.get("limits") or {}).get("max_file_size")
-        if limit is not None and st.st_size > limit:
-            file_hash = f"over-limit:{stamp}"  # ingest refuses it: hashing would read it whole first
-        elif known and known[:3] == stamp:
-            file_hash = known[3]
-        else:
-            inner = hashlib.sha256()
-            with path.open("rb") as fh:
-                for chunk in iter(lambda: fh.read(1 << 20), b""):
-                    inner.update(chunk)
-            file_hash = inner.hexdigest()
-            if cache is not None:
-                cache[str(path)] = [*stamp, file_hash]
-        digest.update(file_hash.encode())
+        digest.update(_file_hash(path, (params.get("limits") or {}).get("max_file_size"), cache).encode())
     except DataError:
         digest.update(b"missing")  # reported when ingest runs
     if params["format"] == "sql":
         digest.update(f"\0{params.get('query') or params.get('table')}".encode())
     return digest.hexdigest()
 
+
+def _file_hash(path: Path, limit: int | None, cache: dict | None) -> str:
+    st = path.stat()
+    stamp = [st.st_size, st.st_mtime_ns, st.st_ino]
+    known = cache.get(str(path)) if cache is not None else None
+    if limit is not None and st.st_size > limit:
+        return f"over-limit:{stamp}"  # ingest refuses it: hashing would read it whole first
+    if known and known[:3] == stamp:
+        return known[3]
+    inner = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            inner.update(chunk)
+    if cache is not None:
+        cache[str(path)] = [*stamp, inner.hexdigest()]
+    return inner.hexdigest()
+
+
+def _feast(params: dict, root: Path, cache: dict | None) -> str:
+    from compiler.feastreg import RegistryError, registry_files
+
+    opts = params["feast"]
+    digest = hashlib.sha256(b"feast\0" + fingerprint(opts["entity_source"], root, cache).encode())
+    repo = root / opts["repo"]
+    try:
+        for path in registry_files(repo):
+            shown = path.relative_to(repo) if path.is_relative_to(repo) else path
+            digest.update(f"\0{shown}\0".encode())
+            digest.update(_file_hash(path, None, cache).encode() if path.is_file() else b"missing")
+    except (RegistryError, OSError) as exc:
+        digest.update(f"\0unreadable: {exc}".encode())  # reported when ingest runs
+    return digest.hexdigest()

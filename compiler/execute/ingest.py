@@ -42,6 +42,10 @@ def compression(path: Path) -> str | None:
 def read_source(params: dict, root: Path, allow_missing: tuple[str, ...] | list[str] = ()) -> pl.DataFrame:
     """The source as a typed table, read within its `limits` (`compiler.execute.bounded`)."""
     fmt = params["format"]
+    if fmt == "feast":  # the entity rows are read by this function too, with their own source's params
+        from compiler.execute.feast import read_feast
+
+        return enforce_schema(read_feast(params, root), params, allow_missing)
     try:
         if fmt == "sql":
             df = _read_sql(params, root)

@@ -219,7 +219,8 @@ class Snapshot:
                     dest.write_bytes(self.read(path))
                 for folder in self.spec_dirs:  # a folder that holds no spec yet still exists
                     (tmp / folder).mkdir(parents=True, exist_ok=True)
-                result, graph = compile_tree(tmp)
+                # only the specs are there: a Feast registry of that revision is not
+                result, graph = compile_tree(tmp, beside_specs=False)
             finally:
                 shutil.rmtree(tmp, ignore_errors=True)
         problems = [_line(d) for d in result.diagnostics if d.severity.name == "ERROR"]

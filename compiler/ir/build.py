@@ -71,16 +71,16 @@ def build_graph(specset: SpecSet, project) -> PipelineGraph:
         source = specset.get("DataSource", suite.model.spec.source)
         if source is not None:
             checked.add(source.name)
-            checks.append(_check(source, suite, limits, project))
+            checks.append(_check(source, suite, limits, project, specset))
     for source in sorted(specset.of_kind("DataSource"), key=lambda s: s.name):
         if source.name not in checked:
-            checks.append(_check(source, None, limits, project))
+            checks.append(_check(source, None, limits, project, specset))
     return PipelineGraph(settings, models, files, checks=tuple(checks))
 
 
-def _data_params(source: Spec, suite: Spec | None, limits: DataLimits) -> dict[str, dict]:
+def _data_params(source: Spec, suite: Spec | None, limits: DataLimits, specset: SpecSet) -> dict[str, dict]:
     return {
-        "ingest": _ingest(source, limits),
+        "ingest": _ingest(source, limits, specset),
         "prepare": {"suite": suite.name if suite else None,
                     "steps": [_prepare_step(s) for s in suite.model.spec.prepare] if suite else [],
                     # The declared types after renames and drops, so the runtime need not redo
@@ -96,7 +96,7 @@ def _data_params(source: Spec, suite: Spec | None, limits: DataLimits) -> dict[s
 _NEW_DEFAULTS = {"null_values": [], "skip_rows": 0, "comment_prefix": None, "quote_char": '"', "decimal": "."}
 
 
-def _ingest(source: Spec, defaults: DataLimits) -> dict:
+def _ingest(source: Spec, defaults: DataLimits, specset: SpecSet) -> dict:
     d = {"source": source.name, **_dump(source.model.spec)}
     d["limits"] = _limits(source.model.spec.limits, defaults)
     d.pop("engine", None)  # the engine is the data check's (its validate step), not the reader's
@@ -104,6 +104,12 @@ def _ingest(source: Spec, defaults: DataLimits) -> dict:
     d.pop("retention", None)  # what the source keeps is validate's concern (windows), not what is read
     if d.get("jsonl") is None:
         d.pop("jsonl", None)
+    if d.get("feast") is None:  # left out, so that the other sources keep their step hashes
+        d.pop("feast", None)
+    else:  # the entity rows are read by Charter's own ingest, with the entity source's reader and types
+        entities = specset.get("DataSource", source.model.spec.feast.entities)
+        assert entities is not None  # references are validated (X301) before the IR is built
+        d["feast"]["entity_source"] = _ingest(entities, defaults, specset)
     if d.get("csv"):
         d["csv"] = {k: v for k, v in d["csv"].items() if k not in _NEW_DEFAULTS or v != _NEW_DEFAULTS[k]}
     return d
@@ -135,6 +141,9 @@ def _steps(name: str, params: dict[str, dict], template) -> tuple[Step, ...]:
         # Limits and an engine's resources decide whether and how fast a step runs, never what it
         # computes: they stay out of the hash.
         hashed = {k: v for k, v in params[step].items() if k not in ("limits", "engine_settings")}
+        if "feast" in hashed:  # the entity source's limits, likewise
+            entity = {k: v for k, v in hashed["feast"]["entity_source"].items() if k != "limits"}
+            hashed["feast"] = {**hashed["feast"], "entity_source": entity}
         if "windows" in hashed:  # a window's source limits, like ingest's
             hashed["windows"] = [{**w, "source": {k: v for k, v in w["source"].items() if k != "limits"}}
                                  if isinstance(w.get("source"), dict) else w for w in hashed["windows"]]
@@ -144,11 +153,11 @@ def _steps(name: str, params: dict[str, dict], template) -> tuple[Step, ...]:
     return order_steps(list(steps.values()))
 
 
-def _check(source: Spec, suite: Spec | None, limits: DataLimits, project) -> ModelPipeline:
+def _check(source: Spec, suite: Spec | None, limits: DataLimits, project, specset: SpecSet) -> ModelPipeline:
     name = suite.name if suite is not None else source.name
     files = sorted({shown(s.file) for s in (source, suite) if s is not None})
     settings = effective(layers(_project_compute(project), None, None))
-    params = _data_params(source, suite, limits)
+    params = _data_params(source, suite, limits, specset)
     engine = source.model.spec.engine or getattr(getattr(project, "spec", None), "engine", None) or "polars"
     if engine != "polars":  # absent for polars, so the checks of existing trees keep their hashes
         params["validate"]["engine"] = engine
@@ -222,7 +231,7 @@ def _pipeline(specset: SpecSet, model: Spec, owners: dict, limits: DataLimits, p
     columns = prepared_columns(source.model, suite.model if suite else None)
     feats = features(model.model, columns)
     params = {
-        **_data_params(source, suite, limits),
+        **_data_params(source, suite, limits, specset),
         "split": {"task": body.task, "target": body.data.target, **_dump(body.split)},
         "train": {"task": body.task, "target": body.data.target, "features": feats,
                   "numeric": [c for c in feats if columns[c] in NUMERIC or columns[c] == "boolean"],
@@ -300,7 +309,7 @@ def _windows(specset: SpecSet, body, limits: DataLimits) -> list[dict]:
         if w.source is not None:
             source = specset.get("DataSource", w.source)
             assert source is not None  # references are validated (X301) before the IR is built
-            d["source"] = _ingest(source, limits)
+            d["source"] = _ingest(source, limits, specset)
         out.append(d)
     return out
 
@@ -354,5 +363,5 @@ def _rollout(specset: SpecSet, policy: Spec, owners: dict, limits: DataLimits) -
         outcomes = specset.get("DataSource", body.prediction_log.outcomes.source) if body.prediction_log.outcomes \
             else None
         if outcomes is not None:  # what `monitor --predictions` reads the labels with
-            log["outcomes"]["ingest"] = _ingest(outcomes, limits)
+            log["outcomes"]["ingest"] = _ingest(outcomes, limits, specset)
     return out

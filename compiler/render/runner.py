@@ -37,6 +37,10 @@ def render(graph, out: str) -> dict[str, str]:
     if constraints is not None and not plain_path(constraints):
         raise ValueError(f"refusing constraints path {constraints!r}")
     serves = any(p["serving"]["runtime"] == "charter" for m in graph.models for p in m.rollouts)
+    # a `format: feast` source's ingest runs Feast's join: install.constraints should then name
+    # requirements/feast.txt (Feast cannot share constraints.txt, docs/feast.md)
+    feast = any(p.step("ingest").params["format"] == "feast" for p in (*graph.models, *graph.checks))
+    extras = ",".join(["run", *(["serve"] if serves else []), *(["feast"] if feast else [])])
     lines = [
         f"FROM {BASE}",
         "",
@@ -49,9 +53,10 @@ def render(graph, out: str) -> dict[str, str]:
         "",
         "ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1",
         "# What pip installs: charter with the runtime libraries"
-        + (" and the model server (`charter serve`)." if serves else "."),
+        + (" and the model server (`charter serve`)" if serves else "")
+        + (" and Feast (`format: feast` sources)" if feast else "") + ".",
         "# Override with --build-arg CHARTER_PACKAGE=... (a git URL, a wheel, your index's version).",
-        f'ARG CHARTER_PACKAGE="charter[{"run,serve" if serves else "run"}]=={__version__}"',
+        f'ARG CHARTER_PACKAGE="charter[{extras}]=={__version__}"',
     ]
     if constraints:
         lines += ["# the versions the repository pins (install.constraints in charter.yaml)",

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from compiler.plain import PLAIN_PATH
-from compiler.spec.base import Column, Document, Duration, EnvVar, Size, Strict
+from compiler.spec.base import Column, Document, Duration, EnvVar, Name, Size, Strict
 
 ColumnType = Literal["string", "integer", "float", "boolean", "category", "datetime", "date"]
 
@@ -114,12 +114,49 @@ class Freshness(Strict):
     max_age: Duration = Field(description="Largest accepted age of the newest row, e.g. `36h`.")
 
 
+FeatureRef = Annotated[str, Field(
+    max_length=300, pattern=r"^[^:\s]+:[^:\s]+$", description="A feature as `feature_view:feature`.")]
+
+
+class FeastOptions(Strict):
+    """Where a `format: feast` source's rows come from: Feast's point-in-time join of an entity DataSource's
+    rows with feature views (docs/feast.md). Each row gets the feature values as of its event timestamp.
+    """  # noqa: D205 - pydantic publishes this docstring as the JSON Schema description (`charter schema`)
+
+    repo: str = Field(
+        max_length=1024, pattern=PLAIN_PATH,
+        description="Folder of the Feast feature repository (its `feature_store.yaml`), relative to the "
+                    "repository root.")
+    entities: Name = Field(
+        description="DataSource of the entity rows: the feature views' join keys and an event timestamp per row.")
+    timestamp: Column = Field(
+        description="The entity source's event timestamp column: a row gets the feature values as of that time.")
+    features: list[FeatureRef] | None = Field(
+        None, min_length=1, max_length=1000, description="Features to join, as `feature_view:feature`.")
+    feature_service: str | None = Field(
+        None, min_length=1, max_length=255, description="A feature service naming the features, instead of "
+                                                         "`features`.")
+    full_feature_names: bool = Field(
+        False, description="Name feature columns `feature_view__feature`, as Feast does, so that features of two "
+                           "views never collide; default: the feature's name.")
+
+    @model_validator(mode="after")
+    def _one_list(self) -> FeastOptions:
+        from pydantic_core import PydanticCustomError
+
+        if (self.features is None) == (self.feature_service is None):
+            raise PydanticCustomError("charter_option", "a `feast` source needs exactly one of `features` or "
+                                                        "`feature_service`")
+        return self
+
+
 class DataSourceSpec(Strict):
     """The `spec` of a DataSource."""
 
-    format: Literal["csv", "parquet", "jsonl", "json", "sql"] = Field(
+    format: Literal["csv", "parquet", "jsonl", "json", "sql", "feast"] = Field(
         description="Storage format: `json` is one JSON array of objects (as Vega's data sets and many APIs "
-                    "ship them), `jsonl` one object per line.")
+                    "ship them), `jsonl` one object per line; `feast` joins features from a Feast repository "
+                    "(`feast`).")
     path: str | None = Field(
         None,
         min_length=1,
@@ -129,6 +166,7 @@ class DataSourceSpec(Strict):
     query: str | None = Field(None, min_length=1, max_length=20000, description="SQL query, for `format: sql`.")
     table: Column | None = Field(None, description="Table to read whole, for `format: sql`.")
     connection: Connection | None = Field(None, description="Database connection, for `format: sql`.")
+    feast: FeastOptions | None = Field(None, description="The Feast repository and features, for `format: feast`.")
     csv: CsvOptions | None = Field(None, description="CSV reader options.")
     jsonl: JsonlOptions | None = Field(None, description="JSON reader options (`format: jsonl` or `json`).")
     columns: list[ColumnSchema] = Field(
@@ -158,6 +196,14 @@ class DataSourceSpec(Strict):
                 raise PydanticCustomError(
                     "charter_option", "a `sql` source needs `connection.url_env`, or `path` to a SQLite file"
                 )
+        elif self.format == "feast":
+            if self.feast is None:
+                raise PydanticCustomError("charter_option", "a `feast` source needs a `feast` block")
+            for extra in ("path", "query", "table", "connection"):
+                if getattr(self, extra) is not None:
+                    raise PydanticCustomError(
+                        "charter_option", "`{field}` does not apply to `format: feast`: the rows come from `feast`",
+                        {"field": extra})
         else:
             if self.path is None:
                 raise PydanticCustomError("charter_option", "a `{fmt}` source needs `path`", {"fmt": self.format})
@@ -166,6 +212,8 @@ class DataSourceSpec(Strict):
                     raise PydanticCustomError(
                         "charter_option", "`{field}` applies only to `format: sql`", {"field": extra}
                     )
+        if self.feast is not None and self.format != "feast":
+            raise PydanticCustomError("charter_option", "`feast` applies only to `format: feast`")
         if self.csv is not None and self.format != "csv":
             raise PydanticCustomError("charter_option", "`csv` options apply only to `format: csv`")
         if self.jsonl is not None and self.format not in ("jsonl", "json"):

@@ -8,6 +8,7 @@ the semantic rules in `compiler.validate.rules` (`S2xx`, `X3xx`). Never raises f
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 from compiler.diagnostics import Diagnostic
 from compiler.load.document import Document
@@ -20,9 +21,13 @@ __all__ = ["validate_documents"]
 
 
 def validate_documents(
-    documents: Sequence[Document], project: Project | None = None, project_doc: Document | None = None
+    documents: Sequence[Document], project: Project | None = None, project_doc: Document | None = None,
+    root: Path | None = None,
 ) -> tuple[SpecSet, list[Diagnostic]]:
-    """Run the model pass over every document, then every semantic rule over the result."""
+    """Run the model pass over every document, then every semantic rule over the result.
+
+    With `root`, the rules that read files beside the specs (a Feast registry) read them there.
+    """
     diags: list[Diagnostic] = []
     specs: list[Spec] = []
     broken: set[tuple[str, str]] = set()
@@ -35,7 +40,7 @@ def validate_documents(
             # Already reported; references to it must not be reported again as unknown.
             broken.add((str(doc.data.get("kind")), str(doc.data["metadata"].get("name"))))
     specset = SpecSet(tuple(specs), project)
-    ctx = Context(specset, tuple(documents), project, project_doc, frozenset(broken))
+    ctx = Context(specset, tuple(documents), project, project_doc, frozenset(broken), root)
     for rule in load_rules():
         diags.extend(rule.check(ctx))
     return specset, _drop_secret_echoes(diags)

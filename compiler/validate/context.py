@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from compiler.diagnostics import Label, Span
 from compiler.load.document import Document
@@ -18,6 +19,9 @@ class Context:
     project: object | None = None
     project_doc: Document | None = None  # charter.yaml, for spans of project settings
     broken: frozenset = frozenset()  # (kind, name) of documents that failed the model pass
+    # The repository's folder, for the rules that read files beside the specs (a Feast registry);
+    # None where only the specs are there (a past revision rebuilt from git objects for a plan).
+    root: Path | None = None
     _by_origin: dict[tuple[str, int], Document] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:

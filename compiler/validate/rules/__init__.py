@@ -15,6 +15,7 @@ RULES: tuple[str, ...] = (
     "references",
     "ownership",
     "sources",
+    "feast",
     "engines",
     "suites",
     "models",

@@ -38,6 +38,7 @@ CODES = ("X301", "X302")
 REFERENCES: tuple[tuple[str, str, str], ...] = (
     ("ValidationSuite", "/spec/source", "DataSource"),
     ("Model", "/spec/data/source", "DataSource"),
+    ("DataSource", "/spec/feast/entities", "DataSource"),
     ("Model", "/spec/data/validation", "ValidationSuite"),
     ("MetricSet", "/spec/model", "Model"),
     ("RolloutPolicy", "/spec/model", "Model"),
