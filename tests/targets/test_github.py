@@ -327,3 +327,19 @@ def test_retraining_runs_the_pipeline_then_the_main_workflows_promotion(tmp_path
         [doc] = load_yaml_all(files[path])
         assert errors(doc, schema("github-workflow.json")) == [], path
     assert zizmor(files, tmp_path, "regular") == []
+
+
+def test_a_fallback_that_applies_itself_pushes_to_the_base_branch_and_opens_nothing(tmp_path: Path):
+    _, graph = compile_tree(REPO)
+    models = tuple(type(m).from_dict({**m.to_dict(), "rollouts": [{**r, "fallback": {"mode": "apply", "reviewers": []}}
+                                                                  for r in m.to_dict()["rollouts"]]})
+                   if m.name == "churn" else m for m in graph.models)
+    files = github.render(type(graph)(graph.project, models, graph.files), "generated")
+    [monitor] = load_yaml_all(files[".github/workflows/charter-monitor.yml"])
+    job = monitor["jobs"]["fallback-churn"]
+    assert job["permissions"] == {"contents": "write"}  # no pull request to open
+    step = job["steps"][-1]
+    assert step["env"]["MODE"] == "apply" and step["env"]["REVIEWERS"] == ""
+    assert 'push "HEAD:refs/heads/${BRANCH}"' in step["run"]
+    assert errors(monitor, schema("github-workflow.json")) == []
+    assert zizmor(files, tmp_path, "regular") == []
