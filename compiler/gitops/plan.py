@@ -72,15 +72,15 @@ def _merge_base(root: Path, git: Git, a: str, b: str) -> str | None:
     None (unrelated, or a shallow clone cut between them) is not recorded: fetching more
     history may find one.
     """
-    from compiler.gitops.snapshot import CACHE_DIR, _cached, _record
+    from compiler.gitops.snapshot import CACHE_DIR, read_record, write_record
 
     record = root / CACHE_DIR / f"{a}-{b}.base.marshal"
-    found = _cached(record)
+    found = read_record(record)
     if isinstance(found, str):
         return found
     found = git.merge_base(a, b)
     if found is not None:
-        _record(record, found)
+        write_record(record, found)
     return found
 
 

@@ -36,7 +36,7 @@ BLOB_CACHE = Path(".charter") / "cache" / "blobs"
 # 0.3 MB) and builds no objects of any class; its format is Python's own, so each record
 # carries the Python version and one of another version is computed again. Like every cache
 # in `.charter/`, they are trusted as this checkout's own output.
-def _cached(path: Path) -> object:
+def read_record(path: Path) -> object:
     """The value recorded at `path`, or None when missing, damaged or written by another Python."""
     try:
         stamp, value = marshal.loads(path.read_bytes())
@@ -45,7 +45,7 @@ def _cached(path: Path) -> object:
     return value if stamp == sys.version else None
 
 
-def _record(path: Path, value: Any) -> None:
+def write_record(path: Path, value: Any) -> None:
     from compiler.atomic import write_atomic
 
     try:
@@ -160,12 +160,12 @@ class Snapshot:
         if "summary" in self._memo:
             return self._memo["summary"]
         cache = self.root / CACHE_DIR / f"{self.key()}.summary.marshal"
-        doc = _cached(cache)
+        doc = read_record(cache)
         if not isinstance(doc, dict):
             from compiler.gitops.summary import summarize
 
             doc = summarize(self)
-            _record(cache, doc)
+            write_record(cache, doc)
         self._memo["summary"] = doc
         return doc
 
@@ -177,21 +177,21 @@ class Snapshot:
         if "readers" in self._memo:
             return self._memo["readers"]
         cache = self.root / CACHE_DIR / f"{self.key()}.readers.marshal"
-        recorded = _cached(cache)
+        recorded = read_record(cache)
         if isinstance(recorded, dict):
             found = {name: set(models) for name, models in recorded.items()}
         else:
             from compiler.gitops.risk import readers
 
             found = readers(self.resources())
-            _record(cache, {n: sorted(m) for n, m in found.items()})
+            write_record(cache, {n: sorted(m) for n, m in found.items()})
         self._memo["readers"] = found
         return found
 
     def compile(self):
         """(graph or None, problems): the IR of this revision, cached by its files' ids."""
         cache = self.root / CACHE_DIR / f"{self.key()}.ir.marshal"
-        entry = _cached(cache)
+        entry = read_record(cache)
         if isinstance(entry, dict):
             from compiler.ir.graph import PipelineGraph
 
@@ -202,7 +202,8 @@ class Snapshot:
                 pass
         graph, problems = self._compile()
         # Through JSON first: the record holds what a reader of `to_dict()` expects (lists, string keys).
-        _record(cache, json.loads(json.dumps({"graph": graph.to_dict() if graph else None, "problems": problems})))
+        entry = {"graph": graph.to_dict() if graph else None, "problems": problems}
+        write_record(cache, json.loads(json.dumps(entry)))
         return graph, problems
 
     def _compile(self):
@@ -311,13 +312,13 @@ def at_commit(git: Git, sha: str, label: str, root: Path, guess: list[str] | Non
     # A commit never changes: its listing and spec folders are recorded once, by its sha, and a
     # plan against a revision seen before starts no `ls-tree`.
     record = root / CACHE_DIR / f"{sha}.tree.marshal"
-    known = _cached(record)
+    known = read_record(record)
     if isinstance(known, tuple) and len(known) == 2 and isinstance(known[0], dict):
         listing, spec_dirs = known
     else:
         listing = git.tree(sha, [])
         spec_dirs = _spec_dirs(git.read(listing[CONFIG]) if CONFIG in listing else None)
-        _record(record, (listing, spec_dirs))
+        write_record(record, (listing, spec_dirs))
     config = {CONFIG: listing[CONFIG]} if CONFIG in listing else {}
     files = {p: b for p, b in listing.items() if p != LOCK and p != CONFIG and p.endswith((".yaml", ".yml"))
              and under(p, spec_dirs)}

@@ -375,8 +375,8 @@ def fallback_job(model, policy: dict, project: dict, out: str) -> dict:
     mode = policy["fallback"].get("mode", "review")
     permissions = {"contents": "write", **({"pull-requests": "write"} if mode == "review" else {})}
     reviewers = ",".join(h.removeprefix("@") for h in policy["fallback"].get("reviewers", []) if h.startswith("@"))
-    folders = [f for f in project.get("specs", ["specs"])]
-    generated = env_json(["charter.lock", out, ".github/CODEOWNERS", WORKFLOWS, *folders])
+    # the rollback restores the RolloutPolicy specs too: the spec folders are part of the change
+    generated = env_json(["charter.lock", out, ".github/CODEOWNERS", WORKFLOWS, *project.get("specs", ["specs"])])
     return _job(f"fall back {model.name}", permissions, [
         *setup(project, history=True, runtime=True),
         {"name": f"Roll {model.name} back to its last good version if its gates failed",
