@@ -224,7 +224,13 @@ def _parser(only: str | None = None) -> argparse.ArgumentParser:
     fb.add_argument("--store", default=None, help=STORE_HELP)
     fb.add_argument("--root", type=Path, default=None, help="repository root (default: found from the cwd)")
 
-    st = sub.add_parser("status", help="specs not compiled, generated files stale, pipelines to re-run")
+    st = sub.add_parser("status", help="specs not compiled, generated files stale, pipelines to re-run",
+                        description="Exit 0 when everything is current, 2 when something is to do. With `--data`, "
+                                    "only whether the training data of the models changed since the run recorded "
+                                    "in charter.lock (a file's bytes, a database source's watermark): exit 2 when "
+                                    "one did, 1 when a source cannot be read (docs/maturity.md).")
+    st.add_argument("--data", nargs="*", metavar="MODEL", default=None,
+                    help="only the data of these Models (none named: every Model with `retrain.on_data_change`)")
     st.add_argument("--format", default="text", choices=("text", "json"), help="output format")
     st.add_argument("--root", type=Path, default=None, help="repository root (default: found from the cwd)")
 

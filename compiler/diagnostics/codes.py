@@ -105,6 +105,10 @@ _TABLE = [
          "a feast source's feature repository has no readable `feature_store.yaml` or registry"),
     Code("X319", "unchecked-feast-features", _W,
          "a feast source's features cannot be checked: `feast apply` never wrote the registry, or it is remote"),
+    Code("X320", "unseen-data-change", _E,
+         "a model retrains when its data changes, but its database source has no `watermark` to see a change by"),
+    Code("X321", "fallback-on-unlabelled-log", _E,
+         "a fallback judges the served model on its prediction log, but the log is not kept or has no outcomes"),
 ]
 
 CODES: dict[str, Code] = {c.code: c for c in _TABLE}

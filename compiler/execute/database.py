@@ -16,12 +16,14 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-
-import polars as pl
+from typing import TYPE_CHECKING
 
 from compiler.execute import bounded
 from compiler.execute.errors import DataError
 from compiler.execute.failure import RunError
+
+if TYPE_CHECKING:  # polars is imported to read rows only: `charter status` reads a watermark without it
+    import polars as pl
 
 # PostgreSQL SQLSTATE classes (psycopg's `sqlstate`): 28xxx credentials, 3D000 no database,
 # 42P01 no table, 42703 no column.
@@ -81,6 +83,39 @@ def connect(params: dict, url: str, env: str, *, backend: str | None = None) -> 
         engine.dispose()
 
 
+def source_query(params: dict) -> str:
+    """What a `format: sql` source reads: its `query`, or its whole `table`."""
+    return params.get("query") or table_query(params["table"], params.get("primary_key") or [])
+
+
+def table_query(table: str, key: list[str]) -> str:
+    """The whole table, in the order of its primary key when it has one (`engine: postgres` numbers rows so).
+
+    Names are validated column names (letters, digits, `_`): double quotes keep their case and let
+    reserved words through.
+    """
+    order = " ORDER BY " + ", ".join(f'"{k}"' for k in key) if key else ""
+    return f'SELECT * FROM "{table}"{order}'
+
+
+def watermark(params: dict) -> str:
+    """The row count and the largest `watermark` value of a database source, as one inert string.
+
+    One aggregate inside the database (no row crosses the network): a run records it in its data
+    fingerprint, and `charter status --data` compares. Rows added, or changed with their
+    watermark column moved forward, change it; a change that moves neither is not seen.
+    """
+    import sqlalchemy
+
+    url, env = url_from_env(params)
+    column = params["watermark"]  # a validated column name, quoted as table_query quotes
+    query = source_query(params).strip().rstrip(";")
+    sql = f'SELECT COUNT(*), MAX("{column}") FROM ({query}) AS charter_watermark'
+    with connect(params, url, env) as conn:
+        rows, newest = conn.execute(sqlalchemy.text(sql)).one()
+    return f"rows={rows} max={newest!r}"
+
+
 def url_from_env(params: dict) -> tuple[str, str]:
     """(URL, variable name) of a source's `connection.url_env`; unset or empty is the spec's problem."""
     name = params["connection"]["url_env"]
@@ -106,6 +141,8 @@ def read_sqlite(params: dict, path: Path, query: str) -> pl.DataFrame:
 
 def _read(params: dict, query: str, conn) -> pl.DataFrame:
     """Read in batches, stopping one row past `max_rows`, so a huge table is never fetched whole."""
+    import polars as pl
+
     cap = bounded.row_cap(params)
     if cap is None:
         return pl.read_database(query, connection=conn, infer_schema_length=None)

@@ -25,9 +25,11 @@ def source_path(params: dict, root: Path) -> Path:
 
 
 def fingerprint(params: dict, root: Path, cache: dict | None = None) -> str:
-    """The sha256 of the input bytes; for database queries, of the query.
+    """The sha256 of the input bytes; for database queries, of the query and its `watermark`.
 
-    Data changes behind a query are not detected: `charter run --force` re-reads them.
+    A database source without a `watermark` is fingerprinted by its query alone: changes of its
+    data are not detected (`charter run --force` re-reads them). With one, its row count and
+    largest watermark value are read in the database (`database.watermark`).
     `cache` maps a path to (size, mtime_ns, inode, hash), so an unchanged file is not hashed
     again on every run (as DVC's state database does).
 
@@ -39,6 +41,10 @@ def fingerprint(params: dict, root: Path, cache: dict | None = None) -> str:
     digest = hashlib.sha256()
     if params["format"] == "sql" and params.get("connection"):
         digest.update(f"{params['source']}\0{params.get('query') or params.get('table')}".encode())
+        if params.get("watermark"):  # the data behind the query, as its row count and newest watermark
+            from compiler.execute.database import watermark
+
+            digest.update(b"\0" + watermark(params).encode())
         return digest.hexdigest()
     if params["format"] == "feast":
         return _feast(params, root, cache)

@@ -194,23 +194,13 @@ def _read_csv(params: dict, path: Path) -> pl.DataFrame:
 def _read_sql(params: dict, root: Path) -> pl.DataFrame:
     from compiler.execute import database
 
-    query = params.get("query") or table_query(params["table"], params.get("primary_key") or [])
+    query = database.source_query(params)
     if params.get("connection"):
         url, name = database.url_from_env(params)
         return database.read_query(params, url, name, query)
     path = source_path(params, root)
     bounded.check_size(params, path)
     return database.read_sqlite(params, path, query)
-
-
-def table_query(table: str, key: list[str]) -> str:
-    """The whole table, in the order of its primary key when it has one (`engine: postgres` numbers rows so).
-
-    Names are validated column names (letters, digits, `_`): double quotes keep their case and let
-    reserved words through.
-    """
-    order = " ORDER BY " + ", ".join(f'"{k}"' for k in key) if key else ""
-    return f'SELECT * FROM "{table}"{order}'
 
 
 def enforce_schema(df: pl.DataFrame, params: dict, allow_missing=()) -> pl.DataFrame:

@@ -146,6 +146,8 @@ def diff(root: Path, args) -> tuple[str, int]:
 
 @_shown
 def status(root: Path, args) -> tuple[str, int]:
+    if getattr(args, "data", None) is not None:
+        return data_status(root, args)
     from compiler.gitops.plan import changed_paths
     from compiler.gitops.render import lock_versions, render_all
 
@@ -209,6 +211,48 @@ def status(root: Path, args) -> tuple[str, int]:
     return ("\n".join(lines) if lines else "clean: specs committed, generated files current, pipelines up to date") \
         + "\n", 0 if clean else 2
 
+
+
+def data_status(root: Path, args) -> tuple[str, int]:
+    """Whether each model's training data changed since the run in charter.lock: what a data-change poll runs.
+
+    Exit 2 when one changed (or never ran), 0 when none did; a source that cannot be read is an
+    error (exit 1), never a retraining: the retraining would fail on it too.
+    """
+    from compiler.execute.fingerprint import fingerprint, source_path
+
+    graph, problems = worktree(root).compile()
+    if graph is None:
+        raise CommandError("the specs do not compile: " + "; ".join(problems[:5]))
+    models = {m.name: m for m in graph.models}
+    names = list(args.data) or sorted(n for n, m in models.items() if (m.retrain or {}).get("on_data_change"))
+    unknown = [n for n in names if n not in models]
+    if unknown:
+        raise CommandError(f"no Model {', '.join(map(repr, unknown))}; models: {', '.join(sorted(models)) or 'none'}")
+    if not names:
+        raise CommandError("no Model retrains on a data change (`retrain: {on_data_change: true}`); name one")
+    lock = worktree(root).lock().get("models", {})
+    results = []
+    for name in names:
+        ingest = models[name].step("ingest").params
+        recorded = (lock.get(name) or {}).get("data_fingerprint")
+        try:
+            if ingest.get("path") and not ingest.get("connection"):  # a missing file is no change to retrain on
+                source_path(ingest, root)
+            now = fingerprint(ingest, root)
+        except Exception as exc:  # noqa: BLE001 - told in the user's terms below, never a traceback
+            raise CommandError(f"model {name}: source `{ingest['source']}` cannot be read: {exc}") from None
+        state = "never run" if recorded is None else "changed" if recorded != now else "unchanged"
+        results.append({"model": name, "source": ingest["source"], "state": state, "recorded": recorded,
+                        "now": now})
+    changed = any(r["state"] != "unchanged" for r in results)
+    if args.format == "json":
+        return dump({"format_version": "1.0", "data": results}), 2 if changed else 0
+    lines = [f"{r['model']}: never run (not in charter.lock)" if r["state"] == "never run" else
+             f"{r['model']}: data of `{r['source']}` {r['state']} since charter.lock's run (fingerprint "
+             f"{r['now'][:12]}" + ("" if r["state"] == "unchanged" else f", was {r['recorded'][:12]}") + ")"
+             for r in results]
+    return "\n".join(lines) + "\n", 2 if changed else 0
 
 
 def _history(root: Path, args) -> tuple[str, int]:

@@ -255,8 +255,8 @@ def retraining(rev: Revision, model: ModelPipeline):
     retrain = model.retrain or {}
     file = _model_file(rev, model)
     if not retrain:
-        return False, [], (f"add `retrain: {{schedule: \"0 3 * * 1\"}}` (or `on_drift: true`) to Model {model.name} "
-                           f"in {file}")
+        return False, [], (f"add `retrain: {{schedule: \"0 3 * * 1\"}}` (or `on_drift: true`, `on_data_change: true`) "
+                           f"to Model {model.name} in {file}")
     from compiler.render import airflow, argo, gitlab
 
     paths, said = [], []
@@ -266,6 +266,10 @@ def retraining(rev: Revision, model: ModelPipeline):
     if retrain.get("on_drift"):
         paths.append(f"{github.WORKFLOWS}/{github.MONITOR}")
         said.append("when its monitoring alerts")
+    if retrain.get("on_data_change"):
+        if not retrain.get("schedule"):
+            paths.append(f"{github.WORKFLOWS}/{github.RETRAIN}")
+        said.append(f"when its data changed (looked at on `{retrain['poll']}`)")
     # GitLab's jobs and Airflow's DAGs render both triggers (docs/maturity.md)
     paths += [f"{rev.output}/{gitlab.FILE}", airflow.model_path(rev.output, model.name)]
     spec = [Evidence(file, f"Model {model.name}: retrains {' and '.join(said)}")]

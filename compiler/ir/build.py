@@ -102,6 +102,8 @@ def _ingest(source: Spec, defaults: DataLimits, specset: SpecSet) -> dict:
     d.pop("engine", None)  # the engine is the data check's (its validate step), not the reader's
     d.pop("duckdb", None)
     d.pop("retention", None)  # what the source keeps is validate's concern (windows), not what is read
+    if d.get("watermark") is None:  # declared: what the run records of a database's data, not what it reads
+        d.pop("watermark", None)
     if d.get("jsonl") is None:
         d.pop("jsonl", None)
     if d.get("feast") is None:  # left out, so that the other sources keep their step hashes
@@ -140,7 +142,7 @@ def _steps(name: str, params: dict[str, dict], template) -> tuple[Step, ...]:
         upstream = [steps[n].hash for n in needs]
         # Limits and an engine's resources decide whether and how fast a step runs, never what it
         # computes: they stay out of the hash.
-        hashed = {k: v for k, v in params[step].items() if k not in ("limits", "engine_settings")}
+        hashed = {k: v for k, v in params[step].items() if k not in ("limits", "engine_settings", "watermark")}
         if "feast" in hashed:  # the entity source's limits, likewise
             entity = {k: v for k, v in hashed["feast"]["entity_source"].items() if k != "limits"}
             hashed["feast"] = {**hashed["feast"], "entity_source": entity}
@@ -252,7 +254,16 @@ def _pipeline(specset: SpecSet, model: Spec, owners: dict, limits: DataLimits, p
     return ModelPipeline(model.name, body.task, model.model.metadata.description or "", steps, tuple(sources),
                          owners.get(model.name, {}), monitoring,
                          tuple(_rollout(specset, p, owners, limits) for p in policies), _compute(project, model, steps),
-                         body.retrain.model_dump() if body.retrain is not None else None)
+                         _retrain(body.retrain) if body.retrain is not None else None)
+
+
+def _retrain(retrain) -> dict:
+    """When the model retrains; the data trigger's keys appear only when it is declared, with its poll resolved."""
+    d = retrain.model_dump()
+    d.pop("poll")
+    if d.pop("on_data_change"):
+        d.update(on_data_change=True, poll=retrain.data_poll)
+    return d
 
 
 def _rules(suite: Spec) -> list[dict]:
@@ -356,8 +367,11 @@ def _rollout(specset: SpecSet, policy: Spec, owners: dict, limits: DataLimits) -
         envs.append(d)
     out = {"name": policy.name, "serving": _dump(body.serving), "environments": envs}
     if body.fallback is not None:  # only when set: other policies keep their hashes
-        out["fallback"] = {**_dump(body.fallback),
-                           "reviewers": [deployment["accountable"]] if deployment else []}
+        fallback = _dump(body.fallback)
+        if fallback.get("judge") == "data":  # the default, left out: earlier policies keep their hashes
+            fallback.pop("judge")
+            fallback.pop("since", None)
+        out["fallback"] = {**fallback, "reviewers": [deployment["accountable"]] if deployment else []}
     if body.prediction_log is not None:
         log = out["prediction_log"] = _dump(body.prediction_log)
         outcomes = specset.get("DataSource", body.prediction_log.outcomes.source) if body.prediction_log.outcomes \

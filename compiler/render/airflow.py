@@ -5,7 +5,9 @@
 or else `schedule=None`, so triggered by hand or the API) and, when monitoring is enabled, its
 monitoring DAG (`charter_<model>_monitor`, on the MetricSet's cron, running `charter monitor`;
 with `retrain.on_drift`, a `retrain` task triggers the training DAG when the monitor fails,
-exit 3, too few rows, skipping it). `<out>/airflow/charter__checks.py` holds a
+exit 3, too few rows, skipping it); with `retrain.on_data_change`, a DAG `charter_<model>_data`
+on `retrain.poll` runs `charter status --data` and triggers the training DAG when it fails (the
+data changed since charter.lock's run). `<out>/airflow/charter__checks.py` holds a
 one-task DAG per data-only check, `charter_<check>_check`. Names are DNS labels (no `_`), so
 these ids never collide, and no model's file name starts with `charter__`.
 
@@ -79,7 +81,7 @@ def _var(name: str) -> str:
     if not var.isidentifier() or var in {"dag", "monitor_dag", "pendulum", "pathlib", "literal", "DAG", "IMAGE",
                                          "STORE", "HERE", "KubernetesPodOperator", "BashOperator",
                                          "monitor", "retrain", "check_data", "datetime", "k8s", "Secret",
-                                         "TriggerDagRunOperator"}:
+                                         "TriggerDagRunOperator", "data_dag", "data_changed"}:
         raise ValueError(f"step name {name!r} cannot name a task variable")
     return var
 
@@ -215,8 +217,23 @@ def model_file(project: dict, model, operator: str) -> str:
             lines += [f"    retrain = TriggerDagRunOperator(task_id={lit('retrain')}, "
                       f"trigger_dag_id={lit(f'charter_{model.name}')}, trigger_rule={lit('all_failed')})",
                       "    monitor >> retrain"]
+    if (model.retrain or {}).get("on_data_change"):
+        argv = ["charter", "status", "--data", model.name]
+        what = (f"Runs `{shlex.join(argv)}` on `retrain.poll` (UTC): it fails when the data changed since "
+                "charter.lock's run,\nand the training DAG runs then.")
+        lines += ["", *_dag("data_dag", f"charter_{model.name}_data", f"Looks at {model.name}'s training data",
+                            _doc(f"Data changes of `{model.name}`", model.description, what, model.sources),
+                            model.retrain["poll"], ["charter", f"model:{model.name}", "retraining"],
+                            _owner(model, "data", "model"))]
+        # no retries: a failure here is the data having changed, not a flake
+        settings = {k: v for k, v in (model.compute.get("monitor") or {}).items() if k != "retries"}
+        lines += _task("data_changed", "data_changed", argv, operator, f"charter-{model.name}-data", shared, settings)
+        lines += [f"    retrain = TriggerDagRunOperator(task_id={lit('retrain')}, "
+                  f"trigger_dag_id={lit(f'charter_{model.name}')}, trigger_rule={lit('all_failed')})",
+                  "    data_changed >> retrain"]
     intro = f"# Airflow 3 DAGs of the model {model.name}; see docs/targets/airflow.md."
-    triggers = bool(monitoring and monitoring.get("enabled", True) and (model.retrain or {}).get("on_drift"))
+    triggers = bool(monitoring and monitoring.get("enabled", True) and (model.retrain or {}).get("on_drift")) \
+        or bool((model.retrain or {}).get("on_data_change"))
     return _file(project, model.sources, intro, operator, lines, list(model.compute.values()), triggers)
 
 

@@ -13,6 +13,12 @@
   same steps, checks and gates. Its promoted package lands in the shared store; the CI's
   promotion job (a retraining or the next run after a merge) finds it there as a cached run
   and proposes the reviewed change of charter.lock.
+- With `retrain.on_drift`, the monitor's CronWorkflow runs the model's pipeline after the
+  monitor when it exits 1 (an alert); with `retrain.on_data_change`, a `CronWorkflow`
+  `charter-<model>-data` on `retrain.poll` runs `charter status --data MODEL` and the pipeline
+  when it exits 2 (the data changed since charter.lock's run). Both read the check's exit
+  code (`steps.<name>.exitCode`, the check going on when it fails) and carry the pipeline's
+  templates themselves.
 - `_checks.yaml`: a `WorkflowTemplate` `charter--checks` running `charter check-data NAME` for
   every data-only check. No model can take these names (`<model>.yaml`, `charter-<model>`):
   a model name is a DNS label, which starts with neither `_` nor `-`.
@@ -159,7 +165,13 @@ def _service_account(spec: dict, templates: list[dict], settings: list[dict]) ->
             template["serviceAccountName"] = _plain(account)
 
 
-def pipeline(model, project: dict) -> dict:
+def _pipeline_spec(model, project: dict, first: list[dict] | None = None,
+                   extra: tuple[tuple[dict, dict], ...] = ()) -> dict:
+    """The workflow spec of the model's pipeline: its DAG and one template per step.
+
+    `first` (templates) and `extra` ((template, pod settings) pairs) make a triggered workflow
+    that runs a check first and the same pipeline after it (`triggered`).
+    """
     store = local_store(project)
     tasks = []
     for step in model.steps:
@@ -171,18 +183,43 @@ def pipeline(model, project: dict) -> dict:
     templates = [_task_template(s.name, project, step_argv(model.name, s.name), volume=store,
                                 any_failure=s.name == "ingest", compute=c)
                  for s, c in zip(model.steps, settings, strict=True)]
-    spec: dict = {"entrypoint": "pipeline"}
-    _service_account(spec, templates, settings)
-    spec["templates"] = [{"name": "pipeline", "dag": {"tasks": tasks}}, *templates]
+    spec: dict = {"entrypoint": first[0]["name"] if first else "pipeline"}
+    _service_account(spec, [*templates, *(t for t, _ in extra)], [*settings, *(c for _, c in extra)])
+    spec["templates"] = [*(first or []), {"name": "pipeline", "dag": {"tasks": tasks}}, *templates,
+                         *(t for t, _ in extra)]
     if store:
         # One volume per run, deleted when it succeeds (a failed run keeps it for `argo retry`).
         # ReadWriteOnce is enough and every cluster has it: a pipeline's steps form a chain, so
         # no two of its pods ever use the volume at once.
         spec["volumeClaimTemplates"] = [{"metadata": {"name": STORE_VOLUME}, "spec": {
             "accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": STORE_SIZE}}}}]
+    return spec
+
+
+def pipeline(model, project: dict) -> dict:
     return {"apiVersion": API, "kind": "WorkflowTemplate",
             "metadata": _meta(_name(f"charter-{model.name}", _MAX_NAME), "pipeline", model.name, model.description),
-            "spec": spec}
+            "spec": _pipeline_spec(model, project)}
+
+
+def triggered(model, project: dict, kind: str, schedule: str, argv: list[str], retrain_on: int) -> dict:
+    """A CronWorkflow that runs `argv` on `schedule` and the model's pipeline when it exits `retrain_on`.
+
+    The check's step goes on when it fails (`continueOn`), so its exit code decides: Argo's
+    `steps.<name>.exitCode`. The pipeline's own templates are in the workflow (not a
+    `templateRef`), with its volume, so the run is the WorkflowTemplate's, step for step.
+    """
+    settings = {k: v for k, v in model.compute.get("monitor", {}).items() if k != "retries"}  # its failure is news
+    check = _task_template(kind, project, argv, volume=False, compute=settings)
+    steps = {"name": f"on-{kind}", "steps": [
+        [{"name": kind, "template": kind, "continueOn": {"failed": True}}],
+        [{"name": "retrain", "template": "pipeline", "when": f"{{{{steps.{kind}.exitCode}}}} == {retrain_on}"}]]}
+    return {"apiVersion": API, "kind": "CronWorkflow",
+            "metadata": _meta(_name(f"charter-{model.name}-{kind}", _MAX_CRON_NAME), kind, model.name,
+                              model.description),
+            "spec": {"schedules": [_plain(cron(schedule))], "timezone": "UTC", "concurrencyPolicy": "Forbid",
+                     "startingDeadlineSeconds": 600,
+                     "workflowSpec": _pipeline_spec(model, project, [steps], ((check, settings),))}}
 
 
 def monitored(model) -> bool:
@@ -193,6 +230,8 @@ def monitor(model, project: dict) -> dict:
     # `charter monitor` reads the promoted package from the shared store; a per-run volume
     # would be empty, so without a shared store the monitor cannot find the model (documented).
     argv = ["charter", "monitor", model.name, "--data", model.step("ingest").params["source"]]
+    if (model.retrain or {}).get("on_drift"):  # an alert (exit 1) runs the pipeline; too few rows (3) does not
+        return triggered(model, project, "monitor", model.monitoring["schedule"], argv, 1)
     settings = model.compute.get("monitor", {})
     templates = [_task_template("monitor", project, argv, volume=False, compute=settings)]
     spec: dict = {"entrypoint": "monitor"}
@@ -259,6 +298,9 @@ def render_model(project: dict, model, out: str) -> dict[str, str]:
         docs.append(monitor(model, project))
     if (model.retrain or {}).get("schedule"):
         docs.append(retrain(model))
+    if (model.retrain or {}).get("on_data_change"):  # the data changed since charter.lock's run: exit 2
+        docs.append(triggered(model, project, "data", model.retrain["poll"],
+                              ["charter", "status", "--data", model.name], 2))
     return {model_path(out, model.name): header(model.sources) + dump_yaml(*docs)}
 
 

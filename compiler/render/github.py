@@ -13,7 +13,9 @@ They are written to `.github/workflows/`, where GitHub reads them, not to the ou
   `retrain.on_drift` gets a retraining job that runs when its monitor alerts (exit 1).
 - `charter-retrain.yml`: one job per model with `retrain.schedule`, on its cron: `charter run`
   (checks and gates) and the main workflow's promotion step, so a triggered run ends in the
-  same reviewed change as a run after a merge.
+  same reviewed change as a run after a merge. A model with `retrain.on_data_change` gets a
+  `data-<model>` job on its `poll` (`charter status --data`) and a retraining that runs when
+  the data changed since charter.lock's run.
 
 Hardening (../shared/TARGETS.md items 10-11, checked by `zizmor --offline` in the tests): every
 action pinned by commit SHA, `permissions: {}` at the top and the least per job,
@@ -280,18 +282,62 @@ def promotion(project: dict, out: str, auto_merge: list[str] | None = None) -> t
                                  "CHARTER_GENERATED": generated, **auto_env}, "run": promote}
 
 
-def main_workflow(project: dict, out: str, auto_merge: list[str] | None = None) -> dict:
+def main_workflow(project: dict, out: str, auto_merge: list[str] | None = None, models: list | None = None) -> dict:
     """The push workflow; `auto_merge` lists the manifests whose promotions may merge themselves."""
     permissions, promote = promotion(project, out, auto_merge)
     run = _job("run affected pipelines", permissions, [
         *setup(project, history=True, runtime=True),
         {"name": "Run the pipelines whose specs changed",
-         "env": {"BEFORE": "${{ github.event.before }}", "CHARTER_STORE": store(project)}, "run": RUN},
+         "env": {**database_env(models or []), "BEFORE": "${{ github.event.before }}",
+                 "CHARTER_STORE": store(project)}, "run": RUN},
         promote], 360)  # fmt: skip
     # Queued, not cancelled: each run proposes its own promotion.
     group = {"group": "${{ github.workflow }}-${{ github.ref }}", "cancel-in-progress": False}
     on = {"push": {"branches": [branch_filter(project.get("base_branch", "main"))]}}
     return _workflow("charter main", on, group, {"run": run})
+
+
+# The poll of a model that retrains when its data changes: `charter status --data` exits 2 when
+# the data differs from charter.lock's run (or the model never ran), 0 when it does not; an
+# unreadable source (exit 1) fails the job and retrains nothing.
+DATA_CODE = """\
+set +e
+charter status --data "$MODEL"
+code=$?
+set -e
+if [ "$code" = 2 ]; then
+  echo "changed=true" >> "$GITHUB_OUTPUT"
+  exit 0
+fi
+exit $code
+"""
+
+
+def database_env(models: list) -> dict[str, str]:
+    """The database URLs the models' sources read, each from the repository secret of its own name.
+
+    `connection.url_env` is validated as an environment variable name (letters, digits, `_`), so
+    it is safe inside an expression; the value never reaches a `run:` text.
+    """
+    names: set[str] = set()
+    for model in models:
+        for step in model.steps:
+            params = step.params
+            for source in [params, *(w.get("source") for w in params.get("windows") or [])]:
+                if isinstance(source, dict) and source.get("connection"):
+                    names.add(source["connection"]["url_env"])
+    return {name: f"${{{{ secrets.{name} }}}}" for name in sorted(names)}
+
+
+def data_job(model, project: dict) -> dict:
+    """Look at `model`'s training data on its poll: `changed` is `true` when it differs from charter.lock's run."""
+    literal = cron(model.retrain["poll"]).replace("'", "''")  # an expression's string literal
+    return _job(f"look at {model.name}'s data", {"contents": "read"}, [
+        *setup(project, runtime=True),
+        {"name": f"Compare {model.name}'s training data with charter.lock's run", "id": "data",
+         "env": {**database_env([model]), "MODEL": model.name}, "run": DATA_CODE}], 30,
+        **{"if": f"github.event_name == 'workflow_dispatch' || github.event.schedule == '{literal}'"},
+        outputs={"changed": "${{ steps.data.outputs.changed }}"})  # fmt: skip
 
 
 def retrain_job(model, project: dict, out: str, auto_merge: list[str] | None, **extra) -> dict:
@@ -303,20 +349,31 @@ def retrain_job(model, project: dict, out: str, auto_merge: list[str] | None, **
     return _job(f"retrain {model.name}", permissions, [
         *setup(project, history=True, runtime=True),
         {"name": f"Run {model.name}'s pipeline: the same data checks and gates as after a merge",
-         "env": {"CHARTER_STORE": store(project)}, "run": shlex.join(["charter", "run", model.name])},
+         "env": {**database_env([model]), "CHARTER_STORE": store(project)},
+         "run": shlex.join(["charter", "run", model.name])},
         promote], 360, **extra)  # fmt: skip
 
 
 def retrain_workflow(models: list, project: dict, out: str, auto_merge: list[str] | None = None) -> dict:
-    """One job per model with `retrain.schedule`, each on its own cron (UTC)."""
+    """One job per model with `retrain.schedule`, each on its own cron (UTC).
+
+    With `on_data_change`, a job that looks at the data on its poll and a retraining that runs
+    when it changed.
+    """
     jobs = {}
     for model in models:
-        literal = cron(model.retrain["schedule"]).replace("'", "''")  # an expression's string literal
-        jobs[f"retrain-{model.name}"] = retrain_job(
-            model, project, out, auto_merge,
-            **{"if": f"github.event_name == 'workflow_dispatch' || github.event.schedule == '{literal}'"})
-    on = {"schedule": [{"cron": c} for c in sorted({cron(m.retrain["schedule"]) for m in models})],
-          "workflow_dispatch": {}}
+        if model.retrain.get("schedule"):
+            literal = cron(model.retrain["schedule"]).replace("'", "''")  # an expression's string literal
+            jobs[f"retrain-{model.name}"] = retrain_job(
+                model, project, out, auto_merge,
+                **{"if": f"github.event_name == 'workflow_dispatch' || github.event.schedule == '{literal}'"})
+        if model.retrain.get("on_data_change"):
+            jobs[f"data-{model.name}"] = data_job(model, project)
+            jobs[f"retrain-{model.name}-on-data"] = retrain_job(
+                model, project, out, auto_merge, needs=f"data-{model.name}",
+                **{"if": f"needs.data-{model.name}.outputs.changed == 'true'"})
+    crons = {cron(c) for m in models for c in (m.retrain.get("schedule"), m.retrain.get("poll")) if c}
+    on = {"schedule": [{"cron": c} for c in sorted(crons)], "workflow_dispatch": {}}
     # Queued with the main workflow's promotions, never cancelled: each run proposes its own.
     group = {"group": "${{ github.workflow }}-${{ github.event.schedule }}", "cancel-in-progress": False}
     return _workflow("charter retrain", on, group, jobs)
@@ -370,9 +427,21 @@ gh pr create --base "$BRANCH" --head "$fallback" --body-file "$RUNNER_TEMP/fallb
 """
 
 
+_JUDGE_DATA = 'charter monitor "$MODEL" --data "$DATA" --report'
+# `judge: predictions`: what the last environment served, joined with the outcomes that arrived
+_JUDGE_PREDICTIONS = ('since=()\nif [ -n "$SINCE" ]; then since=(--since "$SINCE"); fi\n'
+                      'charter monitor "$MODEL" --predictions --env "$ENVIRONMENT" "${since[@]}" --report')
+
+
 def fallback_job(model, policy: dict, project: dict, out: str) -> dict:
-    """Roll `model` back when its served version fails its gates on the monitored data."""
+    """Roll `model` back when its served version fails its gates on the monitored data or its prediction log."""
     mode = policy["fallback"].get("mode", "review")
+    judge: dict = {"DATA": model.step("ingest").params["source"]}
+    script = FALLBACK
+    if policy["fallback"].get("judge") == "predictions":
+        assert _JUDGE_DATA in FALLBACK
+        script = FALLBACK.replace(_JUDGE_DATA, _JUDGE_PREDICTIONS)
+        judge = {"ENVIRONMENT": policy["environments"][-1]["name"], "SINCE": policy["fallback"].get("since") or ""}
     permissions = {"contents": "write", **({"pull-requests": "write"} if mode == "review" else {})}
     reviewers = ",".join(h.removeprefix("@") for h in policy["fallback"].get("reviewers", []) if h.startswith("@"))
     # the rollback restores the RolloutPolicy specs too: the spec folders are part of the change
@@ -380,10 +449,10 @@ def fallback_job(model, policy: dict, project: dict, out: str) -> dict:
     return _job(f"fall back {model.name}", permissions, [
         *setup(project, history=True, runtime=True),
         {"name": f"Roll {model.name} back to its last good version if its gates failed",
-         "env": {"MODEL": model.name, "DATA": model.step("ingest").params["source"], "MODE": mode,
+         "env": {**database_env([model]), "MODEL": model.name, **judge, "MODE": mode,
                  "REVIEWERS": reviewers, "BRANCH": "${{ github.ref_name }}", "CHARTER_STORE": store(project),
                  "GH_TOKEN": "${{ secrets.CHARTER_PROMOTE_TOKEN || github.token }}", "CHARTER_GENERATED": generated},
-         "run": FALLBACK}], 60, needs=f"monitor-{model.name}",
+         "run": script}], 60, needs=f"monitor-{model.name}",
         **{"if": f"always() && needs.monitor-{model.name}.outputs.code == '1'"})  # fmt: skip
 
 
@@ -396,7 +465,7 @@ def monitor_workflow(models: list, project: dict, out: str = "generated", auto_m
         falls_back = [r for r in model.rollouts if r.get("fallback")]
         coded = on_drift or bool(falls_back)
         step = {"name": f"Compare new data with {model.name}'s training data",
-                "env": {"CHARTER_STORE": store(project)},
+                "env": {**database_env([model]), "CHARTER_STORE": store(project)},
                 **({"id": "monitor", "run": MONITOR_CODE.format(command=command)} if coded else {"run": command})}
         outputs = {"outputs": {"code": "${{ steps.monitor.outputs.code }}"}} if coded else {}
         jobs[f"monitor-{model.name}"] = _job(
@@ -450,10 +519,12 @@ _NOTES = {
            "charter.lock and the manifests that serve it (or a branch: `promotion.via` in charter.yaml).",
            "Repository variables: CHARTER_RUN_PACKAGE (what pip installs: charter[run]), CHARTER_STORE (the",
            "artifact store all runs share). Secret CHARTER_PROMOTE_TOKEN: a token whose pull requests run checks."],
-    RETRAIN: ["Retrains each model with `retrain.schedule` on its cron (UTC): the same data checks and gates as",
-              "a run after a merge, and a promotion proposed as the same reviewed change of charter.lock and the",
-              "manifests.",
-              "Repository variables and secret: as charter-main.yml."],
+    RETRAIN: ["Retrains each model with `retrain.schedule` on its cron (UTC), and each model with",
+              "`retrain.on_data_change` when its data changed since charter.lock's run (looked at on `retrain.poll`):",
+              "the same data checks and gates as a run after a merge, and a promotion proposed as the same reviewed",
+              "change of charter.lock and the manifests.",
+              "Repository variables and secret: as charter-main.yml; a database source's URL comes from the",
+              "repository secret named by its `connection.url_env`."],
     MONITOR: ["Compares new data with each model's training data on its schedule (cron in UTC).",
               "Repository variables: CHARTER_RUN_PACKAGE (what pip installs: charter[run]), CHARTER_STORE",
               "(where the promoted models are)."],
@@ -466,7 +537,8 @@ def render(graph, out: str) -> dict[str, str]:
     promoting = {("pull-requests", "write"): "open the promotion's pull request",
                  ("contents", "write"): "push the promotion's branch"}
     files = {f"{WORKFLOWS}/{PR}": text(settings, _NOTES[PR], pr_workflow(graph.project, out)),
-             f"{WORKFLOWS}/{MAIN}": text(settings, _NOTES[MAIN], main_workflow(graph.project, out, auto_merge),
+             f"{WORKFLOWS}/{MAIN}": text(settings, _NOTES[MAIN],
+                                         main_workflow(graph.project, out, auto_merge, [*graph.models, *graph.checks]),
                                          promoting)}
     monitored = [m for m in graph.models if m.monitoring and m.monitoring.get("enabled", True)]
     if monitored:
@@ -479,7 +551,7 @@ def render(graph, out: str) -> dict[str, str]:
                    ("contents", "write"): "push the promotion's or the rollback's branch"}
         files[f"{WORKFLOWS}/{MONITOR}"] = text(sources, notes,
                                                monitor_workflow(monitored, graph.project, out, auto_merge), why)
-    scheduled = [m for m in graph.models if (m.retrain or {}).get("schedule")]
+    scheduled = [m for m in graph.models if (m.retrain or {}).get("schedule") or (m.retrain or {}).get("poll")]
     if scheduled:
         sources = [*settings, *(s for m in scheduled for s in m.sources)]
         files[f"{WORKFLOWS}/{RETRAIN}"] = text(sources, _NOTES[RETRAIN],

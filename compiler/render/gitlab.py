@@ -12,6 +12,9 @@ variables of its own.
   `retrain.schedule`) when `CHARTER_RETRAIN` names it: `charter run MODEL` and the promotion of
   `charter-run`. With `retrain.on_drift`, `charter-retrain-<model>-on-drift` runs after the
   monitor job when it failed (exit 1, an alert; exit 3, too few rows, is allowed to fail).
+  With `retrain.on_data_change`, `charter-data-<model>` (when `CHARTER_DATA` names it) runs
+  `charter status --data MODEL`, which fails (exit 2) when the data changed since charter.lock's
+  run; `charter-retrain-<model>-on-data` runs after it then.
 
 GitLab expands `$VAR` (and `%VAR%`) in `image`, `variables` and `rules:changes`, and the shell
 expands them in `script`, so spec text is made inert where it lands: the image travels in a
@@ -184,6 +187,15 @@ def jobs(project: dict, out: str, monitored: list, auto_merge: list[str] | None 
     for model in [m for m in models or [] if (m.retrain or {}).get("schedule")]:
         found[f"charter-retrain-{model.name}"] = _retrain(
             project, out, model, [{"if": _scheduled("CHARTER_RETRAIN", model.name)}], auto_merge)
+    for model in [m for m in models or [] if (m.retrain or {}).get("on_data_change")]:
+        rule = _scheduled("CHARTER_DATA", model.name)
+        # exit 2, the data changed, fails the job, so the retraining after it runs; 0 skips it
+        found[f"charter-data-{model.name}"] = _job(
+            project, "test", [shlex.join(["charter", "status", "--data", model.name])], [{"if": rule}], 30,
+            variables=_store(project))
+        found[f"charter-retrain-{model.name}-on-data"] = _retrain(
+            project, out, model, [{"if": rule, "when": "on_failure"}], auto_merge,
+            needs=[f"charter-data-{model.name}"])
     return found
 
 
@@ -227,8 +239,14 @@ def render(graph, out: str) -> dict[str, str]:
         notes += ["Retraining: a pipeline schedule per line, with CHARTER_RETRAIN set to the model:"]
         notes += [f"  CHARTER_RETRAIN={m.name}  cron: {_comment(' '.join(m.retrain['schedule'].split()))}"
                   for m in scheduled]
+    polled = [m for m in graph.models if (m.retrain or {}).get("on_data_change")]
+    if polled:
+        notes += ["Retraining on a data change: a pipeline schedule per line, with CHARTER_DATA set to the model",
+                  "(a database source's URL: the CI/CD variable named by its `connection.url_env`):"]
+        notes += [f"  CHARTER_DATA={m.name}  cron: {_comment(' '.join(m.retrain['poll'].split()))}" for m in polled]
     sources = ["charter.yaml", *(s for m in monitored for s in m.sources),
-               *(s for m in scheduled if m not in monitored for s in m.sources)]
+               *(s for m in [*scheduled, *(m for m in polled if m not in scheduled)] if m not in monitored
+                 for s in m.sources)]
     text = header([_comment(s) for s in sources]) + "#\n" + "".join(f"# {n}\n" for n in notes) + "\n"
     return {f"{out}/{FILE}": text + dump_yaml(jobs(graph.project, out, monitored, auto_merge_manifests(graph, out),
                                                    graph.models))}

@@ -178,6 +178,10 @@ class DataSourceSpec(Strict):
     retention: Duration | None = Field(
         None, description="How long the source keeps a row, e.g. `90d` (older rows are deleted where the data "
                           "lives): an evaluation window longer than this can never fill (X314).")
+    watermark: Column | None = Field(
+        None, description="For a database source: a column whose largest value grows when rows are added or changed "
+                          "(e.g. `updated_at`); with the row count it is how `charter status --data` and "
+                          "`retrain.on_data_change` see the data change.")
     limits: DataLimits | None = Field(None, description="Size, row and decompression limits of the file.")
     engine: Engine | None = Field(
         None, description="What runs `charter check-data` on this source: `polars` (in memory), `duckdb` (SQL "
@@ -214,6 +218,9 @@ class DataSourceSpec(Strict):
                     )
         if self.feast is not None and self.format != "feast":
             raise PydanticCustomError("charter_option", "`feast` applies only to `format: feast`")
+        if self.watermark is not None and (self.format != "sql" or self.connection is None):
+            raise PydanticCustomError("charter_option", "`watermark` applies only to a `format: sql` source with a "
+                                                        "`connection`: a file's fingerprint is its bytes")
         if self.csv is not None and self.format != "csv":
             raise PydanticCustomError("charter_option", "`csv` options apply only to `format: csv`")
         if self.jsonl is not None and self.format not in ("jsonl", "json"):

@@ -142,12 +142,30 @@ class Retrain(Strict):
                                                    "on this schedule.")
     on_drift: bool = Field(False, description="Retrain when the scheduled monitoring of the model alerts (needs "
                                               "`monitoring` in a MetricSet of the model).")
+    on_data_change: bool = Field(
+        False, description="Retrain when the training source's data changed since the run in `charter.lock`: its "
+                           "file's bytes, or a database source's `watermark` (`charter status --data`), looked at on "
+                           "`poll`.")
+    poll: str | None = Field(
+        None, description="Cron expression (UTC) on which `on_data_change` looks at the data; default `0 * * * *` "
+                          "(hourly).")
 
     @model_validator(mode="after")
     def _some(self) -> Retrain:
-        if self.schedule is None and not self.on_drift:
-            raise PydanticCustomError("charter_option", "`retrain` needs a `schedule` or `on_drift: true`")
+        if self.schedule is None and not self.on_drift and not self.on_data_change:
+            raise PydanticCustomError("charter_option",
+                                      "`retrain` needs a `schedule`, `on_drift: true` or `on_data_change: true`")
+        if self.poll is not None and not self.on_data_change:
+            raise PydanticCustomError("charter_option", "`poll` applies only to `on_data_change: true`")
         return self
+
+    @property
+    def data_poll(self) -> str | None:
+        """The cron on which the data is looked at, when the model retrains on a data change."""
+        return (self.poll or DEFAULT_POLL) if self.on_data_change else None
+
+
+DEFAULT_POLL = "0 * * * *"
 
 
 class ModelSpec(Strict):

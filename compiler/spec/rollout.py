@@ -168,6 +168,19 @@ class Fallback(Strict):
         "review", description="`review`: the rollback becomes a pull request (merge request) with the monitor "
                               "report in its description, for the deployment Accountable to approve; `apply`: it "
                               "is pushed to the base branch at once (the CI token must be allowed to push there).")
+    judge: Literal["data", "predictions"] = Field(
+        "data", description="What the served version is judged on: `data`, the newest labelled rows of its training "
+                            "source (`charter monitor --data`); `predictions`, what the last environment served, from "
+                            "the prediction log joined with `prediction_log.outcomes` (`charter monitor "
+                            "--predictions`).")
+    since: Duration | None = Field(
+        None, description="With `judge: predictions`: how far back the log is read, e.g. `7d`; default: all of it.")
+
+    @model_validator(mode="after")
+    def _since(self) -> Fallback:
+        if self.since is not None and self.judge != "predictions":
+            raise PydanticCustomError("charter_option", "`since` applies only to `judge: predictions`")
+        return self
 
 
 class RolloutPolicySpec(Strict):

@@ -58,10 +58,11 @@ def render_fixtures(dest: Path) -> None:
         assert graph is not None, [d.message for d in result.diagnostics]
         if variant != "example":  # charter.yaml's `image` is validated: put the hostile one in the IR
             graph = with_image(graph, HOSTILE_IMAGE, variant.split("-", 1)[1])
-            # ...and the first model retrains on a schedule and on drift
+            # ...and the first model retrains on a schedule, on drift and on a data change
             first = graph.models[0]
             graph = replace(graph, models=(type(first).from_dict({**first.to_dict(), "retrain": {
-                "schedule": "0 3 * * 1", "on_drift": True}}), *graph.models[1:]))
+                "schedule": "0 3 * * 1", "on_drift": True, "on_data_change": True, "poll": "*/30 * * * *"}}),
+                *graph.models[1:]))
         graph = replace(graph, project={**graph.project, "shared_store": store})
         for path, text in render(graph, "generated").items():
             (repo / path).parent.mkdir(parents=True, exist_ok=True)
@@ -84,6 +85,12 @@ def render_fixtures(dest: Path) -> None:
                     monitor["tasks"]["retrain"] = {"trigger": f"charter_{m.name}"}
                     monitor["edges"] = [["monitor", "retrain"]]
                     monitor["skip_on_exit_code"] = 3
+            if retrain.get("on_data_change"):  # new data (exit 2) fails the poll and triggers the training DAG
+                settings = {k: v for k, v in m.compute.get("monitor", {}).items() if k != "retries"}
+                dags[f"charter_{m.name}_data"] = {
+                    "schedule": retrain["poll"], "tasks": {"data_changed": ["charter", "status", "--data", m.name],
+                                                           "retrain": {"trigger": f"charter_{m.name}"}},
+                    "pods": {"data_changed": _pod(settings)}, "edges": [["data_changed", "retrain"]]}
         for c in graph.checks:
             argv = step_argv(c.name, "", check=True)
             dags[f"charter_{c.name}_check"] = {"schedule": None, "tasks": {"check-data": argv}, "edges": [],
@@ -258,15 +265,23 @@ def test_bash_dags_run_the_real_pipeline(bags, expected, fixtures: Path, airflow
     assert migrate.returncode == 0, migrate.stderr[-3000:]
     repo = fixtures / "hostile-bash"
     bag = type(bags["hostile-bash"])(dag_folder=str(repo / FOLDER))  # fresh: other tests rendered the tasks
-    trainings = sorted(d for d in bag.dags if not d.endswith(("_monitor", "_check")))
-    others = sorted(d for d in bag.dags if d.endswith("_check")) + sorted(d for d in bag.dags if d.endswith("_monitor"))
-    assert "charter_churn" in trainings and "charter_churn_monitor" in others
+    later = ("_monitor", "_check", "_data")
+    trainings = sorted(d for d in bag.dags if not d.endswith(later))
+    others = [d for suffix in later for d in sorted(bag.dags) if d.endswith(suffix)]
+    assert "charter_churn" in trainings and "charter_churn_monitor" in others and "charter_churn_data" in others
     for dag_id in trainings + others:  # every DAG: trainings first, the monitors find what they promoted
         run = bag.dags[dag_id].test()
         states = {ti.task_id: ti.state for ti in run.get_task_instances()}
-        if "retrain" in states:  # no drift: the monitor passes and the retraining trigger is skipped
+        if "retrain" in states:  # no drift, no new data: the retraining trigger is skipped
             assert states.pop("retrain") == "skipped", (dag_id, states)
         assert all(state == "success" for state in states.values()) and len(states) > 0, (dag_id, states)
+    # new rows arrive: the data DAG's poll fails (exit 2) and triggers the training DAG
+    data = next(p for p in (repo / "specs").rglob("*.csv") if "customer" in p.name)
+    data.write_text(data.read_text(encoding="utf-8") + data.read_text(encoding="utf-8").splitlines()[1] + "\n",
+                    encoding="utf-8")
+    run = bag.dags["charter_churn_data"].test()
+    states = {ti.task_id: ti.state for ti in run.get_task_instances()}
+    assert states == {"data_changed": "failed", "retrain": "success"}, states
     lock = json.loads((repo / "charter.lock").read_text(encoding="utf-8"))
     store = Path(expected["store"].removeprefix("file://"))
     for model in ("churn", "delivery-time"):

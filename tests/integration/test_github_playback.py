@@ -174,3 +174,58 @@ def test_from_pull_request_to_production_and_monitoring(world):
     if again["monitor-churn"].status == "failure" and "gates: FAILED" in again["monitor-churn"].log:
         assert again["fallback-churn"].status == "failure"
         assert f"{new} (failed a monitor)" in again["fallback-churn"].log
+
+
+def test_retraining_when_the_data_changes(world):
+    """A model with `retrain.on_data_change`: the retrain workflow's poll looks at the data on its cron.
+
+    Unchanged data retrains nothing; new rows (written by an export job, not by a spec change)
+    make the poll's job say so, and the retraining runs the same checks and gates and proposes the
+    promotion as the main workflow does.
+    """
+    dev = world["dev"]
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    model = dev / "specs/churn/model.yaml"
+    model.write_text(model.read_text().replace(
+        "  guardrails:\n", '  retrain: {on_data_change: true, poll: "*/30 * * * *"}\n  guardrails:\n', 1))
+    subprocess.run(["charter", "compile"], cwd=dev, env=env, check=True, capture_output=True)
+    # the trigger is in no step's hash: the committed version stays, trained into the shared store
+    subprocess.run(["charter", "run", "churn", "--store", str(world["store"])], cwd=dev, env=env, check=True,
+                   capture_output=True)
+    git("add", "-A", cwd=dev)
+    git("commit", "-qm", "churn retrains when its data changes", cwd=dev)
+    git("push", "-q", "origin", "main", cwd=dev)
+    old = json.loads((dev / "charter.lock").read_text())["models"]["churn"]
+    workflow = dev / ".github/workflows/charter-retrain.yml"
+    poll = {"schedule": "*/30 * * * *"}
+
+    quiet = world["runner"].workflow(workflow, "schedule", poll, git("rev-parse", "HEAD", cwd=dev), "refs/heads/main")
+    passed(quiet, "data-churn")
+    assert quiet["data-churn"].outputs.get("changed", "") == ""
+    assert "unchanged since charter.lock's run" in quiet["data-churn"].log
+    assert quiet["retrain-churn-on-data"].status == "skipped"
+
+    # a nightly export appends the newest customers
+    data = dev / "specs/data/customers.csv"
+    rows = data.read_text().splitlines()
+    data.write_text("\n".join([*rows, *(r.replace("C0", "C9", 1) for r in rows[1:41])]) + "\n")
+    git("commit", "-qam", "export: the newest customers", cwd=dev)
+    git("push", "-q", "origin", "main", cwd=dev)
+    sha = git("rev-parse", "HEAD", cwd=dev)
+    results = world["runner"].workflow(workflow, "schedule", poll, sha, "refs/heads/main")
+    passed(results, "data-churn", "retrain-churn-on-data")
+    assert results["data-churn"].outputs == {"changed": "true"}
+    assert "changed since charter.lock's run" in results["data-churn"].log
+    promotion = f"charter/promote-{sha[:12]}-{world['runner'].runs}"
+    git("fetch", "-q", "origin", cwd=dev)
+    lock = json.loads(git("show", f"origin/{promotion}:charter.lock", cwd=dev))["models"]["churn"]
+    assert lock["data_fingerprint"] != old["data_fingerprint"] and lock["version"] != old["version"]
+    assert (world["store"] / "models/churn" / lock["version"] / "_SUCCESS").is_file()
+    created = [line for line in world["gh_log"].read_text().splitlines() if line.startswith("pr create")]
+    assert created and f"--head {promotion}" in created[-1]
+
+    # merged, the next poll finds nothing new
+    merge(dev, promotion)
+    after = world["runner"].workflow(workflow, "schedule", poll, git("rev-parse", "HEAD", cwd=dev), "refs/heads/main")
+    passed(after, "data-churn")
+    assert after["retrain-churn-on-data"].status == "skipped"

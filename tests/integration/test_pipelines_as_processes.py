@@ -12,6 +12,7 @@ fresh copy with the promoted lock, must find the model in the store.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -179,3 +180,64 @@ def test_a_task_without_its_inputs_in_the_store_fails_the_pod(tmp_path):
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(pytest.main([__file__, "-m", "integration", "-q"]))
+
+
+def _evaluated(when: str, exit_codes: dict[str, int]) -> bool:
+    """An Argo `when` of the form `{{steps.NAME.exitCode}} == N`, with the steps' exit codes filled in."""
+    m = re.fullmatch(r"\{\{steps\.([\w-]+)\.exitCode\}\} == (\d+)", when)
+    assert m, f"a `when` this test does not read: {when}"
+    return exit_codes[m.group(1)] == int(m.group(2))
+
+
+def test_argo_data_change_cron_runs_the_pipeline_only_when_the_data_changed(tmp_path):
+    """`retrain.on_data_change` on Argo: the CronWorkflow's steps played as processes, twice.
+
+    Its first step (`charter status --data`) goes on when it fails, and the pipeline step's
+    `when` reads that step's exit code: the committed data is what charter.lock's run read (exit
+    0, no retraining); after an export of new rows it changed (exit 2), and the same pipeline,
+    from the CronWorkflow's own templates, trains and promotes a new version into the store.
+    """
+    store = tmp_path / "store"
+    graph = _graph(store)
+    models = tuple(replace(m, retrain={"schedule": None, "on_drift": False, "on_data_change": True,
+                                       "poll": "*/30 * * * *"}) if m.name == "churn" else m for m in graph.models)
+    files = render_graph(replace(graph, models=models), ["argo"], "generated").files
+    cron = next(d for d in load_yaml_all(files["generated/argo/churn.yaml"])
+                if d["metadata"]["name"] == "charter-churn-data")
+    spec = cron["spec"]["workflowSpec"]
+    by_name = {t["name"]: t for t in spec["templates"]}
+    [[check], [retrain]] = by_name[spec["entrypoint"]]["steps"]
+    assert check["continueOn"] == {"failed": True} and retrain["template"] == "pipeline"
+    image = _image_copy(tmp_path / "image")
+
+    def play(label: str) -> bool:
+        container = by_name[check["template"]]["container"]
+        pod = tmp_path / f"{label}-check"
+        shutil.copytree(image, pod, symlinks=True)
+        result = _run([*container["command"], *container["args"]], _env(container), pod)
+        assert result.returncode in (0, 2), result.stdout + result.stderr
+        if not _evaluated(retrain["when"], {check["name"]: result.returncode}):
+            return False
+        dag = by_name["pipeline"]["dag"]["tasks"]
+        tasks = {t["name"]: re.findall(r"([\w-]+)\.Succeeded", t.get("depends", "")) for t in dag}
+        for name in _order(tasks):
+            step = by_name[next(t["template"] for t in dag if t["name"] == name)]["container"]
+            pod = tmp_path / f"{label}-{name}"
+            shutil.copytree(image, pod, symlinks=True)
+            done = _run([*step["command"], *step["args"]], _env(step), pod)
+            assert done.returncode == 0, f"{name}\n{done.stdout}\n{done.stderr}"
+            if name == "package":
+                shutil.copy(pod / "charter.lock", tmp_path / "promoted.lock")
+        return True
+
+    assert play("quiet") is False  # the committed data is what the lock's run read
+    data = image / "specs/data/customers.csv"
+    rows = data.read_text().splitlines()
+    data.write_text("\n".join([*rows, *(r.replace("C0", "C9", 1) for r in rows[1:41])]) + "\n")
+    assert play("new-rows") is True
+    before = json.loads((REPO / "charter.lock").read_text())["models"]["churn"]
+    after = json.loads((tmp_path / "promoted.lock").read_text())["models"]["churn"]
+    assert after["data_fingerprint"] != before["data_fingerprint"]
+    after = after["version"]
+    before = before["version"]
+    assert after != before and (store / "models/churn" / after / "_SUCCESS").is_file()

@@ -97,3 +97,51 @@ def test_postgres_server_not_running_is_a_connection_error(postgres, example_rep
     socket = postgres.split("host=")[1].split("&")[0]
     assert f"cannot connect to the database `postgres` on `{socket}:55439`" in out
     assert PASSWORD not in out and ROLE not in out
+
+
+def test_a_watermark_shows_new_rows_to_status_and_run(postgres, example_repo):
+    """`watermark`: the fingerprint of a database source covers its rows (count and newest value).
+
+    `charter status --data` (what the data-change poll runs) sees rows arrive; `charter run`
+    re-reads and retrains then, and is cached while nothing changed.
+    """
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(postgres)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("drop table if exists customers_live")
+        conn.exec_driver_sql("create table customers_live as select * from customers")
+    _sql_source(example_repo, "query: select * from customers_live order by customer_id")
+    data = example_repo / "specs/churn/data.yaml"
+    data.write_text(data.read_text().replace("  connection: {url_env: CHURN_DB_URL}\n",
+                                             "  connection: {url_env: CHURN_DB_URL}\n  watermark: signup_date\n", 1))
+    model = example_repo / "specs/churn/model.yaml"
+    model.write_text(model.read_text().replace("  guardrails:\n", "  retrain: {on_data_change: true}\n  guardrails:\n",
+                                               1))
+    env = {"CHURN_DB_URL": postgres}
+    assert run_charter("validate", cwd=example_repo).returncode == 0
+    first = run_charter("run", "churn", cwd=example_repo, env=env)
+    assert first.returncode == 0 and "promoted" in first.stdout, first.stdout + first.stderr
+    quiet = run_charter("status", "--data", cwd=example_repo, env=env)
+    assert quiet.returncode == 0 and "unchanged since charter.lock's run" in quiet.stdout, quiet.stdout + quiet.stderr
+    cached = run_charter("run", "churn", cwd=example_repo, env=env)
+    assert cached.returncode == 0 and "promoted" not in cached.stdout and "cached" in cached.stdout, cached.stdout
+
+    with engine.begin() as conn:  # the newest customers arrive
+        conn.exec_driver_sql("insert into customers_live select 'C9' || substr(customer_id, 3), '2026-11-30', "
+                             "tenure_months, contract, monthly_charges, total_charges, support_calls, region, churned "
+                             "from customers order by customer_id limit 30")
+    changed = run_charter("status", "--data", "churn", "--format", "json", cwd=example_repo, env=env)
+    assert changed.returncode == 2, changed.stdout + changed.stderr
+    import json
+
+    [entry] = json.loads(changed.stdout)["data"]
+    assert entry["state"] == "changed" and entry["now"] != entry["recorded"]
+    again = run_charter("run", "churn", cwd=example_repo, env=env)
+    assert again.returncode == 0 and "402 rows" in again.stdout and "promoted" in again.stdout, again.stdout
+    assert run_charter("status", "--data", cwd=example_repo, env=env).returncode == 0
+
+    unreadable = run_charter("status", "--data", cwd=example_repo, env={"CHURN_DB_URL": ""})
+    assert unreadable.returncode == 1 and "`CHURN_DB_URL` is not set" in unreadable.stderr + unreadable.stdout
+    assert "Traceback" not in unreadable.stderr
+    engine.dispose()

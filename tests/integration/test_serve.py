@@ -360,3 +360,19 @@ def test_the_prediction_log_feeds_monitor_with_live_inputs_and_outcomes(tmp_path
     assert doc["gates"]["passed"] is True
     text = run_charter("monitor", "churn", "--predictions", "--env", "staging", cwd=root)
     assert "0 rows read" in text.stdout and text.returncode == 3  # nothing served there: never a silent ok
+    # what a fallback with `judge: predictions` runs: the served version passed its gates on live data
+    live = tmp_path / "live.json"
+    run_charter("monitor", "churn", "--predictions", "--env", "production", "--report", str(live), cwd=root)
+    kept = run_charter("fallback", "churn", "--report", str(live), "--store", str(store), cwd=root)
+    assert kept.returncode == 0 and "passed its gates: nothing to roll back" in kept.stdout, kept.stdout + kept.stderr
+    # the outcomes that arrive contradict what it served: its gates fail on the log
+    data = root / "specs/data/customers.csv"
+    lines = data.read_text().splitlines()
+    flip = {"yes": "no", "Yes": "No", "Y": "N", "1": "0", "no": "yes", "No": "Yes", "N": "Y", "0": "1"}
+    data.write_text("\n".join([lines[0], *(",".join([*r.split(",")[:-1], flip.get(r.split(",")[-1], r.split(",")[-1])])
+                                           for r in lines[1:])]) + "\n")
+    run_charter("monitor", "churn", "--predictions", "--env", "production", "--report", str(live), cwd=root)
+    assert json.loads(live.read_text())["gates"]["passed"] is False
+    judged = run_charter("fallback", "churn", "--report", str(live), "--store", str(store), cwd=root)
+    out = judged.stdout + judged.stderr
+    assert judged.returncode == 1 and "Traceback" not in out, out  # no earlier version to return to here

@@ -313,3 +313,32 @@ def test_retraining_runs_the_models_own_template_on_its_schedule():
     assert "charter-delivery-time-retrain" not in docs
     models = pytest.importorskip("hera.workflows.models")
     models.CronWorkflow.model_validate(retrain)
+
+
+def test_drift_and_data_change_crons_run_the_pipeline_after_their_check():
+    from tests.targets.test_github import _retraining
+
+    graph = _retraining()  # churn: a schedule and on_drift
+    models = tuple(replace(m, retrain={**m.retrain, "on_data_change": True, "poll": "*/30 * * * *"})
+                   if m.name == "churn" else m for m in graph.models)
+    files = argo.render(replace(graph, models=models), "generated")
+    assert_valid(files)
+    docs = {d["metadata"]["name"]: d for _, d in docs_of(files)}
+    template = docs["charter-churn"]["spec"]
+    for name, check, argv, code, schedule in (
+            ("charter-churn-monitor", "monitor", ["monitor", "churn", "--data", "customers"], 1, "0 6 * * *"),
+            ("charter-churn-data", "data", ["status", "--data", "churn"], 2, "*/30 * * * *")):
+        cron = docs[name]
+        assert cron["kind"] == "CronWorkflow" and cron["spec"]["schedules"] == [schedule]
+        spec = cron["spec"]["workflowSpec"]
+        by_name = {t["name"]: t for t in spec["templates"]}
+        assert by_name[spec["entrypoint"]]["steps"] == [
+            [{"name": check, "template": check, "continueOn": {"failed": True}}],
+            [{"name": "retrain", "template": "pipeline", "when": f"{{{{steps.{check}.exitCode}}}} == {code}"}]]
+        assert by_name[check]["container"]["args"] == argv  # retried on pod errors only: its failure is news
+        assert by_name[check].get("retryStrategy", {}).get("retryPolicy", "OnError") == "OnError"
+        # the pipeline is the WorkflowTemplate's, template for template
+        assert [by_name[t["name"]] for t in template["templates"]] == template["templates"]
+        models_ = pytest.importorskip("hera.workflows.models")
+        models_.CronWorkflow.model_validate(cron)
+    assert "charter-delivery-time-data" not in docs

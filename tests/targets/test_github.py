@@ -343,3 +343,78 @@ def test_a_fallback_that_applies_itself_pushes_to_the_base_branch_and_opens_noth
     assert 'push "HEAD:refs/heads/${BRANCH}"' in step["run"]
     assert errors(monitor, schema("github-workflow.json")) == []
     assert zizmor(files, tmp_path, "regular") == []
+
+
+def _on_data_change(source_url_env: str | None = None):
+    """The example's graph with churn retraining on a data change (and, optionally, reading a database)."""
+    _, graph = compile_tree(REPO)
+    models = []
+    for m in graph.models:
+        d = m.to_dict()
+        if m.name == "churn":
+            d["retrain"] = {"schedule": None, "on_drift": False, "on_data_change": True, "poll": "*/30 * * * *"}
+            if source_url_env:
+                ingest = next(s for s in d["steps"] if s["name"] == "ingest")
+                ingest["params"] = {**ingest["params"], "format": "sql", "path": None, "table": "customers",
+                                    "connection": {"url_env": source_url_env}, "watermark": "signup_date"}
+        models.append(type(m).from_dict(d))
+    return type(graph)(graph.project, tuple(models), graph.files)
+
+
+def test_a_data_change_poll_retrains_only_when_the_data_changed(tmp_path: Path):
+    files = github.render(_on_data_change("CHURN_DB_URL"), "generated")
+    [retrain] = load_yaml_all(files[".github/workflows/charter-retrain.yml"])
+    [main] = load_yaml_all(files[".github/workflows/charter-main.yml"])
+    assert retrain["on"]["schedule"] == [{"cron": "*/30 * * * *"}]
+    assert sorted(retrain["jobs"]) == ["data-churn", "retrain-churn-on-data"]
+    data = retrain["jobs"]["data-churn"]
+    assert data["permissions"] == {"contents": "read"}
+    assert data["outputs"] == {"changed": "${{ steps.data.outputs.changed }}"}
+    step = data["steps"][-1]
+    assert 'charter status --data "$MODEL"' in step["run"] and step["env"]["MODEL"] == "churn"
+    # the database URL comes from the secret of its own name, in every job that reads the source
+    assert step["env"]["CHURN_DB_URL"] == "${{ secrets.CHURN_DB_URL }}"
+    job = retrain["jobs"]["retrain-churn-on-data"]
+    assert job["needs"] == "data-churn" and job["if"] == "needs.data-churn.outputs.changed == 'true'"
+    assert job["steps"][-2]["env"]["CHURN_DB_URL"] == "${{ secrets.CHURN_DB_URL }}"
+    assert job["steps"][-1] == main["jobs"]["run"]["steps"][-1]  # the same reviewed promotion as after a merge
+    assert main["jobs"]["run"]["steps"][-2]["env"]["CHURN_DB_URL"] == "${{ secrets.CHURN_DB_URL }}"
+    for path in (".github/workflows/charter-retrain.yml", ".github/workflows/charter-main.yml"):
+        [doc] = load_yaml_all(files[path])
+        assert errors(doc, schema("github-workflow.json")) == [], path
+    assert zizmor(files, tmp_path, "regular") == []
+
+
+@pytest.mark.parametrize("since", ["7d", None])
+def test_a_fallback_judged_on_the_prediction_log_monitors_what_production_served(tmp_path: Path, since):
+    _, graph = compile_tree(REPO)
+    fallback = {"mode": "review", "judge": "predictions", **({"since": since} if since else {}),
+                "reviewers": ["@carol"]}
+    models = tuple(type(m).from_dict({**m.to_dict(), "rollouts": [{**r, "fallback": fallback}
+                                                                  for r in m.to_dict()["rollouts"]]})
+                   if m.name == "churn" else m for m in graph.models)
+    files = github.render(type(graph)(graph.project, models, graph.files), "generated")
+    [monitor] = load_yaml_all(files[".github/workflows/charter-monitor.yml"])
+    step = monitor["jobs"]["fallback-churn"]["steps"][-1]
+    assert step["env"]["ENVIRONMENT"] == "production" and step["env"]["SINCE"] == (since or "")
+    assert "DATA" not in step["env"] and '--data "$DATA"' not in step["run"]
+    assert errors(monitor, schema("github-workflow.json")) == []
+    assert zizmor(files, tmp_path / "z", "regular") == []
+    # the script as a runner plays it, with a `charter` that records its arguments and changes nothing
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "charter").write_text('#!/usr/bin/env bash\nprintf "%s\\n" "$*" >> "$CALLS"\n')
+    (bin_dir / "charter").chmod(0o755)
+    work = tmp_path / "work"
+    work.mkdir()
+    subprocess.run(["git", "init", "-q"], cwd=work, check=True)
+    env = {**os.environ, **{k: str(v) for k, v in step["env"].items() if "${{" not in str(v)},
+           "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "CALLS": str(tmp_path / "calls"),
+           "RUNNER_TEMP": str(tmp_path)}
+    done = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]], cwd=work, env=env,
+                          capture_output=True, text=True)
+    assert done.returncode == 0 and "Nothing to roll back." in done.stdout, done.stderr
+    calls = (tmp_path / "calls").read_text().splitlines()
+    assert calls[0] == f"monitor churn --predictions --env production {'--since 7d ' if since else ''}--report " \
+                       f"{tmp_path}/monitor.json"
+    assert calls[1].startswith("fallback churn --report")

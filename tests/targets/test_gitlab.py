@@ -145,3 +145,18 @@ def test_retraining_on_a_schedule_and_on_drift_runs_the_pipeline_then_the_promot
     assert "charter-retrain-delivery-time" not in doc
     text = next(iter(gitlab.render(_retraining(), "generated").values()))
     assert "#   CHARTER_RETRAIN=churn  cron: 0 3 * * 1\n" in text
+
+
+def test_a_data_change_poll_fails_when_the_data_changed_and_the_retraining_follows():
+    from tests.targets.test_github import _on_data_change
+
+    files = gitlab.render(_on_data_change(), "generated")
+    doc = doc_of(files)
+    assert errors(doc, schema("gitlab-ci.json")) == []
+    poll, retrain, run = doc["charter-data-churn"], doc["charter-retrain-churn-on-data"], doc["charter-run"]
+    assert poll["script"] == ["charter status --data churn"] and "allow_failure" not in poll  # exit 2 fails it
+    assert "$CHARTER_DATA =~ /^(.+,)?(churn|all)(,.+)?$/" in poll["rules"][0]["if"]
+    assert retrain["needs"] == ["charter-data-churn"] and retrain["rules"][0]["when"] == "on_failure"
+    assert retrain["script"] == ["charter run churn", run["script"][-1]]  # the same promotion as after a merge
+    assert "#   CHARTER_DATA=churn  cron: */30 * * * *\n" in next(iter(files.values()))
+    assert "charter-data-delivery-time" not in doc

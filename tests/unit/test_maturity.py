@@ -91,7 +91,8 @@ UNMET = {
     "trigger": "add `github` or `gitlab` to `targets` in charter.yaml",
     "ci": "add `github` or `gitlab` to `targets` in charter.yaml",
     "monitoring": "add `monitoring: {drift: {method: psi, alert_above: 0.2}, schedule: \"0 6 * * *\"}`",
-    "retraining": "add `retrain: {schedule: \"0 3 * * 1\"}` (or `on_drift: true`) to Model tiny in specs/m.yaml",
+    "retraining": "add `retrain: {schedule: \"0 3 * * 1\"}` (or `on_drift: true`, `on_data_change: true`) to Model "
+                  "tiny in specs/m.yaml",
     "progressive-delivery": "add a RolloutPolicy with `model: tiny`",
     "rollback": "on_failure: rollback",
     "raci": "`raci.model`, `raci.evaluation`, `raci.deployment`, `raci.monitoring` to Ownership tiny-owners in "

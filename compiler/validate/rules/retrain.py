@@ -1,7 +1,9 @@
 """Retraining and fallback triggers.
 
-A valid `schedule` (S219), `on_drift` only where something monitors drift (X313), and a
-RolloutPolicy's `fallback` only where a scheduled monitor checks gates (X316).
+A valid `schedule` and `poll` (S219), `on_drift` only where something monitors drift (X313),
+`on_data_change` only on data whose change can be seen (X320), and a RolloutPolicy's `fallback`
+only where a scheduled monitor checks gates (X316), on a prediction log with outcomes when it
+judges predictions (X321).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from compiler.diagnostics import Diagnostic, make
 from compiler.validate.context import Context
 from compiler.validate.cron import cron_problem
 
-CODES = ("S219", "X313", "X316")
+CODES = ("S219", "X313", "X316", "X320", "X321")
 
 
 def check(ctx: Context) -> Iterator[Diagnostic]:
@@ -23,6 +25,13 @@ def check(ctx: Context) -> Iterator[Diagnostic]:
         spec = policy.model.spec
         if spec.fallback is None:
             continue
+        log = spec.prediction_log
+        if spec.fallback.judge == "predictions" and (log is None or log.outcomes is None):
+            yield make("X321", f"RolloutPolicy `{policy.name}` judges `{spec.model}` on its prediction log, but the "
+                               + ("log is not kept" if log is None else "log has no `outcomes` to score it with"),
+                       ctx.span(policy, "/spec/fallback/judge"), pointer="/spec/fallback/judge",
+                       help="add `prediction_log: {key: <id column>, outcomes: {source: <DataSource of the labels>}}`"
+                            ", or judge on `data`")
         missing = [what for what, ok in (("an enabled `monitoring` schedule", spec.model in monitored),
                                          ("gates", spec.model in gated)) if not ok]
         if missing:
@@ -38,6 +47,19 @@ def check(ctx: Context) -> Iterator[Diagnostic]:
         if retrain.schedule is not None and (why := cron_problem(retrain.schedule)):
             yield make("S219", f"invalid schedule: {why}", ctx.span(model, "/spec/retrain/schedule"),
                        pointer="/spec/retrain/schedule", help="for example `0 3 * * 1` is Mondays at 03:00 UTC")
+        if retrain.poll is not None and (why := cron_problem(retrain.poll)):
+            yield make("S219", f"invalid poll: {why}", ctx.span(model, "/spec/retrain/poll"),
+                       pointer="/spec/retrain/poll", help="for example `*/30 * * * *` looks every 30 minutes")
+        source = ctx.specset.get("DataSource", model.model.spec.data.source)
+        body = source.model.spec if source is not None else None
+        if (retrain.on_data_change and source is not None and body is not None and body.format == "sql"
+                and body.connection is not None and body.watermark is None):
+            yield make("X320", f"Model `{model.name}` retrains when its data changes, but source `{source.name}` "
+                               "reads a database: without a `watermark` column only its query is fingerprinted, "
+                               "so no change of its rows would be seen",
+                       ctx.span(model, "/spec/retrain/on_data_change"), pointer="/spec/retrain/on_data_change",
+                       help=f"add `watermark: <column>` (a column that grows with new or changed rows, such as "
+                            f"`updated_at`) to DataSource `{source.name}`, or retrain on a `schedule`")
         if retrain.on_drift and model.name not in monitored:
             yield make("X313", f"Model `{model.name}` retrains on drift, but nothing monitors its drift",
                        ctx.span(model, "/spec/retrain/on_drift"), pointer="/spec/retrain/on_drift",

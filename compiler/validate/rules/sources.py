@@ -79,6 +79,8 @@ def check(ctx: Context) -> Iterator[Diagnostic]:
         for i, key in enumerate(body.primary_key):
             if key not in cols:
                 yield unknown_column(ctx, spec, f"/spec/primary_key/{i}", key, cols)
+        if body.watermark is not None and body.watermark not in cols:
+            yield unknown_column(ctx, spec, "/spec/watermark", body.watermark, cols)
         if body.freshness is not None:
             name = body.freshness.column
             if name not in cols:
