@@ -221,7 +221,8 @@ def data_status(root: Path, args) -> tuple[str, int]:
     """
     from compiler.execute.fingerprint import fingerprint, source_path
 
-    graph, problems = worktree(root).compile()
+    head = worktree(root)
+    graph, problems = head.compile()
     if graph is None:
         raise CommandError("the specs do not compile: " + "; ".join(problems[:5]))
     models = {m.name: m for m in graph.models}
@@ -231,7 +232,7 @@ def data_status(root: Path, args) -> tuple[str, int]:
         raise CommandError(f"no Model {', '.join(map(repr, unknown))}; models: {', '.join(sorted(models)) or 'none'}")
     if not names:
         raise CommandError("no Model retrains on a data change (`retrain: {on_data_change: true}`); name one")
-    lock = worktree(root).lock().get("models", {})
+    lock = head.lock().get("models", {})
     results = []
     for name in names:
         ingest = models[name].step("ingest").params

@@ -39,6 +39,7 @@ from compiler.render.common import (
     step_argv,
     timeout_seconds,
     tolerations,
+    trigger_check_settings,
 )
 from compiler.render.header import header
 
@@ -214,9 +215,7 @@ def model_file(project: dict, model, operator: str) -> str:
         lines += _task("monitor", "monitor", argv, operator, f"charter-{model.name}-monitor", shared,
                        model.compute.get("monitor"), skip_on=3 if on_drift else None)
         if on_drift:  # an alert (exit 1) retrains: the training DAG's own checks and gates
-            lines += [f"    retrain = TriggerDagRunOperator(task_id={lit('retrain')}, "
-                      f"trigger_dag_id={lit(f'charter_{model.name}')}, trigger_rule={lit('all_failed')})",
-                      "    monitor >> retrain"]
+            lines += _retrain_trigger(model, "monitor")
     if (model.retrain or {}).get("on_data_change"):
         argv = ["charter", "status", "--data", model.name]
         what = (f"Runs `{shlex.join(argv)}` on `retrain.poll` (UTC): it fails when the data changed since "
@@ -225,16 +224,20 @@ def model_file(project: dict, model, operator: str) -> str:
                             _doc(f"Data changes of `{model.name}`", model.description, what, model.sources),
                             model.retrain["poll"], ["charter", f"model:{model.name}", "retraining"],
                             _owner(model, "data", "model"))]
-        # no retries: a failure here is the data having changed, not a flake
-        settings = {k: v for k, v in (model.compute.get("monitor") or {}).items() if k != "retries"}
-        lines += _task("data_changed", "data_changed", argv, operator, f"charter-{model.name}-data", shared, settings)
-        lines += [f"    retrain = TriggerDagRunOperator(task_id={lit('retrain')}, "
-                  f"trigger_dag_id={lit(f'charter_{model.name}')}, trigger_rule={lit('all_failed')})",
-                  "    data_changed >> retrain"]
+        lines += _task("data_changed", "data_changed", argv, operator, f"charter-{model.name}-data", shared,
+                       trigger_check_settings(model))
+        lines += _retrain_trigger(model, "data_changed")
     intro = f"# Airflow 3 DAGs of the model {model.name}; see docs/targets/airflow.md."
     triggers = bool(monitoring and monitoring.get("enabled", True) and (model.retrain or {}).get("on_drift")) \
         or bool((model.retrain or {}).get("on_data_change"))
     return _file(project, model.sources, intro, operator, lines, list(model.compute.values()), triggers)
+
+
+def _retrain_trigger(model, upstream: str) -> list[str]:
+    """A `retrain` task that starts the training DAG (its own checks and gates) when `upstream` failed."""
+    return [f"    retrain = TriggerDagRunOperator(task_id={lit('retrain')}, "
+            f"trigger_dag_id={lit(f'charter_{model.name}')}, trigger_rule={lit('all_failed')})",
+            f"    {upstream} >> retrain"]
 
 
 def checks_file(graph, operator: str) -> str:

@@ -47,6 +47,7 @@ from compiler.render.common import (
     sunday_as_zero,
     timeout_seconds,
     tolerations,
+    trigger_check_settings,
 )
 from compiler.render.header import header
 
@@ -209,7 +210,7 @@ def triggered(model, project: dict, kind: str, schedule: str, argv: list[str], r
     `steps.<name>.exitCode`. The pipeline's own templates are in the workflow (not a
     `templateRef`), with its volume, so the run is the WorkflowTemplate's, step for step.
     """
-    settings = {k: v for k, v in model.compute.get("monitor", {}).items() if k != "retries"}  # its failure is news
+    settings = trigger_check_settings(model)
     check = _task_template(kind, project, argv, volume=False, compute=settings)
     steps = {"name": f"on-{kind}", "steps": [
         [{"name": kind, "template": kind, "continueOn": {"failed": True}}],

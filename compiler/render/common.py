@@ -243,6 +243,15 @@ def assemble(graph, out: str, render_model, render_shared) -> dict[str, str]:
     return dict(sorted(files.items()))
 
 
+def trigger_check_settings(model) -> dict:
+    """Pod settings of a retraining trigger's check (the monitor, the data poll): the monitor's, never retried.
+
+    Its failing exit code is the news (an alert, changed data) that starts the retraining; a
+    retry would only run the check again.
+    """
+    return {k: v for k, v in (model.compute.get("monitor") or {}).items() if k != "retries"}
+
+
 def step_argv(model: str, step: str, *, check: bool = False) -> list[str]:
     """The command that runs one step of a pipeline in the project's image: the same on every target.
 
