@@ -109,6 +109,8 @@ _TABLE = [
          "a model retrains when its data changes, but its database source has no `watermark` to see a change by"),
     Code("X321", "fallback-on-unlabelled-log", _E,
          "a fallback judges the served model on its prediction log, but the log is not kept or has no outcomes"),
+    Code("X322", "rules-on-sample", _W,
+         "a model trains on a sample, and its source's data check runs on polars: the rules see the sample only"),
 ]
 
 CODES: dict[str, Code] = {c.code: c for c in _TABLE}

@@ -41,16 +41,39 @@ def compression(path: Path) -> str | None:
 
 def read_source(params: dict, root: Path, allow_missing: tuple[str, ...] | list[str] = ()) -> pl.DataFrame:
     """The source as a typed table, read within its `limits` (`compiler.execute.bounded`)."""
+    return _read(params, root, allow_missing)[0]
+
+
+def read_training(params: dict, root: Path, fingerprint: str) -> tuple[pl.DataFrame, dict | None]:
+    """A model's training source, and what the run records of its sample (None when read whole).
+
+    The sample is drawn when the model declares one and the source is larger than its budget
+    (`compiler.execute.sample`).
+    """
+    return _read(params, root, (), fingerprint)
+
+
+def _read(params: dict, root: Path, allow_missing, fingerprint: str | None = None) -> tuple[pl.DataFrame, dict | None]:
     fmt = params["format"]
+    sampled = None
     if fmt == "feast":  # the entity rows are read by this function too, with their own source's params
         from compiler.execute.feast import read_feast
 
-        return enforce_schema(read_feast(params, root), params, allow_missing)
+        df = read_feast(params, root)
+        if fingerprint is not None and params.get("sample"):
+            from compiler.execute.sample import read_sample
+
+            df, sampled = read_sample(params, None, lambda: df, fingerprint)
+        return enforce_schema(df, params, allow_missing), sampled
     try:
-        if fmt == "sql":
-            df = _read_sql(params, root)
+        whole = (lambda: _read_sql(params, root)) if fmt == "sql" else (lambda: _read_file(params, root))
+        if fingerprint is not None and params.get("sample"):
+            from compiler.execute.sample import read_sample
+
+            path = None if fmt == "sql" else source_path(params, root)
+            df, sampled = read_sample(params, path, whole, fingerprint)
         else:
-            df = _read_file(params, root)
+            df = whole()
         df = enforce_schema(df, params, allow_missing)
     except DataError as exc:
         packed = _packed(params, root)
@@ -64,7 +87,7 @@ def read_source(params: dict, root: Path, allow_missing: tuple[str, ...] | list[
         # The reader's own words name its API, not the file: say what the file looks like instead.
         raise DataError(f"source `{params['source']}`: cannot read the file as {_FORMATS.get(fmt, fmt)}"
                         + _what_it_is(params, root), hint=_hint(exc, params)) from None
-    return df
+    return df, sampled
 
 
 def _read_file(params: dict, root: Path) -> pl.DataFrame:
@@ -156,6 +179,12 @@ def _hint(exc: Exception, params: dict) -> str | None:
     if params["format"] == "csv":
         return "skip leading metadata lines with `csv.skip_rows`, or set `csv.delimiter` and `csv.quote_char`"
     return None
+
+
+def null_markers(params: dict) -> list[str]:
+    """The values a source's text columns read as missing."""
+    key = {"csv": "csv", "json": "jsonl", "jsonl": "jsonl"}.get(params["format"])
+    return ((params.get(key) or {}).get("null_values") or []) if key else []
 
 
 def _nulls(df: pl.DataFrame, markers: list[str]) -> pl.DataFrame:

@@ -102,6 +102,12 @@ def model_card(model: str, description: str, task: str, train: dict, metrics: di
               f"- Source: `{ingest['source']}` "
               f"({ingest['format']}{', ' + ingest['path'] if ingest.get('path') else ''})",
               f"- Rows: {metrics['rows']['train']} for training, {metrics['rows']['test']} held out for evaluation"]
+    if metrics.get("sample"):
+        s = metrics["sample"]
+        lines.append(f"- Sample: {s['rows']} of the source's {s['of']} rows, drawn with seed {s['seed']}"
+                     + (f", stratified by `{s['stratified_by']}`" if s["stratified_by"] else "")
+                     + f" (`{s['fingerprint'][:19]}`); the split divides the sample, so the held-out rows are a "
+                     "separate sample the model never trained on")
     lines += ["", "## Metrics", "", "| metric | value |", "| --- | --- |"]
     why = metrics.get("not_computable") or {}
     lines += [f"| {k} | {_fmt(v, why.get(k))} |" for k, v in sorted(metrics["metrics"].items())]

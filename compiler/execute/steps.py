@@ -33,9 +33,37 @@ def run_ingest(runner, pipeline, step, inputs, out: Path | None) -> str:
     if (engine := _in_engine(pipeline)) is not None:
         return f"read by {engine} in the validate step"
 
-    df = read_source(step.params, runner.root)
+    if step.params.get("sample"):
+        from compiler.execute.ingest import read_training
+
+        df, sampled = read_training(step.params, runner.root, runner.fingerprints.get(pipeline.name, ""))
+        _keep_sample(runner, out, sampled)
+        if sampled is not None:
+            _keep(runner, out, "raw", df)
+            return (f"sample of {df.height} of {sampled['of']} rows (seed {sampled['seed']}"
+                    + (f", stratified by {sampled['stratified_by']}" if sampled["stratified_by"] else "")
+                    + f"), {df.width} columns")
+    else:
+        df = read_source(step.params, runner.root)
     _keep(runner, out, "raw", df)
     return f"{df.height} rows, {df.width} columns"
+
+
+SAMPLE_FILE = "sample.json"
+
+
+def _keep_sample(runner, out: Path | None, sampled: dict | None) -> None:
+    """What the ingest drew, passed on to the steps that record it (through the store when a step runs alone)."""
+    runner.memory["sample"] = sampled
+    if out is not None:
+        write_json(out / SAMPLE_FILE, {"sample": sampled})
+
+
+def _sample(runner, inputs, name: str) -> dict | None:
+    if "sample" in runner.memory:
+        return runner.memory["sample"]
+    stored = inputs[name] / SAMPLE_FILE
+    return read_json(stored)["sample"] if stored.exists() else None
 
 
 def run_prepare(runner, pipeline, step, inputs, out: Path | None) -> str:
@@ -47,6 +75,8 @@ def run_prepare(runner, pipeline, step, inputs, out: Path | None) -> str:
     runner.memory.pop("raw", None)
     df = finalize_types(apply_prepare(raw, step.params["steps"]), step.params["schema"])
     _keep(runner, out, "prepared", df)
+    if pipeline.step("ingest").params.get("sample"):
+        _keep_sample(runner, out, _sample(runner, inputs, "raw"))
     return f"{raw.height} -> {df.height} rows"
 
 
@@ -67,11 +97,17 @@ def run_validate(runner, pipeline, step, inputs, out: Path) -> str:
 
     now = runner.now or datetime.now(UTC)
     engine = _in_engine(pipeline)
+    ingest = pipeline.step("ingest").params
+    sampled = _sample(runner, inputs, "prepared") if ingest.get("sample") else None
+    where = ""
+    if sampled is not None:  # a sampled model's rules see the whole table in its engine; else the sample
+        engine = step.params.get("full_table")
+        where = " of the whole table" if engine else f" on the sample of {sampled['rows']} rows"
     if engine in ("duckdb", "postgres"):
         check_source = _engine(engine)
-        results, rows = check_source(pipeline.step("ingest").params, pipeline.step("prepare").params,
-                                     step.params["rules"], step.params.get("engine_settings") or {}, runner.root,
-                                     now=now)
+        unsampled = {k: v for k, v in ingest.items() if k != "sample"}
+        results, rows = check_source(unsampled, pipeline.step("prepare").params, step.params["rules"],
+                                     step.params.get("engine_settings") or {}, runner.root, now=now)
     else:
         df = _table(runner, inputs, "prepared")
         results, rows = check_rules(df, step.params["rules"], now=now), df.height
@@ -82,7 +118,8 @@ def run_validate(runner, pipeline, step, inputs, out: Path) -> str:
         raise StepFailed(f"{len(errors)} data rule(s) failed", rules_table(results))
     write_json(out / "data_report.json", report)
     passed = sum(r.passed for r in results)
-    return f"{passed}/{len(results)} rules passed" + (f", {len(warnings)} warning(s)" if warnings else "")
+    return (f"{passed}/{len(results)} rules passed{where}"
+            + (f", {len(warnings)} warning(s)" if warnings else ""))
 
 
 def _engine(name: str):
@@ -117,6 +154,10 @@ def run_split(runner, pipeline, step, inputs, out: Path) -> str:
     train, test = split(df, step.params)
     train.write_parquet(out / "train_set.parquet")
     test.write_parquet(out / "test_set.parquet")
+    if pipeline.step("ingest").params.get("sample"):  # kept with the sets it made, for evaluate's record
+        sampled = _sample(runner, inputs, "prepared")
+        write_json(out / SAMPLE_FILE, {"sample": sampled})
+        runner.memory["sample"] = sampled
     runner.memory["train_set"], runner.memory["test_set"] = train, test  # later steps of this run
     return f"{train.height} train / {test.height} test"
 
@@ -155,6 +196,10 @@ def run_evaluate(runner, pipeline, step, inputs, out: Path) -> str:
                            runner.root)
     metrics, profile, served = evaluate(Predictor(model, pipeline_contract(pipeline)), test, train, step.params,
                                         sets)
+    if pipeline.step("ingest").params.get("sample"):
+        sampled = _sample(runner, inputs, "train_set")
+        if sampled is not None:  # the lock records it with the metrics; the card says so
+            metrics["sample"] = sampled
     write_json(out / "metrics.json", metrics)
     write_json(out / "profile.json", profile)
     _predictions(served).write_parquet(out / "predictions.parquet")  # row for row with test_set.parquet

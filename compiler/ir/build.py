@@ -160,14 +160,38 @@ def _check(source: Spec, suite: Spec | None, limits: DataLimits, project, specse
     files = sorted({shown(s.file) for s in (source, suite) if s is not None})
     settings = effective(layers(_project_compute(project), None, None))
     params = _data_params(source, suite, limits, specset)
-    engine = source.model.spec.engine or getattr(getattr(project, "spec", None), "engine", None) or "polars"
+    engine = _source_engine(source, project)
     if engine != "polars":  # absent for polars, so the checks of existing trees keep their hashes
         params["validate"]["engine"] = engine
-    if engine == "duckdb":
-        defaults = getattr(getattr(project, "spec", None), "duckdb", None)
-        params["validate"]["engine_settings"] = _engine_settings(source.model.spec.duckdb, defaults)
+    _add_engine_settings(params["validate"], source, project, engine)
     return ModelPipeline(name, "data-check", "", _steps(name, params, _TEMPLATE[:3]),
                          tuple(files), {}, compute={"check-data": settings} if settings else {})
+
+
+def _source_engine(source: Spec, project) -> str:
+    return source.model.spec.engine or getattr(getattr(project, "spec", None), "engine", None) or "polars"
+
+
+def _add_engine_settings(validate: dict, source: Spec, project, engine: str) -> None:
+    if engine == "duckdb":
+        defaults = getattr(getattr(project, "spec", None), "duckdb", None)
+        validate["engine_settings"] = _engine_settings(source.model.spec.duckdb, defaults)
+
+
+def _sample(body, suite: Spec | None) -> dict:
+    """The model's training sample, resolved: its size rule, seed, and the column it is stratified by.
+
+    That column is the target as the source names it, before the suite's renames: the draw happens at ingest.
+    """
+    sample = body.sample
+    stratify = sample.stratify if sample.stratify is not None else body.task != "regression"
+    column = body.data.target
+    for step in reversed(suite.model.spec.prepare if suite is not None else []):
+        if step.op == "rename":
+            column = {new: old for old, new in step.args.mapping.items()}.get(column, column)
+    return {"above": sample.above, "rows": sample.rows if sample.rows is not None or sample.fraction is not None
+            else sample.above, "fraction": sample.fraction, "seed": sample.seed,
+            "stratify_by": column if stratify else None}
 
 
 def _engine_settings(own, defaults) -> dict[str, int | str | None]:
@@ -247,6 +271,12 @@ def _pipeline(specset: SpecSet, model: Spec, owners: dict, limits: DataLimits, p
         "package": {"model": model.name, "runtimes": sorted({p.model.spec.serving.runtime for p in policies}),
                     "owners": owners.get(model.name, {}), "inputs": _dump(body.inputs)},
     }
+    if body.sample is not None:  # only when declared: models without one keep their step hashes
+        params["ingest"]["sample"] = _sample(body, suite)
+        engine = _source_engine(source, project)
+        if engine != "polars":  # a sampled model's data rules see the whole table, in the source's engine
+            params["validate"]["full_table"] = engine
+            _add_engine_settings(params["validate"], source, project, engine)
     # file names in any bytes: the IR and every file rendered from it are UTF-8
     sources = sorted({shown(s.file) for s in (model, source, suite, *metricsets, *policies) if s is not None})
     monitoring = next((_dump(ms.model.spec.monitoring) for ms in metricsets if ms.model.spec.monitoring), None)

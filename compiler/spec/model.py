@@ -168,6 +168,34 @@ class Retrain(Strict):
 DEFAULT_POLL = "0 * * * *"
 
 
+class Sample(Strict):
+    """Train on a seeded sample of the source when it holds more rows than `above` (docs/engines.md).
+
+    The rows are drawn without replacement by position, in proportion to each class of the
+    target (classification), with NumPy's frozen legacy generator: the same data and seed give
+    the same sample on every machine. The split then divides the sample, so the model is
+    evaluated on held-out rows of the sample that it never trained on.
+    """
+
+    above: int = Field(ge=1, le=10**12, description="The row budget: a source with at most this many rows is read "
+                                                     "whole; a larger one is sampled.")
+    rows: int | None = Field(None, ge=2, le=10**12, description="Rows of the sample (default: `above`).")
+    fraction: float | None = Field(None, gt=0, lt=1, description="Or the share of the source's rows to sample.")
+    seed: int = Field(42, ge=0, le=2**32 - 1, description="Random seed; the same data and seed give the same sample.")
+    stratify: bool | None = Field(
+        None, description="Keep the target's class proportions (default: true for classification; regression "
+                          "samples uniformly).")
+
+    @model_validator(mode="after")
+    def _size(self) -> Sample:
+        if self.rows is not None and self.fraction is not None:
+            raise PydanticCustomError("charter_option", "give `rows` or `fraction`, not both")
+        if self.rows is not None and self.rows > self.above:
+            raise PydanticCustomError("charter_option", "`rows` must be at most `above`: a sample larger than the "
+                                                        "budget reads more than the whole-source limit it replaces")
+        return self
+
+
 class ModelSpec(Strict):
     """The `spec` of a Model."""
 
@@ -191,11 +219,17 @@ class ModelSpec(Strict):
     retrain: Retrain | None = Field(
         None, description="When the model retrains without a spec change: on a schedule, on a drift alert; never "
                           "part of a step's hash (docs/maturity.md).")
+    sample: Sample | None = Field(
+        None, description="Train on a seeded, stratified sample when the source is larger than a row budget "
+                          "(docs/engines.md#training-on-a-sample); the data checks still see the whole table.")
 
     @model_validator(mode="after")
     def _positive(self) -> ModelSpec:
         if self.positive_label is not None and self.task != "binary_classification":
             raise PydanticCustomError("charter_option", "`positive_label` applies only to `binary_classification`")
+        if self.sample is not None and self.sample.stratify and self.task == "regression":
+            raise PydanticCustomError("charter_option", "`sample.stratify` applies only to classification: a "
+                                                        "regression target has no classes")
         return self
 
 

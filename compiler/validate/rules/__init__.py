@@ -25,6 +25,7 @@ RULES: tuple[str, ...] = (
     "metrics",
     "windows",
     "retrain",
+    "sample",
     "rollout",
     "serving",
     "waivers",
