@@ -841,7 +841,11 @@ def generate(out: Path, count: int, seed: int = 0) -> list[Path]:
         "  description: Synthetic specs written by benchmarks/gen_specs.py.\n"
         "spec:\n  specs: [specs]\n  output: generated\n  image: ghcr.io/acme/charter-runner:0.1.0\n"
         "  artifact_store: .charter/artifacts\n  shared_store: s3://bench-artifacts/charter\n"
-        "  prometheus: http://prometheus.monitoring.svc:9090\n  base_branch: main\n",
+        "  prometheus: http://prometheus.monitoring.svc:9090\n  base_branch: main\n"
+        # every pod that reads a database source gets its URL from a Secret (X323)
+        "  compute:\n    secrets:\n"
+        + "".join(f"      {d.slug.upper().replace('-', '_')}_DB_URL: {{name: {d.slug}-db, key: url}}\n"
+                  for d in sorted(DOMAINS, key=lambda d: d.slug) if "sql" in d.formats),
         encoding="utf-8",
     )
     if SCHEMAS.is_dir():

@@ -62,6 +62,18 @@ def copy_example(dest: Path, parts: tuple[str, ...] = EXAMPLE) -> Path:
     return dest
 
 
+def give_pods(repo: Path, variable: str, secret: str = "app-db") -> None:
+    """Give the orchestrators' pods of the example's copy `variable` from a Secret (a database URL: X323)."""
+    config = repo / "charter.yaml"
+    anchor = "      AWS_SECRET_ACCESS_KEY: {name: charter-store, key: secret-access-key}\n"
+    text = config.read_text(encoding="utf-8")
+    assert anchor in text, "the example's charter.yaml no longer gives its pods the store's Secret"
+    if f"      {variable}: " in text:
+        return
+    config.write_text(text.replace(anchor, anchor + f"      {variable}: {{name: {secret}, key: url}}\n"),
+                      encoding="utf-8")
+
+
 @pytest.fixture
 def example_repo(tmp_path: Path) -> Path:
     """A temporary git repository holding a copy of the worked example."""

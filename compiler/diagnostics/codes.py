@@ -111,6 +111,10 @@ _TABLE = [
          "a fallback judges the served model on its prediction log, but the log is not kept or has no outcomes"),
     Code("X322", "rules-on-sample", _W,
          "a model trains on a sample, and its source's data check runs on polars: the rules see the sample only"),
+    Code("X323", "pod-without-database-url", _E,
+         "an orchestrator's pods read a database source, but no `compute.secrets` gives them its URL variable"),
+    Code("X324", "duckdb-above-pod-memory", _E,
+         "a source runs on DuckDB with a memory limit above three quarters of its pods' memory limit"),
 ]
 
 CODES: dict[str, Code] = {c.code: c for c in _TABLE}

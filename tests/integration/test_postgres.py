@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, run_charter
+from tests.conftest import REPO, give_pods, run_charter
 from tests.integration.conftest import PASSWORD, ROLE
 
 pytestmark = pytest.mark.integration
@@ -22,6 +22,7 @@ def test_postgres_source_end_to_end(postgres, example_repo):
                                     "  format: sql\n  query: select * from customers order by customer_id\n"
                                     "  connection: {url_env: CHURN_DB_URL}\n")
     data.write_text(text)
+    give_pods(example_repo, "CHURN_DB_URL")
     assert run_charter("validate", cwd=example_repo).returncode == 0
     result = run_charter("run", "churn", cwd=example_repo, env={"CHURN_DB_URL": postgres})
     assert result.returncode == 0, result.stdout + result.stderr
@@ -34,6 +35,7 @@ def test_postgres_errors_do_not_leak_the_url(postgres, example_repo):
     data.write_text(data.read_text().replace("  format: csv\n  path: specs/data/customers.csv\n",
                                              "  format: sql\n  table: no_such_table\n"
                                              "  connection: {url_env: CHURN_DB_URL}\n"))
+    give_pods(example_repo, "CHURN_DB_URL")
     secret_url = postgres.replace("postgres@", "postgres:s3cr3t-pw@")
     result = run_charter("check-data", "customers", cwd=example_repo, env={"CHURN_DB_URL": secret_url})
     assert result.returncode == 1
@@ -48,6 +50,7 @@ def _sql_source(repo: Path, spec: str) -> None:
     (repo / "specs/churn/data.yaml").write_text(text.replace(
         "  format: csv\n  path: specs/data/customers.csv\n",
         f"  format: sql\n  {spec}\n  connection: {{url_env: CHURN_DB_URL}}\n"))
+    give_pods(repo, "CHURN_DB_URL")
 
 
 def _as_role(url: str, password: str) -> str:

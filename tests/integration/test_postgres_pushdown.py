@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_charter
+from tests.conftest import give_pods, run_charter
 
 pytestmark = pytest.mark.integration
 try:
@@ -287,6 +287,7 @@ spec:
 def test_check_data_reports_the_same_document_on_both_engines(events, example_repo):
     specs = example_repo / "specs/events.yaml"
     specs.write_text(SPECS)
+    give_pods(example_repo, ENV, "events-db")
     assert run_charter("validate", cwd=example_repo).returncode == 0
     env = {ENV: events}
     pushed = run_charter("check-data", "events-quality", "--format", "json", cwd=example_repo, env=env)
@@ -298,3 +299,40 @@ def test_check_data_reports_the_same_document_on_both_engines(events, example_re
     assert (a["engine"], b["engine"]) == ("postgres", "polars")
     assert a["rules"] == b["rules"] and a["rows"] == b["rows"]
     assert sum(not r["passed"] for r in a["rules"]) >= 3
+
+
+def test_the_argo_check_pod_reads_the_database_through_its_secret(events, example_repo, tmp_path):
+    """Item 6 of issue 12: the rendered check pod, run as a process with exactly its argv and env.
+
+    The URL reaches the pod only through the Secret that `compute.secrets` names; the test plays
+    the cluster's part by resolving every `secretKeyRef` (and nothing of its own shell).
+    """
+    import shutil
+    import subprocess
+
+    import yaml
+
+    (example_repo / "specs/events.yaml").write_text(SPECS)
+    refused = run_charter("validate", "--format", "short", cwd=example_repo)
+    assert refused.returncode == 1 and "X323" in refused.stdout  # no pod would get the URL
+    give_pods(example_repo, ENV, "events-db")
+    compiled = run_charter("compile", cwd=example_repo)
+    assert compiled.returncode == 0, compiled.stdout + compiled.stderr
+    docs = yaml.safe_load((example_repo / "generated/argo/_checks.yaml").read_text())
+    [template] = [t for t in docs["spec"]["templates"] if t["name"] == "check-events-quality"]
+    container = template["container"]
+    secrets = {("events-db", "url"): events, ("charter-store", "access-key-id"): "AKID-TEST",
+               ("charter-store", "secret-access-key"): "not-a-secret"}
+    env = {}
+    for e in container["env"]:
+        ref = (e.get("valueFrom") or {}).get("secretKeyRef")
+        env[e["name"]] = secrets[(ref["name"], ref["key"])] if ref else e["value"]
+    assert env[ENV] == events
+    env["CHARTER_STORE"] = (tmp_path / "store").as_uri()  # the shared bucket, as a folder
+    charter = shutil.which("charter") or pytest.fail("the charter command is not on PATH")
+    path = f"{Path(charter).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    pod = subprocess.run([*container["command"], *container["args"]], cwd=example_repo, capture_output=True,
+                         text=True, env={"PATH": path, "HOME": str(tmp_path), "LANG": "C.UTF-8", **env}, timeout=300)
+    assert pod.returncode == 0, pod.stdout + pod.stderr
+    assert "read by postgres in the validate step" in pod.stdout
+    assert events not in pod.stdout + pod.stderr  # the URL is never printed

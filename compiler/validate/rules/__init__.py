@@ -22,6 +22,7 @@ RULES: tuple[str, ...] = (
     "estimator",
     "limits",
     "compute",
+    "pods",
     "metrics",
     "windows",
     "retrain",
