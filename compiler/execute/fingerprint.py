@@ -31,7 +31,9 @@ def fingerprint(params: dict, root: Path, cache: dict | None = None) -> str:
     data are not detected (`charter run --force` re-reads them). With one, its row count and
     largest watermark value are read in the database (`database.watermark`).
     `cache` maps a path to (size, mtime_ns, inode, hash), so an unchanged file is not hashed
-    again on every run (as DVC's state database does).
+    again on every run (as DVC's state database does). A Parquet file above `FOOTER_ABOVE` is
+    keyed by its size and footer (`parquet_footer_key`), so even a fresh checkout never reads it
+    whole for its key.
 
     A `feast` source's covers what Feast's join reads: the entity source's fingerprint,
     `feature_store.yaml`, the registry (what `feast apply` wrote from the definitions) and every
@@ -50,12 +52,45 @@ def fingerprint(params: dict, root: Path, cache: dict | None = None) -> str:
         return _feast(params, root, cache)
     try:
         path = source_path(params, root)
-        digest.update(_file_hash(path, (params.get("limits") or {}).get("max_file_size"), cache).encode())
+        if params["format"] == "parquet" and (footer := parquet_footer_key(path)) is not None:
+            digest.update(footer.encode())
+        else:
+            digest.update(_file_hash(path, (params.get("limits") or {}).get("max_file_size"), cache).encode())
     except DataError:
         digest.update(b"missing")  # reported when ingest runs
     if params["format"] == "sql":
         digest.update(f"\0{params.get('query') or params.get('table')}".encode())
     return digest.hexdigest()
+
+
+# A Parquet file larger than this is keyed by its size and footer instead of its bytes.
+FOOTER_ABOVE = 256 << 20
+_MAGIC = b"PAR1"
+
+
+def parquet_footer_key(path: Path, above: int | None = None) -> str | None:
+    """The key of a large Parquet file without reading its data pages: its size and footer, or None.
+
+    The footer (Parquet's FileMetaData) holds the schema, the row count, and per row group and
+    column chunk the offsets, the compressed and uncompressed sizes and the statistics (min, max,
+    null count) of the data. Any rewrite that adds, removes or changes rows changes some of them.
+    What this trusts: a file of the same size whose footer is byte for byte the same holds the
+    same data; an edit in place that keeps every page's size and every chunk's statistics (two
+    values swapped within a page) would go unseen. Files at most `above` bytes, and files whose
+    last bytes are not a Parquet footer, return None: they are hashed whole.
+    """
+    size = path.stat().st_size
+    if size <= (FOOTER_ABOVE if above is None else above):
+        return None
+    with path.open("rb") as fh:
+        fh.seek(size - 8)
+        tail = fh.read(8)
+        length = int.from_bytes(tail[:4], "little")
+        if tail[4:] != _MAGIC or not 0 < length <= size - 12:
+            return None
+        fh.seek(size - 8 - length)
+        footer = fh.read(length)
+    return "parquet-footer:" + hashlib.sha256(size.to_bytes(8, "little") + footer).hexdigest()
 
 
 def _file_hash(path: Path, limit: int | None, cache: dict | None) -> str:

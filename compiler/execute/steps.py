@@ -12,6 +12,7 @@ from pathlib import Path
 
 import polars as pl
 
+from compiler.execute.errors import DataError
 from compiler.execute.store import read_json, write_json
 
 
@@ -21,16 +22,30 @@ class StepFailed(Exception):
         self.message, self.report = message, report
 
 
-def _in_engine(pipeline) -> str | None:
-    """The engine a data check runs in, when it is not polars: ingest and prepare then happen there too."""
+def _in_engine(pipeline, root: Path) -> str | None:
+    """The engine a data check runs in, when it is not polars: ingest and prepare then happen there too.
+
+    With `duckdb.above`, a source left on polars runs in DuckDB when its file is larger (the same
+    results: the engines agree rule for rule); a file that is missing stays with polars, whose
+    ingest says so.
+    """
     validate = pipeline.step("validate")
-    return validate.params.get("engine") if validate is not None and pipeline.task == "data-check" else None
+    if validate is None or pipeline.task != "data-check":
+        return None
+    if (above := validate.params.get("duckdb_above")) is not None:
+        from compiler.execute.fingerprint import source_path
+
+        try:
+            return "duckdb" if source_path(pipeline.step("ingest").params, root).stat().st_size > above else None
+        except (DataError, OSError):
+            return None
+    return validate.params.get("engine")
 
 
 def run_ingest(runner, pipeline, step, inputs, out: Path | None) -> str:
     from compiler.execute.ingest import read_source
 
-    if (engine := _in_engine(pipeline)) is not None:
+    if (engine := _in_engine(pipeline, runner.root)) is not None:
         return f"read by {engine} in the validate step"
 
     if step.params.get("sample"):
@@ -69,7 +84,7 @@ def _sample(runner, inputs, name: str) -> dict | None:
 def run_prepare(runner, pipeline, step, inputs, out: Path | None) -> str:
     from compiler.execute.prepare import apply_prepare, finalize_types
 
-    if (engine := _in_engine(pipeline)) is not None:
+    if (engine := _in_engine(pipeline, runner.root)) is not None:
         return f"run by {engine} in the validate step"
     raw = _table(runner, inputs, "raw")
     runner.memory.pop("raw", None)
@@ -96,7 +111,7 @@ def run_validate(runner, pipeline, step, inputs, out: Path) -> str:
     from compiler.execute.rules import check_rules
 
     now = runner.now or datetime.now(UTC)
-    engine = _in_engine(pipeline)
+    engine = _in_engine(pipeline, runner.root)
     ingest = pipeline.step("ingest").params
     sampled = _sample(runner, inputs, "prepared") if ingest.get("sample") else None
     where = ""

@@ -22,7 +22,7 @@ from compiler.ir.graph import (
 from compiler.spec import Spec, SpecSet
 from compiler.spec.base import size_bytes
 from compiler.spec.compute import effective, layers
-from compiler.spec.datasource import DATA_LIMIT_DEFAULTS, DataLimits
+from compiler.spec.datasource import DATA_LIMIT_DEFAULTS, DUCKDB_FORMATS, SQL_PREPARE_STEPS, DataLimits
 from compiler.spec.frames import NUMERIC, TEMPORAL, features, prepared_columns
 from compiler.spec.metricset import METRICS, gate_ids
 
@@ -163,6 +163,9 @@ def _check(source: Spec, suite: Spec | None, limits: DataLimits, project, specse
     engine = _source_engine(source, project)
     if engine != "polars":  # absent for polars, so the checks of existing trees keep their hashes
         params["validate"]["engine"] = engine
+    elif (above := _duckdb_above(source, suite, project)) is not None:  # DuckDB when the file is larger
+        params["validate"]["duckdb_above"] = above
+        engine = "duckdb"
     _add_engine_settings(params["validate"], source, project, engine)
     return ModelPipeline(name, "data-check", "", _steps(name, params, _TEMPLATE[:3]),
                          tuple(files), {}, compute={"check-data": settings} if settings else {})
@@ -170,6 +173,18 @@ def _check(source: Spec, suite: Spec | None, limits: DataLimits, project, specse
 
 def _source_engine(source: Spec, project) -> str:
     return source.model.spec.engine or getattr(getattr(project, "spec", None), "engine", None) or "polars"
+
+
+def _duckdb_above(source: Spec, suite: Spec | None, project) -> int | None:
+    """`duckdb.above` in bytes, for a source DuckDB can check (a CSV or Parquet file, SQL prepare steps)."""
+    own = source.model.spec.duckdb
+    defaults = getattr(getattr(project, "spec", None), "duckdb", None)
+    above = next((v for v in (getattr(own, "above", None), getattr(defaults, "above", None)) if v is not None), None)
+    if above is None or source.model.spec.format not in DUCKDB_FORMATS:
+        return None
+    if suite is not None and any(step.op not in SQL_PREPARE_STEPS for step in suite.model.spec.prepare):
+        return None
+    return size_bytes(above) if isinstance(above, str) else int(above)
 
 
 def _add_engine_settings(validate: dict, source: Spec, project, engine: str) -> None:

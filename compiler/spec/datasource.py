@@ -105,6 +105,16 @@ class DuckDBOptions(Strict):
         description="Folder in the repository where DuckDB spills what does not fit in `memory_limit`; default "
                     "`.charter/duckdb`.")
     threads: int | None = Field(None, ge=1, le=1024, description="Threads DuckDB runs; default: one per core.")
+    above: Size | None = Field(
+        None, description="Run the data check of a source left on polars in DuckDB instead when its file is larger "
+                          "than this, e.g. `2GiB` (a CSV or Parquet file whose prepare steps DuckDB runs); default: "
+                          "never. Both engines give the same results (docs/engines.md).")
+
+
+# What `engine: duckdb` reads and which prepare steps it runs as SQL (validate's S235 and the
+# automatic switch of `duckdb.above` agree on them).
+DUCKDB_FORMATS = ("csv", "parquet")
+SQL_PREPARE_STEPS = ("rename", "drop_columns", "drop_null", "deduplicate")
 
 
 class Freshness(Strict):

@@ -153,3 +153,22 @@ def test_json_of_a_reused_check_and_of_a_check_stopped_by_ingest(events_repo):
     stopped = _json(events_repo)
     assert (stopped["exit_code"], stopped["rules"], stopped["rows"], stopped["passed"]) == (1, [], None, False)
     assert "not integers" in stopped["failed"]
+
+
+def test_duckdb_above_a_size_runs_a_polars_source_out_of_core(events_repo):
+    spec = events_repo / "specs/events.yaml"
+    spec.write_text(SPECS.replace("  engine: duckdb\n  duckdb: {memory_limit: 256MiB, threads: 1}\n",
+                                  "  duckdb: {above: 1KiB, memory_limit: 256MiB, threads: 1}\n"))
+    big = run_charter("check-data", "events-quality", "--store", ".charter/big", "--format", "json", cwd=events_repo)
+    assert big.returncode == 0, big.stdout + big.stderr
+    spec.write_text(SPECS.replace("  engine: duckdb\n  duckdb: {memory_limit: 256MiB, threads: 1}\n",
+                                  "  duckdb: {above: 1GiB, memory_limit: 256MiB}\n"))
+    small = run_charter("check-data", "events-quality", "--store", ".charter/small", "--format", "json",
+                        cwd=events_repo)
+    assert small.returncode == 0, small.stdout + small.stderr
+    a, b = json.loads(big.stdout), json.loads(small.stdout)
+    assert (a.pop("engine"), b.pop("engine")) == ("duckdb", "polars")  # the file is 10-odd KiB
+    assert a["rules"] == b["rules"] and a["rows"] == b["rows"]
+    assert a["steps"][0]["detail"] == "read by duckdb in the validate step"
+    text = run_charter("check-data", "events-quality", "--store", ".charter/big2", cwd=events_repo)
+    assert "read by" not in text.stdout  # at 1 GiB the file stays on polars

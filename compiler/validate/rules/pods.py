@@ -11,6 +11,7 @@ from collections.abc import Iterator, Sequence
 from compiler.diagnostics import Diagnostic, make
 from compiler.spec import Project, Spec
 from compiler.spec.compute import effective, layers, memory_bytes
+from compiler.spec.datasource import DUCKDB_FORMATS, SQL_PREPARE_STEPS
 from compiler.validate.context import Context
 
 CODES = ("X323", "X324")
@@ -42,8 +43,24 @@ def check(ctx: Context) -> Iterator[Diagnostic]:
                            help=f"give the pods the URL from a Kubernetes Secret: `compute: {{secrets: {{{variable}: "
                                 "{name: <secret>, key: <key>}}}` in charter.yaml (or in the Model's `compute`)")
         engine = body.engine or ctx.project.spec.engine or "polars"
-        if engine == "duckdb":
+        if engine == "duckdb" or (engine == "polars" and _switches(ctx, spec)):
             yield from _duckdb(ctx, spec, body, [p for p in pods if p[1] in (None, "validate")], targets)
+
+
+def engine_of(body, ctx: Context) -> str:
+    assert isinstance(ctx.project, Project)
+    return body.engine or ctx.project.spec.engine or "polars"
+
+
+def _switches(ctx: Context, spec: Spec) -> bool:
+    """Whether `duckdb.above` may move the source's data check to DuckDB (the IR's rule, `ir.build._duckdb_above`)."""
+    assert isinstance(ctx.project, Project)
+    body = spec.model.spec
+    above = (body.duckdb.above if body.duckdb is not None else None) or (
+        ctx.project.spec.duckdb.above if ctx.project.spec.duckdb is not None else None)
+    suites = [s for s in ctx.specset.of_kind("ValidationSuite") if s.model.spec.source == spec.name]
+    return (above is not None and body.format in DUCKDB_FORMATS
+            and all(step.op in SQL_PREPARE_STEPS for s in suites for step in s.model.spec.prepare))
 
 
 def _readers(ctx: Context) -> dict[str, list[tuple[Spec | None, str | None]]]:
@@ -97,8 +114,9 @@ def _duckdb(ctx: Context, spec: Spec, body, pods, targets: Sequence[str]) -> Ite
             continue
         where = f"the `{step}` pods of `{who.name}`" if who is not None else "its `check-data` pods"
         pointer = ("/spec/duckdb/memory_limit" if own is not None else "/spec/engine" if body.engine is not None
-                   else "/spec")
-        yield make("X324", f"DataSource `{spec.name}` runs on DuckDB with `memory_limit: "
+                   else "/spec/duckdb/above" if body.duckdb is not None and body.duckdb.above else "/spec")
+        runs = "runs" if engine_of(body, ctx) == "duckdb" else "may run (`duckdb.above`)"
+        yield make("X324", f"DataSource `{spec.name}` {runs} on DuckDB with `memory_limit: "
                            f"{declared or '1GiB'}`{'' if declared else ' (the default)'}, above three quarters of "
                            f"the memory limit `{limit}` of {where} on {', '.join(targets)}: the pod would be "
                            "OOM-killed before DuckDB spills", ctx.span(spec, pointer), pointer=pointer,
