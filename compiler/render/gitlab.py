@@ -14,7 +14,9 @@ variables of its own.
   monitor job when it failed (exit 1, an alert; exit 3, too few rows, is allowed to fail).
   With `retrain.on_data_change`, `charter-data-<model>` (when `CHARTER_DATA` names it) runs
   `charter status --data MODEL`, which fails (exit 2) when the data changed since charter.lock's
-  run; `charter-retrain-<model>-on-data` runs after it then.
+  run; `charter-retrain-<model>-on-data` runs after it then. A model whose RolloutPolicy declares
+  `fallback` gets `charter-fallback-<model>` after a failed monitor job: `charter fallback`, then
+  the rollback as a merge request (or pushed, with `mode: apply`).
 
 GitLab expands `$VAR` (and `%VAR%`) in `image`, `variables` and `rules:changes`, and the shell
 expands them in `script`, so spec text is made inert where it lands: the image travels in a
@@ -54,6 +56,14 @@ esac
 """
 RUN = ("# The commit before the push; after a force push or on a new branch it may be unknown here.\n"
        'BEFORE="$CI_COMMIT_BEFORE_SHA"\n' + RUN_AFFECTED)
+# Who pushes: a project access token, else the job token (see the comment before it in PROMOTE).
+AUTH = """\
+if [ -n "${CHARTER_PUSH_TOKEN:-}" ]; then
+  auth="charter:${CHARTER_PUSH_TOKEN}"
+else
+  auth="gitlab-ci-token:${CI_JOB_TOKEN}"
+fi
+"""
 PROMOTE = """\
 # The deployment configs serve the versions charter.lock records: render them with it, so the
 # lock and the manifests a GitOps controller applies change together, in one reviewed change.
@@ -74,11 +84,7 @@ git commit -m "charter: promote the models trained at ${CI_COMMIT_SHORT_SHA}"
 # "Allow Git push requests" in the CI/CD job token settings). It reaches git through the
 # environment of this one command, never .git/config or the command line. With
 # CHARTER_PROMOTION=pull-request (promotion.via), GitLab's push options open a merge request.
-if [ -n "${CHARTER_PUSH_TOKEN:-}" ]; then
-  auth="charter:${CHARTER_PUSH_TOKEN}"
-else
-  auth="gitlab-ci-token:${CI_JOB_TOKEN}"
-fi
+""" + AUTH + """\
 set --
 if [ "$CHARTER_PROMOTION" = "pull-request" ]; then
   set -- -o merge_request.create -o "merge_request.target=${CI_COMMIT_BRANCH}" \\
@@ -104,6 +110,40 @@ PUSH = """\
 GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0="http.${CI_SERVER_URL}/.extraheader" \\
   GIT_CONFIG_VALUE_0="Authorization: Basic $(printf '%s' "$auth" | base64 | tr -d '\\n')" \\
   git push "$@" "${CI_SERVER_URL}/${CI_PROJECT_PATH}.git" "HEAD:refs/heads/${promotion}"
+"""
+
+
+# The fallback job, after the monitor job failed: the served version judged again on the same
+# data; only failing gates roll back. `charter fallback` changes nothing when they passed;
+# otherwise the rollback is pushed as a merge request (GitLab's push options: the title, and
+# the deployment Accountable as assignee; its Code Owners approval rule requires them), with
+# the monitor report as the commit message, or to the base branch with `fallback.mode: apply`.
+FALLBACK = """\
+set +e
+charter monitor "$CHARTER_FALLBACK_MODEL" --data "$CHARTER_FALLBACK_DATA" --report monitor.json > /dev/null
+set -e
+charter fallback "$CHARTER_FALLBACK_MODEL" --report monitor.json --description fallback.md
+if [ -z "$(git status --porcelain -- charter.lock)" ]; then
+  echo "Nothing to roll back."
+  exit 0
+fi
+failing="$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["version"])' monitor.json)"
+git config user.name "charter"
+git config user.email "charter@noreply.${CI_SERVER_HOST}"
+while IFS= read -r path; do
+  if [ -e "$path" ] || git ls-files --error-unmatch -- "$path" > /dev/null 2>&1; then git add -A -- "$path"; fi
+done <<< "$CHARTER_ROLLBACK_PATHS"
+title="charter: roll back ${CHARTER_FALLBACK_MODEL}: version ${failing} failed its gates on new data"
+{ printf '%s\\n\\n' "$title"; cat fallback.md; } | git commit -q -F -
+""" + AUTH + """\
+set --
+if [ "$CHARTER_FALLBACK_MODE" = "apply" ]; then
+  promotion="$CI_COMMIT_BRANCH"
+else
+  promotion="charter/fallback-${CHARTER_FALLBACK_MODEL}-${CI_PIPELINE_ID}"
+  set -- -o merge_request.create -o "merge_request.target=${CI_COMMIT_BRANCH}" -o "merge_request.title=${title}"
+  if [ -n "$CHARTER_FALLBACK_ASSIGN" ]; then set -- "$@" -o "merge_request.assign=${CHARTER_FALLBACK_ASSIGN}"; fi
+fi
 """
 
 
@@ -177,13 +217,16 @@ def jobs(project: dict, out: str, monitored: list, auto_merge: list[str] | None 
         rule = _scheduled("CHARTER_MONITOR", model.name)
         command = shlex.join(["charter", "monitor", model.name, "--data", model.step("ingest").params["source"]])
         on_drift = bool((model.retrain or {}).get("on_drift"))
+        falls_back = [r for r in model.rollouts if r.get("fallback")]
         found[f"charter-monitor-{model.name}"] = _job(
             project, "test", [command], [{"if": rule}], 30, variables=_store(project),
-            **({"allow_failure": {"exit_codes": [3]}} if on_drift else {}))  # too few rows retrains nothing
+            **({"allow_failure": {"exit_codes": [3]}} if on_drift or falls_back else {}))  # too few rows: nothing
         if on_drift:
             found[f"charter-retrain-{model.name}-on-drift"] = _retrain(
                 project, out, model, [{"if": rule, "when": "on_failure"}], auto_merge,
                 needs=[f"charter-monitor-{model.name}"])
+        if falls_back:
+            found[f"charter-fallback-{model.name}"] = _fallback(project, out, model, falls_back[0], rule)
     for model in [m for m in models or [] if (m.retrain or {}).get("schedule")]:
         found[f"charter-retrain-{model.name}"] = _retrain(
             project, out, model, [{"if": _scheduled("CHARTER_RETRAIN", model.name)}], auto_merge)
@@ -209,6 +252,36 @@ def _retrain(project: dict, out: str, model, rules: list[dict], auto_merge: list
     """Train `model` again (the same data checks and gates) and propose its promotion as `charter-run` does."""
     return _job(project, "deploy", [shlex.join(["charter", "run", model.name]), promote(auto_merge)], rules, 360,
                 variables=_promotion_variables(project, out, auto_merge), resource_group="charter-run", **extra)
+
+
+_JUDGE_DATA = 'charter monitor "$CHARTER_FALLBACK_MODEL" --data "$CHARTER_FALLBACK_DATA" --report'
+# `judge: predictions`: what the last environment served, joined with the outcomes that arrived
+_JUDGE_PREDICTIONS = ('since=()\nif [ -n "$CHARTER_FALLBACK_SINCE" ]; then '
+                      'since=(--since "$CHARTER_FALLBACK_SINCE"); fi\n'
+                      'charter monitor "$CHARTER_FALLBACK_MODEL" --predictions --env "$CHARTER_FALLBACK_ENVIRONMENT" '
+                      '"${since[@]}" --report')
+
+
+def _fallback(project: dict, out: str, model, policy: dict, rule: str) -> dict:
+    """Roll `model` back when the monitor job failed and its served version fails its gates."""
+    fallback = policy["fallback"]
+    judge: dict = {"CHARTER_FALLBACK_DATA": model.step("ingest").params["source"]}
+    script = FALLBACK
+    if fallback.get("judge") == "predictions":
+        assert _JUDGE_DATA in FALLBACK
+        script = FALLBACK.replace(_JUDGE_DATA, _JUDGE_PREDICTIONS)
+        judge = {"CHARTER_FALLBACK_ENVIRONMENT": policy["environments"][-1]["name"],
+                 "CHARTER_FALLBACK_SINCE": fallback.get("since") or ""}
+    # GitLab usernames: the handles of people (a group, `@org/team`, cannot be an assignee)
+    assign = ",".join(h.removeprefix("@") for h in fallback.get("reviewers", []) if h.startswith("@") and "/" not in h)
+    # the rollback restores the RolloutPolicy specs too: the spec folders are part of the change
+    paths = ["charter.lock", out, ".github", *project.get("specs", ["specs"])]
+    # CHARTER_-prefixed: a project CI/CD variable of the same name would take precedence
+    variables = {"GIT_DEPTH": "0", **_store(project), "CHARTER_FALLBACK_MODEL": model.name, **judge,
+                 "CHARTER_FALLBACK_MODE": fallback.get("mode", "review"), "CHARTER_FALLBACK_ASSIGN": assign,
+                 "CHARTER_ROLLBACK_PATHS": {"value": "\n".join(paths), "expand": False}}
+    return _job(project, "deploy", [script + PUSH], [{"if": rule, "when": "on_failure"}], 60, variables=variables,
+                resource_group="charter-run", needs=[f"charter-monitor-{model.name}"])
 
 
 def _promotion_variables(project: dict, out: str, auto_merge: list[str]) -> dict:

@@ -74,6 +74,16 @@ def ok(result: subprocess.CompletedProcess, what: str) -> None:
 def test_gitlab_jobs_from_merge_request_to_monitoring(world):
     dev, origin, gitlab, store = world
     mr = {"CI_MERGE_REQUEST_TARGET_BRANCH_NAME": "main"}
+    # the example's committed version was trained into the shared store, as CI would have
+    subprocess.run(["charter", "run", "churn", "--store", str(store)], cwd=dev, check=True, capture_output=True,
+                   env={**os.environ, "PATH": gitlab.path})
+    old = json.loads((dev / "charter.lock").read_text())["models"]["churn"]["version"]
+    # the origin logs the push options it receives, as GitLab would act on them
+    options = origin.parent / "push-options.log"
+    hook = origin / "hooks/pre-receive"
+    hook.write_text(f"#!/bin/sh\ncat > /dev/null\nenv | grep '^GIT_PUSH_OPTION_[0-9]' | sort >> {options}\n"
+                    f"echo --- >> {options}\n")
+    hook.chmod(0o755)
     git("switch", "-q", "-c", "tune", cwd=dev)
     model = dev / "specs/churn/model.yaml"
     model.write_text(model.read_text().replace("max_iter: 200", "max_iter: 150"))
@@ -106,5 +116,30 @@ def test_gitlab_jobs_from_merge_request_to_monitoring(world):
     monitor = {"CHARTER_MONITOR": "churn"}
     ok(gitlab.job(jobs, "charter-monitor-churn", "schedule", deployed, **monitor), "monitor")
     drift_customers(dev)
-    drifted = gitlab.job(jobs, "charter-monitor-churn", "schedule", git("rev-parse", "HEAD", cwd=dev), **monitor)
+    head = git("rev-parse", "HEAD", cwd=dev)
+    drifted = gitlab.job(jobs, "charter-monitor-churn", "schedule", head, **monitor)
     assert drifted.returncode == 1 and "ALERT" in drifted.stdout
+
+    # the served version fails its gates on that data too: the fallback job (when: on_failure)
+    # proposes the version before as a merge request, assigned to the deployment Accountable
+    assert "gates: FAILED" in drifted.stdout
+    assert jobs["charter-fallback-churn"]["rules"][0]["when"] == "on_failure"
+    fallback = gitlab.job(jobs, "charter-fallback-churn", "schedule", head, CI_COMMIT_BRANCH="main", **monitor)
+    ok(fallback, "fallback")
+    git("fetch", "-q", "origin", cwd=dev)
+    rollback = f"charter/fallback-churn-{gitlab.count}"
+    assert git("rev-parse", "origin/main", cwd=dev) == head  # main untouched
+    assert json.loads(git("show", f"origin/{rollback}:charter.lock", cwd=dev))["models"]["churn"]["version"] == old
+    assert old in git("show", f"origin/{rollback}:generated/kubernetes/production/churn.yaml", cwd=dev)
+    sent = [line.split("=", 1)[1] for line in options.read_text().split("---\n")[-2].splitlines()]
+    assert {"merge_request.create", "merge_request.target=main", "merge_request.assign=carol"} <= set(sent)
+    assert f"merge_request.title=charter: roll back churn: version {version} failed its gates on new data" in sent
+    message = git("log", "-1", "--format=%B", f"origin/{rollback}", cwd=dev)
+    assert f"version `{version}` of `churn`" in message and "@carol" in message  # the monitor report
+    assert (store / "fallbacks/churn" / f"{version}.json").is_file()
+    # nothing to roll back when the gates pass: the job changes nothing
+    merge(dev, rollback)
+    calm = gitlab.job(jobs, "charter-fallback-churn", "schedule", git("rev-parse", "HEAD", cwd=dev),
+                      CI_COMMIT_BRANCH="main", **monitor)
+    assert calm.returncode in (0, 1), calm.stdout + calm.stderr
+    assert "Traceback" not in calm.stdout + calm.stderr

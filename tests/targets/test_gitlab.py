@@ -6,8 +6,12 @@ GitLab expands `$VAR`.
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 from pathlib import Path
+
+import pytest
 
 from compiler.driver import compile_tree
 from compiler.render import gitlab
@@ -46,7 +50,8 @@ def test_matches_gitlabs_schema_and_adds_only_charter_jobs():
     doc = doc_of(files)
     assert errors(doc, schema("gitlab-ci.json")) == []
     assert all(name.startswith("charter-") for name in doc)  # no stages, default or variables of its own
-    assert sorted(doc) == ["charter-monitor-churn", "charter-monitor-delivery-time", "charter-plan", "charter-run",
+    assert sorted(doc) == ["charter-fallback-churn", "charter-monitor-churn", "charter-monitor-delivery-time",
+                           "charter-plan", "charter-run",
                            "charter-validate"]
 
 
@@ -160,3 +165,50 @@ def test_a_data_change_poll_fails_when_the_data_changed_and_the_retraining_follo
     assert retrain["script"] == ["charter run churn", run["script"][-1]]  # the same promotion as after a merge
     assert "#   CHARTER_DATA=churn  cron: */30 * * * *\n" in next(iter(files.values()))
     assert "charter-data-delivery-time" not in doc
+
+
+def _falling_back(fallback: dict):
+    _, graph = compile_tree(REPO)
+    models = tuple(type(m).from_dict({**m.to_dict(), "rollouts": [{**r, "fallback": fallback}
+                                                                  for r in m.to_dict()["rollouts"]]})
+                   if m.name == "churn" else m for m in graph.models)
+    return type(graph)(graph.project, models, graph.files)
+
+
+def test_a_failed_monitor_job_is_followed_by_the_fallback():
+    doc = doc_of(example())
+    assert errors(doc, schema("gitlab-ci.json")) == []
+    job, monitor = doc["charter-fallback-churn"], doc["charter-monitor-churn"]
+    assert job["needs"] == ["charter-monitor-churn"] and job["rules"] == [{**monitor["rules"][0], "when": "on_failure"}]
+    assert monitor["allow_failure"] == {"exit_codes": [3]}  # too few rows: nothing to judge, nothing rolled back
+    variables = job["variables"]
+    assert (variables["CHARTER_FALLBACK_MODEL"], variables["CHARTER_FALLBACK_DATA"]) == ("churn", "customers")
+    assert variables["CHARTER_FALLBACK_MODE"] == "review" and variables["CHARTER_FALLBACK_ASSIGN"] == "carol"
+    assert variables["CHARTER_ROLLBACK_PATHS"] == {"value": "charter.lock\ngenerated\n.github\nspecs", "expand": False}
+    assert job["resource_group"] == doc["charter-run"]["resource_group"]  # never at once with a promotion
+    assert "charter-fallback-delivery-time" not in doc
+
+
+@pytest.mark.parametrize("since", ["7d", None])
+def test_the_fallback_script_judges_the_prediction_log_and_pushes_nothing_when_gates_pass(tmp_path: Path, since):
+    fallback = {"mode": "apply", "judge": "predictions", **({"since": since} if since else {}), "reviewers": []}
+    job = doc_of(gitlab.render(_falling_back(fallback), "generated"))["charter-fallback-churn"]
+    assert "CHARTER_FALLBACK_DATA" not in job["variables"]
+    assert job["variables"]["CHARTER_FALLBACK_ENVIRONMENT"] == "production"
+    # the script as a runner plays it, with a `charter` that records its arguments and changes nothing
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "charter").write_text('#!/usr/bin/env bash\nprintf "%s\\n" "$*" >> "$CALLS"\n')
+    (bin_dir / "charter").chmod(0o755)
+    work = tmp_path / "work"
+    work.mkdir()
+    subprocess.run(["git", "init", "-q"], cwd=work, check=True)
+    variables = {k: v["value"] if isinstance(v, dict) else str(v) for k, v in job["variables"].items()}
+    env = {**os.environ, **variables, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+           "CALLS": str(tmp_path / "calls")}
+    done = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", "\n".join(job["script"])],
+                          cwd=work, env=env, capture_output=True, text=True)
+    assert done.returncode == 0 and "Nothing to roll back." in done.stdout, done.stderr
+    calls = (tmp_path / "calls").read_text().splitlines()
+    assert calls == [f"monitor churn --predictions --env production {'--since 7d ' if since else ''}--report "
+                     "monitor.json", "fallback churn --report monitor.json --description fallback.md"]
