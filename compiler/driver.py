@@ -20,6 +20,7 @@ from compiler.spec import SpecSet
 from compiler.validate import validate_documents
 
 if TYPE_CHECKING:
+    from compiler.ir.cache import Previous
     from compiler.ir.graph import PipelineGraph
 
 
@@ -96,12 +97,20 @@ def _validate_tree(root: Path, paths: Sequence[Path] = (), beside_specs: bool = 
     return ValidateResult(settings, texts, specset, ordered, masked, len(files), tuple(missing))
 
 
-def compile_tree(root: Path, *, beside_specs: bool = True) -> tuple[ValidateResult, PipelineGraph | None]:
-    """Validate, then build the IR when there are no errors (None otherwise)."""
+def compile_tree(root: Path, *, beside_specs: bool = True, previous: Previous | None = None,
+                 ) -> tuple[ValidateResult, PipelineGraph | None]:
+    """Validate, then build the IR when there are no errors (None otherwise).
+
+    `previous` (the IR cache's entry for an earlier tree) gives back the pipelines whose specs did
+    not change, and keeps what the cache is to remember of this build (`compiler/ir/memo.py`).
+    """
     result = validate_tree(root, beside_specs=beside_specs)
     if result.errors or result.missing:
         return result, None
     from compiler.ir import build_graph
+    from compiler.ir.memo import file_digests
 
+    memo = previous.memo(file_digests(result.sources)) if previous is not None else None
     with _collector_paused():
-        return result, build_graph(result.specset, result.settings.project)
+        graph = build_graph(result.specset, result.settings.project, memo)
+    return result, graph

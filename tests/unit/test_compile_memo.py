@@ -145,3 +145,67 @@ def test_commands_run_one_after_another_in_one_process_see_edits(example_repo: P
     assert main(["compile", "--root", str(example_repo)]) == 0
     assert "wrote generated/" in capsys.readouterr().out
     assert main(["compile", "--check", "--root", str(example_repo)]) == 0
+
+
+def _build_with_memo(repo: Path):
+    """The IR as `charter compile` builds it after an edit: from the IR cache's entry of the last tree."""
+    from compiler.ir.cache import forget, lookup, store
+
+    forget()
+    cached, previous = lookup(repo)
+    assert cached is None  # the tree changed since the last store
+    result, graph = compile_tree(repo, previous=previous)
+    assert graph is not None and previous.built is not None
+    store(repo, graph, previous.built)
+    return graph, previous.built
+
+
+def test_the_ir_memo_builds_what_a_fresh_build_builds(example_repo: Path) -> None:
+    """Edits of a model, of a spec it only looks up, of charter.yaml and of owners: the same IR as a fresh build."""
+    from compiler.ir.cache import forget, store
+
+    _, graph = compile_tree(example_repo)
+    assert graph is not None
+    store(example_repo, graph)  # no memo yet: the next build builds everything once
+    model = example_repo / "specs" / "churn" / "model.yaml"
+    edits = [
+        (model, "description: ", "description: Edited. "),  # the model itself
+        (example_repo / "specs" / "churn" / "data.yaml", "max: 600", "max: 700"),  # a suite it reads by name
+        (model, "min: 0.70", "min: 0.65"),  # a MetricSet of the model
+        (example_repo / "charter.yaml", "timeout: 30m", "timeout: 40m"),  # the settings every pipeline sees
+    ]
+    for number, (path, old, new) in enumerate(edits):
+        text = path.read_text()
+        assert old in text, (path, old)
+        path.write_text(text.replace(old, new, 1))
+        memoised, memo = _build_with_memo(example_repo)
+        forget()
+        fresh = compile_tree(example_repo)[1]
+        assert memoised == fresh and memoised.to_json() == fresh.to_json(), (path, old)
+        if number == 0:
+            assert memo.reused == 0  # the cache held no memo: everything was built, and recorded
+        elif path.name != "charter.yaml":
+            assert memo.reused > 0 and memo.built > 0, (path, old)  # the other product's were not built again
+        else:
+            assert memo.reused == 0, (path, old)  # every pipeline sees the settings
+    owners = example_repo / "specs" / "delivery" / "model.yaml"  # the owners of a model, in its own file
+    owners.write_text(owners.read_text().replace('accountable: "@erin"', 'accountable: "@frank"', 1))
+    memoised, _ = _build_with_memo(example_repo)
+    forget()
+    assert memoised == compile_tree(example_repo)[1]
+
+
+def test_a_damaged_ir_memo_is_ignored(example_repo: Path) -> None:
+    from compiler.ir.cache import CACHE, forget
+
+    assert run_charter("compile", cwd=example_repo).returncode == 0
+    cache = example_repo / CACHE
+    head, _, body = cache.read_bytes().partition(b"\n")
+    model = example_repo / "specs" / "churn" / "model.yaml"
+    model.write_text(model.read_text().replace("description: ", "description: Edited. ", 1))
+    for damaged in (body[: len(body) // 2], body.replace(b'"reads"', b'"raeds"'), body.replace(b'"steps"', b'"stpes"')):
+        cache.write_bytes(head + b"\n" + damaged)
+        forget()
+        memoised, _ = _build_with_memo(example_repo)
+        forget()
+        assert memoised == compile_tree(example_repo)[1]
