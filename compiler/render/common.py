@@ -95,8 +95,16 @@ def _scalar_text(value: str, key: bool = False) -> str:
     raise _Fallback
 
 
+# Words of letters, digits and `_./-` (not leading with `-` or `.`), single spaces between: PyYAML's
+# analysis allows them plain and single-quoted in a block, so only the resolver decides (most
+# strings of a rendered file: names, paths, images, descriptions). The analysis costs 30 times more.
+_WORDS = re.compile(r"[A-Za-z0-9_/][A-Za-z0-9_./-]*(?: [A-Za-z0-9_./-]+)*\Z")
+
+
 def _choose(value: str) -> str:
     """PyYAML's choose_scalar_style for a block-context string (see yaml/emitter.py)."""
+    if _WORDS.match(value):
+        return "plain" if _RESOLVER.resolve(yaml.ScalarNode, value, (True, False)) == _STR else "single"
     if "\n" in value:
         return _literal(value)
     if not _SIMPLE_CHARS.match(value):
