@@ -84,8 +84,13 @@ def _validate_tree(root: Path, paths: Sequence[Path] = (), beside_specs: bool = 
     sources, documents, load_diags = load_documents(files, root, memo)
     memo.save(root)
     diags.extend(load_diags)
+    from compiler.ir.memo import file_digests
+    from compiler.validate.memo import RuleMemo
+
+    rules = RuleMemo.load(root, file_digests({s.path: s.text for s in sources}))
     specset, problems = validate_documents(documents, settings.project, settings.document,
-                                           root if beside_specs else None)
+                                           root if beside_specs else None, rules)
+    rules.save(root)
     diags.extend(problems)
     from compiler.validate.rules.text import redactions
 

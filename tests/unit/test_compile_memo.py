@@ -209,3 +209,42 @@ def test_a_damaged_ir_memo_is_ignored(example_repo: Path) -> None:
         memoised, _ = _build_with_memo(example_repo)
         forget()
         assert memoised == compile_tree(example_repo)[1]
+
+
+def test_the_rule_memo_reports_what_a_fresh_check_reports(example_repo: Path) -> None:
+    """Findings of an edited spec, of a spec whose lookups changed, and of fixed ones: as without the memo."""
+    from compiler.validate.memo import MEMO as RULES
+
+    model = example_repo / "specs" / "churn" / "model.yaml"
+    data = example_repo / "specs" / "churn" / "data.yaml"
+    model_text, data_text = model.read_text(), data.read_text()
+    steps = [
+        (model, model_text.replace('"tenure_months < 6"', '"tenur_months < 6"')),  # X304 in a slice: models
+        (data, data_text.replace("{rule: unique, columns: [customer_id]}",
+                                 "{rule: unique, columns: [customer]}")),  # X304 in a suite: suites
+        (data, data_text.replace("name: tenure_months,", "name: tenure,")),  # a looked-up source changed
+        (model, model_text),
+        (data, data_text),
+    ]
+    validate_tree(example_repo)  # the memo holds every spec's findings
+    for number, (path, text) in enumerate(steps):
+        path.write_text(text)
+        memoised = validate_tree(example_repo)
+        assert (example_repo / RULES).is_file()
+        (example_repo / RULES).unlink()
+        fresh = validate_tree(example_repo)
+        assert memoised.diagnostics == fresh.diagnostics, path
+        assert (memoised.errors > 0) == (number < 4), [d.code for d in memoised.diagnostics]
+    assert fresh.errors == 0
+    (example_repo / RULES).write_bytes(b"\x80\x05garbage")
+    assert validate_tree(example_repo).diagnostics == fresh.diagnostics
+
+
+def test_rules_with_a_subject_check_every_spec_of_it() -> None:
+    """`check` and `check_one` of a memoised rule say the same: the memo calls `check_one` per subject."""
+    from compiler.validate.rules import load_rules
+
+    for rule in load_rules():
+        if hasattr(rule, "check_one"):
+            assert rule.SUBJECT in ("DataSource", "ValidationSuite", "Model", "MetricSet", "RolloutPolicy",
+                                    "Ownership"), rule.__name__
