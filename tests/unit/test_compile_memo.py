@@ -248,3 +248,27 @@ def test_rules_with_a_subject_check_every_spec_of_it() -> None:
         if hasattr(rule, "check_one"):
             assert rule.SUBJECT in ("DataSource", "ValidationSuite", "Model", "MetricSet", "RolloutPolicy",
                                     "Ownership"), rule.__name__
+
+
+def test_memoised_documents_have_the_positions_of_parsed_ones(example_repo: Path) -> None:
+    """Positions unpacked on demand (and re-parsed when their bytes are damaged) are the parser's own."""
+    from compiler.load import discover, load_documents
+    from compiler.load.memo import ParseMemo
+
+    files, _ = discover([example_repo / "specs"], example_repo)
+    _, fresh, _ = load_documents(files, example_repo)
+    memo = ParseMemo()
+    load_documents(files, example_repo, memo)
+    memo.save(example_repo)
+    warm = ParseMemo.load(example_repo)
+    _, memoised, _ = load_documents(files, example_repo, warm)
+    assert warm.parsed == 0 and len(memoised) == len(fresh)
+    for new, old in zip(memoised, fresh, strict=True):
+        assert (new.file, new.index, new.data, new.suspect) == (old.file, old.index, old.data, old.suspect)
+        assert new.span("") == old.span("")
+        assert new.values == old.values and new.keys == old.keys
+        for pointer in list(old.values)[:50]:
+            assert new.span(pointer) == old.span(pointer) and new.span(pointer, key=True) == old.span(pointer, key=True)
+    damaged = type(memoised[0])(next(s for s in load_documents(files, example_repo)[0] if s.path == memoised[0].file),
+                                memoised[0].index, memoised[0].data, b"\x00", None, True)
+    assert damaged.values == fresh[0].values and damaged.span("/spec") == fresh[0].span("/spec")
