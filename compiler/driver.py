@@ -90,7 +90,6 @@ def _validate_tree(root: Path, paths: Sequence[Path] = (), beside_specs: bool = 
     rules = RuleMemo.load(root, file_digests({s.path: s.text for s in sources}))
     specset, problems = validate_documents(documents, settings.project, settings.document,
                                            root if beside_specs else None, rules)
-    rules.save(root)
     diags.extend(problems)
     from compiler.validate.rules.text import redactions
 
@@ -98,7 +97,8 @@ def _validate_tree(root: Path, paths: Sequence[Path] = (), beside_specs: bool = 
     texts = {s.path: s.text for s in sources}
     if settings.source is not None:
         texts[settings.source.path] = settings.source.text
-    masked = tuple(redactions(ordered, texts))
+    masked = tuple(redactions(ordered, texts, rules.comment_secrets))
+    rules.save(root)
     return ValidateResult(settings, texts, specset, ordered, masked, len(files), tuple(missing))
 
 

@@ -185,7 +185,12 @@ class RenderMemo:
         if self._graph is None or self._graph[0] is not graph or self._graph[1] != out:
             project = {k: v for k, v in graph.project.items() if k != "versions"}
             base = _key(code_fingerprint(), out, _json(project))
-            self._graph = (graph, out, base, _key(base, _json(graph.to_dict()), _json(graph.project.get("versions"))))
+            # the whole graph by its parts: the models' keys (computed once for the per-model targets
+            # too) stand for their content, so the graph is not serialised a second time
+            whole = _key(base, str(graph.ir_version), *(self._model_key(m) for m in graph.models),
+                         _json(graph.files), _json([c.to_dict() for c in graph.checks]),
+                         _json(graph.project.get("versions")))
+            self._graph = (graph, out, base, whole)
         return self._graph[2], self._graph[3]
 
     def _get(self, key: str, render: Callable[[], Files]) -> dict[str, str | Stored]:

@@ -45,7 +45,9 @@ def validate_documents(
     specset = SpecSet(tuple(specs), project)
     ctx = Context(specset, tuple(documents), project, project_doc, frozenset(broken), root)
     for rule in load_rules():
-        if memo is not None and hasattr(rule, "check_one"):
+        if memo is not None and hasattr(rule, "check_document"):
+            diags.extend(memo.run_documents(rule.__name__, ctx.documents, rule.check_document))
+        elif memo is not None and hasattr(rule, "check_one"):
             diags.extend(memo.run(rule.__name__, ctx, ctx.specset.of_kind(rule.SUBJECT), rule.check_one))
         else:
             diags.extend(rule.check(ctx))

@@ -1,5 +1,8 @@
 """Semantic rules' findings reused per spec while what they read is unchanged: an edit re-checks what it touched.
 
+A rule of one document at a time (`check_document(doc)`, the scan for secrets and unsafe text)
+is keyed by the document's content alone.
+
 A rule with a `SUBJECT` kind and a `check_one(ctx, spec)` checks one spec of that kind at a time,
 reading that spec's document, and other specs only through `ctx.specset.get(kind, name)`. Its
 diagnostics for a spec are then a function of the subject's content and of every spec it looked
@@ -20,10 +23,12 @@ import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from compiler.atomic import write_atomic
 from compiler.codeid import code_fingerprint
 from compiler.diagnostics import Diagnostic
+from compiler.load.document import Document
 from compiler.spec import Spec, SpecSet
 from compiler.validate.context import Context
 
@@ -71,10 +76,10 @@ class _Recording:
 
 
 class RuleMemo:
-    def __init__(self, digests: Mapping[str, str], entries: dict[str, Entry] | None = None) -> None:
+    def __init__(self, digests: Mapping[str, str], entries: dict[str, Any] | None = None) -> None:
         self._digests = digests
-        self._old = entries or {}
-        self._new: dict[str, Entry] = {}
+        self._old: dict[str, Any] = entries or {}  # slot -> Entry (a file's comment positions for "comments")
+        self._new: dict[str, Any] = {}
         self.checked = 0  # subjects checked in this run (misses)
 
     @classmethod
@@ -101,6 +106,50 @@ class RuleMemo:
             return None
         digest = self._digests.get(spec.file)
         return None if digest is None else f"{digest}:{spec.index}"
+
+    def comment_secrets(self, path: str, text: str) -> list[tuple[int, int]]:
+        """`diagnostics.secrets.comment_secrets` of a file, by the digest of its path and text."""
+        from compiler.diagnostics.secrets import comment_secrets
+
+        digest = self._digests.get(path)
+        slot = f"comments\0{digest}"
+        found = self._old.get(slot) if digest is not None else None
+        if found is not None:
+            try:
+                recorded, known = found
+                lines = [(int(line), int(col)) for line, col in known]
+                if recorded == ():
+                    self._new[slot] = found
+                    return lines
+            except (TypeError, ValueError):
+                pass  # a damaged entry: scan again
+        lines = comment_secrets(text)
+        if digest is not None:
+            self._new[slot] = ((), tuple(lines))
+            self.checked += 1
+        return lines
+
+    def run_documents(self, rule: str, documents: Iterable[Document],
+                      check_document: Callable[[Document], Iterable[Diagnostic]]) -> Iterator[Diagnostic]:
+        """A rule of one document at a time (`check_document`): its findings by the document's content."""
+        for doc in documents:
+            digest = self._digests.get(doc.file)
+            slot = f"{rule}\0{digest}:{doc.index}" if digest is not None else None
+            found = self._old.get(slot) if slot is not None else None
+            if slot is not None and found is not None:
+                try:
+                    recorded, known = found
+                    if recorded == () and all(isinstance(d, Diagnostic) for d in known):
+                        self._new[slot] = found
+                        yield from known
+                        continue
+                except (TypeError, ValueError):
+                    pass  # a damaged entry: check again
+            diags = tuple(check_document(doc))
+            self.checked += 1
+            yield from diags
+            if slot is not None:
+                self._new[slot] = ((), diags)
 
     def run(self, rule: str, ctx: Context, subjects: Iterable[Spec],
             check_one: Callable[[Context, Spec], Iterable[Diagnostic]]) -> Iterator[Diagnostic]:

@@ -223,8 +223,10 @@ def test_the_rule_memo_reports_what_a_fresh_check_reports(example_repo: Path) ->
         (data, data_text.replace("{rule: unique, columns: [customer_id]}",
                                  "{rule: unique, columns: [customer]}")),  # X304 in a suite: suites
         (data, data_text.replace("name: tenure_months,", "name: tenure,")),  # a looked-up source changed
-        (model, model_text),
+        (model, model_text.replace("description: ", "description: password=hunter2 ", 1)),  # S223: text
+        (model, model_text + "# token: ghp_0123456789abcdefghijklmnopqrstuvwxyzAB\n"),  # a comment masked
         (data, data_text),
+        (model, model_text),
     ]
     validate_tree(example_repo)  # the memo holds every spec's findings
     for number, (path, text) in enumerate(steps):
@@ -234,7 +236,9 @@ def test_the_rule_memo_reports_what_a_fresh_check_reports(example_repo: Path) ->
         (example_repo / RULES).unlink()
         fresh = validate_tree(example_repo)
         assert memoised.diagnostics == fresh.diagnostics, path
-        assert (memoised.errors > 0) == (number < 4), [d.code for d in memoised.diagnostics]
+        assert memoised.redactions == fresh.redactions, path
+        assert (memoised.errors > 0) == (number < 5), [d.code for d in memoised.diagnostics]
+        assert bool(memoised.redactions) == (number in (3, 4, 5)), number
     assert fresh.errors == 0
     (example_repo / RULES).write_bytes(b"\x80\x05garbage")
     assert validate_tree(example_repo).diagnostics == fresh.diagnostics
