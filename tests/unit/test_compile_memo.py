@@ -276,3 +276,18 @@ def test_memoised_documents_have_the_positions_of_parsed_ones(example_repo: Path
     damaged = type(memoised[0])(next(s for s in load_documents(files, example_repo)[0] if s.path == memoised[0].file),
                                 memoised[0].index, memoised[0].data, b"\x00", None, True)
     assert damaged.values == fresh[0].values and damaged.span("/spec") == fresh[0].span("/spec")
+
+
+def test_parts_of_a_yaml_file_are_written_as_without_the_memo() -> None:
+    """`Parts` values, written again from memory, and a document that PyYAML must write: the same text."""
+    from compiler.render import common
+
+    jobs = {"a": {"steps": [{"run": "x\ny\n"}, {"name": "1.5"}], "if": "yes"}, "b": {"needs": ["a"], "n": 1.5},
+            "c": {}, "d": {"k": [1, 2.0, True, None]}}
+    plain = common.dump_yaml({"name": "w", "jobs": jobs})
+    for _ in range(2):  # written, then from memory
+        assert common.dump_yaml({"name": "w", "jobs": common.Parts(jobs)}) == plain
+    odd = {"jobs": common.Parts({"a": {"x": float("nan")}, "b": {"y": " lead"}})}  # PyYAML writes these
+    assert common.dump_yaml(odd) == common.dump_yaml({"jobs": {"a": {"x": float("nan")}, "b": {"y": " lead"}}})
+    keys = {"jobs": common.Parts({"a": {1: "x"}, "b": {"y": 1}})}  # a key JSON cannot hold: PyYAML, no memo
+    assert common.dump_yaml(keys) == common.dump_yaml({"jobs": {"a": {1: "x"}, "b": {"y": 1}}})
