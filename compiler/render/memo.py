@@ -102,6 +102,10 @@ class RenderMemo:
 
     @classmethod
     def load(cls, root: Path) -> RenderMemo:
+        # one compile's YAML parts in memory at a time: a process that compiles again and again
+        # (an editor, the tests) would otherwise keep every text it ever wrote
+        common.PARTS.clear()
+        common.PARTS_USED.clear()
         try:
             entry = orjson.loads((root / MEMO).read_bytes())
             if entry.get("format") != FORMAT or entry.get("code") != code_fingerprint():
