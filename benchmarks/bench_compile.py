@@ -47,7 +47,9 @@ def main() -> None:
     if not (repo / "charter.yaml").is_file():
         subprocess.run([sys.executable, str(HERE / "gen_specs.py"), str(repo), "--count", str(args.count)], check=True,
                        capture_output=True)
-    env = {**os.environ, "PYTHONPATH": str(HERE.parent)}
+    # Byte-compiled modules, as an installed Charter has them: with PYTHONDONTWRITEBYTECODE set
+    # (some CI images and sandboxes set it), every run would compile Charter's ~80 modules again.
+    env = {**{k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}, "PYTHONPATH": str(HERE.parent)}
     charter = [sys.executable, "-m", "compiler"]
     cold, warm, check, edited = [], [], [], []
     model = next(p for p in sorted((repo / "specs").rglob("model.yaml")))

@@ -392,11 +392,26 @@ def _init(args: argparse.Namespace) -> int:
 
 
 def _compile(args: argparse.Namespace) -> int:
-    from compiler.config import find_root
-    from compiler.render.memo import RenderMemo
+    import gc
 
     if args.target and "site" in args.target:
         return _compile_site(args)
+    # No cyclic garbage collection in a compile: it builds hundreds of thousands of objects that
+    # stay alive to the end (documents, models, the IR, rendered text), so each generational
+    # collection walks them for nothing (a fifth of the time); reference counting frees the rest.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _compile_files(args)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _compile_files(args: argparse.Namespace) -> int:
+    from compiler.config import find_root
+    from compiler.render.memo import RenderMemo
+
     root = (args.root or find_root(Path.cwd())).resolve()
     memo = RenderMemo.load(root)
     key = RenderMemo.bundle_key(args.target, _lock_versions(root))
@@ -636,20 +651,20 @@ def _lock_versions(root: Path) -> dict[str, str]:
 
 def _graph_or_exit(args: argparse.Namespace):
     from compiler.config import find_root
-    from compiler.ir.cache import load_cached, store
+    from compiler.ir.cache import lookup, store
 
     root = (args.root or find_root(Path.cwd())).resolve()
-    graph = load_cached(root)  # an unchanged tree: no parsing, validation or pydantic import
+    graph, previous = lookup(root)  # an unchanged tree: no parsing, validation or pydantic import
     if graph is not None:
         return root, graph
     from compiler.diagnostics.format import FORMATTERS
     from compiler.driver import compile_tree
 
-    result, graph = compile_tree(root)
+    result, graph = compile_tree(root, previous=previous)  # an edited tree: unchanged models reused
     if graph is None:
         sys.stderr.write(FORMATTERS["text"](result.diagnostics, result.sources, redactions=result.redactions))
         raise UsageError("the specs have errors; run `charter validate`")
-    store(root, graph)
+    store(root, graph, previous.built)
     return root, graph
 
 

@@ -20,6 +20,7 @@ from compiler.spec import SpecSet
 from compiler.validate import validate_documents
 
 if TYPE_CHECKING:
+    from compiler.ir.cache import Previous
     from compiler.ir.graph import PipelineGraph
 
 
@@ -83,8 +84,12 @@ def _validate_tree(root: Path, paths: Sequence[Path] = (), beside_specs: bool = 
     sources, documents, load_diags = load_documents(files, root, memo)
     memo.save(root)
     diags.extend(load_diags)
+    from compiler.ir.memo import file_digests
+    from compiler.validate.memo import RuleMemo
+
+    rules = RuleMemo.load(root, file_digests({s.path: s.text for s in sources}))
     specset, problems = validate_documents(documents, settings.project, settings.document,
-                                           root if beside_specs else None)
+                                           root if beside_specs else None, rules)
     diags.extend(problems)
     from compiler.validate.rules.text import redactions
 
@@ -92,16 +97,25 @@ def _validate_tree(root: Path, paths: Sequence[Path] = (), beside_specs: bool = 
     texts = {s.path: s.text for s in sources}
     if settings.source is not None:
         texts[settings.source.path] = settings.source.text
-    masked = tuple(redactions(ordered, texts))
+    masked = tuple(redactions(ordered, texts, rules.comment_secrets))
+    rules.save(root)
     return ValidateResult(settings, texts, specset, ordered, masked, len(files), tuple(missing))
 
 
-def compile_tree(root: Path, *, beside_specs: bool = True) -> tuple[ValidateResult, PipelineGraph | None]:
-    """Validate, then build the IR when there are no errors (None otherwise)."""
+def compile_tree(root: Path, *, beside_specs: bool = True, previous: Previous | None = None,
+                 ) -> tuple[ValidateResult, PipelineGraph | None]:
+    """Validate, then build the IR when there are no errors (None otherwise).
+
+    `previous` (the IR cache's entry for an earlier tree) gives back the pipelines whose specs did
+    not change, and keeps what the cache is to remember of this build (`compiler/ir/memo.py`).
+    """
     result = validate_tree(root, beside_specs=beside_specs)
     if result.errors or result.missing:
         return result, None
     from compiler.ir import build_graph
+    from compiler.ir.memo import file_digests
 
+    memo = previous.memo(file_digests(result.sources)) if previous is not None else None
     with _collector_paused():
-        return result, build_graph(result.specset, result.settings.project)
+        graph = build_graph(result.specset, result.settings.project, memo)
+    return result, graph

@@ -22,6 +22,7 @@ guardrail or metric sees one row or one count at a time.
 from __future__ import annotations
 
 import ast
+import functools
 from dataclasses import dataclass
 
 MAX_NODES = 400
@@ -150,8 +151,39 @@ def check(text: str, columns: dict[str, str], want: str = "boolean", windows: bo
     Returns every unknown column and the first type problem; `want` is the type the whole
     expression must have ("boolean" for rules, slices and guardrails, "number" for metrics).
     `windows` allows `lag` and `diff`, which read other rows.
+
+    Memoised: the answer depends on `columns` only through the names the expression holds, so
+    it is keyed by those names' types. A large tree checks the same hundred texts against a
+    thousand column maps; each text is parsed once, each distinct case typed once.
     """
-    tree = parse(text)
+    tree = _parsed(text)
+    if isinstance(tree, Problem):
+        return list(_check(text, (), want, windows))
+    seen = tuple((n, columns[n]) for n in _names_in(text) if n in columns)
+    return list(_check(text, seen, want, windows))
+
+
+@functools.lru_cache(maxsize=4096)
+def _parsed(text: str) -> ast.Expression | Problem:
+    """`parse`, once per text: the tree is shared, so only readers may see it (check, names)."""
+    return parse(text)
+
+
+@functools.lru_cache(maxsize=4096)
+def _names_in(text: str) -> tuple[str, ...]:
+    """Every `Name` of a parsed expression (function names too), sorted: what `check` may look up."""
+    tree = _parsed(text)
+    assert not isinstance(tree, Problem)
+    return tuple(sorted({n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}))
+
+
+@functools.lru_cache(maxsize=16384)
+def _check(text: str, seen: tuple[tuple[str, str], ...], want: str, windows: bool) -> tuple[Problem, ...]:
+    return tuple(_check_now(text, dict(seen), want, windows))
+
+
+def _check_now(text: str, columns: dict[str, str], want: str, windows: bool) -> list[Problem]:
+    tree = _parsed(text)
     lead = len(text) - len(text.lstrip())
     if isinstance(tree, Problem):
         return [Problem(tree.kind, tree.message, tree.offset + lead, tree.name)]
@@ -199,7 +231,7 @@ def _is_function_name(tree: ast.AST, name: ast.Name) -> bool:
 
 def names(text: str) -> set[str]:
     """The column names an expression reads (empty when it does not parse)."""
-    tree = parse(text)
+    tree = _parsed(text)
     if isinstance(tree, Problem):
         return set()
     calls = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}

@@ -19,6 +19,7 @@ from compiler.ir.graph import (
     content_hash,
     order_steps,
 )
+from compiler.ir.memo import BuildMemo, Lookup, Reads
 from compiler.spec import Spec, SpecSet
 from compiler.spec.base import size_bytes
 from compiler.spec.compute import effective, layers
@@ -45,40 +46,81 @@ def _dump(model) -> dict:
     return model.model_dump(mode="json", by_alias=True)
 
 
-def build_graph(specset: SpecSet, project) -> PipelineGraph:
-    """Build the IR of a SpecSet that validated without errors."""
+def build_graph(specset: SpecSet, project, memo: BuildMemo | None = None) -> PipelineGraph:
+    """Build the IR of a SpecSet that validated without errors.
+
+    With `memo`, a pipeline whose specs, settings and owners are those of the memo's earlier
+    build is reused as it was built then (`compiler/ir/memo.py`).
+    """
     owners = _ownership(specset, project)
     limits = project.spec.limits.data if project is not None else DataLimits()
     belongs: dict[tuple[str, str], list[Spec]] = {}  # (kind, model) -> its MetricSets or RolloutPolicies
     for kind in ("MetricSet", "RolloutPolicy"):
         for spec in specset.of_kind(kind):
             belongs.setdefault((kind, spec.model.spec.model), []).append(spec)
-    models = tuple(_pipeline(specset, m, owners, limits, project, belongs)
+    settings = _dump(project.spec) if project is not None else {}
+    for optional in ("compute", "engine", "duckdb"):  # left out when unset: a tree without them keeps its hash
+        if settings.get(optional) is None:
+            settings.pop(optional, None)
+    settings["name"] = project.metadata.name if project is not None else "project"
+    if memo is not None:
+        memo.start(settings)
+    models = tuple(_model(specset, m, owners, limits, project, belongs, memo)
                    for m in sorted(specset.of_kind("Model"), key=lambda s: s.name))
     files = {}
     for spec in sorted(specset, key=lambda s: (s.kind, s.name)):
         raci = _dump_raci(spec.model) if spec.kind == "Ownership" else owners.get(spec.name, {})
         files[f"{spec.kind}/{spec.name}"] = {"kind": spec.kind, "name": spec.name, "file": shown(spec.file),
                                              "owners": _file_owners(spec.kind, raci)}  # fmt: skip
-    settings = _dump(project.spec) if project is not None else {}
-    for optional in ("compute", "engine", "duckdb"):  # left out when unset: a tree without them keeps its hash
-        if settings.get(optional) is None:
-            settings.pop(optional, None)
-    settings["name"] = project.metadata.name if project is not None else "project"
     checks = []
     checked = set()
     for suite in sorted(specset.of_kind("ValidationSuite"), key=lambda s: s.name):
         source = specset.get("DataSource", suite.model.spec.source)
         if source is not None:
             checked.add(source.name)
-            checks.append(_check(source, suite, limits, project, specset))
+            checks.append(_data_check(source, suite, limits, project, specset, memo))
     for source in sorted(specset.of_kind("DataSource"), key=lambda s: s.name):
         if source.name not in checked:
-            checks.append(_check(source, None, limits, project, specset))
+            checks.append(_data_check(source, None, limits, project, specset, memo))
     return PipelineGraph(settings, models, files, checks=tuple(checks))
 
 
-def _data_params(source: Spec, suite: Spec | None, limits: DataLimits, specset: SpecSet) -> dict[str, dict]:
+def _model(specset: SpecSet, model: Spec, owners: dict, limits: DataLimits, project,
+           belongs: dict[tuple[str, str], list[Spec]], memo: BuildMemo | None) -> ModelPipeline:
+    """A Model's pipeline: the memo's when what it is built from is unchanged, else built (and recorded)."""
+    if memo is None:
+        return _pipeline(specset, model, owners, limits, project, belongs)
+    metricsets = sorted(belongs.get(("MetricSet", model.name), ()), key=lambda s: s.name)
+    policies = sorted(belongs.get(("RolloutPolicy", model.name), ()), key=lambda s: s.name)
+    # what `_pipeline` is given besides lookups: its specs, and the owners of its names
+    key = memo.key([model, *metricsets, *policies],
+                   [owners.get(model.name), *(owners.get(p.name) for p in policies)])
+    slot = f"model:{model.name}"
+    found = memo.reuse(slot, key, specset)
+    if found is not None:
+        return found
+    reads = Reads(specset)
+    built = _pipeline(reads, model, owners, limits, project, belongs)
+    memo.keep(slot, key, reads)
+    return built
+
+
+def _data_check(source: Spec, suite: Spec | None, limits: DataLimits, project, specset: SpecSet,
+                memo: BuildMemo | None) -> ModelPipeline:
+    if memo is None:
+        return _check(source, suite, limits, project, specset)
+    key = memo.key([source, suite], [])
+    slot = f"check:{suite.name if suite is not None else source.name}"
+    found = memo.reuse(slot, key, specset)
+    if found is not None:
+        return found
+    reads = Reads(specset)
+    built = _check(source, suite, limits, project, reads)
+    memo.keep(slot, key, reads)
+    return built
+
+
+def _data_params(source: Spec, suite: Spec | None, limits: DataLimits, specset: Lookup) -> dict[str, dict]:
     return {
         "ingest": _ingest(source, limits, specset),
         "prepare": {"suite": suite.name if suite else None,
@@ -96,7 +138,7 @@ def _data_params(source: Spec, suite: Spec | None, limits: DataLimits, specset: 
 _NEW_DEFAULTS = {"null_values": [], "skip_rows": 0, "comment_prefix": None, "quote_char": '"', "decimal": "."}
 
 
-def _ingest(source: Spec, defaults: DataLimits, specset: SpecSet) -> dict:
+def _ingest(source: Spec, defaults: DataLimits, specset: Lookup) -> dict:
     d = {"source": source.name, **_dump(source.model.spec)}
     d["limits"] = _limits(source.model.spec.limits, defaults)
     d.pop("engine", None)  # the engine is the data check's (its validate step), not the reader's
@@ -155,7 +197,7 @@ def _steps(name: str, params: dict[str, dict], template) -> tuple[Step, ...]:
     return order_steps(list(steps.values()))
 
 
-def _check(source: Spec, suite: Spec | None, limits: DataLimits, project, specset: SpecSet) -> ModelPipeline:
+def _check(source: Spec, suite: Spec | None, limits: DataLimits, project, specset: Lookup) -> ModelPipeline:
     name = suite.name if suite is not None else source.name
     files = sorted({shown(s.file) for s in (source, suite) if s is not None})
     settings = effective(layers(_project_compute(project), None, None))
@@ -261,7 +303,7 @@ def _file_owners(kind: str, raci: dict) -> list[str]:
     return sorted(handles)
 
 
-def _pipeline(specset: SpecSet, model: Spec, owners: dict, limits: DataLimits, project,
+def _pipeline(specset: Lookup, model: Spec, owners: dict, limits: DataLimits, project,
               belongs: dict[tuple[str, str], list[Spec]]) -> ModelPipeline:
     body = model.model.spec
     source = specset.get("DataSource", body.data.source)
@@ -355,7 +397,7 @@ def _gate_waivers(specs: list[Spec]) -> dict:
     return {"waivers": found} if found else {}
 
 
-def _windows(specset: SpecSet, body, limits: DataLimits) -> list[dict]:
+def _windows(specset: Lookup, body, limits: DataLimits) -> list[dict]:
     """The model's evaluation windows; a `source` window carries its reader's params, as ingest's."""
     out = []
     for w in body.windows:
@@ -388,7 +430,7 @@ def _evaluate(body, metricsets: list[Spec], feats: list[str], columns: dict[str,
                         "types": {c: columns[c] for c in drift_features}}}  # fmt: skip
 
 
-def _rollout(specset: SpecSet, policy: Spec, owners: dict, limits: DataLimits) -> dict:
+def _rollout(specset: Lookup, policy: Spec, owners: dict, limits: DataLimits) -> dict:
     body = policy.model.spec
     deployment = owners.get(policy.name, {}).get("deployment") or owners.get(body.model, {}).get("deployment")
     envs = []

@@ -3,8 +3,10 @@
 Those are the bytes of `charter.yaml` and of every spec file, and the Charter code itself.
 
 `charter run` and `check-data` on an unchanged tree then skip parsing, validation and the
-IR build, and never import pydantic. The cache lives in `.charter/cache/` (never committed),
-holds the IR of a tree that validated without errors, and is written atomically.
+IR build, and never import pydantic. On another tree, the entry still serves the IR build: its
+pipelines whose specs did not change are reused (`compiler/ir/memo.py`). The cache lives in
+`.charter/cache/` (never committed), holds the IR of a tree that validated without errors, and
+is written atomically. Its first line is the key, so a miss is known before the graph is parsed.
 """
 
 from __future__ import annotations
@@ -12,13 +14,18 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import orjson
 
 from compiler.atomic import write_atomic
 from compiler.codeid import code_fingerprint
 from compiler.ir.graph import PipelineGraph
+
+if TYPE_CHECKING:
+    from compiler.ir.memo import BuildMemo
 
 CACHE = Path(".charter") / "cache" / "ir.json"
 
@@ -58,20 +65,58 @@ def _tree_key(root: Path, spec_dirs: tuple[str, ...]) -> str:
 
 
 def load_cached(root: Path) -> PipelineGraph | None:
-    path = root / CACHE
+    return lookup(root)[0]
+
+
+class Previous:
+    """The IR cache's entry for another tree: its pipelines, for `compiler.ir.memo`, read only when asked."""
+
+    def __init__(self, body: bytes | None = None) -> None:
+        self._body = body
+        self.built: BuildMemo | None = None  # the memo handed out, with this build's entries: for `store`
+
+    def memo(self, digests: Mapping[str, str]) -> BuildMemo:
+        self.built = self._memo(digests)
+        return self.built
+
+    def _memo(self, digests: Mapping[str, str]) -> BuildMemo:
+        from compiler.ir.memo import BuildMemo
+
+        try:
+            entry = orjson.loads(self._body) if self._body else {}
+            old, graph = entry.get("memo"), entry.get("graph")
+            if not isinstance(old, dict) or not isinstance(graph, dict):
+                return BuildMemo(digests)
+        except (ValueError, TypeError, AttributeError):
+            return BuildMemo(digests)  # a damaged entry: build everything
+
+        def pipelines() -> dict[str, dict]:
+            return {**{f"model:{m['name']}": m for m in graph["models"]},
+                    **{f"check:{c['name']}": c for c in graph.get("checks", ())}}
+
+        return BuildMemo(digests, old, pipelines)
+
+
+def lookup(root: Path) -> tuple[PipelineGraph | None, Previous]:
+    """The cached IR of this very tree, else None and what the cache holds of another one.
+
+    The entry's first line is its key, so that a miss is known before the graph is parsed.
+    """
     try:
-        entry = orjson.loads(path.read_bytes())
+        head, _, body = (root / CACHE).read_bytes().partition(b"\n")
+        entry = orjson.loads(head)
         if entry["key"] != tree_key(root, entry["spec_dirs"]):
-            return None
-        return PipelineGraph.from_dict(entry["graph"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None  # no cache, or a damaged one: compile again
+            return None, Previous(body)
+        return PipelineGraph.from_dict(orjson.loads(body)["graph"]), Previous()
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None, Previous()  # no cache, or a damaged one: compile again
 
 
-def store(root: Path, graph: PipelineGraph) -> None:
+def store(root: Path, graph: PipelineGraph, memo: BuildMemo | None = None) -> None:
     spec_dirs = list(graph.project.get("specs", ["specs"]))
-    entry = {"key": tree_key(root, spec_dirs), "spec_dirs": spec_dirs, "graph": graph.to_dict()}
-    try:
-        write_atomic(root / CACHE, orjson.dumps(entry), durable=False)  # a cache: recomputed if lost
+    head = {"key": tree_key(root, spec_dirs), "spec_dirs": spec_dirs}
+    body = {"graph": graph.to_dict(), "memo": memo.new if memo is not None else {}}
+    try:  # a cache: recomputed if lost
+        write_atomic(root / CACHE, orjson.dumps(head) + b"\n" + orjson.dumps(body), durable=False)
     except OSError:
         pass  # a read-only checkout still runs, just without the cache

@@ -9,6 +9,10 @@ class). The file is keyed by Charter's code and the Python version (marshal's fo
 Python's own); a missing, damaged or foreign one is ignored. Like every cache in `.charter/`,
 it is trusted as this checkout's own output. Files that had load problems are never memoised,
 so their diagnostics are always reported afresh.
+
+A document's positions (a span per value and key: four fifths of the memo) stay packed, as
+marshal bytes, until a span inside it is asked for, which in a clean tree is only a
+diagnostic's: a memoised document is read with its data and the span of its root only.
 """
 
 from __future__ import annotations
@@ -20,12 +24,63 @@ from pathlib import Path
 
 from compiler.atomic import write_atomic
 from compiler.codeid import code_fingerprint
-from compiler.diagnostics import Diagnostic
-from compiler.load.document import Document, SourceFile
+from compiler.diagnostics import Diagnostic, Span
+from compiler.load.document import Document, Pos, SourceFile
 
 MEMO = Path(".charter") / "cache" / "parse.marshal"
-FORMAT = 1
-Entry = tuple[tuple[int, object, dict, dict, bool], ...]
+FORMAT = 2
+# per document: (index, data, marshal bytes of (values, keys), the root's position or None, suspect)
+Entry = tuple[tuple[int, object, bytes, "Pos | None", bool], ...]
+
+
+class _Packed(Document):
+    """A memoised Document: `values` and `keys` unpacked from marshal bytes on first use.
+
+    Should the bytes not unpack (damage the outer file's check could not see), the file's text is
+    parsed again for them.
+    """
+
+    __slots__ = ("_packed", "_root", "_source", "_tables")
+    _packed: bytes
+    _root: Pos | None
+    _source: SourceFile
+    _tables: tuple[dict[str, Pos], dict[str, Pos]] | None
+
+    def __init__(self, source: SourceFile, index: int, data: object, packed: bytes, root: Pos | None,
+                 suspect: bool) -> None:
+        for name, value in (("file", source.path), ("index", index), ("data", data), ("suspect", suspect),
+                            ("_packed", packed), ("_root", root), ("_source", source), ("_tables", None)):
+            object.__setattr__(self, name, value)  # frozen, like Document
+
+    def _unpacked(self) -> tuple[dict[str, Pos], dict[str, Pos]]:
+        tables = self._tables
+        if tables is None:
+            try:
+                loaded: object = marshal.loads(self._packed)
+                if not (isinstance(loaded, tuple) and len(loaded) == 2 and all(isinstance(t, dict) for t in loaded)):
+                    raise ValueError("damaged positions")
+                tables = (loaded[0], loaded[1])
+            except (ValueError, EOFError, TypeError):
+                from compiler.load import load_source
+
+                again = next(d for d in load_source(self._source)[0] if d.index == self.index)
+                tables = (again.values, again.keys)
+            object.__setattr__(self, "_tables", tables)
+        return tables
+
+    @property
+    def values(self) -> dict[str, Pos]:  # read-only, as on a frozen Document
+        return self._unpacked()[0]
+
+    @property
+    def keys(self) -> dict[str, Pos]:
+        return self._unpacked()[1]
+
+    def span(self, pointer: str, *, key: bool = False) -> Span:
+        if not pointer and not key:  # every spec's origin: known without unpacking
+            root = self._root
+            return Span(self.file, root[0], root[1], root[2], root[3]) if root is not None else Span(self.file, 1, 1)
+        return Document.span(self, pointer, key=key)
 
 
 def _stamp() -> str:
@@ -64,8 +119,13 @@ class ParseMemo:
         hit = self._old.get(key)
         if hit is not None:
             try:
-                docs = [Document(source.path, index, data, values, keys, suspect)
-                        for index, data, values, keys, suspect in hit]
+                docs: list[Document] = []
+                entries: tuple[tuple[object, ...], ...] = hit
+                for index, data, packed, root, suspect in entries:
+                    if not isinstance(index, int) or not isinstance(packed, bytes) or not isinstance(suspect, bool) \
+                            or not (root is None or isinstance(root, tuple) and len(root) == 4):
+                        raise ValueError("damaged entry")
+                    docs.append(_Packed(source, index, data, packed, root, suspect))
                 self._new[key] = hit
                 return docs, []
             except (TypeError, ValueError):
@@ -73,7 +133,8 @@ class ParseMemo:
         docs, diags = load_source(source)
         self.parsed += 1
         if not diags:
-            self._new[key] = tuple((d.index, d.data, d.values, d.keys, d.suspect) for d in docs)
+            self._new[key] = tuple((d.index, d.data, marshal.dumps((d.values, d.keys)), d.values.get(""), d.suspect)
+                                   for d in docs)
         return docs, diags
 
 

@@ -16,6 +16,7 @@ followed by `key: value` cannot add a key.
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 import yaml
@@ -69,8 +70,51 @@ def dump_yaml(*documents) -> str:
 
 
 def _pyyaml(*documents) -> str:
-    return yaml.dump_all(list(documents), Dumper=_Dumper, sort_keys=False, allow_unicode=True,
+    return yaml.dump_all([_unmarked(d) for d in documents], Dumper=_Dumper, sort_keys=False, allow_unicode=True,
                          width=1 << 30, default_flow_style=False, explicit_start=len(documents) > 1)
+
+
+class Parts(dict):
+    """A mapping whose values' YAML text is remembered by content: the per-model jobs of a whole-graph file.
+
+    A CI file holds a job or three per model; when one model changes, the others' jobs are the
+    same text again. `dump_yaml` writes each value of a `Parts` once per content and indentation
+    (`PARTS`, kept between compiles by `compiler/render/memo.py`); the text is exactly what it
+    would write without it.
+    """
+
+    __slots__ = ()
+
+
+PARTS: dict[str, str] = {}  # sha256 of (indentation, the value's JSON) -> its YAML text
+PARTS_USED: set[str] = set()
+
+
+def _unmarked(value):
+    """`value` with every `Parts` a plain dict again, for PyYAML (which represents dict subclasses not at all)."""
+    if isinstance(value, dict):
+        return {k: _unmarked(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_unmarked(v) for v in value]
+    return value
+
+
+def _part(v: dict, indent: int, out: list[str]) -> None:
+    """`_mapping(v, indent)`, remembered: by the value's JSON, which keeps its order and types apart."""
+    try:
+        import orjson
+
+        key = hashlib.sha256(b"%d\0" % indent + orjson.dumps(v)).hexdigest()
+    except TypeError:  # a key or value JSON cannot hold: written without the memo
+        _mapping(v, indent, out, "")
+        return
+    text = PARTS.get(key)
+    if text is None:
+        written: list[str] = []
+        _mapping(v, indent, written, "")
+        text = PARTS[key] = "".join(written)
+    PARTS_USED.add(key)
+    out.append(text)
 
 
 class _Fallback(Exception):
@@ -95,8 +139,16 @@ def _scalar_text(value: str, key: bool = False) -> str:
     raise _Fallback
 
 
+# Words of letters, digits and `_./-` (not leading with `-` or `.`), single spaces between: PyYAML's
+# analysis allows them plain and single-quoted in a block, so only the resolver decides (most
+# strings of a rendered file: names, paths, images, descriptions). The analysis costs 30 times more.
+_WORDS = re.compile(r"[A-Za-z0-9_/][A-Za-z0-9_./-]*(?: [A-Za-z0-9_./-]+)*\Z")
+
+
 def _choose(value: str) -> str:
     """PyYAML's choose_scalar_style for a block-context string (see yaml/emitter.py)."""
+    if _WORDS.match(value):
+        return "plain" if _RESOLVER.resolve(yaml.ScalarNode, value, (True, False)) == _STR else "single"
     if "\n" in value:
         return _literal(value)
     if not _SIMPLE_CHARS.match(value):
@@ -186,6 +238,7 @@ def _fast(doc) -> str:
 def _mapping(d: dict, indent: int, out: list[str], first: str) -> None:
     pad = " " * indent
     lead = first
+    parts = type(d) is Parts
     for k, v in d.items():
         if not isinstance(k, str):
             raise _Fallback
@@ -194,7 +247,10 @@ def _mapping(d: dict, indent: int, out: list[str], first: str) -> None:
         lead = ""
         if isinstance(v, dict) and v:
             out.append(f"{prefix}{key}:\n")
-            _mapping(v, indent + 2, out, "")
+            if parts:
+                _part(v, indent + 2, out)
+            else:
+                _mapping(v, indent + 2, out, "")
         elif isinstance(v, list) and v:
             out.append(f"{prefix}{key}:\n")
             _sequence(v, indent, out, "")

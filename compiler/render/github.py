@@ -33,6 +33,7 @@ from compiler.plain import plain_path
 from compiler.render.common import (
     ONLY_AUTO_MERGE,
     RUN_AFFECTED,
+    Parts,
     auto_merge_manifests,
     dump_yaml,
     shared_store,
@@ -484,7 +485,8 @@ def monitor_workflow(models: list, project: dict, out: str = "generated", auto_m
 
 
 def _workflow(name: str, on: dict, concurrency: dict, jobs: dict) -> dict:
-    return {"name": name, "on": on, "permissions": {}, "concurrency": concurrency, "jobs": jobs}
+    # Parts: each job's YAML is written once per content (most are one model's)
+    return {"name": name, "on": on, "permissions": {}, "concurrency": concurrency, "jobs": Parts(jobs)}
 
 
 def _comment(value: str) -> str:

@@ -32,7 +32,15 @@ import posixpath
 import re
 import shlex
 
-from compiler.render.common import ONLY_AUTO_MERGE, RUN_AFFECTED, auto_merge_manifests, dump_yaml, image, shared_store
+from compiler.render.common import (
+    ONLY_AUTO_MERGE,
+    RUN_AFFECTED,
+    Parts,
+    auto_merge_manifests,
+    dump_yaml,
+    image,
+    shared_store,
+)
 from compiler.render.header import header
 
 FILE = "gitlab/charter.gitlab-ci.yml"
@@ -321,5 +329,6 @@ def render(graph, out: str) -> dict[str, str]:
                *(s for m in [*scheduled, *(m for m in polled if m not in scheduled)] if m not in monitored
                  for s in m.sources)]
     text = header([_comment(s) for s in sources]) + "#\n" + "".join(f"# {n}\n" for n in notes) + "\n"
-    return {f"{out}/{FILE}": text + dump_yaml(jobs(graph.project, out, monitored, auto_merge_manifests(graph, out),
-                                                   graph.models))}
+    # Parts: each job's YAML is written once per content (most are one model's)
+    return {f"{out}/{FILE}": text + dump_yaml(Parts(jobs(graph.project, out, monitored,
+                                                         auto_merge_manifests(graph, out), graph.models)))}

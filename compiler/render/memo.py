@@ -15,6 +15,10 @@ is up to date, and only a file that must be written is rendered again (`Stored.t
 the targets asked for and the lock's versions: an unchanged tree whose files are intact is
 checked without loading the IR or rendering anything.
 
+The whole-graph CI files (github, gitlab) mark their jobs as `common.Parts`: each job's YAML
+text is remembered by its content, so an edit of one model writes that model's jobs only; the
+texts are kept in the memo file too.
+
 Rendering stays a pure function of the IR: the memo only stands for what the same function
 returned for the same inputs (a test compiles with and without it, cold, warm and after edits).
 The file is `.charter/cache/render.json` (never committed), written atomically and only when it
@@ -34,6 +38,7 @@ import orjson
 
 from compiler.atomic import write_atomic
 from compiler.codeid import code_fingerprint
+from compiler.render import common
 from compiler.render.common import model_view
 from compiler.render.registry import TARGETS
 
@@ -93,26 +98,41 @@ class RenderMemo:
         self.rendered = 0  # entries rendered in this run (misses)
         self._graph: tuple[object, str, str, str] | None = None  # (graph, out, base key, whole-graph key)
         self._models: dict[str, tuple[object, str]] = {}  # name -> (the ModelPipeline, its hash)
+        self._parts: set[str] = set()  # the YAML parts (common.Parts) the memo file held
 
     @classmethod
     def load(cls, root: Path) -> RenderMemo:
+        # one compile's YAML parts in memory at a time: a process that compiles again and again
+        # (an editor, the tests) would otherwise keep every text it ever wrote
+        common.PARTS.clear()
+        common.PARTS_USED.clear()
         try:
             entry = orjson.loads((root / MEMO).read_bytes())
             if entry.get("format") != FORMAT or entry.get("code") != code_fingerprint():
                 return cls()
-            entries, bundles = entry["entries"], entry["bundles"]
-            if not isinstance(entries, dict) or not isinstance(bundles, dict):
+            entries, bundles, parts = entry["entries"], entry["bundles"], entry.get("parts", {})
+            if not isinstance(entries, dict) or not isinstance(bundles, dict) or not isinstance(parts, dict):
                 return cls()
-            return cls(entries, bundles)
+            common.PARTS.update((k, v) for k, v in parts.items() if isinstance(v, str))
+            memo = cls(entries, bundles)
+            memo._parts = set(parts)
+            return memo
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return cls()  # no memo, or a damaged one: render everything
 
     def save(self, root: Path) -> None:
         """Keep what this run used, and what it did not while that stays small (another --target's)."""
-        if not self._changed and not self.rendered and len(self._used) == len(self._old):
+        used_parts = common.PARTS_USED
+        if not self._changed and not self.rendered and len(self._used) == len(self._old) \
+                and used_parts <= self._parts:
             return  # nothing new, nothing dropped
         kept = {**self._old, **self._used} if len(self._old) <= 2 * len(self._used) + 64 else self._used
-        data = _json({"format": FORMAT, "code": code_fingerprint(), "entries": kept, "bundles": self._bundles})
+        # the jobs' texts this run wrote (with those of the last while few), else the last run's
+        names = (used_parts | self._parts if len(self._parts) <= 2 * len(used_parts) + 64 else used_parts) \
+            if used_parts else self._parts
+        parts = {k: common.PARTS[k] for k in sorted(names) if k in common.PARTS}
+        data = _json({"format": FORMAT, "code": code_fingerprint(), "entries": kept, "bundles": self._bundles,
+                      "parts": parts})
         try:
             write_atomic(root / MEMO, data, durable=False)  # a cache: recomputed if lost
         except OSError:
@@ -185,7 +205,12 @@ class RenderMemo:
         if self._graph is None or self._graph[0] is not graph or self._graph[1] != out:
             project = {k: v for k, v in graph.project.items() if k != "versions"}
             base = _key(code_fingerprint(), out, _json(project))
-            self._graph = (graph, out, base, _key(base, _json(graph.to_dict()), _json(graph.project.get("versions"))))
+            # the whole graph by its parts: the models' keys (computed once for the per-model targets
+            # too) stand for their content, so the graph is not serialised a second time
+            whole = _key(base, str(graph.ir_version), *(self._model_key(m) for m in graph.models),
+                         _json(graph.files), _json([c.to_dict() for c in graph.checks]),
+                         _json(graph.project.get("versions")))
+            self._graph = (graph, out, base, whole)
         return self._graph[2], self._graph[3]
 
     def _get(self, key: str, render: Callable[[], Files]) -> dict[str, str | Stored]:

@@ -146,7 +146,10 @@ Finite = Annotated[float, Field(allow_inf_nan=False)]
 class Strict(BaseModel):
     """Base of every spec model: unknown fields are errors, models are immutable values."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    # defer_build: a model's validator is built when it is first used, not when its class is: each
+    # kind's then covers its nested models once, where building every class at import built them
+    # twice (importing compiler.spec 0.38 s -> 0.23 s; validating 1,000 specs 0.10 s -> 0.17 s).
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
 
 
 class Metadata(Strict):

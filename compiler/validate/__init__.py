@@ -14,6 +14,7 @@ from compiler.diagnostics import Diagnostic
 from compiler.load.document import Document
 from compiler.spec import Project, Spec, SpecSet
 from compiler.validate.context import Context
+from compiler.validate.memo import RuleMemo
 from compiler.validate.rules import load_rules
 from compiler.validate.schema import check_document
 
@@ -22,11 +23,13 @@ __all__ = ["validate_documents"]
 
 def validate_documents(
     documents: Sequence[Document], project: Project | None = None, project_doc: Document | None = None,
-    root: Path | None = None,
+    root: Path | None = None, memo: RuleMemo | None = None,
 ) -> tuple[SpecSet, list[Diagnostic]]:
     """Run the model pass over every document, then every semantic rule over the result.
 
     With `root`, the rules that read files beside the specs (a Feast registry) read them there.
+    With `memo`, a rule that checks one spec at a time reuses its findings for a spec whose
+    content, and whose lookups' content, are unchanged (`compiler/validate/memo.py`).
     """
     diags: list[Diagnostic] = []
     specs: list[Spec] = []
@@ -42,7 +45,12 @@ def validate_documents(
     specset = SpecSet(tuple(specs), project)
     ctx = Context(specset, tuple(documents), project, project_doc, frozenset(broken), root)
     for rule in load_rules():
-        diags.extend(rule.check(ctx))
+        if memo is not None and hasattr(rule, "check_document"):
+            diags.extend(memo.run_documents(rule.__name__, ctx.documents, rule.check_document))
+        elif memo is not None and hasattr(rule, "check_one"):
+            diags.extend(memo.run(rule.__name__, ctx, ctx.specset.of_kind(rule.SUBJECT), rule.check_one))
+        else:
+            diags.extend(rule.check(ctx))
     return specset, _drop_secret_echoes(diags)
 
 

@@ -145,3 +145,149 @@ def test_commands_run_one_after_another_in_one_process_see_edits(example_repo: P
     assert main(["compile", "--root", str(example_repo)]) == 0
     assert "wrote generated/" in capsys.readouterr().out
     assert main(["compile", "--check", "--root", str(example_repo)]) == 0
+
+
+def _build_with_memo(repo: Path):
+    """The IR as `charter compile` builds it after an edit: from the IR cache's entry of the last tree."""
+    from compiler.ir.cache import forget, lookup, store
+
+    forget()
+    cached, previous = lookup(repo)
+    assert cached is None  # the tree changed since the last store
+    result, graph = compile_tree(repo, previous=previous)
+    assert graph is not None and previous.built is not None
+    store(repo, graph, previous.built)
+    return graph, previous.built
+
+
+def test_the_ir_memo_builds_what_a_fresh_build_builds(example_repo: Path) -> None:
+    """Edits of a model, of a spec it only looks up, of charter.yaml and of owners: the same IR as a fresh build."""
+    from compiler.ir.cache import forget, store
+
+    _, graph = compile_tree(example_repo)
+    assert graph is not None
+    store(example_repo, graph)  # no memo yet: the next build builds everything once
+    model = example_repo / "specs" / "churn" / "model.yaml"
+    edits = [
+        (model, "description: ", "description: Edited. "),  # the model itself
+        (example_repo / "specs" / "churn" / "data.yaml", "max: 600", "max: 700"),  # a suite it reads by name
+        (model, "min: 0.70", "min: 0.65"),  # a MetricSet of the model
+        (example_repo / "charter.yaml", "timeout: 30m", "timeout: 40m"),  # the settings every pipeline sees
+    ]
+    for number, (path, old, new) in enumerate(edits):
+        text = path.read_text()
+        assert old in text, (path, old)
+        path.write_text(text.replace(old, new, 1))
+        memoised, memo = _build_with_memo(example_repo)
+        forget()
+        fresh = compile_tree(example_repo)[1]
+        assert memoised == fresh and memoised.to_json() == fresh.to_json(), (path, old)
+        if number == 0:
+            assert memo.reused == 0  # the cache held no memo: everything was built, and recorded
+        elif path.name != "charter.yaml":
+            assert memo.reused > 0 and memo.built > 0, (path, old)  # the other product's were not built again
+        else:
+            assert memo.reused == 0, (path, old)  # every pipeline sees the settings
+    owners = example_repo / "specs" / "delivery" / "model.yaml"  # the owners of a model, in its own file
+    owners.write_text(owners.read_text().replace('accountable: "@erin"', 'accountable: "@frank"', 1))
+    memoised, _ = _build_with_memo(example_repo)
+    forget()
+    assert memoised == compile_tree(example_repo)[1]
+
+
+def test_a_damaged_ir_memo_is_ignored(example_repo: Path) -> None:
+    from compiler.ir.cache import CACHE, forget
+
+    assert run_charter("compile", cwd=example_repo).returncode == 0
+    cache = example_repo / CACHE
+    head, _, body = cache.read_bytes().partition(b"\n")
+    model = example_repo / "specs" / "churn" / "model.yaml"
+    model.write_text(model.read_text().replace("description: ", "description: Edited. ", 1))
+    for damaged in (body[: len(body) // 2], body.replace(b'"reads"', b'"raeds"'), body.replace(b'"steps"', b'"stpes"')):
+        cache.write_bytes(head + b"\n" + damaged)
+        forget()
+        memoised, _ = _build_with_memo(example_repo)
+        forget()
+        assert memoised == compile_tree(example_repo)[1]
+
+
+def test_the_rule_memo_reports_what_a_fresh_check_reports(example_repo: Path) -> None:
+    """Findings of an edited spec, of a spec whose lookups changed, and of fixed ones: as without the memo."""
+    from compiler.validate.memo import MEMO as RULES
+
+    model = example_repo / "specs" / "churn" / "model.yaml"
+    data = example_repo / "specs" / "churn" / "data.yaml"
+    model_text, data_text = model.read_text(), data.read_text()
+    steps = [
+        (model, model_text.replace('"tenure_months < 6"', '"tenur_months < 6"')),  # X304 in a slice: models
+        (data, data_text.replace("{rule: unique, columns: [customer_id]}",
+                                 "{rule: unique, columns: [customer]}")),  # X304 in a suite: suites
+        (data, data_text.replace("name: tenure_months,", "name: tenure,")),  # a looked-up source changed
+        (model, model_text.replace("description: ", "description: password=hunter2 ", 1)),  # S223: text
+        (model, model_text + "# token: ghp_0123456789abcdefghijklmnopqrstuvwxyzAB\n"),  # a comment masked
+        (data, data_text),
+        (model, model_text),
+    ]
+    validate_tree(example_repo)  # the memo holds every spec's findings
+    for number, (path, text) in enumerate(steps):
+        path.write_text(text)
+        memoised = validate_tree(example_repo)
+        assert (example_repo / RULES).is_file()
+        (example_repo / RULES).unlink()
+        fresh = validate_tree(example_repo)
+        assert memoised.diagnostics == fresh.diagnostics, path
+        assert memoised.redactions == fresh.redactions, path
+        assert (memoised.errors > 0) == (number < 5), [d.code for d in memoised.diagnostics]
+        assert bool(memoised.redactions) == (number in (3, 4, 5)), number
+    assert fresh.errors == 0
+    (example_repo / RULES).write_bytes(b"\x80\x05garbage")
+    assert validate_tree(example_repo).diagnostics == fresh.diagnostics
+
+
+def test_rules_with_a_subject_check_every_spec_of_it() -> None:
+    """`check` and `check_one` of a memoised rule say the same: the memo calls `check_one` per subject."""
+    from compiler.validate.rules import load_rules
+
+    for rule in load_rules():
+        if hasattr(rule, "check_one"):
+            assert rule.SUBJECT in ("DataSource", "ValidationSuite", "Model", "MetricSet", "RolloutPolicy",
+                                    "Ownership"), rule.__name__
+
+
+def test_memoised_documents_have_the_positions_of_parsed_ones(example_repo: Path) -> None:
+    """Positions unpacked on demand (and re-parsed when their bytes are damaged) are the parser's own."""
+    from compiler.load import discover, load_documents
+    from compiler.load.memo import ParseMemo
+
+    files, _ = discover([example_repo / "specs"], example_repo)
+    _, fresh, _ = load_documents(files, example_repo)
+    memo = ParseMemo()
+    load_documents(files, example_repo, memo)
+    memo.save(example_repo)
+    warm = ParseMemo.load(example_repo)
+    _, memoised, _ = load_documents(files, example_repo, warm)
+    assert warm.parsed == 0 and len(memoised) == len(fresh)
+    for new, old in zip(memoised, fresh, strict=True):
+        assert (new.file, new.index, new.data, new.suspect) == (old.file, old.index, old.data, old.suspect)
+        assert new.span("") == old.span("")
+        assert new.values == old.values and new.keys == old.keys
+        for pointer in list(old.values)[:50]:
+            assert new.span(pointer) == old.span(pointer) and new.span(pointer, key=True) == old.span(pointer, key=True)
+    damaged = type(memoised[0])(next(s for s in load_documents(files, example_repo)[0] if s.path == memoised[0].file),
+                                memoised[0].index, memoised[0].data, b"\x00", None, True)
+    assert damaged.values == fresh[0].values and damaged.span("/spec") == fresh[0].span("/spec")
+
+
+def test_parts_of_a_yaml_file_are_written_as_without_the_memo() -> None:
+    """`Parts` values, written again from memory, and a document that PyYAML must write: the same text."""
+    from compiler.render import common
+
+    jobs = {"a": {"steps": [{"run": "x\ny\n"}, {"name": "1.5"}], "if": "yes"}, "b": {"needs": ["a"], "n": 1.5},
+            "c": {}, "d": {"k": [1, 2.0, True, None]}}
+    plain = common.dump_yaml({"name": "w", "jobs": jobs})
+    for _ in range(2):  # written, then from memory
+        assert common.dump_yaml({"name": "w", "jobs": common.Parts(jobs)}) == plain
+    odd = {"jobs": common.Parts({"a": {"x": float("nan")}, "b": {"y": " lead"}})}  # PyYAML writes these
+    assert common.dump_yaml(odd) == common.dump_yaml({"jobs": {"a": {"x": float("nan")}, "b": {"y": " lead"}}})
+    keys = {"jobs": common.Parts({"a": {1: "x"}, "b": {"y": 1}})}  # a key JSON cannot hold: PyYAML, no memo
+    assert common.dump_yaml(keys) == common.dump_yaml({"jobs": {"a": {1: "x"}, "b": {"y": 1}}})

@@ -60,16 +60,23 @@ _DEFAULT = {"classifier": "sklearn.ensemble.HistGradientBoostingClassifier",
 _SIBLINGS = (("Classifier", "Regressor"), ("SVC", "SVR"), ("RidgeClassifier", "Ridge"))
 
 
+SUBJECT = "Model"  # checked one at a time, by `check_one` (memoised: compiler/validate/memo.py)
+
+
 def check(ctx: Context) -> Iterator[Diagnostic]:
-    for spec in ctx.specset.of_kind("Model"):
-        est = spec.model.spec.estimator
-        entry = catalog.estimator(est.class_)
-        if entry is None:
-            yield make("S213", f"unknown estimator `{est.class_[:80]}`", ctx.span(spec, _CLASS), pointer=_CLASS,
-                       help=_class_help(est.class_))
-            continue
-        yield from _task(ctx, spec, entry)
-        yield from _params(ctx, spec, entry, est.params)
+    for spec in ctx.specset.of_kind(SUBJECT):
+        yield from check_one(ctx, spec)
+
+
+def check_one(ctx: Context, spec: Spec) -> Iterator[Diagnostic]:
+    est = spec.model.spec.estimator
+    entry = catalog.estimator(est.class_)
+    if entry is None:
+        yield make("S213", f"unknown estimator `{est.class_[:80]}`", ctx.span(spec, _CLASS), pointer=_CLASS,
+                   help=_class_help(est.class_))
+        return
+    yield from _task(ctx, spec, entry)
+    yield from _params(ctx, spec, entry, est.params)
 
 
 def _class_help(path: str) -> str:
@@ -97,6 +104,8 @@ def _class_help(path: str) -> str:
 def _task(ctx: Context, spec: Spec, entry: catalog.Estimator) -> Iterator[Diagnostic]:
     task = spec.model.spec.task
     wanted = _WANTED[task]
+    if entry.type == wanted and not (task == "multiclass_classification" and entry.multiclass is False):
+        return  # the common case: no span looked up
     labels = (Label(ctx.span(spec, "/spec/task"), "the task is set here"),)
     if entry.type != wanted:
         instead = _sibling(entry, wanted) or _DEFAULT[wanted]

@@ -58,39 +58,46 @@ BUSINESS_VARS = {
 }  # fmt: skip
 
 
+SUBJECT = "MetricSet"  # checked one at a time, by `check_one` (memoised: compiler/validate/memo.py)
+
+
 def check(ctx: Context) -> Iterator[Diagnostic]:
-    for ms in ctx.specset.of_kind("MetricSet"):
-        body = ms.model.spec
-        if body.monitoring is not None and (why := cron_problem(body.monitoring.schedule)):
-            yield make("S219", f"invalid schedule: {why}", ctx.span(ms, "/spec/monitoring/schedule"),
-                       pointer="/spec/monitoring/schedule", help="for example `0 6 * * *` is every day at 06:00 UTC")
-        model = ctx.specset.get("Model", body.model)
-        task = model.model.spec.task if model is not None else None
-        for i, name in enumerate(body.metrics):
-            yield from _metric(ctx, ms, f"/spec/metrics/{i}", name, task)
-        slices = {s.name for s in model.model.spec.slices} if model is not None else None
-        for i, gate in enumerate(body.gates):
-            yield from _metric(ctx, ms, f"/spec/gates/{i}/metric", gate.metric, task)
-            if gate.slice is not None and slices is not None and gate.slice not in slices:
-                yield make("X307", f"model `{body.model}` has no slice `{gate.slice}`",
-                           ctx.span(ms, f"/spec/gates/{i}/slice"), pointer=f"/spec/gates/{i}/slice",
-                           help=suggestion(gate.slice, slices, "slices"))
-        seen: set[str] = set()
-        for i, biz in enumerate(body.business):
-            if biz.name in seen:
-                yield make("S226", f"business metric `{biz.name}` is defined twice",
-                           ctx.span(ms, f"/spec/business/{i}/name"), pointer=f"/spec/business/{i}/name")
-            seen.add(biz.name)
-            if task is not None:
-                yield from check_expression(ctx, ms, f"/spec/business/{i}/expression", biz.expression,
-                                            BUSINESS_VARS[task], want="number", noun="variable")
-        monitoring = body.monitoring
-        if model is not None and monitoring is not None and monitoring.drift.features:
-            frame = model_frame(ctx, model)
-            if frame is not None:
-                for i, feature in enumerate(monitoring.drift.features):
-                    if feature not in frame.columns:
-                        yield unknown_column(ctx, ms, f"/spec/monitoring/drift/features/{i}", feature, frame.columns)
+    for ms in ctx.specset.of_kind(SUBJECT):
+        yield from check_one(ctx, ms)
+
+
+def check_one(ctx: Context, ms) -> Iterator[Diagnostic]:
+    body = ms.model.spec
+    if body.monitoring is not None and (why := cron_problem(body.monitoring.schedule)):
+        yield make("S219", f"invalid schedule: {why}", ctx.span(ms, "/spec/monitoring/schedule"),
+                   pointer="/spec/monitoring/schedule", help="for example `0 6 * * *` is every day at 06:00 UTC")
+    model = ctx.specset.get("Model", body.model)
+    task = model.model.spec.task if model is not None else None
+    for i, name in enumerate(body.metrics):
+        yield from _metric(ctx, ms, f"/spec/metrics/{i}", name, task)
+    slices = {s.name for s in model.model.spec.slices} if model is not None else None
+    for i, gate in enumerate(body.gates):
+        yield from _metric(ctx, ms, f"/spec/gates/{i}/metric", gate.metric, task)
+        if gate.slice is not None and slices is not None and gate.slice not in slices:
+            yield make("X307", f"model `{body.model}` has no slice `{gate.slice}`",
+                       ctx.span(ms, f"/spec/gates/{i}/slice"), pointer=f"/spec/gates/{i}/slice",
+                       help=suggestion(gate.slice, slices, "slices"))
+    seen: set[str] = set()
+    for i, biz in enumerate(body.business):
+        if biz.name in seen:
+            yield make("S226", f"business metric `{biz.name}` is defined twice",
+                       ctx.span(ms, f"/spec/business/{i}/name"), pointer=f"/spec/business/{i}/name")
+        seen.add(biz.name)
+        if task is not None:
+            yield from check_expression(ctx, ms, f"/spec/business/{i}/expression", biz.expression,
+                                        BUSINESS_VARS[task], want="number", noun="variable")
+    monitoring = body.monitoring
+    if model is not None and monitoring is not None and monitoring.drift.features:
+        frame = model_frame(ctx, model)
+        if frame is not None:
+            for i, feature in enumerate(monitoring.drift.features):
+                if feature not in frame.columns:
+                    yield unknown_column(ctx, ms, f"/spec/monitoring/drift/features/{i}", feature, frame.columns)
 
 
 def _metric(ctx: Context, ms, pointer: str, name: str, task: str | None) -> Iterator[Diagnostic]:

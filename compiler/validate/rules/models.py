@@ -65,39 +65,46 @@ def model_frame(ctx: Context, model) -> Frame | None:
     return frame
 
 
+SUBJECT = "Model"  # checked one at a time, by `check_one` (memoised: compiler/validate/memo.py)
+
+
 def check(ctx: Context) -> Iterator[Diagnostic]:
-    for model in ctx.specset.of_kind("Model"):
-        body = model.model.spec
-        data = body.data
-        suite = ctx.specset.get("ValidationSuite", data.validation) if data.validation else None
-        source_ok = ctx.specset.get("DataSource", data.source) is not None  # else X301/X302 said it
-        if suite is not None and source_ok and suite.model.spec.source != data.source:
-            yield make("X310", f"validation suite `{suite.name}` checks `{suite.model.spec.source}`, "
-                       f"but the model trains on `{data.source}`", ctx.span(model, "/spec/data/validation"),
-                       pointer="/spec/data/validation", labels=(ctx.defined_here(suite),),
-                       help="use a suite whose `source` is the model's data source")
-        frame = model_frame(ctx, model)
-        if frame is None:
-            continue  # unknown source: reported by the references rule
-        cols = frame.columns
-        yield from _data(ctx, model, body, cols)
-        expr_cols = frame.expr_columns()
-        seen: set[str] = set()
-        for i, sl in enumerate(body.slices):
-            if sl.name in seen:
-                yield make("S226", f"slice `{sl.name}` is defined twice", ctx.span(model, f"/spec/slices/{i}/name"),
-                           pointer=f"/spec/slices/{i}/name")
-            seen.add(sl.name)
-            yield from check_expression(ctx, model, f"/spec/slices/{i}/where", sl.where, expr_cols)
-        for i, g in enumerate(body.guardrails):
-            yield from check_expression(ctx, model, f"/spec/guardrails/{i}/when", g.when, expr_cols)
-            if body.task == "regression" and (isinstance(g.predict, bool) or not isinstance(g.predict, int | float)):
-                yield make("X308", "a regression guardrail must predict a number",
-                           ctx.span(model, f"/spec/guardrails/{i}/predict"), pointer=f"/spec/guardrails/{i}/predict")
-            elif body.task != "regression":
-                yield from _label(ctx, model, f"/spec/guardrails/{i}/predict", g.predict, cols)
-        if body.positive_label is not None:
-            yield from _label(ctx, model, "/spec/positive_label", body.positive_label, cols)
+    for model in ctx.specset.of_kind(SUBJECT):
+        yield from check_one(ctx, model)
+
+
+def check_one(ctx: Context, model) -> Iterator[Diagnostic]:
+    body = model.model.spec
+    data = body.data
+    suite = ctx.specset.get("ValidationSuite", data.validation) if data.validation else None
+    source_ok = ctx.specset.get("DataSource", data.source) is not None  # else X301/X302 said it
+    if suite is not None and source_ok and suite.model.spec.source != data.source:
+        yield make("X310", f"validation suite `{suite.name}` checks `{suite.model.spec.source}`, "
+                   f"but the model trains on `{data.source}`", ctx.span(model, "/spec/data/validation"),
+                   pointer="/spec/data/validation", labels=(ctx.defined_here(suite),),
+                   help="use a suite whose `source` is the model's data source")
+    frame = model_frame(ctx, model)
+    if frame is None:
+        return  # unknown source: reported by the references rule
+    cols = frame.columns
+    yield from _data(ctx, model, body, cols)
+    expr_cols = frame.expr_columns()
+    seen: set[str] = set()
+    for i, sl in enumerate(body.slices):
+        if sl.name in seen:
+            yield make("S226", f"slice `{sl.name}` is defined twice", ctx.span(model, f"/spec/slices/{i}/name"),
+                       pointer=f"/spec/slices/{i}/name")
+        seen.add(sl.name)
+        yield from check_expression(ctx, model, f"/spec/slices/{i}/where", sl.where, expr_cols)
+    for i, g in enumerate(body.guardrails):
+        yield from check_expression(ctx, model, f"/spec/guardrails/{i}/when", g.when, expr_cols)
+        if body.task == "regression" and (isinstance(g.predict, bool) or not isinstance(g.predict, int | float)):
+            yield make("X308", "a regression guardrail must predict a number",
+                       ctx.span(model, f"/spec/guardrails/{i}/predict"), pointer=f"/spec/guardrails/{i}/predict")
+        elif body.task != "regression":
+            yield from _label(ctx, model, f"/spec/guardrails/{i}/predict", g.predict, cols)
+    if body.positive_label is not None:
+        yield from _label(ctx, model, "/spec/positive_label", body.positive_label, cols)
 
 
 def _declared_values(ctx: Context, model, target: str) -> list[str] | None:

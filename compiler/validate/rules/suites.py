@@ -66,38 +66,45 @@ _WORDS = {frozenset(NUMERIC): "a number", frozenset(TEXT): "a string", frozenset
           frozenset(NUMERIC | TEMPORAL): "a number, date or datetime"}  # fmt: skip
 
 
+SUBJECT = "ValidationSuite"  # checked one at a time, by `check_one` (memoised: compiler/validate/memo.py)
+
+
 def check(ctx: Context) -> Iterator[Diagnostic]:
-    for suite in ctx.specset.of_kind("ValidationSuite"):
-        source = ctx.specset.get("DataSource", suite.model.spec.source)
-        if source is None:
-            continue  # reported by the references rule
-        frame, diags = prepared_frame(ctx, suite, source_frame(source), report=True)
-        yield from diags
-        cols = frame.columns
-        for i, rule in enumerate(suite.model.spec.rules):
-            base = f"/spec/rules/{i}"
-            for field, name in _columns(rule):
-                needs = _needs(rule.rule, field)
-                if name not in cols:
-                    yield unknown_column(ctx, suite, f"{base}/{field}", name, cols)
-                elif needs is not None and cols[name] not in needs:
-                    what = f"`{rule.rule}`" if field == "column" else f"`{rule.rule}`'s `{field.split('/')[0]}`"
-                    yield make("X308", f"{what} needs {_WORDS[frozenset(needs)]} column, `{name}` is {cols[name]}",
-                               ctx.span(suite, f"{base}/{field}"), pointer=f"{base}/{field}")
-            if rule.rule == "compare" and rule.left in cols and rule.right in cols:
-                kinds = {_family(cols[rule.left]), _family(cols[rule.right])}
-                if len(kinds) > 1:
-                    yield make("X308", f"cannot compare `{rule.left}` ({cols[rule.left]}) with `{rule.right}` "
-                               f"({cols[rule.right]})", ctx.span(suite, f"{base}/right"), pointer=f"{base}/right")
-            elif rule.rule == "regex":
-                try:
-                    re.compile(rule.pattern)
-                except (re.error, RecursionError, OverflowError) as exc:
-                    yield make("S224", f"the pattern does not compile: {getattr(exc, 'msg', exc)}",
-                               ctx.span(suite, f"{base}/pattern"), pointer=f"{base}/pattern")
-            elif rule.rule == "expression":
-                yield from check_expression(ctx, suite, f"{base}/check", rule.check, frame.expr_columns(),
-                                            windows=True)
+    for suite in ctx.specset.of_kind(SUBJECT):
+        yield from check_one(ctx, suite)
+
+
+def check_one(ctx: Context, suite) -> Iterator[Diagnostic]:
+    source = ctx.specset.get("DataSource", suite.model.spec.source)
+    if source is None:
+        return  # reported by the references rule
+    frame, diags = prepared_frame(ctx, suite, source_frame(source), report=True)
+    yield from diags
+    cols = frame.columns
+    for i, rule in enumerate(suite.model.spec.rules):
+        base = f"/spec/rules/{i}"
+        for field, name in _columns(rule):
+            needs = _needs(rule.rule, field)
+            if name not in cols:
+                yield unknown_column(ctx, suite, f"{base}/{field}", name, cols)
+            elif needs is not None and cols[name] not in needs:
+                what = f"`{rule.rule}`" if field == "column" else f"`{rule.rule}`'s `{field.split('/')[0]}`"
+                yield make("X308", f"{what} needs {_WORDS[frozenset(needs)]} column, `{name}` is {cols[name]}",
+                           ctx.span(suite, f"{base}/{field}"), pointer=f"{base}/{field}")
+        if rule.rule == "compare" and rule.left in cols and rule.right in cols:
+            kinds = {_family(cols[rule.left]), _family(cols[rule.right])}
+            if len(kinds) > 1:
+                yield make("X308", f"cannot compare `{rule.left}` ({cols[rule.left]}) with `{rule.right}` "
+                           f"({cols[rule.right]})", ctx.span(suite, f"{base}/right"), pointer=f"{base}/right")
+        elif rule.rule == "regex":
+            try:
+                re.compile(rule.pattern)
+            except (re.error, RecursionError, OverflowError) as exc:
+                yield make("S224", f"the pattern does not compile: {getattr(exc, 'msg', exc)}",
+                           ctx.span(suite, f"{base}/pattern"), pointer=f"{base}/pattern")
+        elif rule.rule == "expression":
+            yield from check_expression(ctx, suite, f"{base}/check", rule.check, frame.expr_columns(),
+                                        windows=True)
 
 
 def _family(column_type: str) -> str:

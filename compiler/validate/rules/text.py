@@ -33,7 +33,7 @@ spec:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from compiler.diagnostics import Diagnostic, Span, has_unsafe_chars, make
 from compiler.diagnostics.secrets import HINTS, SECRET_KEYS, SECRET_VALUES, comment_secrets
@@ -44,8 +44,13 @@ CODES = ("S210", "S223")
 
 def check(ctx: Context) -> Iterator[Diagnostic]:
     for doc in ctx.documents:
-        if doc.suspect:  # the loader pre-scanned the file's text; most files need no walk
-            yield from _walk(doc, doc.data, "")
+        yield from check_document(doc)
+
+
+def check_document(doc: Document) -> Iterator[Diagnostic]:
+    """One document's findings, a function of it alone (memoised per document: compiler/validate/memo.py)."""
+    if doc.suspect:  # the loader pre-scanned the file's text; most files need no walk
+        yield from _walk(doc, doc.data, "")
 
 
 def _walk(doc: Document, value: object, ptr: str) -> Iterator[Diagnostic]:
@@ -81,11 +86,16 @@ def _secret(doc: Document, ptr: str, what: str) -> Diagnostic:
                 help="remove it, rotate it, and read it from an environment variable (e.g. `connection.url_env`)")
 
 
-def redactions(diags, texts: dict[str, str] | None = None) -> list:
+def redactions(diags, texts: dict[str, str] | None = None,
+               comments: Callable[[str, str], list[tuple[int, int]]] | None = None) -> list:
     """Spans whose source text must be masked in every snippet: the secrets found above, and
     comments that hold one (comments are not data, so no rule reports them, but snippets show them).
+
+    `comments(path, text)` finds those comments (default: `comment_secrets(text)`; the rule memo's
+    remembers them per file).
     """  # noqa: D205
     spans = [d.span for d in diags if d.code == "S223" and d.span is not None]
     for path, text in (texts or {}).items():
-        spans += [Span(path, line, col, line, 10**6) for line, col in comment_secrets(text)]
+        found = comments(path, text) if comments is not None else comment_secrets(text)
+        spans += [Span(path, line, col, line, 10**6) for line, col in found]
     return spans
