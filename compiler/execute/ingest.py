@@ -49,6 +49,10 @@ def read_source(params: dict, root: Path, allow_missing: tuple[str, ...] | list[
     try:
         if fmt == "sql":
             df = _read_sql(params, root)
+        elif fmt == "spark":
+            from compiler.execute.engines.spark import read_table
+
+            df = read_table(params)
         else:
             df = _read_file(params, root)
         df = enforce_schema(df, params, allow_missing)
@@ -95,7 +99,7 @@ def _read_plain(params: dict, path: Path) -> pl.DataFrame:
 
 
 def _packed(params: dict, root: Path) -> str | None:
-    if params["format"] == "sql":
+    if params["format"] in ("sql", "spark"):
         return None
     try:
         return compression(source_path(params, root))
@@ -104,7 +108,7 @@ def _packed(params: dict, root: Path) -> str | None:
 
 
 _FORMATS = {"csv": "CSV", "parquet": "Parquet", "jsonl": "JSON Lines", "json": "a JSON array of objects",
-            "sql": "a database table"}
+            "sql": "a database table", "spark": "a Spark table"}
 
 
 def _json_array(path: Path, shown: str) -> pl.DataFrame:

@@ -67,7 +67,7 @@ def run_validate(runner, pipeline, step, inputs, out: Path) -> str:
 
     now = runner.now or datetime.now(UTC)
     engine = _in_engine(pipeline)
-    if engine in ("duckdb", "postgres"):
+    if engine in ("duckdb", "postgres", "spark"):
         check_source = _engine(engine)
         results, rows = check_source(pipeline.step("ingest").params, pipeline.step("prepare").params,
                                      step.params["rules"], step.params.get("engine_settings") or {}, runner.root,
@@ -86,12 +86,14 @@ def run_validate(runner, pipeline, step, inputs, out: Path) -> str:
 
 
 def _engine(name: str):
-    """The `check_source` of a SQL engine; its libraries are an extra (`charter[duckdb]`, `charter[postgres]`)."""
+    """The `check_source` of a SQL engine; its libraries are an extra (`charter[duckdb]`, `[postgres]`, `[spark]`)."""
     from compiler.execute.failure import RunError
 
     try:
         if name == "duckdb":
             from compiler.execute.engines.duckdb import check_source
+        elif name == "spark":
+            from compiler.execute.engines.spark import check_source
         else:
             from compiler.execute.engines.postgres import check_source
     except ImportError as exc:

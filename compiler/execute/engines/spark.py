@@ -112,6 +112,34 @@ def source(ingest: dict, root: Path) -> tuple[exp.Select, exp.Select]:
             exp.select(exp.Star(), exp.alias_(position, ROW, quoted=True)).from_(table.copy()))
 
 
+def read_table(ingest: dict):
+    """A `format: spark` source as a polars DataFrame, for ingest: in `primary_key` order, as the engine numbers it.
+
+    At most `max_rows` + 1 rows cross to Python, as Arrow batches.
+    """
+    import polars as pl
+
+    query = exp.select(exp.Star()).from_(table_name(ingest["table"]))
+    if ingest.get("primary_key"):
+        query = query.order_by(*[exp.Ordered(this=col(k), nulls_first=False) for k in ingest["primary_key"]])
+    cap = bounded.row_cap(ingest)
+    if cap is not None:
+        query = query.limit(cap)
+    run = _Session(session(ingest.get("spark") or {}), ingest)
+    frame = run._frame(query)
+    from py4j.protocol import Py4JError
+    from pyspark.errors import PySparkException
+
+    try:
+        table = frame.toArrow()
+    except (PySparkException, Py4JError) as exc:
+        raise run._error(exc) from None
+    df = pl.from_arrow(table)
+    assert isinstance(df, pl.DataFrame)
+    bounded.check_rows(ingest, df.height)
+    return df
+
+
 def table_name(name: str) -> exp.Table:
     """`[catalog.][database.]table`, each part quoted: a dot always separates parts."""
     parts = [exp.to_identifier(part, quoted=True) for part in name.split(".")]
