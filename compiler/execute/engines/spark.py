@@ -218,8 +218,8 @@ def _check_types(run: _Session, ingest: dict, columns: list[dict], found: dict, 
     for k, (column, cast, test) in enumerate(checks):
         count, rows, values = int(row[1 + k]), [], []
         if count:
-            # the values as text, as ingest prints them
-            first = exp.select(col(ROW), exp.cast(col(column["name"]), _T.VARCHAR)).from_(raw.copy()).where(
+            # the values as Python gets them, so they print as ingest prints them (`nan`, not `NaN`)
+            first = exp.select(col(ROW), col(column["name"])).from_(raw.copy()).where(
                 test.copy()).order_by(exp.Ordered(this=col(ROW))).limit(SAMPLE)
             picked = run.all(first)
             rows, values = [int(r) for r, _ in picked], [v for _, v in picked]

@@ -36,9 +36,20 @@ def session(settings: dict):
         active.stop()
         active = None
     spark = active or _start(SparkSession, master)
+    _quiet()
     for key, value in (("spark.sql.ansi.enabled", "true"), ("spark.sql.session.timeZone", "UTC")):
         spark.conf.set(key, value)
     return spark
+
+
+def _quiet() -> None:
+    """No JSON stack traces from PySpark's own loggers: the data check reports the error itself, in one line."""
+    try:
+        from pyspark.logger import PySparkLogger
+    except ImportError:  # an older PySpark, without them
+        return
+    for name in ("SQLQueryContextLogger", "DataFrameQueryContextLogger"):
+        PySparkLogger.getLogger(name).disabled = True
 
 
 def _cores(master: str) -> int:
