@@ -88,10 +88,7 @@ def source(ingest: dict, root: Path) -> tuple[exp.Select, exp.Select]:
     if fmt == "parquet":
         from compiler.execute.fingerprint import source_path
 
-        path = source_path(ingest, root)
-        if path.is_dir():
-            raise DataError(f"source `{name}`: engine spark reads one Parquet file, and `{ingest['path']}` is a "
-                            "folder", hint="name the file, or register the folder as a table (`format: spark`)")
+        path = source_path(ingest, root)  # one file in the repository: a folder of files is a table's business
         bounded.check_size(ingest, path)
         table = exp.Table(this=exp.to_identifier(str(path.resolve()), quoted=True),
                           db=exp.to_identifier("parquet", quoted=True))
@@ -259,8 +256,6 @@ def java_regex(pattern: str) -> str | None:  # noqa: C901 - one case per constru
     a quantifier is an error, and `\v` is any vertical space. `(?U)` gives `\d`, `\w`, `\s`
     Python's Unicode classes, `(?d)` makes `\n` the only line end (Python's `.`).
     """
-    if portable_regex(pattern) is None:
-        return None
     i, in_class = 0, False
     while i < len(pattern):
         char = pattern[i]
@@ -288,6 +283,8 @@ def java_regex(pattern: str) -> str | None:  # noqa: C901 - one case per constru
         elif char == "}":
             return None
         i += 1
+    if portable_regex(pattern) is None:  # after the scan: Python warns of a `&&` it reads literally
+        return None
     return rf"(?dU)\A(?:{pattern})\z"
 
 
