@@ -29,8 +29,8 @@ def fingerprint(params: dict, root: Path, cache: dict | None = None) -> str:
 
     A database source without a `watermark` is fingerprinted by its query alone, and a `spark`
     source by its table's name: changes of their data are not detected (`charter run --force`
-    re-reads them). With one, its row count and
-    largest watermark value are read in the database (`database.watermark`).
+    re-reads them). With a `watermark`, the row count and largest watermark value are read in
+    the database (`database.watermark`).
     `cache` maps a path to (size, mtime_ns, inode, hash), so an unchanged file is not hashed
     again on every run (as DVC's state database does).
 
