@@ -60,7 +60,7 @@ def check(ctx: Context) -> Iterator[Diagnostic]:
                        ctx.span(model, "/spec/retrain/on_data_change"), pointer="/spec/retrain/on_data_change",
                        help=f"add `watermark: <column>` (a column that grows with new or changed rows, such as "
                             f"`updated_at`) to DataSource `{source.name}`, or retrain on a `schedule`")
-        if retrain.on_data_change and body is not None and body.format == "spark":
+        if retrain.on_data_change and source is not None and body is not None and body.format == "spark":
             yield make("X320", f"Model `{model.name}` retrains when its data changes, but source `{source.name}` "
                                "reads a Spark table: only its name is fingerprinted, so no change of its rows "
                                "would be seen", ctx.span(model, "/spec/retrain/on_data_change"),
