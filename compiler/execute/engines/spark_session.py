@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+from pathlib import Path
 
 from compiler.execute.failure import RunError
 
@@ -80,6 +81,9 @@ def _start(SparkSession, master: str):  # noqa: N803 - the class, passed in so i
                                 "set JAVA_HOME; or give a Spark Connect `master: sc://host:15002`")
         builder = builder.master(master).config("spark.ui.enabled", "false").config(
             "spark.ui.showConsoleProgress", "false")
+        if not (os.environ.get("SPARK_CONF_DIR") or os.environ.get("SPARK_HOME")):
+            # errors only from the JVM's log, unless Spark's own configuration says otherwise
+            os.environ.setdefault("LOG4J_CONFIGURATION_FILE", str(Path(__file__).with_name("log4j2.properties")))
         if master.startswith("local"):
             # one machine: the driver listens on the loopback only, and a shuffle needs no more
             # partitions than cores (Spark's 200 cost a second per window on a small table)
