@@ -52,7 +52,7 @@ def read_source(params: dict, root: Path, allow_missing: tuple[str, ...] | list[
         elif fmt == "spark":
             from compiler.execute.engines.spark import read_table
 
-            df = read_table(params)
+            df = read_table(params, root)
         else:
             df = _read_file(params, root)
         df = enforce_schema(df, params, allow_missing)

@@ -281,6 +281,9 @@ def test_check_data_reports_the_same_document_on_both_engines(spark, example_rep
     assert run_charter("validate", cwd=example_repo).returncode == 0
     pushed = run_charter("check-data", "events-quality", "--format", "json", cwd=example_repo)
     assert pushed.returncode == 0, pushed.stdout + pushed.stderr
+    # the JVM's start says nothing but errors, and Spark's warehouse folder stays under .charter/
+    assert " WARN " not in pushed.stderr and "log4j" not in pushed.stderr, pushed.stderr
+    assert not (example_repo / "spark-warehouse").exists() and (example_repo / ".charter/spark-warehouse").is_dir()
     specs.write_text(SPECS.replace("  engine: spark\n", ""))
     local = run_charter("check-data", "events-quality", "--format", "json", cwd=example_repo)
     assert local.returncode == 0, local.stdout + local.stderr

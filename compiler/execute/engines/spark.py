@@ -45,7 +45,7 @@ def check_source(ingest: dict, prep: dict, rules: list[dict], settings: dict, ro
     base, numbered = source(ingest, root)
     types = {c["name"]: c["type"] for c in prep["schema"]}
     plan = p.compile_rules(rules, types, now=now)
-    run = _Session(session(settings), ingest)
+    run = _Session(session(settings, root), ingest)
     found = run.describe(base)
     declared = [c["name"] for c in ingest["schema"]]
     _missing(ingest, declared, found)
@@ -109,7 +109,7 @@ def source(ingest: dict, root: Path) -> tuple[exp.Select, exp.Select]:
             exp.select(exp.Star(), exp.alias_(position, ROW, quoted=True)).from_(table.copy()))
 
 
-def read_table(ingest: dict):
+def read_table(ingest: dict, root: Path):
     """A `format: spark` source as a polars DataFrame, for ingest: in `primary_key` order, as the engine numbers it.
 
     At most `max_rows` + 1 rows cross to Python, as Arrow batches.
@@ -122,7 +122,7 @@ def read_table(ingest: dict):
     cap = bounded.row_cap(ingest)
     if cap is not None:
         query = query.limit(cap)
-    run = _Session(session(ingest.get("spark") or {}), ingest)
+    run = _Session(session(ingest.get("spark") or {}, root), ingest)
     frame = run._frame(query)
     from py4j.protocol import Py4JError
     from pyspark.errors import PySparkException

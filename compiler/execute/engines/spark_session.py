@@ -25,8 +25,12 @@ def master_of(settings: dict) -> str:
     return str(settings.get("master") or DEFAULTS["master"])
 
 
-def session(settings: dict):
-    """The session at the settings' master, started (or reused) with Charter's SQL settings."""
+def session(settings: dict, root: Path | None = None):
+    """The session at the settings' master, started (or reused) with Charter's SQL settings.
+
+    `root`, the repository: a local session started here keeps Spark's warehouse folder in its
+    `.charter/` (Spark creates one when it starts) rather than wherever the command runs.
+    """
     try:
         from pyspark.sql import SparkSession
     except ImportError:
@@ -36,7 +40,7 @@ def session(settings: dict):
     if active is not None and _master(active) != master:
         active.stop()
         active = None
-    spark = active or _start(SparkSession, master)
+    spark = active or _start(SparkSession, master, root)
     _quiet()
     for key, value in (("spark.sql.ansi.enabled", "true"), ("spark.sql.session.timeZone", "UTC")):
         spark.conf.set(key, value)
@@ -68,7 +72,7 @@ def _master(spark) -> str | None:
         return getattr(spark, "_charter_master", None)
 
 
-def _start(SparkSession, master: str):  # noqa: N803 - the class, passed in so it is imported once
+def _start(SparkSession, master: str, root: Path | None = None):  # noqa: N803 - the class, imported once
     from pyspark.errors import PySparkException
 
     builder = SparkSession.builder.appName("charter check-data")
@@ -82,8 +86,11 @@ def _start(SparkSession, master: str):  # noqa: N803 - the class, passed in so i
         builder = builder.master(master).config("spark.ui.enabled", "false").config(
             "spark.ui.showConsoleProgress", "false")
         if not (os.environ.get("SPARK_CONF_DIR") or os.environ.get("SPARK_HOME")):
-            # errors only from the JVM's log, unless Spark's own configuration says otherwise
+            # errors only from the JVM's log, and the warehouse out of the work tree, unless
+            # Spark's own configuration says otherwise
             os.environ.setdefault("LOG4J_CONFIGURATION_FILE", str(Path(__file__).with_name("log4j2.properties")))
+            if root is not None:
+                builder = builder.config("spark.sql.warehouse.dir", str(root.resolve() / ".charter/spark-warehouse"))
         if master.startswith("local"):
             # one machine: the driver listens on the loopback only, and a shuffle needs no more
             # partitions than cores (Spark's 200 cost a second per window on a small table)
