@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The pinned dependency sets, resolved again from their ranges with uv (in the dev extra):
 #   requirements/constraints.txt  every extra of pyproject.toml but `feast` (core, run, dev,
-#                                 duckdb, postgres, serve, mlflow, site, browser, bench), for
+#                                 duckdb, postgres, spark, serve, mlflow, site, browser, bench), for
 #                                 Python 3.11 and later on any platform; the README's commands
 #                                 and .ci/run install with `-c` on it
 #   requirements/airflow.txt      the integration tier's Airflow venv (.ci/airflow.sh)

@@ -78,7 +78,7 @@ _TABLE = [
     Code("S234", "local-store-for-cluster", _E, "the kubernetes target would serve from a folder no cluster can read"),
     Code("S235", "engine-unsupported", _E, "a data check's engine cannot read the source or run a prepare step"),
     Code("S236", "unordered-source", _E,
-         "a database source on `engine: postgres` has no row order: no `ORDER BY`, no `primary_key`"),
+         "a table on `engine: postgres` or `spark` has no row order: no `ORDER BY`, no `primary_key`"),
     # X3xx: references between specs
     Code("X301", "unknown-reference", _E, "a reference names no spec of the expected kind"),
     Code("X302", "wrong-kind-reference", _E, "a reference names a spec of another kind"),

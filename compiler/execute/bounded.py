@@ -85,7 +85,8 @@ def check_rows(params: dict, rows: int, exact: bool = False) -> None:
     limit = limits(params).get("max_rows")
     if limit is not None and rows > limit:
         many = f"{rows} rows" if exact else f"more than {limit} rows"
-        where = f"`{params['path']}`" if params.get("path") else "the query"
+        where = f"`{params['path']}`" if params.get("path") else f"table `{params['table']}`" \
+            if params.get("table") else "the query"
         raise _refuse(params, f"{where} has {many}, above the limit `max_rows: {limit}`"
                               + ("" if exact else f"; reading stopped at row {limit + 1}"), "max_rows")
 

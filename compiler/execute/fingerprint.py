@@ -27,9 +27,10 @@ def source_path(params: dict, root: Path) -> Path:
 def fingerprint(params: dict, root: Path, cache: dict | None = None) -> str:
     """The sha256 of the input bytes; for database queries, of the query and its `watermark`.
 
-    A database source without a `watermark` is fingerprinted by its query alone: changes of its
-    data are not detected (`charter run --force` re-reads them). With one, its row count and
-    largest watermark value are read in the database (`database.watermark`).
+    A database source without a `watermark` is fingerprinted by its query alone, and a `spark`
+    source by its table's name: changes of their data are not detected (`charter run --force`
+    re-reads them). With a `watermark`, the row count and largest watermark value are read in
+    the database (`database.watermark`).
     `cache` maps a path to (size, mtime_ns, inode, hash), so an unchanged file is not hashed
     again on every run (as DVC's state database does). A Parquet file above `FOOTER_ABOVE` is
     keyed by its size and footer (`parquet_footer_key`), so even a fresh checkout never reads it
@@ -41,6 +42,9 @@ def fingerprint(params: dict, root: Path, cache: dict | None = None) -> str:
     are not covered, as for a `sql` source.
     """
     digest = hashlib.sha256()
+    if params["format"] == "spark":  # as a database source without a `watermark`: the table's name alone
+        digest.update(f"{params['source']}\0spark\0{params['table']}".encode())
+        return digest.hexdigest()
     if params["format"] == "sql" and params.get("connection"):
         digest.update(f"{params['source']}\0{params.get('query') or params.get('table')}".encode())
         if params.get("watermark"):  # the data behind the query, as its row count and newest watermark

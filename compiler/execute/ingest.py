@@ -66,11 +66,12 @@ def _read(params: dict, root: Path, allow_missing, fingerprint: str | None = Non
             df, sampled = read_sample(params, None, lambda: df, fingerprint)
         return enforce_schema(df, params, allow_missing), sampled
     try:
-        whole = (lambda: _read_sql(params, root)) if fmt == "sql" else (lambda: _read_file(params, root))
+        whole = ((lambda: _read_sql(params, root)) if fmt == "sql" else (lambda: _read_spark(params, root))
+                 if fmt == "spark" else (lambda: _read_file(params, root)))
         if fingerprint is not None and params.get("sample"):
             from compiler.execute.sample import read_sample
 
-            path = None if fmt == "sql" else source_path(params, root)
+            path = None if fmt in ("sql", "spark") else source_path(params, root)
             df, sampled = read_sample(params, path, whole, fingerprint)
         else:
             df = whole()
@@ -118,7 +119,7 @@ def _read_plain(params: dict, path: Path) -> pl.DataFrame:
 
 
 def _packed(params: dict, root: Path) -> str | None:
-    if params["format"] == "sql":
+    if params["format"] in ("sql", "spark"):
         return None
     try:
         return compression(source_path(params, root))
@@ -127,7 +128,7 @@ def _packed(params: dict, root: Path) -> str | None:
 
 
 _FORMATS = {"csv": "CSV", "parquet": "Parquet", "jsonl": "JSON Lines", "json": "a JSON array of objects",
-            "sql": "a database table"}
+            "sql": "a database table", "spark": "a Spark table"}
 
 
 def _json_array(path: Path, shown: str) -> pl.DataFrame:
@@ -218,6 +219,12 @@ def _read_csv(params: dict, path: Path) -> pl.DataFrame:
                             + (", or skip leading lines with `csv.skip_rows`" if not opts.get("skip_rows") else ""))
         df = df.rename(dict(zip(df.columns, names, strict=True)))
     return _nulls(df, opts.get("null_values") or [])
+
+
+def _read_spark(params: dict, root: Path) -> pl.DataFrame:
+    from compiler.execute.engines.spark import read_table
+
+    return read_table(params, root)
 
 
 def _read_sql(params: dict, root: Path) -> pl.DataFrame:

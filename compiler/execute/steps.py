@@ -118,7 +118,7 @@ def run_validate(runner, pipeline, step, inputs, out: Path) -> str:
     if sampled is not None:  # a sampled model's rules see the whole table in its engine; else the sample
         engine = step.params.get("full_table")
         where = " of the whole table" if engine else f" on the sample of {sampled['rows']} rows"
-    if engine in ("duckdb", "postgres"):
+    if engine in ("duckdb", "postgres", "spark"):
         check_source = _engine(engine)
         unsampled = {k: v for k, v in ingest.items() if k != "sample"}
         results, rows = check_source(unsampled, pipeline.step("prepare").params, step.params["rules"],
@@ -138,12 +138,14 @@ def run_validate(runner, pipeline, step, inputs, out: Path) -> str:
 
 
 def _engine(name: str):
-    """The `check_source` of a SQL engine; its libraries are an extra (`charter[duckdb]`, `charter[postgres]`)."""
+    """The `check_source` of a SQL engine; its libraries are an extra (`charter[duckdb]`, `[postgres]`, `[spark]`)."""
     from compiler.execute.failure import RunError
 
     try:
         if name == "duckdb":
             from compiler.execute.engines.duckdb import check_source
+        elif name == "spark":
+            from compiler.execute.engines.spark import check_source
         else:
             from compiler.execute.engines.postgres import check_source
     except ImportError as exc:

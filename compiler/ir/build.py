@@ -59,7 +59,7 @@ def build_graph(specset: SpecSet, project, memo: BuildMemo | None = None) -> Pip
         for spec in specset.of_kind(kind):
             belongs.setdefault((kind, spec.model.spec.model), []).append(spec)
     settings = _dump(project.spec) if project is not None else {}
-    for optional in ("compute", "engine", "duckdb"):  # left out when unset: a tree without them keeps its hash
+    for optional in ("compute", "engine", "duckdb", "spark"):  # left out when unset: a tree without them keeps its hash
         if settings.get(optional) is None:
             settings.pop(optional, None)
     settings["name"] = project.metadata.name if project is not None else "project"
@@ -120,9 +120,10 @@ def _data_check(source: Spec, suite: Spec | None, limits: DataLimits, project, s
     return built
 
 
-def _data_params(source: Spec, suite: Spec | None, limits: DataLimits, specset: Lookup) -> dict[str, dict]:
+def _data_params(source: Spec, suite: Spec | None, limits: DataLimits, specset: Lookup,
+                 project) -> dict[str, dict]:
     return {
-        "ingest": _ingest(source, limits, specset),
+        "ingest": _ingest(source, limits, specset, _spark_defaults(project)),
         "prepare": {"suite": suite.name if suite else None,
                     "steps": [_prepare_step(s) for s in suite.model.spec.prepare] if suite else [],
                     # The declared types after renames and drops, so the runtime need not redo
@@ -138,11 +139,19 @@ def _data_params(source: Spec, suite: Spec | None, limits: DataLimits, specset: 
 _NEW_DEFAULTS = {"null_values": [], "skip_rows": 0, "comment_prefix": None, "quote_char": '"', "decimal": "."}
 
 
-def _ingest(source: Spec, defaults: DataLimits, specset: Lookup) -> dict:
+def _spark_defaults(project):
+    return getattr(getattr(project, "spec", None), "spark", None)
+
+
+def _ingest(source: Spec, defaults: DataLimits, specset: Lookup, spark=None) -> dict:
+    """The reader's params; `spark`, charter.yaml's Spark settings, for a `format: spark` source's session."""
     d = {"source": source.name, **_dump(source.model.spec)}
     d["limits"] = _limits(source.model.spec.limits, defaults)
     d.pop("engine", None)  # the engine is the data check's (its validate step), not the reader's
     d.pop("duckdb", None)
+    d.pop("spark", None)
+    if source.model.spec.format == "spark":  # where the session runs: how, not what is read (out of the hash)
+        d["spark"] = _engine_settings(source.model.spec.spark, spark, ("master",))
     d.pop("retention", None)  # what the source keeps is validate's concern (windows), not what is read
     if d.get("watermark") is None:  # declared: what the run records of a database's data, not what it reads
         d.pop("watermark", None)
@@ -153,7 +162,7 @@ def _ingest(source: Spec, defaults: DataLimits, specset: Lookup) -> dict:
     else:  # the entity rows are read by Charter's own ingest, with the entity source's reader and types
         entities = specset.get("DataSource", source.model.spec.feast.entities)
         assert entities is not None  # references are validated (X301) before the IR is built
-        d["feast"]["entity_source"] = _ingest(entities, defaults, specset)
+        d["feast"]["entity_source"] = _ingest(entities, defaults, specset, spark)
     if d.get("csv"):
         d["csv"] = {k: v for k, v in d["csv"].items() if k not in _NEW_DEFAULTS or v != _NEW_DEFAULTS[k]}
     return d
@@ -184,12 +193,13 @@ def _steps(name: str, params: dict[str, dict], template) -> tuple[Step, ...]:
         upstream = [steps[n].hash for n in needs]
         # Limits and an engine's resources decide whether and how fast a step runs, never what it
         # computes: they stay out of the hash.
-        hashed = {k: v for k, v in params[step].items() if k not in ("limits", "engine_settings", "watermark")}
+        hashed = {k: v for k, v in params[step].items()
+                  if k not in ("limits", "engine_settings", "watermark", "spark")}
         if "feast" in hashed:  # the entity source's limits, likewise
-            entity = {k: v for k, v in hashed["feast"]["entity_source"].items() if k != "limits"}
+            entity = {k: v for k, v in hashed["feast"]["entity_source"].items() if k not in ("limits", "spark")}
             hashed["feast"] = {**hashed["feast"], "entity_source": entity}
         if "windows" in hashed:  # a window's source limits, like ingest's
-            hashed["windows"] = [{**w, "source": {k: v for k, v in w["source"].items() if k != "limits"}}
+            hashed["windows"] = [{**w, "source": {k: v for k, v in w["source"].items() if k not in ("limits", "spark")}}
                                  if isinstance(w.get("source"), dict) else w for w in hashed["windows"]]
         digest = content_hash({"step": step, "params": hashed, "needs": upstream})
         steps[step] = Step(f"{name}/{step}", name, step, tuple(f"{name}/{n}" for n in needs), inputs, outputs,
@@ -201,7 +211,7 @@ def _check(source: Spec, suite: Spec | None, limits: DataLimits, project, specse
     name = suite.name if suite is not None else source.name
     files = sorted({shown(s.file) for s in (source, suite) if s is not None})
     settings = effective(layers(_project_compute(project), None, None))
-    params = _data_params(source, suite, limits, specset)
+    params = _data_params(source, suite, limits, specset, project)
     engine = _source_engine(source, project)
     if engine != "polars":  # absent for polars, so the checks of existing trees keep their hashes
         params["validate"]["engine"] = engine
@@ -233,6 +243,8 @@ def _add_engine_settings(validate: dict, source: Spec, project, engine: str) -> 
     if engine == "duckdb":
         defaults = getattr(getattr(project, "spec", None), "duckdb", None)
         validate["engine_settings"] = _engine_settings(source.model.spec.duckdb, defaults)
+    elif engine == "spark":
+        validate["engine_settings"] = _engine_settings(source.model.spec.spark, _spark_defaults(project), ("master",))
 
 
 def _sample(body, suite: Spec | None) -> dict:
@@ -251,10 +263,10 @@ def _sample(body, suite: Spec | None) -> dict:
             "stratify_by": column if stratify else None}
 
 
-def _engine_settings(own, defaults) -> dict[str, int | str | None]:
-    """DuckDB's settings, field by field: the source's, else charter.yaml's; None means the engine's default."""
+def _engine_settings(own, defaults, names=("memory_limit", "spill_folder", "threads")) -> dict[str, int | str | None]:
+    """An engine's settings, field by field: the source's, else charter.yaml's; None means the engine's default."""
     out: dict[str, int | str | None] = {}
-    for name in ("memory_limit", "spill_folder", "threads"):
+    for name in names:
         value = next((v for v in (getattr(own, name, None), getattr(defaults, name, None)) if v is not None), None)
         out[name] = size_bytes(value) if name == "memory_limit" and isinstance(value, str) else value
     return out
@@ -314,14 +326,14 @@ def _pipeline(specset: Lookup, model: Spec, owners: dict, limits: DataLimits, pr
     columns = prepared_columns(source.model, suite.model if suite else None)
     feats = features(model.model, columns)
     params = {
-        **_data_params(source, suite, limits, specset),
+        **_data_params(source, suite, limits, specset, project),
         "split": {"task": body.task, "target": body.data.target, **_dump(body.split)},
         "train": {"task": body.task, "target": body.data.target, "features": feats,
                   "numeric": [c for c in feats if columns[c] in NUMERIC or columns[c] == "boolean"],
                   "temporal": [c for c in feats if columns[c] in TEMPORAL],
                   "categorical": [c for c in feats if columns[c] in ("string", "category")],
                   "preprocessing": _dump(body.preprocessing), "estimator": _dump(body.estimator)},
-        "evaluate": _evaluate(body, metricsets, feats, columns, _windows(specset, body, limits)),
+        "evaluate": _evaluate(body, metricsets, feats, columns, _windows(specset, body, limits, project)),
         "gate": {"gates": _gates(metricsets), "business": [
             {"name": b.name, "min": b.min, "max": b.max} for ms in metricsets for b in ms.model.spec.business],
             **_gate_waivers([model, *metricsets])},
@@ -340,7 +352,8 @@ def _pipeline(specset: Lookup, model: Spec, owners: dict, limits: DataLimits, pr
     steps = _steps(model.name, params, _TEMPLATE)
     return ModelPipeline(model.name, body.task, model.model.metadata.description or "", steps, tuple(sources),
                          owners.get(model.name, {}), monitoring,
-                         tuple(_rollout(specset, p, owners, limits) for p in policies), _compute(project, model, steps),
+                         tuple(_rollout(specset, p, owners, limits, project) for p in policies),
+                         _compute(project, model, steps),
                          _retrain(body.retrain) if body.retrain is not None else None)
 
 
@@ -397,7 +410,7 @@ def _gate_waivers(specs: list[Spec]) -> dict:
     return {"waivers": found} if found else {}
 
 
-def _windows(specset: Lookup, body, limits: DataLimits) -> list[dict]:
+def _windows(specset: Lookup, body, limits: DataLimits, project) -> list[dict]:
     """The model's evaluation windows; a `source` window carries its reader's params, as ingest's."""
     out = []
     for w in body.windows:
@@ -407,7 +420,7 @@ def _windows(specset: Lookup, body, limits: DataLimits) -> list[dict]:
         if w.source is not None:
             source = specset.get("DataSource", w.source)
             assert source is not None  # references are validated (X301) before the IR is built
-            d["source"] = _ingest(source, limits, specset)
+            d["source"] = _ingest(source, limits, specset, _spark_defaults(project))
         out.append(d)
     return out
 
@@ -430,7 +443,7 @@ def _evaluate(body, metricsets: list[Spec], feats: list[str], columns: dict[str,
                         "types": {c: columns[c] for c in drift_features}}}  # fmt: skip
 
 
-def _rollout(specset: Lookup, policy: Spec, owners: dict, limits: DataLimits) -> dict:
+def _rollout(specset: Lookup, policy: Spec, owners: dict, limits: DataLimits, project) -> dict:
     body = policy.model.spec
     deployment = owners.get(policy.name, {}).get("deployment") or owners.get(body.model, {}).get("deployment")
     envs = []
@@ -464,5 +477,5 @@ def _rollout(specset: Lookup, policy: Spec, owners: dict, limits: DataLimits) ->
         outcomes = specset.get("DataSource", body.prediction_log.outcomes.source) if body.prediction_log.outcomes \
             else None
         if outcomes is not None:  # what `monitor --predictions` reads the labels with
-            log["outcomes"]["ingest"] = _ingest(outcomes, limits, specset)
+            log["outcomes"]["ingest"] = _ingest(outcomes, limits, specset, _spark_defaults(project))
     return out

@@ -16,6 +16,7 @@ _NAME = re.compile(r"[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?\Z")
 _HANDLE = re.compile(r"@[A-Za-z0-9](?:-?[A-Za-z0-9]){0,38}(?:/[A-Za-z0-9][A-Za-z0-9_.-]{0,99})?\Z")
 _DURATION = re.compile(r"(?:[0-9]{1,6}[smhdw])+\Z")
 _COLUMN = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}\Z")
+_TABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}(\.[A-Za-z_][A-Za-z0-9_]{0,127}){0,2}\Z")
 _QUANTITY = re.compile(r"[0-9]+(?:\.[0-9]+)?(?:m|k|M|G|T|Ki|Mi|Gi|Ti)?\Z")
 _ENV = re.compile(r"[A-Z_][A-Z0-9_]{0,127}\Z")
 _SIZE = re.compile(r"([0-9]{1,9})(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\Z")
@@ -61,6 +62,17 @@ def _column(value: str) -> str:
         raise PydanticCustomError(
             "charter_column",
             "`{shown}` is not a column name: use letters, digits and `_`, not starting with a digit",
+            {"shown": value[:80]},
+        )
+    return value
+
+
+def _table(value: str) -> str:
+    if not _TABLE.match(value):
+        raise PydanticCustomError(
+            "charter_table",
+            "`{shown}` is not a table name: use `table`, `database.table` or `catalog.database.table`, each of "
+            "letters, digits and `_`, not starting with a digit",
             {"shown": value[:80]},
         )
     return value
@@ -128,6 +140,8 @@ Name = Annotated[str, AfterValidator(_name), _pattern(_NAME, "A DNS-1123 label: 
 Handle = Annotated[str, AfterValidator(_handle), _pattern(_HANDLE, "An owner handle: `@user` or `@org/team`.")]
 Duration = Annotated[str, AfterValidator(_duration), _pattern(_DURATION, "A duration such as `30m`, `24h`, `7d`.")]
 Column = Annotated[str, AfterValidator(_column), _pattern(_COLUMN, "A column name.")]
+TableName = Annotated[str, AfterValidator(_table), _pattern(
+    _TABLE, "A table name, optionally after its database and catalog: `events`, `sales.events`.")]
 EnvVar = Annotated[str, AfterValidator(_env), _pattern(_ENV, "An environment variable name.")]
 Size = Annotated[str, AfterValidator(_size), _pattern(_SIZE, "A size: digits and a unit, `B`, `KB`, `MB`, `GB`, "
                                                              "`TB` (powers of 1000) or `KiB`, `MiB`, `GiB`, `TiB`.")]

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, WithJsonSchema, model_validator
 
 from compiler.plain import PLAIN_PATH
-from compiler.spec.base import Column, Document, Duration, EnvVar, Name, Size, Strict
+from compiler.spec.base import Column, Document, Duration, EnvVar, Name, Size, Strict, TableName
 
 ColumnType = Literal["string", "integer", "float", "boolean", "category", "datetime", "date"]
 
@@ -90,7 +91,26 @@ class DataLimits(Strict):
                                             "MiB of output (a decompression bomb inflates 1000 times); default 100.")
 
 
-Engine = Literal["polars", "duckdb", "postgres"]
+Engine = Literal["polars", "duckdb", "postgres", "spark"]
+# `local[N]`, a standalone, YARN, Kubernetes or Mesos cluster, or Spark Connect's `sc://` (no
+# spaces, quotes or shell characters: generated jobs pass it on as one argument)
+_SPARK_MASTER = re.compile(r"(local(\[([1-9][0-9]{0,3}|\*)(,[0-9]{1,3})?\])?|yarn|(spark|mesos|k8s|sc)://"
+                           r"[A-Za-z0-9._:/\[\]@%=,+-]+)\Z")
+
+
+def _spark_master(value: str) -> str:
+    from pydantic_core import PydanticCustomError
+
+    if not _SPARK_MASTER.match(value):
+        raise PydanticCustomError(
+            "charter_value", "`{shown}` is not a Spark master: use `local[N]`, `spark://host:7077`, `yarn`, "
+                             "`k8s://https://host:443` or a Spark Connect `sc://host:15002`", {"shown": value[:80]})
+    return value
+
+
+SparkMaster = Annotated[str, AfterValidator(_spark_master), WithJsonSchema({
+    "type": "string", "maxLength": 500, "pattern": "^" + _SPARK_MASTER.pattern.removesuffix("\\Z") + "$",
+    "description": "A Spark master URL."})]
 
 
 class DuckDBOptions(Strict):
@@ -115,6 +135,19 @@ class DuckDBOptions(Strict):
 # automatic switch of `duckdb.above` agree on them).
 DUCKDB_FORMATS = ("csv", "parquet")
 SQL_PREPARE_STEPS = ("rename", "drop_columns", "drop_null", "deduplicate")
+
+
+class SparkOptions(Strict):
+    """Settings of `engine: spark` (docs/engines.md). A DataSource's own value wins over `spark` in
+    charter.yaml, which wins over the default; everything else is Spark's own configuration
+    (`spark-defaults.conf` in `SPARK_CONF_DIR`).
+    """  # noqa: D205 - pydantic publishes this docstring as the JSON Schema description (`charter schema`)
+
+    master: SparkMaster | None = Field(
+        None, max_length=500,
+        description="Where the Spark session runs: `local[N]` (N threads on this machine, in a JVM Charter "
+                    "starts), a cluster's master URL (`spark://host:7077`, `yarn`, `k8s://...`) or a Spark "
+                    "Connect server (`sc://host:15002`); default `local[2]`.")
 
 
 class Freshness(Strict):
@@ -163,10 +196,10 @@ class FeastOptions(Strict):
 class DataSourceSpec(Strict):
     """The `spec` of a DataSource."""
 
-    format: Literal["csv", "parquet", "jsonl", "json", "sql", "feast"] = Field(
+    format: Literal["csv", "parquet", "jsonl", "json", "sql", "feast", "spark"] = Field(
         description="Storage format: `json` is one JSON array of objects (as Vega's data sets and many APIs "
                     "ship them), `jsonl` one object per line; `feast` joins features from a Feast repository "
-                    "(`feast`).")
+                    "(`feast`); `spark` is a `table` of a Spark catalog, read by a Spark session (`spark`).")
     path: str | None = Field(
         None,
         min_length=1,
@@ -174,7 +207,9 @@ class DataSourceSpec(Strict):
         description="File path relative to the repository root (a SQLite file for `sql` without `connection`).",
     )
     query: str | None = Field(None, min_length=1, max_length=20000, description="SQL query, for `format: sql`.")
-    table: Column | None = Field(None, description="Table to read whole, for `format: sql`.")
+    table: TableName | None = Field(
+        None, description="Table to read whole: for `format: sql` one name; for `format: spark` a table of the "
+                          "Spark catalog, as `table`, `database.table` or `catalog.database.table`.")
     connection: Connection | None = Field(None, description="Database connection, for `format: sql`.")
     feast: FeastOptions | None = Field(None, description="The Feast repository and features, for `format: feast`.")
     csv: CsvOptions | None = Field(None, description="CSV reader options.")
@@ -195,9 +230,13 @@ class DataSourceSpec(Strict):
     limits: DataLimits | None = Field(None, description="Size, row and decompression limits of the file.")
     engine: Engine | None = Field(
         None, description="What runs `charter check-data` on this source: `polars` (in memory), `duckdb` (SQL "
-                          "over the file, out of core) or `postgres` (SQL inside the database of a `format: sql` "
-                          "source); default: `engine` in charter.yaml, else `polars`.")
+                          "over the file, out of core), `postgres` (SQL inside the database of a `format: sql` "
+                          "source) or `spark` (Spark SQL over a Parquet file or a `format: spark` table); default: "
+                          "`engine` in charter.yaml, else `polars`.")
     duckdb: DuckDBOptions | None = Field(None, description="Settings of `engine: duckdb` for this source.")
+    spark: SparkOptions | None = Field(
+        None, description="Settings of the Spark session of `engine: spark` (and of reading a `format: spark` "
+                          "source) for this source.")
 
     @model_validator(mode="after")
     def _format_fields(self) -> DataSourceSpec:
@@ -210,6 +249,19 @@ class DataSourceSpec(Strict):
                 raise PydanticCustomError(
                     "charter_option", "a `sql` source needs `connection.url_env`, or `path` to a SQLite file"
                 )
+            if self.table is not None and "." in self.table:
+                raise PydanticCustomError(
+                    "charter_option", "a `sql` source's `table` is one name: read another schema's table with "
+                                      "a `query`")
+        elif self.format == "spark":
+            if self.table is None:
+                raise PydanticCustomError("charter_option", "a `spark` source needs `table`: a table of the Spark "
+                                                            "catalog")
+            for extra in ("path", "query", "connection"):
+                if getattr(self, extra) is not None:
+                    raise PydanticCustomError(
+                        "charter_option", "`{field}` does not apply to `format: spark`: the rows come from `table`",
+                        {"field": extra})
         elif self.format == "feast":
             if self.feast is None:
                 raise PydanticCustomError("charter_option", "a `feast` source needs a `feast` block")
@@ -224,7 +276,8 @@ class DataSourceSpec(Strict):
             for extra in ("query", "table", "connection"):
                 if getattr(self, extra) is not None:
                     raise PydanticCustomError(
-                        "charter_option", "`{field}` applies only to `format: sql`", {"field": extra}
+                        "charter_option", "`{field}` applies only to `format: sql`" + (
+                            " or `spark`" if extra == "table" else ""), {"field": extra}
                     )
         if self.feast is not None and self.format != "feast":
             raise PydanticCustomError("charter_option", "`feast` applies only to `format: feast`")

@@ -11,7 +11,7 @@ from pydantic_core import PydanticCustomError
 from compiler.plain import PLAIN_PATH, PLAIN_URL
 from compiler.spec.base import Document, Name, Strict
 from compiler.spec.compute import Compute
-from compiler.spec.datasource import DataLimits, DuckDBOptions, Engine
+from compiler.spec.datasource import DataLimits, DuckDBOptions, Engine, SparkOptions
 
 TARGETS: tuple[Target, ...] = ("github", "gitlab", "argo", "airflow", "kubeflow", "kubernetes", "runner", "codeowners",
                                "docs")
@@ -130,9 +130,11 @@ class ProjectSpec(Strict):
     limits: Limits = Field(default_factory=Limits)
     engine: Engine | None = Field(
         None, description="The engine of every DataSource's `charter check-data` that does not choose its own: "
-                          "`polars` (the default), `duckdb` or `postgres`.")
+                          "`polars` (the default), `duckdb`, `postgres` or `spark`.")
     duckdb: DuckDBOptions | None = Field(
         None, description="Defaults of every DataSource's `duckdb` settings; a source's own value wins.")
+    spark: SparkOptions | None = Field(
+        None, description="Defaults of every DataSource's `spark` settings; a source's own value wins.")
     compute: Compute | None = Field(
         None, description="Defaults for how orchestrators run every pipeline's pods; a Model's `compute` "
                           "overrides them, and `steps.<step>` overrides its block.")

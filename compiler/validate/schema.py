@@ -33,7 +33,7 @@ _TYPE_ERRORS = {
 _CUSTOM = {
     "charter_name": "S207", "charter_handle": "S208", "charter_duration": "S220", "charter_option": "S226",
     "charter_quantity": "S206", "charter_resource": "S230",
-    "charter_column": "S206", "charter_env": "S206", "charter_value": "S206",
+    "charter_column": "S206", "charter_table": "S206", "charter_env": "S206", "charter_value": "S206",
     "charter_label": "S228",
     "charter_raci_accountable": "S211", "charter_raci_responsible": "S212",
 }  # fmt: skip

@@ -172,3 +172,27 @@ def test_duckdb_above_a_size_runs_a_polars_source_out_of_core(events_repo):
     assert a["steps"][0]["detail"] == "read by duckdb in the validate step"
     text = run_charter("check-data", "events-quality", "--store", ".charter/big2", cwd=events_repo)
     assert "read by" not in text.stdout  # at 1 GiB the file stays on polars
+
+
+def test_engine_spark_without_pyspark_says_what_to_install(events_repo, tmp_path):
+    """Exit 2 and the install line, as for a missing runtime extra (a stand-in `pyspark` that is not there)."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    fake = tmp_path / "without-pyspark" / "pyspark"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("raise ImportError(\"No module named 'pyspark'\", name='pyspark')\n")
+    spec = events_repo / "specs/events.yaml"
+    spec.write_text(SPECS.replace("  engine: duckdb\n  duckdb: {memory_limit: 256MiB, threads: 1}\n",
+                                  "  engine: spark\n  spark: {master: \"local[1]\"}\n"))
+    env = {k: v for k, v in os.environ.items() if k != "GITHUB_ACTIONS"}
+    env["PYTHONPATH"] = f"{fake.parent}{os.pathsep}{REPO}"
+    result = subprocess.run([sys.executable, "-m", "compiler", "check-data", "events-quality"], cwd=events_repo,
+                            env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    assert "`engine: spark` needs PySpark" in result.stdout + result.stderr
+    assert "pip install 'charter[spark]'" in result.stdout + result.stderr

@@ -105,3 +105,45 @@ def test_without_constraints_and_with_a_hostile_path(example_repo):
         hostile = replace(graph, project={**graph.project, "install": {"constraints": bad}})
         with pytest.raises(ValueError, match="refusing constraints path"):
             files(hostile)
+
+
+SPARK_SOURCE = """\
+apiVersion: charter/v1
+kind: DataSource
+metadata: {name: lake-events}
+spec:
+  format: spark
+  table: lake.events
+  primary_key: [event_id]
+  engine: spark
+  schema:
+    - {name: event_id, type: integer}
+---
+apiVersion: charter/v1
+kind: Ownership
+metadata: {name: lake-owners}
+spec:
+  covers: [lake-events]
+  raci:
+    data: {responsible: ["@acme/data"], accountable: "@dana"}
+"""
+
+
+def test_a_source_read_by_spark_brings_pyspark_and_java_into_the_image(tmp_path):
+    root = tmp_path / "repo"
+    shutil.copytree(REPO / "specs", root / "specs")
+    shutil.copy(REPO / "charter.yaml", root)
+    (root / "specs/lake.yaml").write_text(SPARK_SOURCE)
+    _, graph = compile_tree(root)
+    assert graph is not None
+    text = files(graph)["generated/runner/Dockerfile"]
+    parsed = instructions(text)
+    args = {v[0].split("=", 1)[0]: v[0].split("=", 1)[1] for c, v, _ in parsed if c == "ARG"}
+    assert args["CHARTER_PACKAGE"] == '"charter[run,serve,spark]==0.1.0"'
+    assert any("--no-install-recommends git openjdk-17-jre-headless" in v[0] for c, v, _ in parsed if c == "RUN")
+    hadolint = shutil.which("hadolint")
+    if hadolint is not None:
+        path = tmp_path / "Dockerfile"
+        path.write_text(text)
+        result = subprocess.run([hadolint, "--no-color", str(path)], capture_output=True, text=True)
+        assert result.returncode == 0, result.stdout + result.stderr

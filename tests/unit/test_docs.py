@@ -47,7 +47,7 @@ def test_spec_reference_covers_kinds_nested_models_and_rules():
     for section in ("### ColumnSchema", "### PrepareStep", "### Deduplicate", "### Strategy",
                     "### NotNull (`rule: not_null`)", "### Expression (`rule: expression`)"):
         assert f"\n{section}\n" in doc
-    assert "| `format` | one of: csv, parquet, jsonl, json, sql, feast | required |" in doc
+    assert "| `format` | one of: csv, parquet, jsonl, json, sql, feast, spark | required |" in doc
     assert "| `exclude` | list\\[[column](#value-types)\\] | `[]` |" in doc
     assert "| `max_drop` | number (>= 0) | optional |" in doc
     assert "| `schema` | list\\[[ColumnSchema](#columnschema)\\] (length >= 1) | required |" in doc

@@ -26,7 +26,7 @@ from compiler.execute import bounded
 from compiler.execute import plan as p
 from compiler.execute.engines import pgtypes
 from compiler.execute.engines.relational import STEPS, needed_columns, prepare
-from compiler.execute.engines.sql import ROW, SAMPLE, Compiler, col, lit
+from compiler.execute.engines.sql import ROW, SAMPLE, IeeeCompiler, col, lit
 from compiler.execute.engines.sqltypes import type_errors
 from compiler.execute.errors import DataError, shorten
 
@@ -289,11 +289,11 @@ def portable_regex(pattern: str) -> str | None:  # noqa: C901 - one case per con
     return ("(?p)" if sre.ANY in uses else "") + f"^(?:{pattern})$"
 
 
-class PostgresCompiler(Compiler):
+class PostgresCompiler(IeeeCompiler):
     """The plan in PostgreSQL, where a double's `1/0`, `ln(0)` or `sqrt(-1)` raise instead of giving inf or NaN.
 
-    Each such case is answered as polars answers it (IEEE: inf, -inf, NaN) before the function
-    sees it. Text compares in byte order (`COLLATE "C"`), as polars compares strings.
+    `IeeeCompiler` answers each such case as polars does. Text compares in byte order
+    (`COLLATE "C"`), as polars compares strings.
     """
 
     def __init__(self, regex_values: dict[tuple[str, str], list[str]] | None = None,
@@ -321,46 +321,6 @@ class PostgresCompiler(Compiler):
         return (isinstance(n, p.Lit) and isinstance(n.value, str)) or (
             isinstance(n, p.Col) and self.types.get(n.name) in ("string", "category"))
 
-    def _arith(self, n: p.Arith) -> exp.Expr:
-        if n.op not in ("/", "**") and (n.op not in ("//", "%") or n.kind == "integer"):
-            return super()._arith(n)
-        left, right = _double(self.node(n.left)), _double(self.node(n.right))
-        if n.op == "/":
-            return _divide(left, right)
-        if n.op == "//":
-            return exp.Floor(this=_divide(left, right))
-        if n.op == "%":  # floored, as polars: the divisor's sign; `x % 0` is NaN
-            floor = exp.Floor(this=exp.Div(this=left.copy(), expression=right.copy(), typed=False, safe=False))
-            rest = exp.Sub(this=left, expression=exp.Mul(this=right.copy(), expression=floor))
-            return _case([(_eq(right, 0.0), _nan())], rest)
-        negative_root = exp.and_(exp.LT(this=left, expression=lit(0.0)),
-                                 exp.NEQ(this=right, expression=exp.Floor(this=right.copy())))
-        zero_to_negative = exp.and_(_eq(left.copy(), 0.0), exp.LT(this=right.copy(), expression=lit(0.0)))
-        return _case([(negative_root, _nan()), (zero_to_negative, lit(float("inf")))],
-                     exp.Pow(this=left.copy(), expression=right.copy()))
-
-    def _call(self, n: p.Call) -> exp.Expr:
-        if n.name not in ("log", "sqrt", "exp", "round"):
-            return super()._call(n)
-        x = _double(self.node(n.args[0]))
-        if n.name == "log":
-            return _case([(_eq(x, 0.0), lit(float("-inf"))), (exp.LT(this=x.copy(), expression=lit(0.0)), _nan())],
-                         exp.Ln(this=x.copy()))
-        if n.name == "sqrt":
-            return _case([(exp.LT(this=x, expression=lit(0.0)), _nan())], exp.Sqrt(this=x.copy()))
-        if n.name == "exp":  # NaN first: PostgreSQL orders NaN above every number
-            return _case([(_eq(x, float("nan")), _nan()),
-                          (exp.GT(this=x.copy(), expression=lit(709.782712893384)), lit(float("inf"))),
-                          (exp.LT(this=x.copy(), expression=lit(-745.1332191019411)), lit(0.0))],
-                         exp.Exp(this=x.copy()))
-        # a double's round() is half to even, as polars rounds; digits scale it first
-        digits = int(n.args[1].value) if len(n.args) == 2 and isinstance(n.args[1], p.Lit) else 0
-        if not digits:
-            return exp.Round(this=x)
-        scale = lit(10.0 ** digits)
-        return exp.Div(this=exp.Round(this=exp.Mul(this=x, expression=scale)), expression=scale.copy(),
-                       typed=False, safe=False)
-
     def measure(self, m: p.Measure) -> exp.Expr:
         if m.kind != "age":
             return super().measure(m)
@@ -368,28 +328,3 @@ class PostgresCompiler(Compiler):
         elapsed = exp.Extract(this=exp.var("EPOCH"), expression=exp.Paren(this=exp.Sub(this=lit(m.now),
                                                                                      expression=newest)))
         return exp.cast(exp.Anonymous(this="trunc", expressions=[elapsed]), _T.DOUBLE)
-
-
-def _double(e: exp.Expr) -> exp.Expr:
-    return exp.cast(e, _T.DOUBLE)
-
-
-def _nan() -> exp.Expr:
-    return lit(float("nan"))
-
-
-def _eq(e: exp.Expr, value: float) -> exp.Expr:
-    return exp.EQ(this=e, expression=lit(value))
-
-
-def _case(branches: list[tuple[exp.Expr, exp.Expr]], default: exp.Expr) -> exp.Expr:
-    return exp.Case(ifs=[exp.If(this=c, true=v) for c, v in branches], default=default)
-
-
-def _divide(left: exp.Expr, right: exp.Expr) -> exp.Expr:
-    """`left / right` in IEEE doubles: by zero, inf with the dividend's sign, NaN for 0/0 or NaN/0."""
-    by_zero = _case([(exp.Is(this=left, expression=exp.null()), exp.null()), (_eq(left.copy(), float("nan")), _nan()),
-                     (exp.GT(this=left.copy(), expression=lit(0.0)), lit(float("inf"))),
-                     (exp.LT(this=left.copy(), expression=lit(0.0)), lit(float("-inf")))], _nan())
-    return _case([(_eq(right, 0.0), by_zero)], exp.Div(this=left.copy(), expression=right.copy(), typed=False,
-                                                       safe=False))

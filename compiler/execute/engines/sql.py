@@ -23,8 +23,8 @@ from compiler.execute import plan as p
 
 ROW = "__charter_row"
 SAMPLE = 5
-# Functions whose name differs by dialect: polars rounds half to even, DuckDB's ROUND does not.
-_DIALECT = {"duckdb": {"round": "ROUND_EVEN"}}
+# Functions whose name differs by dialect: polars rounds half to even, DuckDB's and Spark's ROUND do not.
+_DIALECT = {"duckdb": {"round": "ROUND_EVEN"}, "spark": {"round": "BROUND"}}
 
 
 def col(name: str) -> exp.Column:
@@ -258,3 +258,77 @@ class Compiler:
         masks = exp.select(col(ROW), exp.alias_(self.node(failing), "__charter_m", quoted=True)).from_(prepared)
         return exp.select(col(ROW)).from_(masks.subquery("masks")).where(col("__charter_m")).order_by(
             exp.Ordered(this=col(ROW))).limit(SAMPLE)
+
+
+class IeeeCompiler(Compiler):
+    """The plan for a dialect where a double's `1/0`, `ln(0)` or `sqrt(-1)` raise or give null, not inf or NaN.
+
+    PostgreSQL raises; Spark raises under ANSI mode and gives null otherwise, and its `ln(0)` is
+    null. Each such case is answered as polars answers it (IEEE: inf, -inf, NaN) before the
+    function sees it; a double's `round` is half to even at any digits.
+    """
+
+    def _arith(self, n: p.Arith) -> exp.Expr:
+        if n.op not in ("/", "**") and (n.op not in ("//", "%") or n.kind == "integer"):
+            return super()._arith(n)
+        left, right = _double(self.node(n.left)), _double(self.node(n.right))
+        if n.op == "/":
+            return _divide(left, right)
+        if n.op == "//":
+            return exp.Floor(this=_divide(left, right))
+        if n.op == "%":  # floored, as polars: the divisor's sign; `x % 0` is NaN
+            floor = exp.Floor(this=exp.Div(this=left.copy(), expression=right.copy(), typed=False, safe=False))
+            rest = exp.Sub(this=left, expression=exp.Mul(this=right.copy(), expression=floor))
+            return _case([(_eq(right, 0.0), _nan())], rest)
+        negative_root = exp.and_(exp.LT(this=left, expression=lit(0.0)),
+                                 exp.NEQ(this=right, expression=exp.Floor(this=right.copy())))
+        zero_to_negative = exp.and_(_eq(left.copy(), 0.0), exp.LT(this=right.copy(), expression=lit(0.0)))
+        return _case([(negative_root, _nan()), (zero_to_negative, lit(float("inf")))],
+                     exp.Pow(this=left.copy(), expression=right.copy()))
+
+    def _call(self, n: p.Call) -> exp.Expr:
+        if n.name not in ("log", "sqrt", "exp", "round"):
+            return super()._call(n)
+        x = _double(self.node(n.args[0]))
+        if n.name == "log":
+            return _case([(_eq(x, 0.0), lit(float("-inf"))), (exp.LT(this=x.copy(), expression=lit(0.0)), _nan())],
+                         exp.Ln(this=x.copy()))
+        if n.name == "sqrt":
+            return _case([(exp.LT(this=x, expression=lit(0.0)), _nan())], exp.Sqrt(this=x.copy()))
+        if n.name == "exp":  # NaN first: PostgreSQL and Spark order NaN above every number
+            return _case([(_eq(x, float("nan")), _nan()),
+                          (exp.GT(this=x.copy(), expression=lit(709.782712893384)), lit(float("inf"))),
+                          (exp.LT(this=x.copy(), expression=lit(-745.1332191019411)), lit(0.0))],
+                         exp.Exp(this=x.copy()))
+        # a double's round() is half to even, as polars rounds; digits scale it first
+        digits = int(n.args[1].value) if len(n.args) == 2 and isinstance(n.args[1], p.Lit) else 0
+        if not digits:
+            return self._half_even(x)
+        scale = lit(10.0 ** digits)
+        return exp.Div(this=self._half_even(exp.Mul(this=x, expression=scale)), expression=scale.copy(),
+                       typed=False, safe=False)
+
+    def _half_even(self, x: exp.Expr) -> exp.Expr:
+        name = _DIALECT.get(self.dialect, {}).get("round")
+        return exp.Anonymous(this=name, expressions=[x]) if name else exp.Round(this=x)
+
+
+def _nan() -> exp.Expr:
+    return lit(float("nan"))
+
+
+def _eq(e: exp.Expr, value: float) -> exp.Expr:
+    return exp.EQ(this=e, expression=lit(value))
+
+
+def _case(branches: list[tuple[exp.Expr, exp.Expr]], default: exp.Expr) -> exp.Expr:
+    return exp.Case(ifs=[exp.If(this=c, true=v) for c, v in branches], default=default)
+
+
+def _divide(left: exp.Expr, right: exp.Expr) -> exp.Expr:
+    """`left / right` in IEEE doubles: by zero, inf with the dividend's sign, NaN for 0/0 or NaN/0."""
+    by_zero = _case([(exp.Is(this=left, expression=exp.null()), exp.null()), (_eq(left.copy(), float("nan")), _nan()),
+                     (exp.GT(this=left.copy(), expression=lit(0.0)), lit(float("inf"))),
+                     (exp.LT(this=left.copy(), expression=lit(0.0)), lit(float("-inf")))], _nan())
+    return _case([(_eq(right, 0.0), by_zero)], exp.Div(this=left.copy(), expression=right.copy(), typed=False,
+                                                       safe=False))

@@ -1,20 +1,21 @@
-"""What a data engine cannot run (S235), a database source without row order (S236), DuckDB's spill folder (S225).
+"""What a data engine cannot run (S235), a table source without row order (S236), DuckDB's spill folder (S225).
 
 ## What it does
-For every DataSource whose `charter check-data` runs on `engine: duckdb` or `engine: postgres`
+For every DataSource whose `charter check-data` runs on `engine: duckdb`, `postgres` or `spark`
 (its own `engine`, else `engine` in charter.yaml), checks that the engine can read the source
-(DuckDB: a CSV or Parquet file; PostgreSQL: a `format: sql` source with a `connection`), that
-the prepare steps of the suites checking it are ones the engine runs as SQL (`rename`,
-`drop_columns`, `drop_null`, `deduplicate`), that a source on PostgreSQL has a row order (the
-query's top-level `ORDER BY`, or a table's `primary_key`), and that its `duckdb.spill_folder`
-stays inside the repository.
+(DuckDB: a CSV or Parquet file; PostgreSQL: a `format: sql` source with a `connection`; Spark:
+a Parquet file or a `format: spark` table), that the prepare steps of the suites checking it
+are ones the engine runs as SQL (`rename`, `drop_columns`, `drop_null`, `deduplicate`), that a
+table on PostgreSQL or Spark has a row order (the query's top-level `ORDER BY`, or a table's
+`primary_key`), and that its `duckdb.spill_folder` stays inside the repository.
 
 ## Why is this bad?
-Both engines run the check as SQL and never hold the table in Python: a step such as
-`standardize` or `clip` with quantiles has no SQL translation yet, and DuckDB has no reader for
-a JSON or database source. A database table has no file order, so without one the sample rows
-of a failing rule would be whichever rows the server's plan returns first. Without this check
-the data check would stop at run time, after review and merge, instead of in the pull request.
+These engines run the check as SQL and never hold the table in Python: a step such as
+`standardize` or `clip` with quantiles has no SQL translation yet, DuckDB has no reader for a
+JSON or database source, and Spark cannot tell where a row of a CSV file sits once it splits
+the file. A table has no file order, so without one the sample rows of a failing rule would be
+whichever rows the server's plan returns first. Without this check the data check would stop
+at run time, after review and merge, instead of in the pull request.
 
 ## Example
 ```yaml
@@ -74,6 +75,9 @@ def check(ctx: Context) -> Iterator[Diagnostic]:
         elif engine == "postgres":
             in_sql[spec.name] = engine
             yield from _postgres_source(ctx, spec, body)
+        elif engine == "spark":
+            in_sql[spec.name] = engine
+            yield from _spark_source(ctx, spec, body)
     for spec in ctx.specset.of_kind("ValidationSuite"):
         engine = in_sql.get(spec.model.spec.source)
         if engine is None:
@@ -87,7 +91,25 @@ def check(ctx: Context) -> Iterator[Diagnostic]:
                                 + ", ".join(f"`{s}`" for s in STEPS) + "; or use `engine: polars` for it")
 
 
-_NAMES = {"duckdb": "DuckDB", "postgres": "PostgreSQL"}
+_NAMES = {"duckdb": "DuckDB", "postgres": "PostgreSQL", "spark": "Spark"}
+
+
+def _spark_source(ctx: Context, spec, body) -> Iterator[Diagnostic]:
+    pointer = "/spec/format"
+    if body.format == "csv":
+        yield make("S235", "engine `spark` cannot number the rows of a `csv` source: Spark gives a CSV file's rows "
+                           "no position once it splits the file", ctx.span(spec, pointer), pointer=pointer,
+                   help="convert the file to Parquet (Spark reads each row's index in it), or use `engine: duckdb` "
+                        "or `polars` for this source")
+    elif body.format not in ("parquet", "spark"):
+        yield make("S235", f"engine `spark` cannot read a `{body.format}` source", ctx.span(spec, pointer),
+                   pointer=pointer, help="use `format: parquet`, or `format: spark` with a `table` of the Spark "
+                                         "catalog, or `engine: polars` for this source")
+    elif body.format == "spark" and not body.primary_key:
+        yield make("S236", f"engine `spark` needs the row order of table `{body.table}`, and it declares no "
+                           "`primary_key`", ctx.span(spec, "/spec/table"), pointer="/spec/table",
+                   help="declare the columns that identify a row, e.g. `primary_key: [id]`: rows are numbered, and "
+                        "failing rows sampled, in that order")
 
 
 def _postgres_source(ctx: Context, spec, body) -> Iterator[Diagnostic]:

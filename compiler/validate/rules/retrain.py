@@ -60,6 +60,11 @@ def check(ctx: Context) -> Iterator[Diagnostic]:
                        ctx.span(model, "/spec/retrain/on_data_change"), pointer="/spec/retrain/on_data_change",
                        help=f"add `watermark: <column>` (a column that grows with new or changed rows, such as "
                             f"`updated_at`) to DataSource `{source.name}`, or retrain on a `schedule`")
+        if retrain.on_data_change and source is not None and body is not None and body.format == "spark":
+            yield make("X320", f"Model `{model.name}` retrains when its data changes, but source `{source.name}` "
+                               "reads a Spark table: only its name is fingerprinted, so no change of its rows "
+                               "would be seen", ctx.span(model, "/spec/retrain/on_data_change"),
+                       pointer="/spec/retrain/on_data_change", help="retrain on a `schedule` instead")
         if retrain.on_drift and model.name not in monitored:
             yield make("X313", f"Model `{model.name}` retrains on drift, but nothing monitors its drift",
                        ctx.span(model, "/spec/retrain/on_drift"), pointer="/spec/retrain/on_drift",
