@@ -22,12 +22,11 @@ from pathlib import Path
 
 from sqlglot import exp
 
-from compiler.execute import bounded
 from compiler.execute import plan as p
 from compiler.execute.engines import pgtypes
 from compiler.execute.engines.relational import STEPS, needed_columns, prepare
-from compiler.execute.engines.sql import ROW, SAMPLE, IeeeCompiler, col, lit
-from compiler.execute.engines.sqltypes import type_errors
+from compiler.execute.engines.sql import ROW, IeeeCompiler, col, lit
+from compiler.execute.engines.sqltypes import check_types, to_float
 from compiler.execute.errors import DataError, shorten
 
 DIALECT = "postgres"
@@ -61,7 +60,7 @@ def check_source(ingest: dict, prep: dict, rules: list[dict], settings: dict, ro
         schema = {c["name"]: c for c in ingest["schema"]}
         raw = numbered.subquery("raw")
         # every declared column, as ingest checks them: one aggregate costs the same scan either way
-        _check_types(run, ingest, ingest["schema"], found, base.subquery("source"), raw)
+        check_types(run, ingest, pgtypes.checks(ingest["schema"], found), base.subquery("source"), raw)
         typed = exp.select(*[exp.alias_(pgtypes.typed(schema[c], found[c]), c, quoted=True) for c in columns],
                            col(ROW)).from_(raw.copy())
         prepared, _ = prepare(typed, prep["steps"], columns, DIALECT)
@@ -74,7 +73,7 @@ def check_source(ingest: dict, prep: dict, rules: list[dict], settings: dict, ro
                 if failing else []
             counts[i] = (failing, sample)
     base_index = 1 + len(plan.row_rules)
-    stats = {i: _float(row[base_index + k]) for k, (i, _) in enumerate(plan.table_rules)}
+    stats = {i: to_float(row[base_index + k]) for k, (i, _) in enumerate(plan.table_rules)}
     return results(plan.rules, counts, stats, int(row[0])), int(row[0])
 
 
@@ -173,37 +172,6 @@ def _missing(ingest: dict, declared: list[str], found: dict) -> None:
         raise DataError(f"source `{ingest['source']}`: declared column(s) missing from the data: "
                         + ", ".join(f"`{m}`" for m in missing), column=missing[0],
                         hint=f"the query's columns are {shown}" if shown else None)
-
-
-def _check_types(run: _Session, ingest: dict, columns: list[dict], found: dict, plain: exp.Expr,
-                 raw: exp.Expr) -> None:
-    """Ingest's checks in the database: `max_rows`, then every declared type and category's values.
-
-    The counts read `plain`, the source without positions (numbering sorts the table); only a
-    failing column's first rows are looked up in `raw`, the numbered source.
-    """
-    checks = pgtypes.checks(columns, found)
-    if not checks and (ingest.get("limits") or {}).get("max_rows") is None:
-        return
-    counts = [exp.Count(this=exp.Star())] + [
-        exp.Filter(this=exp.Count(this=exp.Star()), expression=exp.Where(this=test)) for _, _, test in checks]
-    row = run.one(exp.select(*counts).from_(plain))
-    bounded.check_rows(ingest, int(row[0]), exact=True)
-    failures = []
-    for k, (column, cast, test) in enumerate(checks):
-        count, rows, values = int(row[1 + k]), [], []
-        if count:
-            # the values as the driver gives them, so they print as ingest prints them (`nan`, not `NaN`)
-            first = exp.select(col(ROW), col(column["name"])).from_(raw.copy()).where(
-                test.copy()).order_by(exp.Ordered(this=col(ROW))).limit(SAMPLE)
-            picked = run.all(first)
-            rows, values = [int(r) for r, _ in picked], [v for _, v in picked]
-        failures.append((column, cast, count, rows, values))
-    type_errors(ingest, failures)
-
-
-def _float(value) -> float | None:
-    return None if value is None else float(value)  # numeric (a Decimal) for some measures
 
 
 def _regex_fallbacks(run: _Session, plan: p.Plan, prepared: exp.Select) -> dict[tuple[str, str], list[str]]:

@@ -173,3 +173,37 @@ def type_errors(ingest: dict, failures: list[tuple[dict, bool, int, list[int], l
         raise DataError(f"source `{ingest['source']}`: " + "; ".join(messages), column=first[0] if first else None,
                         hint=_null_hint(messages) or ("add the value to the column's `values`, or map it with a "
                                                       "`standardize` step" if category else None))
+
+
+def check_types(run, ingest: dict, checks: list, plain: exp.Expr, raw: exp.Expr) -> None:
+    """Ingest's checks inside the engine: `max_rows`, then every declared type and category's values.
+
+    `checks` are the engine's (column, cast, failing test) triples (`pgtypes.checks`,
+    `sparktypes.checks`); `run` its session (`one`, `all`). The counts read `plain`, the source
+    without positions (numbering sorts the table); only a failing column's first rows are looked
+    up in `raw`, the numbered source. The values come as the driver gives them, so they print as
+    ingest prints them (`nan`, not `NaN`).
+    """
+    from compiler.execute import bounded
+
+    if not checks and (ingest.get("limits") or {}).get("max_rows") is None:
+        return
+    counts = [exp.Count(this=exp.Star())] + [
+        exp.Filter(this=exp.Count(this=exp.Star()), expression=exp.Where(this=test)) for _, _, test in checks]
+    row = run.one(exp.select(*counts).from_(plain))
+    bounded.check_rows(ingest, int(row[0]), exact=True)
+    failures = []
+    for k, (column, cast, test) in enumerate(checks):
+        count, rows, values = int(row[1 + k]), [], []
+        if count:
+            first = exp.select(col(ROW), col(column["name"])).from_(raw.copy()).where(
+                test.copy()).order_by(exp.Ordered(this=col(ROW))).limit(SAMPLE)
+            picked = run.all(first)
+            rows, values = [int(r) for r, _ in picked], [v for _, v in picked]
+        failures.append((column, cast, count, rows, values))
+    type_errors(ingest, failures)
+
+
+def to_float(value) -> float | None:
+    """A measure as a float: some come as a Decimal (numeric), None stays None."""
+    return None if value is None else float(value)
