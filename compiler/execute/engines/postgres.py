@@ -26,7 +26,7 @@ from compiler.execute import plan as p
 from compiler.execute.engines import pgtypes
 from compiler.execute.engines.relational import STEPS, needed_columns, prepare
 from compiler.execute.engines.sql import ROW, IeeeCompiler, col, lit
-from compiler.execute.engines.sqltypes import check_types, to_float
+from compiler.execute.engines.sqltypes import check_types, missing_columns, to_float
 from compiler.execute.errors import DataError, shorten
 
 DIALECT = "postgres"
@@ -55,7 +55,7 @@ def check_source(ingest: dict, prep: dict, rules: list[dict], settings: dict, ro
         run.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         found = run.describe(base)
         declared = [c["name"] for c in ingest["schema"]]
-        _missing(ingest, declared, found)
+        missing_columns(ingest, declared, found, "the query's")
         columns = needed_columns(plan, prep["steps"], declared)
         schema = {c["name"]: c for c in ingest["schema"]}
         raw = numbered.subquery("raw")
@@ -163,15 +163,6 @@ class _Session:
             return True
         except sqlalchemy.exc.DBAPIError:
             return False
-
-
-def _missing(ingest: dict, declared: list[str], found: dict) -> None:
-    missing = [c for c in declared if c not in found]
-    if missing:
-        shown = ", ".join(f"`{shorten(c)}`" for c in list(found)[:8])
-        raise DataError(f"source `{ingest['source']}`: declared column(s) missing from the data: "
-                        + ", ".join(f"`{m}`" for m in missing), column=missing[0],
-                        hint=f"the query's columns are {shown}" if shown else None)
 
 
 def _regex_fallbacks(run: _Session, plan: p.Plan, prepared: exp.Select) -> dict[tuple[str, str], list[str]]:

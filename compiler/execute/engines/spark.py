@@ -28,7 +28,7 @@ from compiler.execute.engines.postgres import portable_regex
 from compiler.execute.engines.relational import STEPS, needed_columns, prepare
 from compiler.execute.engines.spark_session import session
 from compiler.execute.engines.sql import ROW, IeeeCompiler, col, lit
-from compiler.execute.engines.sqltypes import check_types, to_float
+from compiler.execute.engines.sqltypes import check_types, missing_columns, to_float
 from compiler.execute.errors import DataError, shorten
 
 DIALECT = "spark"
@@ -48,7 +48,7 @@ def check_source(ingest: dict, prep: dict, rules: list[dict], settings: dict, ro
     run = _Session(session(settings, root), ingest)
     found = run.describe(base)
     declared = [c["name"] for c in ingest["schema"]]
-    _missing(ingest, declared, found)
+    missing_columns(ingest, declared, found, "the source's")
     columns = needed_columns(plan, prep["steps"], declared)
     schema = {c["name"]: c for c in ingest["schema"]}
     raw = numbered.subquery("raw")
@@ -186,15 +186,6 @@ class _Session:
     def describe(self, base: exp.Select) -> dict[str, str]:
         """Column -> its Spark type (`bigint`, `string`, `decimal(10,2)`, ...), from the plan alone: no job runs."""
         return {f.name: f.dataType.simpleString() for f in self._frame(base).schema.fields}
-
-
-def _missing(ingest: dict, declared: list[str], found: dict) -> None:
-    missing = [c for c in declared if c not in found]
-    if missing:
-        shown = ", ".join(f"`{shorten(c)}`" for c in list(found)[:8])
-        raise DataError(f"source `{ingest['source']}`: declared column(s) missing from the data: "
-                        + ", ".join(f"`{m}`" for m in missing), column=missing[0],
-                        hint=f"the source's columns are {shown}" if shown else None)
 
 
 def _regex_fallbacks(run: _Session, plan: p.Plan, prepared: exp.Select) -> dict[tuple[str, str], list[str]]:

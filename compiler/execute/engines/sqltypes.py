@@ -207,3 +207,13 @@ def check_types(run, ingest: dict, checks: list, plain: exp.Expr, raw: exp.Expr)
 def to_float(value) -> float | None:
     """A measure as a float: some come as a Decimal (numeric), None stays None."""
     return None if value is None else float(value)
+
+
+def missing_columns(ingest: dict, declared: list[str], found: dict, whose: str) -> None:
+    """Refuse declared columns the engine's source lacks, naming (up to 8 of) `whose` columns it has."""
+    missing = [c for c in declared if c not in found]
+    if missing:
+        shown = ", ".join(f"`{shorten(c)}`" for c in list(found)[:8])
+        raise DataError(f"source `{ingest['source']}`: declared column(s) missing from the data: "
+                        + ", ".join(f"`{m}`" for m in missing), column=missing[0],
+                        hint=f"{whose} columns are {shown}" if shown else None)
