@@ -138,8 +138,21 @@ class Lag:
     order_by: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class Stale:
+    """True at the newest row of each `by` partition whose newest `column` is at most `limit`, or absent.
+
+    The newest row is the first in position order holding the partition's maximum; a partition
+    without any value fails at its first row. `limit` is a date for a date column.
+    """
+
+    column: str
+    by: tuple[str, ...]
+    limit: date | datetime
+
+
 Node = Col | Lit | Not | Neg | Arith | Cmp | Logic | IsNull | InList | Call | FillFalse | Duplicate | RegexMismatch \
-    | Monotonic | Lag
+    | Monotonic | Lag | Stale
 
 # --- rules -------------------------------------------------------------------------------
 
@@ -187,6 +200,11 @@ _MEASURES = {"row_count": "rows", "null_fraction": "null_fraction", "distinct_co
              "freshness": "age"}  # fmt: skip
 
 
+def is_row_rule(r: dict) -> bool:
+    """Whether a rule counts failing rows (`freshness` by partition counts its stale partitions' newest rows)."""
+    return r["rule"] in ROW_RULES or (r["rule"] == "freshness" and bool(r.get("by")))
+
+
 def naive_utc(now: datetime) -> datetime:
     return now.astimezone(UTC).replace(tzinfo=None) if now.tzinfo else now
 
@@ -196,7 +214,7 @@ def compile_rules(rules: list[dict], types: dict[str, str], *, now: datetime) ->
     compiled: list[RowRule | TableRule] = []
     read: set[str] = set()
     for r in rules:
-        if r["rule"] in ROW_RULES:
+        if is_row_rule(r):
             compiled.append(RowRule(r, _row(r, types, now)))
         else:
             column = r.get("column")
@@ -246,6 +264,10 @@ def _row(r: dict, types: dict[str, str], now: datetime) -> Node:  # noqa: C901 -
         bound: date | datetime = limit.date() if types.get(r["column"]) == "date" else limit
         col = Col(r["column"])
         return Logic("and", (IsNull(col, negated=True), Cmp(">", col, Lit(bound))))
+    if kind == "freshness":  # by partition; the whole table's is a measure
+        # stale as the measure judges it: whole seconds of age (truncated) above max_age
+        limit = naive_utc(now) - timedelta(seconds=seconds(r["max_age"]) + 1)
+        return Stale(r["column"], tuple(r["by"]), limit.date() if types.get(r["column"]) == "date" else limit)
     if kind == "monotonic":
         return Monotonic(r["column"], bool(r.get("strict")), tuple(r.get("by") or ()), tuple(r.get("order_by") or ()))
     window = (tuple(r.get("by") or ()), tuple(r.get("order_by") or ()))

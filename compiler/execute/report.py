@@ -18,8 +18,8 @@ _ROW_RULES = frozenset({"not_null", "unique", "between", "in_set", "regex", "len
 
 
 def rule_record(rule_id: str, kind: str, severity: str, passed: bool, failing: int, sample: list[int],
-                observed: float | None, message: str, rows: int) -> dict:
-    row = kind in _ROW_RULES
+                observed: float | None, message: str, rows: int, row: bool | None = None) -> dict:
+    row = kind in _ROW_RULES if row is None else row
     shown = observed if observed is None or math.isfinite(observed) else None  # JSON has no NaN
     return {"id": rule_id, "type": kind, "kind": "row" if row else "table", "severity": severity, "passed": passed,
             "failing": failing if row else None, "rows_checked": rows, "sample_rows": list(sample) if row else [],
@@ -29,7 +29,7 @@ def rule_record(rule_id: str, kind: str, severity: str, passed: bool, failing: i
 def data_report(results, rows: int, engine: str) -> dict:
     """The document of one check: every rule in suite order, with the engine that ran it."""
     return _document([rule_record(r.id, r.rule, r.severity, r.passed, r.failing, r.sample, r.observed, r.message,
-                                  rows) for r in results], rows, engine)
+                                  rows, r.row) for r in results], rows, engine)
 
 
 def stored_report(doc: dict, engine: str) -> dict:

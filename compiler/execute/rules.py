@@ -33,6 +33,7 @@ class RuleResult:
     sample: list[int]
     observed: float | None
     message: str
+    row: bool | None = None  # counts failing rows (False: judges one measure; None: as its rule type does)
 
 
 def check_rules(df: pl.DataFrame, rules: list[dict], *, now: datetime) -> list[RuleResult]:
@@ -49,7 +50,8 @@ def results(rules, counts: dict, stats: dict, rows: int) -> list[RuleResult]:
         if i in counts:
             failing, sample = counts[i]
             out.append(RuleResult(r["id"], r["rule"], r["severity"], failing == 0, failing, rows,
-                                  [k + 1 for k in sample] if failing else [], None, _row_message(r, failing)))
+                                  [k + 1 for k in sample] if failing else [], None, _row_message(r, failing),
+                                  row=True))
         else:
             out.append(_table_result(r, stats[i], rows))
     return out
@@ -58,6 +60,10 @@ def results(rules, counts: dict, stats: dict, rows: int) -> list[RuleResult]:
 def _row_message(r: dict, failing: int) -> str:
     if not failing:
         return "ok"
+    if r["rule"] == "freshness":  # by partition: one failing row per stale partition, its newest
+        by = ", ".join(f"`{c}`" for c in r.get("by") or ())
+        return f"{failing} partition(s) of {by} have no `{r.get('column')}` within {r.get('max_age')} (sampled: " \
+               "their newest rows)"
     what = {"not_null": "have nulls", "unique": "repeat an earlier key", "between": "are out of bounds",
             "in_set": "are not in the allowed set", "regex": "do not match the pattern",
             "length": "have a length out of bounds",
@@ -84,4 +90,4 @@ def _table_result(r: dict, observed: float | None, rows: int) -> RuleResult:
                               + ([f"<= {high:g}"] if high is not None else []))
         shown = f"{observed:.6g}" if kind != "freshness" else f"{observed / 3600:.1f}h old"
         message = "ok" if passed else f"observed {shown}, expected {bounds}"
-    return RuleResult(r["id"], kind, r["severity"], passed, 0 if passed else 1, 1, [], observed, message)
+    return RuleResult(r["id"], kind, r["severity"], passed, 0 if passed else 1, 1, [], observed, message, row=False)

@@ -263,11 +263,19 @@ class NotInFuture(_Rule):
 
 
 class FreshnessRule(_Rule):
-    """The newest timestamp is at most `max_age` old."""
+    """The newest timestamp is at most `max_age` old, in the whole table or in each `by` partition.
+
+    With `by`, every partition (each distinct combination of the `by` values, null a value of its
+    own) must have a value newer than `max_age`: a stale partition fails once, at its newest row
+    (the first of them in the table's order; a partition without any value, at its first row), so
+    the failing count is the number of stale partitions and the sample shows their newest rows.
+    """
 
     rule: Literal["freshness"]
     column: Column
     max_age: Duration
+    by: list[Column] = Field(default_factory=list, max_length=20,
+                             description="Partition columns: each partition must be fresh, e.g. `[region]`.")
 
 
 class Monotonic(_Rule):

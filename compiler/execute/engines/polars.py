@@ -50,6 +50,8 @@ def to_expr(node: p.Node, df: pl.DataFrame | None = None) -> pl.Expr:  # noqa: C
         return _monotonic(node)
     if isinstance(node, p.Lag):
         return _window(pl.col(node.column).shift(node.offset), node.by, node.order_by)
+    if isinstance(node, p.Stale):
+        return _stale(node)
     if isinstance(node, p.RegexMismatch):
         if df is None:
             raise DataError("a regular expression rule needs its table")
@@ -72,6 +74,14 @@ def _monotonic(node: p.Monotonic) -> pl.Expr:
     previous = _window(value.shift(1), [*node.by, value.is_not_null()], node.order_by)
     below = value <= previous if node.strict else value < previous
     return (value.is_not_null() & below).fill_null(False)
+
+
+def _stale(node: p.Stale) -> pl.Expr:
+    value, groups = pl.col(node.column), list(node.by)
+    # arg_max: the first position of the maximum; null when the partition has no value (then its first row)
+    newest_row = pl.int_range(pl.len()).over(groups) == value.arg_max().fill_null(0).over(groups)
+    stale = (value.max().over(groups) <= pl.lit(node.limit)).fill_null(True)
+    return newest_row & stale
 
 
 def _call(name: str, args: list[pl.Expr], node: p.Call) -> pl.Expr:  # noqa: C901 - one case per function

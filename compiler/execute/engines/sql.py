@@ -119,6 +119,8 @@ class Compiler:
         if isinstance(n, p.Lag):
             lag = exp.Anonymous(this="LAG", expressions=[col(n.column), exp.Literal.number(n.offset)])
             return _window(lag, [col(c) for c in n.by], n.order_by)
+        if isinstance(n, p.Stale):
+            return self._stale(n)
         raise TypeError(f"unsupported plan node {type(n).__name__}")  # a bug: the plan has no other nodes
 
     def _cmp(self, n: p.Cmp) -> exp.Expr:
@@ -135,6 +137,16 @@ class Compiler:
         below = (exp.LTE if n.strict else exp.LT)(this=value, expression=previous)
         return exp.and_(exp.Not(this=exp.Is(this=value.copy(), expression=exp.null())),
                         exp.Coalesce(this=below, expressions=[exp.false()]))
+
+    def _stale(self, n: p.Stale) -> exp.Expr:
+        partition = [col(c) for c in n.by]
+        newest_first = exp.Order(expressions=[exp.Ordered(this=col(n.column), desc=True, nulls_first=False),
+                                              exp.Ordered(this=col(ROW))])
+        newest_row = exp.EQ(this=exp.Window(this=exp.RowNumber(), partition_by=partition, order=newest_first),
+                            expression=exp.Literal.number(1))
+        newest = exp.Window(this=exp.Max(this=col(n.column)), partition_by=[c.copy() for c in partition])
+        stale = exp.Coalesce(this=exp.LTE(this=newest, expression=lit(n.limit)), expressions=[exp.true()])
+        return exp.and_(newest_row, stale)
 
     def _in(self, value: exp.Expr, values: list) -> exp.Expr:
         if not values:

@@ -95,7 +95,12 @@ CASES = {
     "stdev_between": [{"rule": "stdev_between", "column": "limit", "max": 1}],
     "quantile_between": [{"rule": "quantile_between", "column": "id", "quantile": 0.9, "max": 40}],
     "freshness": [{"rule": "freshness", "column": "seen", "max_age": "10d"},
-                  {"rule": "freshness", "column": "day", "max_age": "1000d"}],
+                  {"rule": "freshness", "column": "day", "max_age": "1000d"},
+                  {"rule": "freshness", "column": "seen", "max_age": "5d", "by": ["code"]},
+                  {"rule": "freshness", "column": "seen", "max_age": "9d", "by": ["flag", "code"]},
+                  {"rule": "freshness", "column": "day", "max_age": "200d", "by": ["name"]},
+                  {"rule": "freshness", "column": "seen", "max_age": "1d", "by": ["limit"]},
+                  {"rule": "freshness", "column": "seen", "max_age": "20d", "by": ["id"]}],  # partitions of nulls
 }
 RULES = [{"id": f"{kind}-{i}", "severity": "error", **r} for kind, rules in CASES.items() for i, r in enumerate(rules)]
 
