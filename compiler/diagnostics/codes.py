@@ -115,6 +115,8 @@ _TABLE = [
          "an orchestrator's pods read a database source, but no `compute.secrets` gives them its URL variable"),
     Code("X324", "duckdb-above-pod-memory", _E,
          "a source runs on DuckDB with a memory limit above three quarters of its pods' memory limit"),
+    Code("X325", "foreign-key-columns", _E,
+         "a foreign key's referenced columns are not given, or do not pair up with its own columns"),
 ]
 
 CODES: dict[str, Code] = {c.code: c for c in _TABLE}

@@ -13,7 +13,7 @@ three-valued logic, and `FillFalse` turns "cannot be confirmed" into false where
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -151,8 +151,16 @@ class Stale:
     limit: date | datetime
 
 
+@dataclass(frozen=True, slots=True)
+class Orphan:
+    """True where every key column has a value and the key is not among the keys of `Plan.references[ref]`."""
+
+    columns: tuple[str, ...]
+    ref: int
+
+
 Node = Col | Lit | Not | Neg | Arith | Cmp | Logic | IsNull | InList | Call | FillFalse | Duplicate | RegexMismatch \
-    | Monotonic | Lag | Stale
+    | Monotonic | Lag | Stale | Orphan
 
 # --- rules -------------------------------------------------------------------------------
 
@@ -180,9 +188,23 @@ class TableRule:
 
 
 @dataclass(frozen=True, slots=True)
+class Reference:
+    """Another DataSource a foreign key reads: its reader's params (as ingest's) and its key columns."""
+
+    ingest: dict = field(hash=False)
+    columns: tuple[str, ...]
+    local: tuple[str, ...]  # the columns of the checked table that look the keys up
+
+    @property
+    def source(self) -> str:
+        return self.ingest["source"]
+
+
+@dataclass(frozen=True, slots=True)
 class Plan:
     rules: tuple[RowRule | TableRule, ...]
     columns: tuple[str, ...]  # the prepared columns the rules read, sorted
+    references: tuple[Reference, ...] = ()  # the key sets foreign keys look up, one per (source, keys, columns)
 
     @property
     def row_rules(self) -> list[tuple[int, RowRule]]:
@@ -194,7 +216,7 @@ class Plan:
 
 
 ROW_RULES = frozenset({"not_null", "unique", "between", "in_set", "regex", "length", "compare", "not_in_future",
-                       "monotonic", "expression"})  # fmt: skip
+                       "monotonic", "foreign_key", "expression"})  # fmt: skip
 _MEASURES = {"row_count": "rows", "null_fraction": "null_fraction", "distinct_count": "distinct",
              "mean_between": "mean", "stdev_between": "stdev", "quantile_between": "quantile",
              "freshness": "age"}  # fmt: skip
@@ -213,14 +235,24 @@ def compile_rules(rules: list[dict], types: dict[str, str], *, now: datetime) ->
     """The plan of `rules` over columns of the given logical types (integer, float, string, ...)."""
     compiled: list[RowRule | TableRule] = []
     read: set[str] = set()
+    references: list[Reference] = []
     for r in rules:
-        if is_row_rule(r):
+        if r["rule"] == "foreign_key":
+            target = r["references"]
+            ref = Reference(target["ingest"], tuple(target["columns"]), tuple(r["columns"]))
+            same = next((k for k, seen in enumerate(references)
+                         if (seen.source, seen.columns, seen.local) == (ref.source, ref.columns, ref.local)), None)
+            if same is None:
+                references.append(ref)
+                same = len(references) - 1
+            compiled.append(RowRule(r, Orphan(tuple(r["columns"]), same)))
+        elif is_row_rule(r):
             compiled.append(RowRule(r, _row(r, types, now)))
         else:
             column = r.get("column")
             compiled.append(TableRule(r, Measure(_MEASURES[r["rule"]], column, r.get("quantile"), naive_utc(now))))
         read |= rule_columns(r)
-    return Plan(tuple(compiled), tuple(sorted(read)))
+    return Plan(tuple(compiled), tuple(sorted(read)), tuple(references))
 
 
 def rule_columns(r: dict) -> set[str]:

@@ -14,7 +14,7 @@ import math
 FORMAT_VERSION = 1
 # Row rules count failing rows; the others judge one measure of the whole table.
 _ROW_RULES = frozenset({"not_null", "unique", "between", "in_set", "regex", "length", "compare", "not_in_future",
-                        "expression", "monotonic"})  # fmt: skip
+                        "expression", "monotonic", "foreign_key"})  # fmt: skip
 
 
 def rule_record(rule_id: str, kind: str, severity: str, passed: bool, failing: int, sample: list[int],

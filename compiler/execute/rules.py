@@ -12,6 +12,7 @@ check that cannot be confirmed counts as failing.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -19,6 +20,7 @@ import polars as pl
 
 from compiler.execute.durations import seconds
 from compiler.execute.engines import polars as engine
+from compiler.execute.errors import DataError
 from compiler.execute.plan import compile_rules
 
 
@@ -36,10 +38,25 @@ class RuleResult:
     row: bool | None = None  # counts failing rows (False: judges one measure; None: as its rule type does)
 
 
-def check_rules(df: pl.DataFrame, rules: list[dict], *, now: datetime) -> list[RuleResult]:
+def check_rules(df: pl.DataFrame, rules: list[dict], *, now: datetime,
+                read: Callable[[dict], pl.DataFrame] | None = None) -> list[RuleResult]:
+    """The results of `rules` over `df`; `read` reads a foreign key's referenced source (ingest's params) whole."""
     plan = compile_rules(rules, engine.logical_types(df.schema), now=now)
-    counts, stats = engine.evaluate(df, plan)
+    keys = []
+    for ref in plan.references:
+        if read is None:  # a caller without a repository (a monitored batch) has nothing to read it from
+            raise DataError(f"a foreign key into `{ref.source}` needs that source read")
+        keys.append(read(ref.ingest).select(list(ref.columns)))
+    counts, stats = engine.evaluate(df, plan, keys)
     return results(plan.rules, counts, stats, df.height)
+
+
+def reader(root) -> Callable[[dict], pl.DataFrame]:
+    """How a check in a repository reads a foreign key's referenced source: as ingest reads it, types final."""
+    from compiler.execute.ingest import read_source
+    from compiler.execute.prepare import finalize_types
+
+    return lambda ingest: finalize_types(read_source(ingest, root), ingest["schema"])
 
 
 def results(rules, counts: dict, stats: dict, rows: int) -> list[RuleResult]:
@@ -69,9 +86,15 @@ def _row_message(r: dict, failing: int) -> str:
             "length": "have a length out of bounds",
             "compare": f"break `{r.get('left')} {r.get('op')} {r.get('right')}`",
             "not_in_future": "are in the future", "expression": "break the check",
+            "foreign_key": f"have a key ({', '.join(r.get('columns') or ())}) not found in {_target(r)}",
             "monotonic": f"are {'not above' if r.get('strict') else 'below'} the previous row's `{r.get('column')}`"
                          + (" in their group" if r.get("by") else "")}[r["rule"]]  # fmt: skip
     return f"{failing} row(s) {what}"
+
+
+def _target(r: dict) -> str:
+    ref = r.get("references") or {}
+    return f"`{ref.get('source')}` ({', '.join(ref.get('columns') or ())})"
 
 
 def _table_result(r: dict, observed: float | None, rows: int) -> RuleResult:

@@ -115,6 +115,12 @@ class Runner:
                 extra["data"] = self.fingerprints[pipeline.name] = fingerprint(step.params, self.root, cache)
             if step.name == "evaluate" and step.params.get("windows"):
                 extra["windows"] = self._window_inputs(step.params["windows"], cache)
+            if step.name == "validate" and (refs := [r for r in step.params.get("rules", [])
+                                                     if r["rule"] == "foreign_key"]):
+                # a foreign key's referenced data: new keys there re-run the check (and what follows it)
+                extra["references"] = {r["references"]["ingest"]["source"]: fingerprint(r["references"]["ingest"],
+                                                                                         self.root, cache)
+                                       for r in refs}
             keys[step.id] = content_hash({"hash": step.hash, "needs": [keys[n] for n in step.needs],
                                           "versions": self.versions, "format": OUTPUT_FORMAT.get(step.name, 1),
                                           **extra})  # fmt: skip

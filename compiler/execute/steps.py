@@ -124,8 +124,11 @@ def run_validate(runner, pipeline, step, inputs, out: Path) -> str:
         results, rows = check_source(unsampled, pipeline.step("prepare").params, step.params["rules"],
                                      step.params.get("engine_settings") or {}, runner.root, now=now)
     else:
+        from compiler.execute.rules import reader
+
         df = _table(runner, inputs, "prepared")
-        results, rows = check_rules(df, step.params["rules"], now=now), df.height
+        results = check_rules(df, step.params["rules"], now=now, read=reader(runner.root))
+        rows = df.height
     report = runner.result.data = data_report(results, rows, engine or "polars")
     errors = [r for r in results if not r.passed and r.severity == "error"]
     warnings = [r for r in results if not r.passed and r.severity != "error"]

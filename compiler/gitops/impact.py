@@ -63,17 +63,21 @@ def input_impact(found: dict, data: list[dict], versions: list[dict], before: di
                 continue
             out[model] = {**out.get(model, {"action": "update"}), "rerun": [s for s, _, _ in _steps(a)],
                           "deployments": list(a["deployments"])}
-        for model in d.get("evaluated_by", ()):  # a window's data: evaluate and what follows it, never train
-            a = after["models"].get(model)
-            if a is None or out.get(model, {}).get("action") == "unknown":
-                continue
-            entry = out.get(model, {"action": "update", "rerun": []})
-            rerun = list(entry["rerun"])
-            for step, _, needs in _steps(a):
-                if step not in rerun and (step == "evaluate" or any(n in rerun for n in needs)):
-                    rerun.append(step)
-            order = [s for s, _, _ in _steps(a)]
-            out[model] = {**entry, "rerun": sorted(rerun, key=order.index), "deployments": list(a["deployments"])}
+        # a window's data re-runs evaluate and what follows it, a foreign key's referenced data
+        # validate and what follows it; neither re-reads the training data
+        for role, first in (("evaluated_by", "evaluate"), ("checked_by", "validate")):
+            for model in d.get(role, ()):
+                a = after["models"].get(model)
+                if a is None or out.get(model, {}).get("action") == "unknown":
+                    continue
+                entry = out.get(model, {"action": "update", "rerun": []})
+                rerun = list(entry["rerun"])
+                for step, _, needs in _steps(a):
+                    if step not in rerun and (step == first or any(n in rerun for n in needs)):
+                        rerun.append(step)
+                order = [s for s, _, _ in _steps(a)]
+                out[model] = {**entry, "rerun": sorted(rerun, key=order.index),
+                              "deployments": list(a["deployments"])}
     for v in versions:
         if out.get(v["model"], {}).get("action") == "unknown" or v["model"] not in after["models"]:
             continue

@@ -23,9 +23,10 @@ def data_changes(before: Snapshot, after: Snapshot, b_sum: dict, a_sum: dict, lo
         for model, info in summary["models"].items():
             used = [("models", info["data"])] if info.get("data") else []
             used += [("evaluated_by", d) for d in info.get("window_data") or ()]
+            used += [("checked_by", d) for d in info.get("reference_data") or ()]
             for role, data in used:
-                entry = sources.setdefault(data["source"], {"models": set(), "evaluated_by": set(), "before": None,
-                                                            "after": None})
+                entry = sources.setdefault(data["source"], {"models": set(), "evaluated_by": set(),
+                                                            "checked_by": set(), "before": None, "after": None})
                 entry[role].add(model)
                 entry[label] = data["path"] or entry[label]
     out = []
@@ -43,6 +44,9 @@ def data_changes(before: Snapshot, after: Snapshot, b_sum: dict, a_sum: dict, lo
         # models that only evaluate on this source (a window): its data re-runs their evaluate onwards
         evaluated = {"evaluated_by": sorted(entry["evaluated_by"] - entry["models"])} if entry["evaluated_by"] \
             - entry["models"] else {}
+        # models whose foreign keys look keys up in it: its data re-runs their validate onwards
+        if checked := entry["checked_by"] - entry["models"]:
+            evaluated["checked_by"] = sorted(checked)
         path_b, path_a = entry["before"], entry["after"]
         if path_b is None and path_a is None:  # a database, or a URL: not in git
             fps = sorted({str((recorded.get(m) or {}).get("data_fingerprint")) for m in models})

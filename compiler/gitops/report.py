@@ -140,7 +140,8 @@ def _input_lines(plan: dict) -> list[str]:
     lines = []
     for d in plan.get("data_changes", []):
         reruns = ([f"re-run {', '.join(d['models'])} from ingest"] if d["models"] else []) + (
-            [f"re-run {', '.join(d['evaluated_by'])} from evaluate"] if d.get("evaluated_by") else [])
+            [f"re-run {', '.join(d['evaluated_by'])} from evaluate"] if d.get("evaluated_by") else []) + (
+            [f"re-run {', '.join(d['checked_by'])} from validate"] if d.get("checked_by") else [])
         lines.append(f"data changed: DataSource/{d['source']} ({d['path']}; "
                      f"{(d['before_blob'] or 'none')[:12]} -> {(d['after_blob'] or 'none')[:12]}): "
                      f"{'; '.join(reruns)} [risky] {d.get('rule', 'P207')}")

@@ -32,6 +32,9 @@ def summarize(snap) -> dict:
             # the DataSources its evaluation windows score: their new data re-runs evaluate onwards
             "window_data": [_data(w["source"]) for w in m.step("evaluate").params.get("windows", [])
                             if isinstance(w.get("source"), dict)],
+            # the DataSources its foreign keys look up: their new keys re-run validate onwards
+            "reference_data": [_data(r["references"]["ingest"]) for r in m.step("validate").params.get("rules", [])
+                               if r.get("rule") == "foreign_key"],
             "approvals": {f"{r['name']}/{e['name']}": e.get("approval", "none") for r in m.rollouts
                           for e in r["environments"]},
             "rollouts": content_hash(json.loads(json.dumps(m.rollouts))),
@@ -46,7 +49,7 @@ def summarize(snap) -> dict:
                 for r in m.rollouts for e in r["environments"]},
         }
         doc["used_by"].setdefault(m.step("ingest").params["source"], []).append(m.name)
-        for w in doc["models"][m.name]["window_data"]:
+        for w in doc["models"][m.name]["window_data"] + doc["models"][m.name]["reference_data"]:
             if m.name not in doc["used_by"].setdefault(w["source"], []):
                 doc["used_by"][w["source"]].append(m.name)
         for g in m.step("gate").params["gates"]:

@@ -130,7 +130,8 @@ def _data_params(source: Spec, suite: Spec | None, limits: DataLimits, specset: 
                     # the column arithmetic of compiler.spec.frames.
                     "schema": [{"name": n, "type": t} for n, t in
                                prepared_columns(source.model, suite.model if suite else None).items()]},
-        "validate": {"suite": suite.name if suite else None, "rules": _rules(suite) if suite else []},
+        "validate": {"suite": suite.name if suite else None,
+                     "rules": _rules(suite, specset, limits, project) if suite else []},
     }
 
 
@@ -198,6 +199,8 @@ def _steps(name: str, params: dict[str, dict], template) -> tuple[Step, ...]:
         if "feast" in hashed:  # the entity source's limits, likewise
             entity = {k: v for k, v in hashed["feast"]["entity_source"].items() if k not in ("limits", "spark")}
             hashed["feast"] = {**hashed["feast"], "entity_source": entity}
+        if "rules" in hashed and any(r["rule"] == "foreign_key" for r in hashed["rules"]):  # likewise
+            hashed["rules"] = [_without_limits(r) if r["rule"] == "foreign_key" else r for r in hashed["rules"]]
         if "windows" in hashed:  # a window's source limits, like ingest's
             hashed["windows"] = [{**w, "source": {k: v for k, v in w["source"].items() if k not in ("limits", "spark")}}
                                  if isinstance(w.get("source"), dict) else w for w in hashed["windows"]]
@@ -207,9 +210,14 @@ def _steps(name: str, params: dict[str, dict], template) -> tuple[Step, ...]:
     return order_steps(list(steps.values()))
 
 
+def _without_limits(rule: dict) -> dict:
+    ingest = {k: v for k, v in rule["references"]["ingest"].items() if k not in ("limits", "spark")}
+    return {**rule, "references": {**rule["references"], "ingest": ingest}}
+
+
 def _check(source: Spec, suite: Spec | None, limits: DataLimits, project, specset: Lookup) -> ModelPipeline:
     name = suite.name if suite is not None else source.name
-    files = sorted({shown(s.file) for s in (source, suite) if s is not None})
+    files = sorted({shown(s.file) for s in (source, suite, *_referenced(suite, specset)) if s is not None})
     settings = effective(layers(_project_compute(project), None, None))
     params = _data_params(source, suite, limits, specset, project)
     engine = _source_engine(source, project)
@@ -221,6 +229,12 @@ def _check(source: Spec, suite: Spec | None, limits: DataLimits, project, specse
     _add_engine_settings(params["validate"], source, project, engine)
     return ModelPipeline(name, "data-check", "", _steps(name, params, _TEMPLATE[:3]),
                          tuple(files), {}, compute={"check-data": settings} if settings else {})
+
+
+def _referenced(suite: Spec | None, specset: Lookup) -> list[Spec | None]:
+    """The DataSources a suite's foreign keys read."""
+    names = sorted({r.references.source for r in suite.model.spec.rules if r.rule == "foreign_key"}) if suite else []
+    return [specset.get("DataSource", n) for n in names]
 
 
 def _source_engine(source: Spec, project) -> str:
@@ -347,7 +361,8 @@ def _pipeline(specset: Lookup, model: Spec, owners: dict, limits: DataLimits, pr
             params["validate"]["full_table"] = engine
             _add_engine_settings(params["validate"], source, project, engine)
     # file names in any bytes: the IR and every file rendered from it are UTF-8
-    sources = sorted({shown(s.file) for s in (model, source, suite, *metricsets, *policies) if s is not None})
+    sources = sorted({shown(s.file) for s in (model, source, suite, *_referenced(suite, specset), *metricsets,
+                                              *policies) if s is not None})
     monitoring = next((_dump(ms.model.spec.monitoring) for ms in metricsets if ms.model.spec.monitoring), None)
     steps = _steps(model.name, params, _TEMPLATE)
     return ModelPipeline(model.name, body.task, model.model.metadata.description or "", steps, tuple(sources),
@@ -366,15 +381,22 @@ def _retrain(retrain) -> dict:
     return d
 
 
-def _rules(suite: Spec) -> list[dict]:
+def _rules(suite: Spec, specset: Lookup, limits: DataLimits, project) -> list[dict]:
     rules: list[dict] = []
     seen: dict[str, int] = {}
     for rule in suite.model.spec.rules:
         d = _dump(rule)
+        if d["rule"] == "foreign_key":  # the referenced source's reader, as ingest's, and its key columns
+            target = specset.get("DataSource", rule.references.source)
+            assert target is not None  # references are validated (X301) before the IR is built
+            d["references"]["columns"] = list(rule.references.columns or target.model.spec.primary_key)
+            d["references"]["ingest"] = _ingest(target, limits, specset, _spark_defaults(project))
         if d["rule"] == "expression":  # `lag`'s window, only when set: other checks keep their hashes
             for key in ("by", "order_by"):
                 if not d[key]:
                     d.pop(key)
+        if d["rule"] == "freshness" and not d["by"]:  # likewise, the partitions
+            d.pop("by")
         if not d.get("id"):
             cols = d.get("column") or "+".join(d.get("columns") or ()) or (
                 f"{d['left']}{d['op']}{d['right']}" if d["rule"] == "compare" else "")

@@ -298,6 +298,30 @@ class Monotonic(_Rule):
                     "file's, or a database source's `ORDER BY` or `primary_key`).")
 
 
+class Reference(Strict):
+    """The DataSource a foreign key points at, and the columns of it that hold the keys."""
+
+    source: Name = Field(description="The referenced DataSource (read as declared, without its suite's cleaning).")
+    columns: list[Column] | None = Field(
+        None, min_length=1, max_length=20,
+        description="Its key columns, in the order of the rule's `columns`; default: its `primary_key`.")
+
+
+class ForeignKey(_Rule):
+    """Every key in `columns` exists in another DataSource: referential integrity.
+
+    A failing row is one whose key columns all have a value and whose key is not among the
+    referenced source's keys. A row with a null key column does not fail (as SQL's `MATCH
+    SIMPLE`): add `not_null` for those. The referenced source is read as declared (its types,
+    not its suite's cleaning); with a SQL engine it is read by the same engine, in the same
+    database or session.
+    """
+
+    rule: Literal["foreign_key"]
+    columns: list[Column] = Field(min_length=1, max_length=20, description="The key columns of this source.")
+    references: Reference
+
+
 class Expression(_Rule):
     """A row-wise boolean expression in Charter's expression language holds for every row.
 
@@ -318,7 +342,8 @@ class Expression(_Rule):
 
 Rule = Annotated[
     NotNull | Unique | Between | InSet | Regex | Length | NullFraction | RowCount | DistinctCount
-    | MeanBetween | StdevBetween | QuantileBetween | Compare | NotInFuture | FreshnessRule | Monotonic | Expression,
+    | MeanBetween | StdevBetween | QuantileBetween | Compare | NotInFuture | FreshnessRule | Monotonic | ForeignKey
+    | Expression,
     Field(discriminator="rule"),
 ]
 

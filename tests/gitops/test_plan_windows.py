@@ -61,3 +61,26 @@ def test_the_plan_shows_metrics_per_window(repo, capsys):
     mae = next(r for r in windowed if r["metric"] == "mae")
     assert abs(mae["delta"] - 0.5) < 1e-9
     assert "mae [last-14d]:" in to_text(plan) and "| mae \\[last-14d\\] |" in to_markdown(plan)
+
+
+def test_a_foreign_key_s_referenced_data_re_runs_validate_onwards(repo, capsys):
+    """New rows in a source a foreign key looks up: the checking model re-runs from validate, never ingest."""
+    (repo / "specs/data/regions.csv").write_text("code\nnorth\nsouth\neast\nwest\n")
+    (repo / "specs/churn/regions.yaml").write_text(
+        "apiVersion: charter/v1\nkind: DataSource\nmetadata: {name: regions}\nspec:\n  format: csv\n"
+        "  path: specs/data/regions.csv\n  primary_key: [code]\n  schema:\n    - {name: code, type: string}\n")
+    edit(repo, "specs/churn/data.yaml", "    - {rule: row_count, min: 100}\n",
+         "    - {rule: row_count, min: 100}\n"
+         "    - {rule: foreign_key, columns: [region], references: {source: regions}}\n")
+    edit(repo, "specs/churn/rollout.yaml", "covers: [customers,", "covers: [regions, customers,")
+    git(repo, "checkout", "-q", "main")
+    base = commit(repo, "regions are looked up")
+    git(repo, "checkout", "-q", "-B", "feature", base)
+    (repo / "specs/data/regions.csv").write_text("code\nnorth\nsouth\neast\nwest\ncentral\n")
+    commit(repo, "a new region")
+    _, plan = plan_json(repo, capsys, "--base", "main")
+    assert plan["impact"]["churn"]["rerun"][0] == "validate"
+    assert "ingest" not in plan["impact"]["churn"]["rerun"]
+    [change] = plan["data_changes"]
+    assert (change["source"], change["models"], change["checked_by"]) == ("regions", [], ["churn"])
+    assert "re-run churn from validate" in to_text(plan)

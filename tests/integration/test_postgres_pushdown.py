@@ -31,8 +31,18 @@ from compiler.execute.engines.postgres import check_source  # noqa: E402
 from compiler.execute.errors import DataError  # noqa: E402
 from compiler.execute.ingest import read_source  # noqa: E402
 from compiler.execute.prepare import apply_prepare, finalize_types  # noqa: E402
-from compiler.execute.rules import check_rules  # noqa: E402
-from tests.unit.execute.test_engine_parity import NOW, RULES, SCHEMA, _data, _renamed, _same  # noqa: E402
+from compiler.execute.rules import check_rules, reader  # noqa: E402
+from tests.unit.execute.test_engine_parity import (  # noqa: E402
+    KEY_SCHEMA,
+    NOW,
+    RULES,
+    SCHEMA,
+    _data,
+    _keys,
+    _renamed,
+    _same,
+    with_keys,
+)
 
 ENV = "EVENTS_DB_URL"
 COLUMNS = ('pk integer primary key, id bigint, amount double precision, name text, code text, seen timestamp, '
@@ -47,7 +57,10 @@ def events(postgres) -> str:
     engine = sqlalchemy.create_engine(postgres)
     rows = _data().with_row_index("pk").to_dicts()
     with engine.begin() as conn:
-        conn.exec_driver_sql("drop table if exists events, texts, hostile")
+        conn.exec_driver_sql("drop table if exists events, texts, hostile, keys")
+        conn.exec_driver_sql("create table keys (pk integer primary key, k_code text, k_flag boolean, k_id bigint)")
+        conn.execute(sqlalchemy.text("insert into keys values (:pk, :k_code, :k_flag, :k_id)"),
+                     _keys().with_row_index("pk").to_dicts())
         conn.exec_driver_sql("create sequence if not exists events_seq")
         conn.exec_driver_sql(f"create table events ({COLUMNS})")
         conn.execute(sqlalchemy.text("insert into events values (:pk, :id, :amount, :name, :code, :seen, :day, "
@@ -89,10 +102,14 @@ def _both(monkeypatch, url: str, ingest: dict, rules: list[dict], steps: list[di
     monkeypatch.setenv(ENV, url)
     steps = steps or []
     schema = _renamed(ingest["schema"], steps)
+    # the foreign keys' referenced source: a table of the same database
+    rules = with_keys(rules, {"source": "keys", "format": "sql", "table": "keys", "query": None, "primary_key": ["pk"],
+                              "connection": {"url_env": ENV}, "schema": [{"name": "pk", "type": "integer"},
+                                                                         *KEY_SCHEMA], "limits": {}})
     reference = finalize_types(apply_prepare(read_source(ingest, Path.cwd()), steps), schema)
     pushed, rows = check_source(ingest, {"steps": steps, "schema": schema}, rules, {}, Path.cwd(), now=NOW)
     assert rows == reference.height
-    return check_rules(reference, rules, now=NOW), pushed
+    return check_rules(reference, rules, now=NOW, read=reader(Path.cwd())), pushed
 
 
 @pytest.mark.parametrize("rule", RULES, ids=[r["id"] for r in RULES])

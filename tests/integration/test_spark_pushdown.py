@@ -45,9 +45,19 @@ from compiler.execute.errors import DataError  # noqa: E402
 from compiler.execute.failure import RunError  # noqa: E402
 from compiler.execute.ingest import read_source  # noqa: E402
 from compiler.execute.prepare import apply_prepare, finalize_types  # noqa: E402
-from compiler.execute.rules import check_rules  # noqa: E402
+from compiler.execute.rules import check_rules, reader  # noqa: E402
 from tests.integration.test_postgres_pushdown import GOOD, TEXT_COLUMNS, _texts  # noqa: E402
-from tests.unit.execute.test_engine_parity import NOW, RULES, SCHEMA, _data, _renamed, _same  # noqa: E402
+from tests.unit.execute.test_engine_parity import (  # noqa: E402
+    KEY_SCHEMA,
+    NOW,
+    RULES,
+    SCHEMA,
+    _data,
+    _keys,
+    _renamed,
+    _same,
+    with_keys,
+)
 
 TABLE = "lake.events"
 KEYED = [{"name": "pk", "type": "integer"}, *SCHEMA]
@@ -59,6 +69,7 @@ def data(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("spark-data")
     _data().write_parquet(root / "events.parquet", row_group_size=16)  # several row groups: several splits
     pl.DataFrame(_texts()).write_parquet(root / "texts.parquet")
+    _keys().write_parquet(root / "keys.parquet")  # the foreign keys' referenced source
     return root
 
 
@@ -88,6 +99,9 @@ def spark(data):
     spark.sql("CREATE DATABASE IF NOT EXISTS lake")
     spark.read.parquet(str(keyed)).orderBy("pk", ascending=False).coalesce(1).write.mode("overwrite").saveAsTable(
         TABLE)
+    keys = data / "keys-keyed.parquet"
+    _keys().with_row_index("pk").with_columns(pl.col("pk").cast(pl.Int32)).write_parquet(keys)
+    spark.read.parquet(str(keys)).write.mode("overwrite").saveAsTable("lake.keys")
     yield spark
     spark.stop()
 
@@ -104,11 +118,17 @@ def _table(name: str = TABLE) -> dict:
 def _both(root: Path, ingest: dict, rules: list[dict], steps: list[dict] | None = None):
     steps = steps or []
     schema = _renamed(ingest["schema"], steps)
+    # foreign keys look up a Parquet file beside a file, a table of the catalog beside a table
+    keys = {"source": "keys", "format": "parquet", "path": "keys.parquet", "schema": KEY_SCHEMA, "limits": {}} \
+        if ingest["format"] == "parquet" else \
+        {"source": "keys", "format": "spark", "table": "lake.keys", "primary_key": ["pk"],
+         "schema": [{"name": "pk", "type": "integer"}, *KEY_SCHEMA], "limits": {}, "spark": {"master": "local[2]"}}
+    rules = with_keys(rules, keys)
     reference = finalize_types(apply_prepare(read_source(ingest, root), steps), schema)
     pushed, rows = check_source(ingest, {"steps": steps, "schema": schema}, rules, {"master": "local[2]"}, root,
                                 now=NOW)
     assert rows == reference.height
-    return check_rules(reference, rules, now=NOW), pushed
+    return check_rules(reference, rules, now=NOW, read=reader(root)), pushed
 
 
 @pytest.fixture(scope="module")

@@ -90,35 +90,29 @@ def check_source(ingest: dict, prep: dict, rules: list[dict], settings: dict, ro
 
     from compiler.execute.rules import results
 
-    path = source_path(ingest, root)
-    bounded.check_size(ingest, path)
-    if ingest["format"] not in ("csv", "parquet") or compression(path) is not None and ingest["format"] == "csv":
-        raise DataError(f"source `{ingest['source']}`: engine duckdb reads uncompressed CSV and Parquet files",
-                        hint="use `engine: polars` for this source")
     types = {c["name"]: c["type"] for c in prep["schema"]}
     plan = p.compile_rules(rules, types, now=now)
+    declared = [c["name"] for c in ingest["schema"]]
+    columns = needed_columns(plan, prep["steps"], declared)
     con = connect(settings, root)
+    reading = ingest
     try:
-        raw = scan(ingest, path)
-        found = {name: kind for name, kind, *_ in con.execute(f"DESCRIBE {raw.sql(DIALECT)}").fetchall()}
-        declared = [c["name"] for c in ingest["schema"]]
-        _missing(ingest, declared, found)
-        columns = needed_columns(plan, prep["steps"], declared)
-        schema = {c["name"]: c for c in ingest["schema"]}
-        typed_rel = exp.select(*[exp.alias_(typed(schema[c], found[c], ingest), c, quoted=True) for c in columns],
-                               col(ROW)).from_(raw.subquery("raw"))
-        checks = ingest_checks(ingest, [schema[c] for c in columns], found, raw)
-        if checks is not None:
-            _report(ingest, con.execute(checks.sql(DIALECT)).fetchone(), [schema[c] for c in columns], found)
+        typed_rel = _typed(con, ingest, root, columns)
         prepared, _ = prepare(typed_rel, prep["steps"], columns, DIALECT)
         compiler = Compiler(DIALECT, _regex_fallbacks(con, plan, prepared))
+        keys = []
+        for ref in plan.references:  # a foreign key's referenced file, read and typed as this one is
+            reading = ref.ingest
+            keys.append(_typed(con, ref.ingest, root, list(ref.columns)))
+        reading = ingest
+        compiler.use_references(plan, keys)
         query = compiler.query(plan, prepared.subquery("prepared"))
         row = con.execute(query.sql(DIALECT)).fetchone()
     except duckdb.OutOfMemoryException:
         raise RunError(f"source `{ingest['source']}`: DuckDB ran out of memory within its limit and spill folder",
                        hint="raise `duckdb.memory_limit`, or free disk space for `duckdb.spill_folder`") from None
     except duckdb.Error as exc:
-        raise DataError(f"source `{ingest['source']}`: engine duckdb cannot read `{ingest['path']}`: "
+        raise DataError(f"source `{reading['source']}`: engine duckdb cannot read `{reading['path']}`: "
                         + shorten(str(exc).splitlines()[0], 200)) from None
     finally:
         con.close()
@@ -127,6 +121,24 @@ def check_source(ingest: dict, prep: dict, rules: list[dict], settings: dict, ro
     base = 1 + 2 * len(plan.row_rules)
     stats = {i: row[base + k] for k, (i, _) in enumerate(plan.table_rules)}
     return results(plan.rules, counts, stats, int(row[0])), int(row[0])
+
+
+def _typed(con, ingest: dict, root: Path, columns: list[str]) -> exp.Select:
+    """The file's `columns` cast to their declared types, with the row position; ingest's type checks run first."""
+    path = source_path(ingest, root)
+    bounded.check_size(ingest, path)
+    if ingest["format"] not in ("csv", "parquet") or compression(path) is not None and ingest["format"] == "csv":
+        raise DataError(f"source `{ingest['source']}`: engine duckdb reads uncompressed CSV and Parquet files",
+                        hint="use `engine: polars` for this source")
+    raw = scan(ingest, path)
+    found = {name: kind for name, kind, *_ in con.execute(f"DESCRIBE {raw.sql(DIALECT)}").fetchall()}
+    _missing(ingest, [c["name"] for c in ingest["schema"]], found)
+    schema = {c["name"]: c for c in ingest["schema"]}
+    checks = ingest_checks(ingest, [schema[c] for c in columns], found, raw)
+    if checks is not None:
+        _report(ingest, con.execute(checks.sql(DIALECT)).fetchone(), [schema[c] for c in columns], found)
+    return exp.select(*[exp.alias_(typed(schema[c], found[c], ingest), c, quoted=True) for c in columns],
+                      col(ROW)).from_(raw.subquery("raw"))
 
 
 def _missing(ingest: dict, declared: list[str], found: dict) -> None:

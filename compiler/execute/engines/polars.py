@@ -160,15 +160,34 @@ def logical_types(schema: pl.Schema) -> dict[str, str]:
             for name, dtype in schema.items()}
 
 
-def evaluate(df: pl.DataFrame, plan: p.Plan) -> tuple[dict, dict]:
-    """(failing count and first five 0-based failing rows per row rule, measure per table rule), by rule index."""
+def orphans(df: pl.DataFrame, node: p.Orphan, keys: pl.DataFrame) -> pl.Expr:
+    """The foreign key's failing rows: a key with every value present that `keys` (the referenced columns) lacks."""
+    cols = list(node.columns)
+    # the referenced keys as this table's types, so that the lookup compares like with like
+    found = keys.select([pl.col(k).cast(df.schema[c], strict=False).alias(c)
+                         for k, c in zip(keys.columns, cols, strict=True)]).drop_nulls().unique()
+    present = reduce(operator.and_, [pl.col(c).is_not_null() for c in cols])
+    if len(cols) == 1:
+        known = pl.col(cols[0]).is_in(found.get_column(cols[0]).implode())
+    else:
+        known = pl.struct(cols).is_in(found.select(pl.struct(cols)).to_series().implode())
+    return present & ~known.fill_null(False)
+
+
+def evaluate(df: pl.DataFrame, plan: p.Plan, references: list[pl.DataFrame] | None = None) -> tuple[dict, dict]:
+    """(failing count and first five 0-based failing rows per row rule, measure per table rule), by rule index.
+
+    `references` holds the key columns of each of `plan.references`, as read by ingest.
+    """
     # Pass 1 evaluates every row mask in one parallel select; the masks are kept as
     # (bit-packed) boolean columns, so counting failures and sampling failing rows in pass 2
     # costs almost nothing and no mask is computed twice.
     rows, tables = plan.row_rules, plan.table_rules
     counts: dict[int, tuple[int, list[int]]] = {}
     if rows:
-        masks = df.select([to_expr(r.failing, df).alias(f"m{i}") for i, r in rows])
+        refs = references or []
+        masks = df.select([(orphans(df, r.failing, refs[r.failing.ref]) if isinstance(r.failing, p.Orphan)
+                            else to_expr(r.failing, df)).alias(f"m{i}") for i, r in rows])
         got = masks.select([pl.col(f"m{i}").sum().alias(f"r{i}") for i, _ in rows]
                            + [pl.col(f"m{i}").arg_true().head(5).implode().alias(f"s{i}") for i, _ in rows]
                            ).row(0, named=True)

@@ -50,21 +50,21 @@ def check_source(ingest: dict, prep: dict, rules: list[dict], settings: dict, ro
     plan = p.compile_rules(rules, types, now=now)
     base, numbered = source(ingest)
     url, env = database.url_from_env(ingest)
+    for ref in plan.references:
+        if ref.ingest["format"] != "sql" or ref.ingest.get("connection") != ingest.get("connection"):
+            raise DataError(f"source `{ingest['source']}`: engine postgres looks foreign keys up in the same "
+                            f"database, and `{ref.source}` is not a table or query of it",
+                            hint="give both sources the same `connection`, or use `engine: polars`")
     with database.connect(ingest, url, env, backend="postgresql") as conn, conn.begin():
         run = _Session(conn)
         run.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        found = run.describe(base)
         declared = [c["name"] for c in ingest["schema"]]
-        missing_columns(ingest, declared, found, "the query's")
         columns = needed_columns(plan, prep["steps"], declared)
-        schema = {c["name"]: c for c in ingest["schema"]}
-        raw = numbered.subquery("raw")
-        # every declared column, as ingest checks them: one aggregate costs the same scan either way
-        check_types(run, ingest, pgtypes.checks(ingest["schema"], found), base.subquery("source"), raw)
-        typed = exp.select(*[exp.alias_(pgtypes.typed(schema[c], found[c]), c, quoted=True) for c in columns],
-                           col(ROW)).from_(raw.copy())
+        typed = _typed(run, ingest, (base, numbered), columns)
         prepared, _ = prepare(typed, prep["steps"], columns, DIALECT)
         compiler = PostgresCompiler(_regex_fallbacks(run, plan, prepared), types)
+        compiler.use_references(plan, [_typed(run, ref.ingest, source(ref.ingest), list(ref.columns))
+                                       for ref in plan.references])
         row = run.one(compiler.query(plan, prepared.subquery("prepared"), samples=False))
         counts = {}
         for k, (i, rule) in enumerate(plan.row_rules):
@@ -75,6 +75,19 @@ def check_source(ingest: dict, prep: dict, rules: list[dict], settings: dict, ro
     base_index = 1 + len(plan.row_rules)
     stats = {i: to_float(row[base_index + k]) for k, (i, _) in enumerate(plan.table_rules)}
     return results(plan.rules, counts, stats, int(row[0])), int(row[0])
+
+
+def _typed(run: _Session, ingest: dict, relations: tuple[exp.Query, exp.Select], columns: list[str]) -> exp.Select:
+    """The source's `columns` cast to their declared types, with the row position; ingest's type checks first."""
+    base, numbered = relations
+    found = run.describe(base)
+    missing_columns(ingest, [c["name"] for c in ingest["schema"]], found, "the query's")
+    schema = {c["name"]: c for c in ingest["schema"]}
+    raw = numbered.subquery("raw")
+    # every declared column, as ingest checks them: one aggregate costs the same scan either way
+    check_types(run, ingest, pgtypes.checks(ingest["schema"], found), base.subquery("source"), raw)
+    return exp.select(*[exp.alias_(pgtypes.typed(schema[c], found[c]), c, quoted=True) for c in columns],
+                      col(ROW)).from_(raw.copy())
 
 
 def source(ingest: dict) -> tuple[exp.Query, exp.Select]:

@@ -46,17 +46,15 @@ def check_source(ingest: dict, prep: dict, rules: list[dict], settings: dict, ro
     types = {c["name"]: c["type"] for c in prep["schema"]}
     plan = p.compile_rules(rules, types, now=now)
     run = _Session(session(settings, root), ingest)
-    found = run.describe(base)
     declared = [c["name"] for c in ingest["schema"]]
-    missing_columns(ingest, declared, found, "the source's")
     columns = needed_columns(plan, prep["steps"], declared)
-    schema = {c["name"]: c for c in ingest["schema"]}
-    raw = numbered.subquery("raw")
-    check_types(run, ingest, sparktypes.checks([schema[c] for c in declared], found), base.subquery("source"), raw)
-    typed = exp.select(*[exp.alias_(sparktypes.typed(schema[c], found[c]), c, quoted=True) for c in columns],
-                       col(ROW)).from_(raw.copy())
+    typed = _typed(run, ingest, (base, numbered), columns)
     prepared, _ = prepare(typed, prep["steps"], columns, DIALECT)
     compiler = SparkCompiler(_regex_fallbacks(run, plan, prepared), types)
+    keys = []
+    for ref in plan.references:  # a foreign key's referenced Parquet file or table, in the same session
+        keys.append(_typed(_Session(run.spark, ref.ingest), ref.ingest, source(ref.ingest, root), list(ref.columns)))
+    compiler.use_references(plan, keys)
     row = run.one(compiler.query(plan, prepared.subquery("prepared"), samples=False))
     failing = {i: int(row[1 + k]) for k, (i, _) in enumerate(plan.row_rules)}
     samples = _samples(run, compiler, [(i, r) for i, r in plan.row_rules if failing[i]], prepared)
@@ -64,6 +62,19 @@ def check_source(ingest: dict, prep: dict, rules: list[dict], settings: dict, ro
     first = 1 + len(plan.row_rules)
     stats = {i: to_float(row[first + k]) for k, (i, _) in enumerate(plan.table_rules)}
     return results(plan.rules, counts, stats, int(row[0])), int(row[0])
+
+
+def _typed(run: _Session, ingest: dict, relations: tuple[exp.Select, exp.Select], columns: list[str]) -> exp.Select:
+    """The source's `columns` cast to their declared types, with the row position; ingest's type checks first."""
+    base, numbered = relations
+    found = run.describe(base)
+    declared = [c["name"] for c in ingest["schema"]]
+    missing_columns(ingest, declared, found, "the source's")
+    schema = {c["name"]: c for c in ingest["schema"]}
+    raw = numbered.subquery("raw")
+    check_types(run, ingest, sparktypes.checks([schema[c] for c in declared], found), base.subquery("source"), raw)
+    return exp.select(*[exp.alias_(sparktypes.typed(schema[c], found[c]), c, quoted=True) for c in columns],
+                      col(ROW)).from_(raw.copy())
 
 
 def _samples(run: _Session, compiler: SparkCompiler, rules: list[tuple[int, p.RowRule]],

@@ -15,6 +15,7 @@ equivalent, `_DIALECT` says what stands in, or a subclass overrides a method
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from datetime import date, datetime
 
 from sqlglot import exp
@@ -81,6 +82,30 @@ class Compiler:
         self.dialect = dialect
         self.regex_values = regex_values or {}
         self.types = types or {}
+        # per `Plan.references`: (the reference, a relation of its typed key columns), set by the engine
+        self.references: list[tuple[p.Reference, exp.Query]] = []
+
+    def _rows(self, prepared: exp.Subquery) -> exp.Expr:
+        """`prepared`, with a found-flag per reference: LEFT JOINs on each distinct key set (no row repeats)."""
+        if not self.references:
+            return prepared
+        name = prepared.alias_or_name
+        joined = exp.select(exp.Star()).from_(prepared)
+        for i, (ref, relation) in enumerate(self.references):
+            keys = [exp.alias_(col(k), f"__charter_r{i}_k{j}", quoted=True) for j, k in enumerate(ref.columns)]
+            present = [exp.Not(this=exp.Is(this=col(k), expression=exp.null())) for k in ref.columns]
+            found = exp.select(*keys, exp.alias_(exp.true(), f"__charter_r{i}", quoted=True)).distinct().from_(
+                relation.subquery(f"__charter_ref{i}")).where(exp.and_(*present))
+            alias = f"__charter_keys{i}"
+            on = exp.and_(*[exp.EQ(this=exp.column(c, table=name, quoted=True),
+                                   expression=exp.column(f"__charter_r{i}_k{j}", table=alias, quoted=True))
+                            for j, c in enumerate(ref.local)])
+            joined = joined.join(found.subquery(alias), on=on, join_type="left")
+        return joined.subquery("joined")
+
+    def use_references(self, plan: p.Plan, relations: Sequence[exp.Query]) -> None:
+        """The key sets of `plan.references`, as relations of the engine holding the referenced columns."""
+        self.references = list(zip(plan.references, relations, strict=True))
 
     def node(self, n: p.Node) -> exp.Expr:  # noqa: C901 - one case per node type
         if isinstance(n, p.Col):
@@ -121,6 +146,9 @@ class Compiler:
             return _window(lag, [col(c) for c in n.by], n.order_by)
         if isinstance(n, p.Stale):
             return self._stale(n)
+        if isinstance(n, p.Orphan):
+            present = [exp.Not(this=exp.Is(this=col(c), expression=exp.null())) for c in n.columns]
+            return exp.and_(*present, exp.Is(this=col(f"__charter_r{n.ref}"), expression=exp.null()))
         raise TypeError(f"unsupported plan node {type(n).__name__}")  # a bug: the plan has no other nodes
 
     def _cmp(self, n: p.Cmp) -> exp.Expr:
@@ -243,13 +271,13 @@ class Compiler:
         micros = exp.DateDiff(this=lit(m.now), expression=newest, unit=exp.var("MICROSECOND"))
         return _double(exp.IntDiv(this=micros, expression=exp.Literal.number(1_000_000)))
 
-    def query(self, plan: p.Plan, prepared: exp.Expr, *, samples: bool = True) -> exp.Select:
+    def query(self, plan: p.Plan, prepared: exp.Subquery, *, samples: bool = True) -> exp.Select:
         """The one aggregate query of `plan` over `prepared` (a table, subquery or CTE name).
 
         Its row: the rows, then per row rule the failing count (and, with `samples`, its first
         failing positions), then per table rule its measure.
         """
-        masks = exp.select(exp.Star()).from_(prepared)
+        masks = exp.select(exp.Star()).from_(self._rows(prepared))
         aggregates: list[exp.Expr] = [exp.alias_(exp.Count(this=exp.Star()), "n", quoted=True)]
         for i, rule in plan.row_rules:
             masks = masks.select(exp.alias_(self.node(rule.failing), f"__charter_m{i}", quoted=True))
@@ -265,9 +293,10 @@ class Compiler:
             aggregates.append(exp.alias_(self.measure(table.measure), f"t{i}", quoted=True))
         return exp.select(*aggregates).from_(masks.subquery("masks"))
 
-    def sample(self, failing: p.Node, prepared: exp.Expr) -> exp.Select:
+    def sample(self, failing: p.Node, prepared: exp.Subquery) -> exp.Select:
         """The first failing positions of one row rule, for a dialect without DuckDB's `min(x, n)`."""
-        masks = exp.select(col(ROW), exp.alias_(self.node(failing), "__charter_m", quoted=True)).from_(prepared)
+        masks = exp.select(col(ROW), exp.alias_(self.node(failing), "__charter_m", quoted=True)).from_(
+            self._rows(prepared))
         return exp.select(col(ROW)).from_(masks.subquery("masks")).where(col("__charter_m")).order_by(
             exp.Ordered(this=col(ROW))).limit(SAMPLE)
 

@@ -7,7 +7,9 @@ For every DataSource whose `charter check-data` runs on `engine: duckdb`, `postg
 a Parquet file or a `format: spark` table), that the prepare steps of the suites checking it
 are ones the engine runs as SQL (`rename`, `drop_columns`, `drop_null`, `deduplicate`), that a
 table on PostgreSQL or Spark has a row order (the query's top-level `ORDER BY`, or a table's
-`primary_key`), and that its `duckdb.spill_folder` stays inside the repository.
+`primary_key`), that the engine can read the source a `foreign_key` rule looks its keys up in
+(DuckDB: a file; PostgreSQL: a table or query of the same database; Spark: a Parquet file or a
+table), and that its `duckdb.spill_folder` stays inside the repository.
 
 ## Why is this bad?
 These engines run the check as SQL and never hold the table in Python: a step such as
@@ -82,6 +84,7 @@ def check(ctx: Context) -> Iterator[Diagnostic]:
         engine = in_sql.get(spec.model.spec.source)
         if engine is None:
             continue
+        yield from _references(ctx, spec, engine)
         for i, step in enumerate(spec.model.spec.prepare):
             if step.op not in STEPS:
                 pointer = f"/spec/prepare/{i}/{step.op}"
@@ -92,6 +95,43 @@ def check(ctx: Context) -> Iterator[Diagnostic]:
 
 
 _NAMES = {"duckdb": "DuckDB", "postgres": "PostgreSQL", "spark": "Spark"}
+
+
+def _references(ctx: Context, suite, engine: str) -> Iterator[Diagnostic]:
+    """A foreign key's referenced source is read by the suite's engine: in its files, database or session."""
+    checked = ctx.specset.get("DataSource", suite.model.spec.source)
+    for i, rule in enumerate(suite.model.spec.rules):
+        target = ctx.specset.get("DataSource", rule.references.source) if rule.rule == "foreign_key" else None
+        if target is None or checked is None:
+            continue  # not a foreign key, or reported by the references rule
+        why = _unreadable(engine, checked.model.spec, target.model.spec)
+        if why:
+            pointer = f"/spec/rules/{i}/references/source"
+            yield make("S235", f"engine `{engine}` cannot look the foreign key up in `{target.name}`: {why}",
+                       ctx.span(suite, pointer), pointer=pointer,
+                       help=f"{_NAMES[engine]} reads the referenced source itself; use `engine: polars` for "
+                            f"`{checked.name}`, or a referenced source it can read")
+
+
+def _unreadable(engine: str, checked, target) -> str | None:
+    """Why `engine` cannot read `target` beside `checked` (the source it checks), or None."""
+    if engine == "duckdb":
+        return None if target.format in FORMATS else f"it is a `{target.format}` source, not a CSV or Parquet file"
+    if engine == "postgres":
+        if target.format != "sql" or target.connection is None:
+            return "it is not a table or query of a database"
+        if target.connection != checked.connection:
+            return "it is in another database (its `connection` differs)"
+        if target.table is not None and not target.primary_key:
+            return f"table `{target.table}` declares no `primary_key` (its rows are numbered for type errors)"
+        if target.query is not None and not top_level_order_by(target.query):
+            return "its query has no top-level `ORDER BY` (its rows are numbered for type errors)"
+        return None
+    if target.format not in ("parquet", "spark"):
+        return f"it is a `{target.format}` source, not a Parquet file or a table of the catalog"
+    if target.format == "spark" and not target.primary_key:
+        return f"table `{target.table}` declares no `primary_key` (its rows are numbered for type errors)"
+    return None
 
 
 def _spark_source(ctx: Context, spec, body) -> Iterator[Diagnostic]:

@@ -62,6 +62,10 @@ def references(ctx: Context) -> Iterator[tuple]:
         for i, window in enumerate(spec.model.spec.windows):
             if window.source is not None:
                 yield spec, f"/spec/windows/{i}/source", window.source, "DataSource"
+    for spec in ctx.specset.of_kind("ValidationSuite"):
+        for i, rule in enumerate(spec.model.spec.rules):
+            if rule.rule == "foreign_key":
+                yield spec, f"/spec/rules/{i}/references/source", rule.references.source, "DataSource"
     for spec in ctx.specset.of_kind("RolloutPolicy"):
         for i, env in enumerate(spec.model.spec.environments):
             if env.strategy.analysis is not None:

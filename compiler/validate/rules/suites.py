@@ -54,7 +54,7 @@ from compiler.validate.frames import (
     unknown_column,
 )  # fmt: skip
 
-CODES = ("X304", "X308", "S224", "S218")
+CODES = ("X304", "X308", "S224", "S218", "X325")
 
 # rule -> column types it accepts (None: any type)
 _NEEDS = {
@@ -105,6 +105,41 @@ def check_one(ctx: Context, suite) -> Iterator[Diagnostic]:
         elif rule.rule == "expression":
             yield from check_expression(ctx, suite, f"{base}/check", rule.check, frame.expr_columns(),
                                         windows=True)
+        elif rule.rule == "foreign_key":
+            yield from _foreign_key(ctx, suite, base, rule, cols)
+
+
+def _foreign_key(ctx: Context, suite, base: str, rule, cols: dict[str, str]) -> Iterator[Diagnostic]:
+    """The referenced columns exist, pair up with the rule's own, and hold values of the same kind."""
+    target = ctx.specset.get("DataSource", rule.references.source)
+    if target is None:
+        return  # reported by the references rule
+    theirs = source_frame(target).columns
+    given = rule.references.columns
+    refs = given if given is not None else list(target.model.spec.primary_key)
+    pointer = f"{base}/references" + ("/columns" if given is not None else "")
+    if len(refs) != len(rule.columns):
+        what = f"{len(refs)} referenced column(s)" if given is not None else (
+            f"`{target.name}`'s primary_key of {len(refs)} column(s)" if refs else
+            f"no referenced columns, and `{target.name}` declares no primary_key")
+        yield make("X325", f"the foreign key has {len(rule.columns)} column(s) and {what}",
+                   ctx.span(suite, pointer), pointer=pointer,
+                   help="give `references.columns`, one per column of `columns`, in the same order")
+        return
+    for k, (mine, other) in enumerate(zip(rule.columns, refs, strict=True)):
+        at = f"{base}/references/columns/{k}" if given is not None else f"{base}/references/source"
+        if other not in theirs:
+            yield unknown_column(ctx, suite, at, other, theirs, where=f"in DataSource `{target.name}`")
+        elif mine in cols and _key_family(cols[mine]) != _key_family(theirs[other]):
+            yield make("X308", f"the foreign key looks `{mine}` ({cols[mine]}) up in `{target.name}`.`{other}` "
+                       f"({theirs[other]}): they can never be equal", ctx.span(suite, at), pointer=at,
+                       help="pair columns that hold the same kind of value: numbers, text, dates and times, or "
+                            "booleans")
+
+
+def _key_family(column_type: str) -> str:
+    """What a foreign key may pair: text with categories too (both sides are compared as text)."""
+    return "text" if column_type in ("string", "category") else _family(column_type)
 
 
 def _family(column_type: str) -> str:

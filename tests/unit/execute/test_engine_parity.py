@@ -20,7 +20,7 @@ from compiler.execute.engines.duckdb import SUPPORTED_STEPS, check_source  # noq
 from compiler.execute.errors import DataError  # noqa: E402
 from compiler.execute.ingest import read_source  # noqa: E402
 from compiler.execute.prepare import apply_prepare, finalize_types  # noqa: E402
-from compiler.execute.rules import check_rules  # noqa: E402
+from compiler.execute.rules import check_rules, reader  # noqa: E402
 from compiler.spec.suite import Rule  # noqa: E402
 from compiler.validate.rules.engines import STEPS  # noqa: E402
 
@@ -49,6 +49,24 @@ def _data() -> pl.DataFrame:
                          "flag": flags, "limit": limit})
 
 
+KEY_SCHEMA = [{"name": "k_code", "type": "string"}, {"name": "k_flag", "type": "boolean"},
+              {"name": "k_id", "type": "integer"}]  # fmt: skip
+
+
+def _keys() -> pl.DataFrame:
+    """The referenced source of the foreign keys: some of the codes, flags and ids, a null, a repeat."""
+    return pl.DataFrame({"k_code": ["a", "b", None, "a", "z"], "k_flag": [True, False, True, None, True],
+                         "k_id": [1, 2, 3, 3, None]}).vstack(pl.DataFrame(
+        {"k_code": ["b"] * 20, "k_flag": [None] * 20, "k_id": list(range(10, 30))},
+        schema={"k_code": pl.String, "k_flag": pl.Boolean, "k_id": pl.Int64}))
+
+
+def with_keys(rules: list[dict], ingest: dict) -> list[dict]:
+    """The rules with every foreign key's referenced source read by `ingest` (as the IR gives it)."""
+    return [{**r, "references": {**r["references"], "ingest": ingest}} if r["rule"] == "foreign_key" else r
+            for r in rules]
+
+
 CASES = {
     "not_null": [{"rule": "not_null", "columns": ["id"]}, {"rule": "not_null", "columns": ["name", "flag"]}],
     "unique": [{"rule": "unique", "columns": ["id"]}, {"rule": "unique", "columns": ["code", "flag"]}],
@@ -71,6 +89,13 @@ CASES = {
                   {"rule": "monotonic", "column": "seen", "by": ["code"]},
                   {"rule": "monotonic", "column": "day", "by": ["flag", "code"], "order_by": ["limit"]},  # ties
                   {"rule": "monotonic", "column": "limit", "strict": True, "order_by": ["seen", "id"]}],
+    "foreign_key": [{"rule": "foreign_key", "columns": ["code"], "references": {"source": "keys",
+                                                                                "columns": ["k_code"]}},
+                    {"rule": "foreign_key", "columns": ["id"], "references": {"source": "keys", "columns": ["k_id"]}},
+                    {"rule": "foreign_key", "columns": ["code", "flag"],
+                     "references": {"source": "keys", "columns": ["k_code", "k_flag"]}},
+                    {"rule": "foreign_key", "columns": ["limit"],  # a float looked up among integers
+                     "references": {"source": "keys", "columns": ["k_id"]}}],
     "expression": [{"rule": "expression", "check": "amount * 0.1 < limit + 1"},
                    {"rule": "expression", "check": "id // 4 + id % 3 != 2 and not (name == 'ann')"},
                    {"rule": "expression", "check": "(amount - 10) % 3 < 1.5 or amount / 0 > 1"},
@@ -124,10 +149,14 @@ def _both(tmp_path, fmt: str, rules: list[dict], steps: list[dict] | None = None
     else:
         df.write_csv(path)
     ingest = {"source": "events", "format": fmt, "path": path.name, "schema": schema, "limits": {}}
+    keys = tmp_path / f"keys.{fmt}"
+    _keys().write_parquet(keys) if fmt == "parquet" else _keys().write_csv(keys)
+    rules = with_keys(rules, {"source": "keys", "format": fmt, "path": keys.name, "schema": KEY_SCHEMA,
+                              "limits": {}})
     steps = steps or []
     prepared_schema = [c for c in schema]
     reference = finalize_types(apply_prepare(read_source(ingest, tmp_path), steps), prepared_schema)
-    polars_results = check_rules(reference, rules, now=NOW)
+    polars_results = check_rules(reference, rules, now=NOW, read=reader(tmp_path))
     duck, rows = check_source(ingest, {"steps": steps, "schema": _renamed(prepared_schema, steps)}, rules, {},
                               tmp_path, now=NOW)
     assert rows == reference.height
@@ -156,9 +185,12 @@ def test_rule_agrees_on_both_engines(tmp_path, fmt, rule):
     _same(a, b)
 
 
-def test_rules_fail_somewhere():
+def test_rules_fail_somewhere(tmp_path):
     """The data really has violations for the row rules (a parity of zeros would prove nothing)."""
-    results = check_rules(_data(), [r for r in RULES if r["rule"] not in ("freshness", "row_count")], now=NOW)
+    _keys().write_parquet(tmp_path / "keys.parquet")
+    keys = {"source": "keys", "format": "parquet", "path": "keys.parquet", "schema": KEY_SCHEMA, "limits": {}}
+    results = check_rules(_data(), with_keys([r for r in RULES if r["rule"] not in ("freshness", "row_count")], keys),
+                          now=NOW, read=reader(tmp_path))
     assert sum(r.failing > 0 for r in results) >= len(results) - 3
 
 
