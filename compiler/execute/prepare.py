@@ -20,20 +20,22 @@ def _norm(expr: pl.Expr, case_insensitive: bool) -> pl.Expr:
     return text.str.to_lowercase() if case_insensitive else text
 
 
-def _key(value: object, case_insensitive: bool) -> str:
+def spelling(value: object, case_insensitive: bool) -> str:
+    """A spelling of `standardize` as the normalised text it is compared with (every engine's)."""
     text = str(value).strip() if not isinstance(value, bool) else str(value).lower()
     return text.lower() if case_insensitive else text
+
 
 
 def _standardize(df: pl.DataFrame, args: dict) -> pl.DataFrame:
     col, ci = args["column"], args.get("case_insensitive", True)
     norm = _norm(pl.col(col), ci)
     if args.get("mapping"):
-        mapping = {_key(k, ci): v for k, v in args["mapping"].items()}
+        mapping = {spelling(k, ci): v for k, v in args["mapping"].items()}
         replaced = norm.replace_strict(list(mapping), list(mapping.values()), default=None, return_dtype=None)
         return df.with_columns(pl.when(norm.is_in(list(mapping))).then(replaced).otherwise(pl.col(col)).alias(col))
-    trues = [_key(v, ci) for v in args.get("true") or []]
-    falses = [_key(v, ci) for v in args.get("false") or []]
+    trues = [spelling(v, ci) for v in args.get("true") or []]
+    falses = [spelling(v, ci) for v in args.get("false") or []]
     expr = pl.when(norm.is_in(trues)).then(pl.lit(True)).when(norm.is_in(falses)).then(pl.lit(False)).otherwise(None)
     return df.with_columns(expr.alias(col))
 

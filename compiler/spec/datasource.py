@@ -134,7 +134,7 @@ class DuckDBOptions(Strict):
 # What `engine: duckdb` reads and which prepare steps it runs as SQL (validate's S235 and the
 # automatic switch of `duckdb.above` agree on them).
 DUCKDB_FORMATS = ("csv", "parquet")
-SQL_PREPARE_STEPS = ("rename", "drop_columns", "drop_null", "deduplicate")
+SQL_PREPARE_STEPS = ("rename", "drop_columns", "drop_null", "deduplicate", "standardize", "fill_null", "clip")
 
 
 class SparkOptions(Strict):

@@ -106,12 +106,25 @@ def test_bad_data_and_unsupported_specs_get_messages_not_tracebacks(events_repo)
     bad = run_charter("check-data", "events-quality", cwd=events_repo)
     assert bad.returncode == 1 and "Traceback" not in bad.stdout + bad.stderr
     assert "column `event_id` (integer): 1 value(s) are not integers, e.g. `x`, first at row 2" in bad.stdout
-    # charter.yaml's default puts every source on DuckDB, and the churn suite's `standardize` has no SQL yet
-    config = events_repo / "charter.yaml"
-    config.write_text(config.read_text() + "  engine: duckdb\n")
-    result = run_charter("validate", "--format", "short", cwd=events_repo)
-    assert result.returncode == 1
-    assert "S235" in result.stdout and "cannot run the prepare step `standardize`" in result.stdout
+
+
+def test_the_example_suite_s_cleaning_runs_in_duckdb_as_in_polars(events_repo):
+    """`standardize`, `fill_null` by median and `clip` by quantiles (the churn suite) as SQL: the same report."""
+    def report() -> dict:
+        result = run_charter("check-data", "customers-quality", "--format", "json", "--force", cwd=events_repo)
+        assert result.returncode == 0 and "Traceback" not in result.stderr, result.stdout + result.stderr
+        return json.loads(result.stdout)
+
+    on_polars = report()
+    config = events_repo / "charter.yaml"  # charter.yaml's default puts every source on DuckDB
+    config.write_text(config.read_text() + "  engine: duckdb\n  duckdb: {memory_limit: 512MiB}\n")
+    on_duckdb = report()
+    assert (on_polars["engine"], on_duckdb["engine"]) == ("polars", "duckdb")
+    assert on_duckdb["rows"] == on_polars["rows"] and on_duckdb["steps"][1]["detail"].startswith("run by duckdb")
+    for a, b in zip(on_polars["rules"], on_duckdb["rules"], strict=True):
+        assert {k: v for k, v in a.items() if k != "observed"} == {k: v for k, v in b.items() if k != "observed"}
+        assert b["observed"] == pytest.approx(a["observed"], rel=1e-9) if a["observed"] is not None else \
+            b["observed"] is None
 
 
 def _json(repo, *args) -> dict:

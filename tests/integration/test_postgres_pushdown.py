@@ -35,12 +35,14 @@ from compiler.execute.rules import check_rules, reader  # noqa: E402
 from tests.unit.execute.test_engine_parity import (  # noqa: E402
     KEY_SCHEMA,
     NOW,
+    PREPARE_CASES,
     RULES,
     SCHEMA,
     _data,
     _keys,
     _renamed,
     _same,
+    prepare_rules,
     with_keys,
 )
 
@@ -126,20 +128,10 @@ def test_every_rule_at_once_from_a_query_with_its_own_order(events, monkeypatch)
         _same(a, b)
 
 
-@pytest.mark.parametrize("steps", [
-    [{"drop_null": {"columns": ["id"]}}],
-    [{"deduplicate": {"keys": ["code", "flag"], "keep": "last"}}],
-    [{"deduplicate": {"keys": ["id"], "keep": "first"}}, {"rename": {"mapping": {"amount": "value"}}}],
-    [{"drop_columns": {"columns": ["limit"]}}, {"drop_null": {"columns": ["name", "seen"]}}],
-], ids=["drop_null", "dedupe-last", "dedupe-first-rename", "drop-then-drop_null"])
-def test_prepare_steps_agree(events, monkeypatch, steps):
-    value = "value" if any("rename" in s for s in steps) else "amount"
-    rules = [{"id": "u", "severity": "error", "rule": "unique", "columns": ["id"]},
-             {"id": "b", "severity": "error", "rule": "between", "column": value, "min": 0},
-             {"id": "n", "severity": "warn", "rule": "not_null", "columns": ["flag"]},
-             {"id": "r", "severity": "warn", "rule": "regex", "column": "name", "pattern": "[a-z]+"},
-             {"id": "m", "severity": "warn", "rule": "mean_between", "column": value, "min": 0}]
-    for a, b in zip(*_both(monkeypatch, events, _source(), rules, steps), strict=True):
+@pytest.mark.parametrize("case", list(PREPARE_CASES))
+def test_prepare_steps_agree(events, monkeypatch, case):
+    steps = PREPARE_CASES[case]
+    for a, b in zip(*_both(monkeypatch, events, _source(), prepare_rules(steps), steps), strict=True):
         _same(a, b)
 
 

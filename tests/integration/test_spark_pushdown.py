@@ -50,12 +50,14 @@ from tests.integration.test_postgres_pushdown import GOOD, TEXT_COLUMNS, _texts 
 from tests.unit.execute.test_engine_parity import (  # noqa: E402
     KEY_SCHEMA,
     NOW,
+    PREPARE_CASES,
     RULES,
     SCHEMA,
     _data,
     _keys,
     _renamed,
     _same,
+    prepare_rules,
     with_keys,
 )
 
@@ -161,20 +163,10 @@ def test_the_data_really_fails(on_file, on_table):
     assert [r.sample for r in on_file[1]] == [r.sample for r in on_table[1]]
 
 
-@pytest.mark.parametrize("steps", [
-    [{"drop_null": {"columns": ["id"]}}],
-    [{"deduplicate": {"keys": ["code", "flag"], "keep": "last"}}],
-    [{"deduplicate": {"keys": ["id"], "keep": "first"}}, {"rename": {"mapping": {"amount": "value"}}}],
-    [{"drop_columns": {"columns": ["limit"]}}, {"drop_null": {"columns": ["name", "seen"]}}],
-], ids=["drop_null", "dedupe-last", "dedupe-first-rename", "drop-then-drop_null"])
-def test_prepare_steps_agree(spark, data, steps):
-    value = "value" if any("rename" in s for s in steps) else "amount"
-    rules = [{"id": "u", "severity": "error", "rule": "unique", "columns": ["id"]},
-             {"id": "b", "severity": "error", "rule": "between", "column": value, "min": 0},
-             {"id": "n", "severity": "warn", "rule": "not_null", "columns": ["flag"]},
-             {"id": "r", "severity": "warn", "rule": "regex", "column": "name", "pattern": "[a-z]+"},
-             {"id": "m", "severity": "warn", "rule": "mean_between", "column": value, "min": 0}]
-    for a, b in zip(*_both(data, _file(), rules, steps), strict=True):
+@pytest.mark.parametrize("case", list(PREPARE_CASES))
+def test_prepare_steps_agree(spark, data, case):
+    steps = PREPARE_CASES[case]
+    for a, b in zip(*_both(data, _file(), prepare_rules(steps), steps), strict=True):
         _same(a, b)
 
 

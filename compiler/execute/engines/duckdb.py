@@ -4,8 +4,8 @@ Input: the ingest, prepare and validate step params of a data check. Output: the
 results, as the polars engine gives them. DuckDB streams the Parquet or CSV file within a
 memory limit and spills to a folder under `.charter/`, so the table never has to fit in
 memory; only the columns the rules read are read and typed. The declared types are enforced
-as ingest does (same casts, same error messages), prepare steps that are relational
-(`rename`, `drop_columns`, `drop_null`, `deduplicate`) become SQL, and sample rows are the
+as ingest does (same casts, same error messages), the prepare steps become SQL
+(`compiler.execute.engines.relational`), and sample rows are the
 positions of the prepared table, in file order.
 """
 
@@ -19,7 +19,7 @@ from sqlglot import exp
 
 from compiler.execute import bounded
 from compiler.execute import plan as p
-from compiler.execute.engines.relational import STEPS, needed_columns, prepare
+from compiler.execute.engines.relational import STEPS, declared_types, needed_columns, prepare, read_as
 from compiler.execute.engines.sql import ROW, Compiler, col, lit
 from compiler.execute.engines.sqltypes import ingest_checks, typed
 from compiler.execute.errors import DataError, shorten
@@ -97,8 +97,10 @@ def check_source(ingest: dict, prep: dict, rules: list[dict], settings: dict, ro
     con = connect(settings, root)
     reading = ingest
     try:
-        typed_rel = _typed(con, ingest, root, columns)
-        prepared, _ = prepare(typed_rel, prep["steps"], columns, DIALECT)
+        read = read_as(ingest, prep["steps"])
+        typed_rel = _typed(con, read, root, columns)
+        prepared, _, after = prepare(typed_rel, prep["steps"], columns, DIALECT, declared_types(read, columns))
+        plan = p.compile_rules(rules, {**types, **after}, now=now)  # what the prepare steps made of the types
         compiler = Compiler(DIALECT, _regex_fallbacks(con, plan, prepared))
         keys = []
         for ref in plan.references:  # a foreign key's referenced file, read and typed as this one is

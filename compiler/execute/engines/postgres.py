@@ -24,7 +24,7 @@ from sqlglot import exp
 
 from compiler.execute import plan as p
 from compiler.execute.engines import pgtypes
-from compiler.execute.engines.relational import STEPS, needed_columns, prepare
+from compiler.execute.engines.relational import STEPS, declared_types, needed_columns, prepare, read_as
 from compiler.execute.engines.sql import ROW, IeeeCompiler, col, lit
 from compiler.execute.engines.sqltypes import check_types, missing_columns, to_float
 from compiler.execute.errors import DataError, shorten
@@ -60,8 +60,11 @@ def check_source(ingest: dict, prep: dict, rules: list[dict], settings: dict, ro
         run.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         declared = [c["name"] for c in ingest["schema"]]
         columns = needed_columns(plan, prep["steps"], declared)
-        typed = _typed(run, ingest, (base, numbered), columns)
-        prepared, _ = prepare(typed, prep["steps"], columns, DIALECT)
+        read = read_as(ingest, prep["steps"])
+        typed = _typed(run, read, (base, numbered), columns)
+        prepared, _, after = prepare(typed, prep["steps"], columns, DIALECT, declared_types(read, columns))
+        types = {**types, **after}  # what the prepare steps made of the types
+        plan = p.compile_rules(rules, types, now=now)
         compiler = PostgresCompiler(_regex_fallbacks(run, plan, prepared), types)
         compiler.use_references(plan, [_typed(run, ref.ingest, source(ref.ingest), list(ref.columns))
                                        for ref in plan.references])

@@ -25,7 +25,7 @@ from compiler.execute import bounded
 from compiler.execute import plan as p
 from compiler.execute.engines import sparktypes
 from compiler.execute.engines.postgres import portable_regex
-from compiler.execute.engines.relational import STEPS, needed_columns, prepare
+from compiler.execute.engines.relational import STEPS, declared_types, needed_columns, prepare, read_as
 from compiler.execute.engines.spark_session import session
 from compiler.execute.engines.sql import ROW, IeeeCompiler, col, lit
 from compiler.execute.engines.sqltypes import check_types, missing_columns, to_float
@@ -48,8 +48,12 @@ def check_source(ingest: dict, prep: dict, rules: list[dict], settings: dict, ro
     run = _Session(session(settings, root), ingest)
     declared = [c["name"] for c in ingest["schema"]]
     columns = needed_columns(plan, prep["steps"], declared)
-    typed = _typed(run, ingest, (base, numbered), columns)
-    prepared, _ = prepare(typed, prep["steps"], columns, DIALECT)
+    read = read_as(ingest, prep["steps"])
+    typed = _typed(run, read, (base, numbered), columns)
+    prepared, _, after = prepare(typed, prep["steps"], columns, DIALECT,
+                                 declared_types(read, columns))
+    types = {**types, **after}  # what the prepare steps made of the types
+    plan = p.compile_rules(rules, types, now=now)
     compiler = SparkCompiler(_regex_fallbacks(run, plan, prepared), types)
     keys = []
     for ref in plan.references:  # a foreign key's referenced Parquet file or table, in the same session
@@ -287,9 +291,6 @@ class SparkCompiler(IeeeCompiler):
 
     def measure(self, m: p.Measure) -> exp.Expr:
         c = col(m.column or "")
-        if m.kind == "quantile":  # linear interpolation between the closest ranks, as polars' `linear`
-            return exp.Anonymous(this="percentile", expressions=[exp.cast(c, _T.DOUBLE),
-                                                                 exp.Literal.number(repr(m.quantile or 0.0))])
         if m.kind != "age":
             return super().measure(m)
         # whole seconds, truncated toward zero as polars' total_seconds

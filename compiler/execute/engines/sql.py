@@ -52,6 +52,16 @@ def lit(value) -> exp.Expr:
     return exp.Literal.string(str(value))
 
 
+def quantile(value: exp.Expr, q: float, dialect: str) -> exp.Expr:
+    """The `q` quantile of `value`, interpolated linearly between the closest ranks (polars' `linear`).
+
+    Spark's `percentile_cont` is an ordered-set aggregate only (`WITHIN GROUP`); its `percentile` is this.
+    """
+    if dialect == "spark":
+        return exp.Anonymous(this="percentile", expressions=[value, exp.Literal.number(repr(q))])
+    return exp.PercentileCont(this=value, expression=exp.Literal.number(repr(q)))
+
+
 def _paren(e: exp.Expr) -> exp.Expr:
     return e if isinstance(e, exp.Column | exp.Literal | exp.Paren | exp.Null | exp.Boolean | exp.Func) \
         else exp.Paren(this=e)
@@ -265,7 +275,7 @@ class Compiler:
         if m.kind == "stdev":
             return exp.StddevSamp(this=_double(c))
         if m.kind == "quantile":
-            return exp.PercentileCont(this=_double(c), expression=exp.Literal.number(repr(m.quantile or 0.0)))
+            return quantile(_double(c), m.quantile or 0.0, self.dialect)
         # age of the newest value in whole seconds, truncated toward zero as polars' total_seconds
         newest = exp.cast(exp.Max(this=c), exp.DataType.Type.TIMESTAMP)
         micros = exp.DateDiff(this=lit(m.now), expression=newest, unit=exp.var("MICROSECOND"))

@@ -5,15 +5,15 @@ For every DataSource whose `charter check-data` runs on `engine: duckdb`, `postg
 (its own `engine`, else `engine` in charter.yaml), checks that the engine can read the source
 (DuckDB: a CSV or Parquet file; PostgreSQL: a `format: sql` source with a `connection`; Spark:
 a Parquet file or a `format: spark` table), that the prepare steps of the suites checking it
-are ones the engine runs as SQL (`rename`, `drop_columns`, `drop_null`, `deduplicate`), that a
+are ones the engine runs as SQL (every step; a `standardize` mapping only from text onto text), that a
 table on PostgreSQL or Spark has a row order (the query's top-level `ORDER BY`, or a table's
 `primary_key`), that the engine can read the source a `foreign_key` rule looks its keys up in
 (DuckDB: a file; PostgreSQL: a table or query of the same database; Spark: a Parquet file or a
 table), and that its `duckdb.spill_folder` stays inside the repository.
 
 ## Why is this bad?
-These engines run the check as SQL and never hold the table in Python: a step such as
-`standardize` or `clip` with quantiles has no SQL translation yet, DuckDB has no reader for a
+These engines run the check as SQL and never hold the table in Python: a `standardize` mapping
+onto numbers or booleans would need polars' type promotion, DuckDB has no reader for a
 JSON or database source, and Spark cannot tell where a row of a CSV file sits once it splits
 the file. A table has no file order, so without one the sample rows of a failing rule would be
 whichever rows the server's plan returns first. Without this check the data check would stop
@@ -54,7 +54,7 @@ from compiler.validate.rules.sources import unsafe_path
 
 CODES = ("S235", "S236", "S225")
 FORMATS = ("csv", "parquet")
-STEPS = ("rename", "drop_columns", "drop_null", "deduplicate")
+STEPS = ("rename", "drop_columns", "drop_null", "deduplicate", "standardize", "fill_null", "clip")
 
 
 def check(ctx: Context) -> Iterator[Diagnostic]:
@@ -85,13 +85,23 @@ def check(ctx: Context) -> Iterator[Diagnostic]:
         if engine is None:
             continue
         yield from _references(ctx, spec, engine)
+        checked = ctx.specset.get("DataSource", spec.model.spec.source)
+        declared = {c.name: c.type for c in checked.model.spec.columns} if checked is not None else {}
         for i, step in enumerate(spec.model.spec.prepare):
+            pointer = f"/spec/prepare/{i}/{step.op}"
             if step.op not in STEPS:
-                pointer = f"/spec/prepare/{i}/{step.op}"
                 yield make("S235", f"engine `{engine}` cannot run the prepare step `{step.op}`",
                            ctx.span(spec, pointer, key=True), pointer=pointer,
                            help=f"source `{spec.model.spec.source}` runs on {_NAMES[engine]}, which runs "
                                 + ", ".join(f"`{s}`" for s in STEPS) + "; or use `engine: polars` for it")
+            elif step.op == "standardize" and step.args.mapping is not None and (
+                    any(not isinstance(v, str) for v in step.args.mapping.values())
+                    or declared.get(step.args.column, "string") not in ("string", "category")):
+                yield make("S235", f"engine `{engine}` maps spellings of text onto text only: `standardize` of "
+                                   f"`{step.args.column}` needs a text column and text replacements",
+                           ctx.span(spec, f"{pointer}/mapping"), pointer=f"{pointer}/mapping",
+                           help="quote the replacements (`M: \"male\"`), use `true`/`false` for a boolean column, "
+                                "or `engine: polars` for this source")
 
 
 _NAMES = {"duckdb": "DuckDB", "postgres": "PostgreSQL", "spark": "Spark"}

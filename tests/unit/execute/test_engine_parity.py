@@ -194,20 +194,57 @@ def test_rules_fail_somewhere(tmp_path):
     assert sum(r.failing > 0 for r in results) >= len(results) - 3
 
 
-@pytest.mark.parametrize("steps", [
-    [{"drop_null": {"columns": ["id"]}}],
-    [{"deduplicate": {"keys": ["code", "flag"], "keep": "last"}}],
-    [{"deduplicate": {"keys": ["id"], "keep": "first"}}, {"rename": {"mapping": {"amount": "value"}}}],
-    [{"drop_columns": {"columns": ["limit"]}}, {"drop_null": {"columns": ["name", "seen"]}}],
-], ids=["drop_null", "dedupe-last", "dedupe-first-rename", "drop-then-drop_null"])
-def test_prepare_steps_agree(tmp_path, steps):
-    renamed = any("rename" in s for s in steps)
-    value = "value" if renamed else "amount"
+# Every prepare step a SQL engine runs, alone and combined; the rules read what each one changes.
+PREPARE_CASES = {
+    "drop_null": [{"drop_null": {"columns": ["id"]}}],
+    "dedupe-last": [{"deduplicate": {"keys": ["code", "flag"], "keep": "last"}}],
+    "dedupe-first-rename": [{"deduplicate": {"keys": ["id"], "keep": "first"}},
+                            {"rename": {"mapping": {"amount": "value"}}}],
+    "drop-then-drop_null": [{"drop_columns": {"columns": ["limit"]}}, {"drop_null": {"columns": ["name", "seen"]}}],
+    "standardize-boolean": [{"standardize": {"column": "flag", "true": ["TRUE", "1"], "false": ["false"]}}],
+    "standardize-exact-case": [{"standardize": {"column": "flag", "true": ["true"], "false": ["False"],
+                                                "case_insensitive": False}}],
+    "standardize-mapping": [{"standardize": {"column": "name", "mapping": {"ANN": "anne", " bob ": "robert",
+                                                                            "": "none"}}}],
+    "fill-constant": [{"fill_null": {"columns": ["amount", "limit", "id"], "value": 2}},
+                      {"fill_null": {"columns": ["name", "code"], "value": "x"}}],
+    "fill-statistics": [{"fill_null": {"columns": ["amount"], "strategy": "mean"}},
+                        {"fill_null": {"columns": ["limit"], "strategy": "median"}},
+                        {"fill_null": {"columns": ["code", "id", "flag"], "strategy": "mode"}}],
+    "clip": [{"clip": {"column": "amount", "min": -3, "max": 40}}, {"clip": {"column": "id", "quantiles": [0.05, 0.8]}},
+             {"clip": {"column": "limit", "max": 4.5}}],
+    "rename-then-clean": [{"rename": {"mapping": {"amount": "value", "flag": "ok"}}},
+                          {"standardize": {"column": "ok", "true": ["true"], "false": ["false"]}},
+                          {"fill_null": {"columns": ["value"], "strategy": "median"}},
+                          {"clip": {"column": "value", "quantiles": [0.2, 0.7]}}, {"drop_null": {"columns": ["ok"]}}],
+}
+
+
+def prepare_rules(steps: list[dict]) -> list[dict]:
+    """Rules over what `steps` change (names after their renames); no bound sits on a clipped quantile."""
+    renamed = {k: v for s in steps if "rename" in s for k, v in s["rename"]["mapping"].items()}
+    value, flag = renamed.get("amount", "amount"), renamed.get("flag", "flag")
+    kept = [c for c in ("id", value, "limit", "name", "code", flag)
+            if not any("drop_columns" in s and c in s["drop_columns"]["columns"] for s in steps)]
     rules = [{"id": "u", "severity": "error", "rule": "unique", "columns": ["id"]},
-             {"id": "b", "severity": "error", "rule": "between", "column": value, "min": 0},
-             {"id": "n", "severity": "warn", "rule": "not_null", "columns": ["flag"]},
-             {"id": "m", "severity": "warn", "rule": "mean_between", "column": value, "min": 0}]
-    for a, b in zip(*_both(tmp_path, "parquet", rules, steps), strict=True):
+             {"id": "b", "severity": "error", "rule": "between", "column": value, "min": 0, "max": 30},
+             {"id": "s", "severity": "warn", "rule": "in_set", "column": "name", "values": ["anne", "robert", "x"]},
+             {"id": "r", "severity": "warn", "rule": "regex", "column": "name", "pattern": "[a-z]+"},
+             {"id": "c", "severity": "warn", "rule": "in_set", "column": "code", "values": ["a", "x"]},
+             {"id": "i", "severity": "warn", "rule": "between", "column": "id", "min": 3.5, "max": 40.5},
+             {"id": "m", "severity": "warn", "rule": "mean_between", "column": value, "min": 0},
+             {"id": "e", "severity": "warn", "rule": "expression", "check": f"{value} * 2 < 60 or {flag}"}]
+    rules += [{"id": f"n-{c}", "severity": "warn", "rule": "not_null", "columns": [c]} for c in kept]
+    if "limit" in kept:
+        rules.append({"id": "l", "severity": "warn", "rule": "stdev_between", "column": "limit", "max": 1})
+    return rules
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+@pytest.mark.parametrize("case", list(PREPARE_CASES))
+def test_prepare_steps_agree(tmp_path, case, fmt):
+    steps = PREPARE_CASES[case]
+    for a, b in zip(*_both(tmp_path, fmt, prepare_rules(steps), steps), strict=True):
         _same(a, b)
 
 
