@@ -162,6 +162,19 @@ class Orphan:
 Node = Col | Lit | Not | Neg | Arith | Cmp | Logic | IsNull | InList | Call | FillFalse | Duplicate | RegexMismatch \
     | Monotonic | Lag | Stale | Orphan
 
+def windowed(node: Node) -> bool:
+    """Whether a node compares rows with other rows (a window function in SQL): unique, monotonic, lag, freshness by."""
+    if isinstance(node, Duplicate | Monotonic | Lag | Stale):
+        return True
+    if isinstance(node, Not | Neg | FillFalse | IsNull | InList):
+        return windowed(node.arg)
+    if isinstance(node, Arith | Cmp):
+        return windowed(node.left) or windowed(node.right)
+    if isinstance(node, Logic | Call):
+        return any(windowed(a) for a in node.args)
+    return False
+
+
 # --- rules -------------------------------------------------------------------------------
 
 

@@ -108,8 +108,18 @@ def check_source(ingest: dict, prep: dict, rules: list[dict], settings: dict, ro
             keys.append(_typed(con, ref.ingest, root, list(ref.columns)))
         reading = ingest
         compiler.use_references(plan, keys)
-        query = compiler.query(plan, prepared.subquery("prepared"))
-        row = con.execute(query.sql(DIALECT)).fetchone()
+        # A rule comparing rows runs apart: in the one query, its window would hold every column
+        # of the table (measured at 50M rows: 62 s in one query, 28 s with `unique` apart).
+        apart = frozenset(i for i, r in plan.row_rules if p.windowed(r.failing))
+        cursor = con.execute(compiler.query(plan, prepared.subquery("prepared"), apart=apart).sql(DIALECT))
+        values = cursor.fetchone()
+        assert values is not None  # an aggregate query returns one row
+        row = dict(zip([d[0] for d in cursor.description], values, strict=True))
+        for i, rule in plan.row_rules:
+            if i not in apart:
+                continue
+            narrow = con.execute(compiler.narrow(rule.failing, prepared.subquery("prepared")).sql(DIALECT))
+            row[f"c{i}"], row[f"s{i}"] = narrow.fetchone() or (0, None)
     except duckdb.OutOfMemoryException:
         raise RunError(f"source `{ingest['source']}`: DuckDB ran out of memory within its limit and spill folder",
                        hint="raise `duckdb.memory_limit`, or free disk space for `duckdb.spill_folder`") from None
@@ -118,11 +128,9 @@ def check_source(ingest: dict, prep: dict, rules: list[dict], settings: dict, ro
                         + shorten(str(exc).splitlines()[0], 200)) from None
     finally:
         con.close()
-    assert row is not None  # an aggregate query returns one row
-    counts = {i: (int(row[1 + 2 * k]), sorted(row[2 + 2 * k] or [])) for k, (i, _) in enumerate(plan.row_rules)}
-    base = 1 + 2 * len(plan.row_rules)
-    stats = {i: row[base + k] for k, (i, _) in enumerate(plan.table_rules)}
-    return results(plan.rules, counts, stats, int(row[0])), int(row[0])
+    counts = {i: (int(row[f"c{i}"]), sorted(row[f"s{i}"] or [])) for i, _ in plan.row_rules}
+    stats = {i: row[f"t{i}"] for i, _ in plan.table_rules}
+    return results(plan.rules, counts, stats, int(row["n"])), int(row["n"])
 
 
 def _typed(con, ingest: dict, root: Path, columns: list[str]) -> exp.Select:

@@ -281,15 +281,19 @@ class Compiler:
         micros = exp.DateDiff(this=lit(m.now), expression=newest, unit=exp.var("MICROSECOND"))
         return _double(exp.IntDiv(this=micros, expression=exp.Literal.number(1_000_000)))
 
-    def query(self, plan: p.Plan, prepared: exp.Subquery, *, samples: bool = True) -> exp.Select:
+    def query(self, plan: p.Plan, prepared: exp.Subquery, *, samples: bool = True,
+              apart: frozenset[int] = frozenset()) -> exp.Select:
         """The one aggregate query of `plan` over `prepared` (a table, subquery or CTE name).
 
         Its row: the rows, then per row rule the failing count (and, with `samples`, its first
-        failing positions), then per table rule its measure.
+        failing positions), then per table rule its measure; rules in `apart` are left to
+        `narrow` queries of their own.
         """
         masks = exp.select(exp.Star()).from_(self._rows(prepared))
         aggregates: list[exp.Expr] = [exp.alias_(exp.Count(this=exp.Star()), "n", quoted=True)]
         for i, rule in plan.row_rules:
+            if i in apart:
+                continue
             masks = masks.select(exp.alias_(self.node(rule.failing), f"__charter_m{i}", quoted=True))
             where = exp.Where(this=col(f"__charter_m{i}"))
             aggregates.append(exp.alias_(exp.Filter(this=exp.Count(this=exp.Star()), expression=where),
@@ -302,6 +306,19 @@ class Compiler:
         for i, table in plan.table_rules:
             aggregates.append(exp.alias_(self.measure(table.measure), f"t{i}", quoted=True))
         return exp.select(*aggregates).from_(masks.subquery("masks"))
+
+    def narrow(self, failing: p.Node, prepared: exp.Subquery) -> exp.Select:
+        """One row rule's failing count and first positions (DuckDB's `min(x, n)`) in a query of its own.
+
+        For a rule that compares rows (a window): the window then holds only the columns the
+        rule reads and the position, not every column of the one aggregate query.
+        """
+        masks = exp.select(col(ROW), exp.alias_(self.node(failing), "__charter_m", quoted=True)).from_(
+            self._rows(prepared))
+        where = exp.Where(this=col("__charter_m"))
+        return exp.select(exp.Filter(this=exp.Count(this=exp.Star()), expression=where),
+                          exp.Filter(this=exp.Min(this=col(ROW), count=exp.Literal.number(SAMPLE)),
+                                     expression=where.copy())).from_(masks.subquery("masks"))
 
     def sample(self, failing: p.Node, prepared: exp.Subquery) -> exp.Select:
         """The first failing positions of one row rule, for a dialect without DuckDB's `min(x, n)`."""
