@@ -255,7 +255,7 @@ def _run(cmd: list[str], cwd: Path, env: dict | None = None) -> tuple[float, int
     # charter exits 1 when an error-severity rule fails; the hand-written checks always exit 0
     if proc.returncode not in ((0, 1) if "check-data" in cmd else (0,)):
         if "check-data" not in cmd and "Out of Memory" in err:  # a result too: what the hand-written SQL needs
-            raise OutOfMemory(err.strip().splitlines()[-1][:200])
+            raise OutOfMemory(next(line for line in err.splitlines() if "Out of Memory" in line).strip()[:200])
         raise SystemExit(f"{' '.join(cmd[:3])} failed ({proc.returncode}):\n{err[-2000:]}")
     return seconds, usage.ru_maxrss, out.read_text()
 

@@ -122,6 +122,7 @@ class Monotonic:
     strict: bool = False
     by: tuple[str, ...] = ()
     order_by: tuple[str, ...] = ()
+    max_step: float | timedelta | None = None  # also true where the value is more than this above the previous
 
 
 @dataclass(frozen=True, slots=True)
@@ -314,7 +315,9 @@ def _row(r: dict, types: dict[str, str], now: datetime) -> Node:  # noqa: C901 -
         limit = naive_utc(now) - timedelta(seconds=seconds(r["max_age"]) + 1)
         return Stale(r["column"], tuple(r["by"]), limit.date() if types.get(r["column"]) == "date" else limit)
     if kind == "monotonic":
-        return Monotonic(r["column"], bool(r.get("strict")), tuple(r.get("by") or ()), tuple(r.get("order_by") or ()))
+        step = r.get("max_step")
+        return Monotonic(r["column"], bool(r.get("strict")), tuple(r.get("by") or ()), tuple(r.get("order_by") or ()),
+                         timedelta(seconds=seconds(step)) if isinstance(step, str) else step)
     window = (tuple(r.get("by") or ()), tuple(r.get("order_by") or ()))
     return Not(FillFalse(expression(r["check"], types, window)))
 

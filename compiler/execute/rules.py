@@ -88,6 +88,8 @@ def _row_message(r: dict, failing: int) -> str:
             "not_in_future": "are in the future", "expression": "break the check",
             "foreign_key": f"have a key ({', '.join(r.get('columns') or ())}) not found in {_target(r)}",
             "monotonic": f"are {'not above' if r.get('strict') else 'below'} the previous row's `{r.get('column')}`"
+                         + (f" or more than {r['max_step']:g} above it" if isinstance(r.get("max_step"), int | float)
+                            else f" or more than {r['max_step']} after it" if r.get("max_step") else "")
                          + (" in their group" if r.get("by") else "")}[r["rule"]]  # fmt: skip
     return f"{failing} row(s) {what}"
 

@@ -397,6 +397,8 @@ def _rules(suite: Spec, specset: Lookup, limits: DataLimits, project) -> list[di
                     d.pop(key)
         if d["rule"] == "freshness" and not d["by"]:  # likewise, the partitions
             d.pop("by")
+        if d["rule"] == "monotonic" and d["max_step"] is None:  # and the largest step
+            d.pop("max_step")
         if not d.get("id"):
             cols = d.get("column") or "+".join(d.get("columns") or ()) or (
                 f"{d['left']}{d['op']}{d['right']}" if d["rule"] == "compare" else "")

@@ -282,9 +282,10 @@ class Monotonic(_Rule):
     """Each value is at least the one before it (`strict`: above it), in row order, within each `by` group.
 
     A failing row is one whose value is below the previous row's (or equal to it, when
-    `strict`). Rows without a value are skipped: they never fail, and the next value is compared
-    with the last one present. Rows are in the table's order, or sorted by `order_by` (rows
-    without an `order_by` value last, ties in table order).
+    `strict`), or, with `max_step`, more than `max_step` above it (a gap). Rows without a value
+    are skipped: they never fail, and the next value is compared with the last one present.
+    Rows are in the table's order, or sorted by `order_by` (rows without an `order_by` value
+    last, ties in table order).
     """
 
     rule: Literal["monotonic"]
@@ -296,6 +297,15 @@ class Monotonic(_Rule):
         default_factory=list, max_length=20,
         description="Number, date or timestamp columns that order the rows; default: the table's own order (a "
                     "file's, or a database source's `ORDER BY` or `primary_key`).")
+    max_step: float | Duration | None = Field(
+        None, description="No gaps: the largest step up from the previous value, a number (`1` for ids) or, for a "
+                          "date or timestamp column, a duration (`1d`); a row further above the previous one fails.")
+
+    @model_validator(mode="after")
+    def _positive_step(self) -> Monotonic:
+        if isinstance(self.max_step, float) and not self.max_step > 0:
+            raise PydanticCustomError("charter_option", "`max_step` must be above 0")
+        return self
 
 
 class Reference(Strict):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import operator
 import re
+from datetime import timedelta
 from functools import reduce
 
 import polars as pl
@@ -73,6 +74,10 @@ def _monotonic(node: p.Monotonic) -> pl.Expr:
     # present value, so a null neither fails nor breaks the sequence (as SQL's LAG does below).
     previous = _window(value.shift(1), [*node.by, value.is_not_null()], node.order_by)
     below = value <= previous if node.strict else value < previous
+    if node.max_step is not None:  # a gap: further above the previous value than the step
+        step = node.max_step
+        above = value > previous + pl.lit(step) if isinstance(step, timedelta) else value - previous > step
+        below = below | above
     return (value.is_not_null() & below).fill_null(False)
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from sqlglot import exp
 
@@ -172,7 +172,19 @@ class Compiler:
         present = exp.Paren(this=exp.Is(this=col(n.column), expression=exp.null()))
         previous = _window(exp.Anonymous(this="LAG", expressions=[col(n.column)]), [*map(col, n.by), present],
                            n.order_by)
-        below = (exp.LTE if n.strict else exp.LT)(this=value, expression=previous)
+        below: exp.Expr = (exp.LTE if n.strict else exp.LT)(this=value, expression=previous)
+        if n.max_step is not None:  # a gap: further above the previous value than the step
+            if isinstance(n.max_step, timedelta):  # exact, in microseconds: a date compares as its midnight
+                micros = n.max_step // timedelta(microseconds=1)
+                step = exp.Interval(this=exp.Literal.string(str(micros)), unit=exp.var("MICROSECOND"))
+                # wall-clock time, without a zone (Spark's TIMESTAMP is its session's zone's)
+                naive = exp.DataType.Type.TIMESTAMPNTZ if self.dialect == "spark" else exp.DataType.Type.TIMESTAMP
+                gap: exp.Expr = exp.GT(this=exp.cast(value.copy(), naive), expression=exp.Add(
+                    this=exp.cast(previous.copy(), naive), expression=step))
+            else:  # as polars computes it: the difference, then the comparison
+                gap = exp.GT(this=exp.Paren(this=exp.Sub(this=value.copy(), expression=previous.copy())),
+                             expression=lit(float(n.max_step)))
+            below = exp.or_(below, gap)
         return exp.and_(exp.Not(this=exp.Is(this=value.copy(), expression=exp.null())),
                         exp.Coalesce(this=below, expressions=[exp.false()]))
 

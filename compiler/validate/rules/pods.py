@@ -83,6 +83,11 @@ def _readers(ctx: Context) -> dict[str, list[tuple[Spec | None, str | None]]]:
         for window in body.windows:
             if window.source is not None and ctx.specset.get("DataSource", window.source) is not None:
                 readers.setdefault(window.source, []).append((model, "evaluate"))
+        suite = ctx.specset.get("ValidationSuite", body.data.validation) if body.data.validation else None
+        for rule in suite.model.spec.rules if suite is not None else ():  # a foreign key reads its source
+            if rule.rule == "foreign_key" and ctx.specset.get("DataSource", rule.references.source) is not None:
+                if (model, "validate") not in readers.setdefault(rule.references.source, []):
+                    readers[rule.references.source].append((model, "validate"))
     return readers
 
 

@@ -107,6 +107,14 @@ def check_one(ctx: Context, suite) -> Iterator[Diagnostic]:
                                         windows=True)
         elif rule.rule == "foreign_key":
             yield from _foreign_key(ctx, suite, base, rule, cols)
+        elif rule.rule == "monotonic" and rule.max_step is not None and rule.column in cols:
+            duration = isinstance(rule.max_step, str)
+            if (cols[rule.column] in TEMPORAL) != duration and cols[rule.column] in NUMERIC | TEMPORAL:
+                want = "a duration such as `1d`" if not duration else "a number"
+                yield make("X308", f"`max_step` of `{rule.column}` ({cols[rule.column]}) must be {want}",
+                           ctx.span(suite, f"{base}/max_step"), pointer=f"{base}/max_step",
+                           help="a number column steps by a number (`1` for ids), a date or timestamp column by a "
+                                "duration")
 
 
 def _foreign_key(ctx: Context, suite, base: str, rule, cols: dict[str, str]) -> Iterator[Diagnostic]:

@@ -88,7 +88,11 @@ CASES = {
                   {"rule": "monotonic", "column": "amount", "strict": True},  # NaN, then a number
                   {"rule": "monotonic", "column": "seen", "by": ["code"]},
                   {"rule": "monotonic", "column": "day", "by": ["flag", "code"], "order_by": ["limit"]},  # ties
-                  {"rule": "monotonic", "column": "limit", "strict": True, "order_by": ["seen", "id"]}],
+                  {"rule": "monotonic", "column": "limit", "strict": True, "order_by": ["seen", "id"]},
+                  {"rule": "monotonic", "column": "id", "max_step": 1},  # no gaps in a sequence
+                  {"rule": "monotonic", "column": "amount", "max_step": 2.5, "by": ["code"]},  # NaN too
+                  {"rule": "monotonic", "column": "seen", "max_step": "2d", "order_by": ["seen"]},
+                  {"rule": "monotonic", "column": "day", "max_step": "36h", "by": ["flag"], "order_by": ["day"]}],
     "foreign_key": [{"rule": "foreign_key", "columns": ["code"], "references": {"source": "keys",
                                                                                 "columns": ["k_code"]}},
                     {"rule": "foreign_key", "columns": ["id"], "references": {"source": "keys", "columns": ["k_id"]}},
