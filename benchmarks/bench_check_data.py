@@ -4,7 +4,8 @@ All of them run the same 16 rules, in the same run, and the harness checks that 
 failing counts.
 
     pip install -e '.[dev,bench]' pandera
-    python benchmarks/bench_check_data.py [--rows 5000000 50000000] [--runs 3] [--memory-limit 1GiB] [--json]
+    python benchmarks/bench_check_data.py [--rows 5000000 50000000] [--runs 3] [--memory-limit 1GiB]
+        [--keep-data DIR] [--json]
 
 Each engine runs as a whole process (peak RSS from `os.wait4`), reads the same Parquet file
 (written in row groups, never held whole in memory) and prints its failing count per rule as
