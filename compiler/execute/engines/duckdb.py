@@ -111,7 +111,9 @@ def check_source(ingest: dict, prep: dict, rules: list[dict], settings: dict, ro
         # A rule comparing rows runs apart: in the one query, its window would hold every column
         # of the table (measured at 50M rows: 62 s in one query, 28 s with `unique` apart).
         apart = frozenset(i for i, r in plan.row_rules if p.windowed(r.failing))
-        cursor = con.execute(compiler.query(plan, prepared.subquery("prepared"), apart=apart).sql(DIALECT))
+        spilled = _spilled(con, plan, ingest, root, settings)
+        cursor = con.execute(compiler.query(plan, prepared.subquery("prepared"), apart=apart | spilled)
+                             .sql(DIALECT))
         values = cursor.fetchone()
         assert values is not None  # an aggregate query returns one row
         row = dict(zip([d[0] for d in cursor.description], values, strict=True))
@@ -120,6 +122,10 @@ def check_source(ingest: dict, prep: dict, rules: list[dict], settings: dict, ro
                 continue
             narrow = con.execute(compiler.narrow(rule.failing, prepared.subquery("prepared")).sql(DIALECT))
             row[f"c{i}"], row[f"s{i}"] = narrow.fetchone() or (0, None)
+        for i, table in plan.table_rules:
+            if i in spilled:
+                [row[f"t{i}"]] = con.execute(compiler.spilled(table.measure, prepared.subquery("prepared"))
+                                             .sql(DIALECT)).fetchone() or [None]
     except duckdb.OutOfMemoryException:
         raise RunError(f"source `{ingest['source']}`: DuckDB ran out of memory within its limit and spill folder",
                        hint="raise `duckdb.memory_limit`, or free disk space for `duckdb.spill_folder`") from None
@@ -131,6 +137,29 @@ def check_source(ingest: dict, prep: dict, rules: list[dict], settings: dict, ro
     counts = {i: (int(row[f"c{i}"]), sorted(row[f"s{i}"] or [])) for i, _ in plan.row_rules}
     stats = {i: row[f"t{i}"] for i, _ in plan.table_rules}
     return results(plan.rules, counts, stats, int(row["n"])), int(row["n"])
+
+
+HOLISTIC_SHARE = 0.5  # of memory_limit that the values of one quantile or distinct count may take in one query
+
+
+def _spilled(con, plan: p.Plan, ingest: dict, root: Path, settings: dict) -> frozenset[int]:
+    """The `quantile_between` and `distinct_count` rules to run as queries that spill, when the table is large.
+
+    In the one aggregate query their values must fit in memory: 200M doubles are 1.6 GB. The
+    rows are Parquet's own count (its footer); a CSV file's, its size over 8 bytes (more than it has).
+    """
+    holistic = frozenset(i for i, t in plan.table_rules if t.measure.kind in ("quantile", "distinct"))
+    if not holistic:
+        return holistic
+    path = source_path(ingest, root)
+    if ingest["format"] == "parquet":
+        count = exp.select(exp.Count(this=exp.Star())).from_(exp.Table(this=exp.Anonymous(
+            this="read_parquet", expressions=[exp.Literal.string(str(path))])))
+        rows = int((con.execute(count.sql(DIALECT)).fetchone() or [0])[0])
+    else:
+        rows = path.stat().st_size // 8
+    limit = settings.get("memory_limit") or DEFAULTS["memory_limit"]
+    return holistic if rows * 8 > limit * HOLISTIC_SHARE else frozenset()
 
 
 def _typed(con, ingest: dict, root: Path, columns: list[str]) -> exp.Select:

@@ -316,8 +316,44 @@ class Compiler:
                 aggregates.append(exp.alias_(exp.Filter(this=sample, expression=where.copy()), f"s{i}",
                                              quoted=True))
         for i, table in plan.table_rules:
-            aggregates.append(exp.alias_(self.measure(table.measure), f"t{i}", quoted=True))
+            if i not in apart:
+                aggregates.append(exp.alias_(self.measure(table.measure), f"t{i}", quoted=True))
         return exp.select(*aggregates).from_(masks.subquery("masks"))
+
+    def spilled(self, m: p.Measure, prepared: exp.Subquery) -> exp.Select:
+        """A `distinct` or `quantile` measure as a query that can spill to disk, for a table larger than memory.
+
+        In one aggregate, DuckDB holds every distinct value (a hash set) or every value (a
+        quantile) in memory. Here the distinct values are a GROUP BY, and the quantile the two
+        closest ranks of a sort, interpolated linearly (polars' `linear`): both spill.
+        """
+        c = col(m.column or "")
+        present = exp.Not(this=exp.Is(this=c.copy(), expression=exp.null()))
+        if m.kind == "distinct":
+            groups = exp.select(c.copy()).from_(prepared).where(present).group_by(c.copy())
+            return exp.select(_double(exp.Count(this=exp.Star()))).from_(groups.subquery("groups"))
+        values = exp.select(exp.alias_(_double(c.copy()), "v", quoted=True)).from_(prepared).where(present)
+        rank = exp.Window(this=exp.RowNumber(), order=exp.Order(expressions=[exp.Ordered(this=col("v"))]))
+        total = exp.Window(this=exp.Count(this=exp.Star()))
+        ranked = exp.select(col("v"), exp.alias_(exp.Sub(this=rank, expression=lit(1)), "k", quoted=True),
+                            exp.alias_(total, "n", quoted=True)).from_(values.subquery("v"))
+        position = exp.Mul(this=_double(exp.Sub(this=col("n"), expression=lit(1))), expression=lit(m.quantile or 0.0))
+        low_k, high_k = exp.Floor(this=position.copy()), exp.Ceil(this=position.copy())
+        picked = exp.select(
+            exp.alias_(exp.Max(this=exp.Case(ifs=[exp.If(this=exp.EQ(this=col("k"), expression=low_k.copy()),
+                                                         true=col("v"))])), "lo", quoted=True),
+            exp.alias_(exp.Max(this=exp.Case(ifs=[exp.If(this=exp.EQ(this=col("k"), expression=high_k.copy()),
+                                                         true=col("v"))])), "hi", quoted=True),
+            exp.alias_(exp.Max(this=position.copy()), "pos", quoted=True),
+        ).from_(ranked.subquery("ranked")).where(exp.or_(exp.EQ(this=col("k"), expression=low_k),
+                                                         exp.EQ(this=col("k"), expression=high_k)))
+        fraction = exp.Paren(this=exp.Sub(this=col("pos"), expression=exp.Floor(this=col("pos"))))
+        interpolated = exp.Add(this=col("lo"), expression=exp.Mul(
+            this=exp.Paren(this=exp.Sub(this=col("hi"), expression=col("lo"))), expression=fraction))
+        # equal ranks: the value itself (inf - inf would be NaN)
+        same = exp.EQ(this=col("lo"), expression=col("hi"))
+        return exp.select(exp.Case(ifs=[exp.If(this=same, true=col("lo"))], default=interpolated)).from_(
+            picked.subquery("picked"))
 
     def narrow(self, failing: p.Node, prepared: exp.Subquery) -> exp.Select:
         """One row rule's failing count and first positions (DuckDB's `min(x, n)`) in a query of its own.

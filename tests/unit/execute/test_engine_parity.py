@@ -264,3 +264,18 @@ def test_type_errors_read_the_same(tmp_path, fmt):
     with pytest.raises(DataError) as duck_error:
         check_source(ingest, {"steps": [], "schema": schema}, rules, {}, tmp_path, now=NOW)
     assert str(duck_error.value) == str(polars_error.value)
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_quantiles_and_distinct_counts_that_spill_agree(tmp_path, monkeypatch, fmt):
+    """Above a size, DuckDB computes these measures as a sort and a GROUP BY (both spill): the same values."""
+    from compiler.execute.engines import duckdb as engine
+
+    monkeypatch.setattr(engine, "HOLISTIC_SHARE", 0)  # every table is "large"
+    rules = [r for r in RULES if r["rule"] in ("quantile_between", "distinct_count")] + [
+        {"id": f"q{q}", "severity": "warn", "rule": "quantile_between", "column": c, "quantile": q, "max": 1e9}
+        for c in ("amount", "id", "limit") for q in (0.0, 0.1, 0.5, 0.9, 1.0)] + [
+        {"id": f"d-{c}", "severity": "warn", "rule": "distinct_count", "column": c, "max": 1e9}
+        for c in ("amount", "code", "seen", "flag")]
+    for a, b in zip(*_both(tmp_path, fmt, rules), strict=True):
+        _same(a, b)
