@@ -159,6 +159,7 @@ def _spilled(con, plan: p.Plan, ingest: dict, root: Path, settings: dict) -> fro
     else:
         rows = path.stat().st_size // 8
     limit = settings.get("memory_limit") or DEFAULTS["memory_limit"]
+    assert isinstance(limit, int)  # bytes: the IR resolves sizes
     return holistic if rows * 8 > limit * HOLISTIC_SHARE else frozenset()
 
 
