@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import subprocess
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,6 +49,7 @@ class Git:
         rel = Path(root).resolve().relative_to(self.top).as_posix()
         self.prefix = "" if rel == "." else rel + "/"  # the Charter root inside the repository
         self._repo = None
+        self._read: dict[str, bytes | None] = {}  # prefetched objects, by the name they were asked by
 
     @property
     def repo(self):
@@ -128,14 +130,48 @@ class Git:
         return files
 
     def read(self, blob: str) -> bytes:
-        return self.repo.odb.stream(bytes.fromhex(blob)).read()
+        found = self._read.pop(blob, None)  # prefetched: handed out once
+        return found if found is not None else self.repo.odb.stream(bytes.fromhex(blob)).read()
 
     def read_rev(self, sha: str, path: str) -> bytes | None:
         """The file at `path` (relative to the Charter root) in commit `sha`, None when it is not there."""
+        name = f"{sha}:{self.prefix}{path}"
+        if name in self._read:
+            return self._read.pop(name)
         try:
-            return self.repo.git.get_object_data(f"{sha}:{self.prefix}{path}")[3]
+            return self.repo.git.get_object_data(name)[3]
         except ValueError:
             return None
+
+    def prefetch(self, blobs: Iterable[str] = (), revs: Iterable[tuple[str, str]] = ()) -> None:
+        """Read many objects in one `git cat-file --batch` call, for `read` and `read_rev` to hand out.
+
+        One round trip instead of one per object: a history of 400 commits waited on the pipe
+        of GitPython's persistent cat-file for a third of its time. `blobs` are ids, `revs`
+        (commit, path relative to the Charter root) pairs; a missing one reads as None.
+        """
+        names = [*dict.fromkeys([*blobs, *(f"{sha}:{self.prefix}{path}" for sha, path in revs)])]
+        names = [n for n in names if n not in self._read and "\n" not in n]  # a line each, in the protocol
+        if not names:
+            return
+        try:
+            done = subprocess.run(["git", "cat-file", "--batch"], cwd=self.top, capture_output=True, check=False,
+                                  input="".join(n + "\n" for n in names).encode("utf-8", "surrogateescape"))
+        except FileNotFoundError:
+            raise GitError("the `git` command is not installed", "install git") from None
+        if done.returncode != 0:
+            return  # the reads one by one say what is wrong
+        out, at = done.stdout, 0
+        for name in names:
+            end = out.index(b"\n", at)
+            header = out[at:end].split()
+            at = end + 1
+            if len(header) == 3 and header[1] != b"missing":
+                size = int(header[2])
+                self._read[name] = out[at:at + size] if header[1] == b"blob" else None
+                at += size + 1
+            else:  # `<name> missing`, or `ambiguous`
+                self._read[name] = None
 
     def read_path(self, sha: str, path: str) -> bytes | None:
         """One file at one commit (None when it does not exist there)."""

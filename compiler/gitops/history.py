@@ -90,8 +90,9 @@ def history(root: Path, args) -> tuple[str, int]:
     # Where the resource lives at HEAD; walking back, follow it through moves and renames, and
     # parse only the commits that touched those files (cost grows with its changes, not history).
     files = git.tree(head, spec_dirs)
-    tracked = {p for p, b in files.items() if p.endswith((".yaml", ".yml"))
-               and any(n.encode() in git.read(b) for n in names)}
+    specs = {p: b for p, b in files.items() if p.endswith((".yaml", ".yml"))}
+    git.prefetch(blobs=specs.values())
+    tracked = {p for p, b in specs.items() if any(n.encode() in git.read(b) for n in names)}
     tracked = {p for p in tracked if any(_wanted(r, names, kind) for r in blobs.resources([(p, files[p])]).values())}
     entries: list[dict] = []
     rev: str | None = "HEAD"
@@ -100,6 +101,9 @@ def history(root: Path, args) -> tuple[str, int]:
         # another file (moved, or the file renamed), track that file too and go on from there
         restart = None
         walked = [(commit, _diff_commit(blobs, changes)) for commit, changes in git.log(sorted(tracked), rev)]
+        # the lock of every commit that may make an entry, in one read
+        git.prefetch(revs=[(commit.sha, LOCK) for commit, diffs in walked if any(_wanted(c, names, kind)
+                                                                                  for c in diffs)])
         # Born here or elsewhere? A reference after a rename? Those commits are read whole, in one
         # git call for all of them (not one per commit).
         whole = git.changes_of([commit.sha for commit, diffs in walked

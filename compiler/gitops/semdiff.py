@@ -9,6 +9,7 @@ edited gate reads `spec.gates[roc_auc].min: 0.7 -> 0.75`, not "item 0 changed".
 
 from __future__ import annotations
 
+import marshal
 import re
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -102,6 +103,19 @@ def _keyed(items: list) -> dict[str, Any] | None:
     return dict(zip(cast(list[str], keys), items, strict=True))  # no None: ruled out just above
 
 
+def _identical(before: Any, after: Any) -> bool:
+    """Equal with the same types and key order: the same marshal bytes (version 2 has no
+    back-references, which depend on how objects are shared), else the same repr (a date).
+
+    Five times faster than comparing reprs, which walked every unchanged subtree in Python's
+    string building: a fifth of a 400-commit `charter history`.
+    """  # noqa: D205 - two sentences
+    try:
+        return marshal.dumps(before, 2) == marshal.dumps(after, 2)
+    except ValueError:  # a type marshal does not write (YAML's dates and times)
+        return repr(before) == repr(after)
+
+
 def diff_values(before: Any, after: Any, keys: tuple = ()) -> list[FieldChange]:
     """Every changed leaf between two plain-data values, in a stable order."""
     # `_same` in Python on every level made a history of 400 commits spend most of its time
@@ -109,7 +123,7 @@ def diff_values(before: Any, after: Any, keys: tuple = ()) -> list[FieldChange]:
     # at once; equal values with equal reprs are the same types too (`False` and `0` print
     # apart). Anything else (NaN, -0.0, keys in another order) goes the exact way.
     if before == after:
-        if repr(before) == repr(after) or _same(before, after):
+        if _identical(before, after) or _same(before, after):
             return []
     elif not isinstance(before, (dict, list)) and _same(before, after):
         return []  # NaN is NaN

@@ -111,3 +111,23 @@ def test_other_commands_keep_exit_2_for_usage(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["validate", "--nope"])
     assert exc.value.code == 2
+
+
+def test_prefetched_objects_read_as_one_by_one(repo):
+    """`Git.prefetch` (one cat-file --batch for many objects) hands out what `read` and `read_rev` would."""
+    from compiler.gitops.git import Git
+
+    _latin1_spec(repo)
+    head = commit(repo, "a spec whose name is not UTF-8")
+    files = Git(repo).tree(head, ["specs"])
+    one_by_one = Git(repo)
+    expected = {p: one_by_one.read(b) for p, b in files.items()}
+    expected_lock = one_by_one.read_rev(head, "charter.lock")
+    batched = Git(repo)
+    batched.prefetch(blobs=files.values(), revs=[(head, "charter.lock"), (head, "no/such/file.yaml"),
+                                                 (head, "specs/churn/" + LATIN1)])
+    assert {p: batched.read(b) for p, b in files.items()} == expected
+    assert batched.read_rev(head, "charter.lock") == expected_lock
+    assert batched.read_rev(head, "no/such/file.yaml") is None
+    assert batched.read_rev(head, "specs/churn/" + LATIN1) == SUITE.encode()
+    assert batched._read == {}  # each handed out once, nothing kept
