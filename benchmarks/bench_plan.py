@@ -127,7 +127,7 @@ def main() -> None:
     charter = [sys.executable, "-m", "compiler"]
     # Byte-compiled modules, as an installed Charter has them (pip compiles them at install): with
     # PYTHONDONTWRITEBYTECODE set (some CI images and sandboxes set it), every start would compile
-    # Charter's modules again, about 60 ms of a plan. bench_compile.py does the same.
+    # Charter's modules again, about 30 ms of a plan. bench_compile.py does the same.
     env = {**{k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}, "PYTHONPATH": str(HERE.parent)}
     cache = repo / ".charter" / "cache"
     rows = []
