@@ -49,6 +49,9 @@ def _fill(df: pl.DataFrame, args: dict) -> pl.DataFrame:
         elif args["strategy"] == "mode":
             exprs.append(pl.col(col).fill_null(pl.col(col).drop_nulls().mode().sort().first()))
         else:
+            if not df.schema[col].is_numeric():  # as the SQL engines say it (engines/relational.py)
+                raise DataError(f"`fill_null` with `{args['strategy']}` needs a numeric column, `{col}` is not "
+                                "one", column=col)
             stat = pl.col(col).mean() if args["strategy"] == "mean" else pl.col(col).median()
             exprs.append(pl.col(col).fill_null(stat))
     return df.with_columns(exprs)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from sqlglot import exp
 
 from compiler.execute import plan as p
-from compiler.execute.engines.sql import ROW, col, lit, quantile
+from compiler.execute.engines.sql import ROW, _double, col, lit, quantile
 from compiler.execute.errors import DataError
 
 STEPS = ("rename", "drop_columns", "drop_null", "deduplicate", "standardize", "fill_null", "clip")
@@ -119,9 +119,9 @@ def _values(op: str, args: dict, relation: exp.Select, types: dict[str, str], en
             elif args["strategy"] == "mode":  # the most frequent value; ties: the smallest, as polars sorts
                 fill = exp.Subquery(this=_mode(relation, column, kind, engine))
             else:
-                if kind not in ("integer", "float"):  # validation (X308) refuses this
-                    raise DataError(f"`fill_null` with `{args['strategy']}` needs a numeric column, `{column}` is "
-                                    f"{kind}", column=column)
+                if kind not in ("integer", "float"):  # as compiler.execute.prepare says it
+                    raise DataError(f"`fill_null` with `{args['strategy']}` needs a numeric column, `{column}` is not "
+                                    "one", column=column)
                 stat: exp.Expr = exp.Avg(this=_double(col(column))) if args["strategy"] == "mean" else \
                     quantile(_double(col(column)), 0.5, engine)
                 fill = exp.Subquery(this=exp.select(stat).from_(relation.subquery("stats")))
@@ -151,17 +151,9 @@ def _values(op: str, args: dict, relation: exp.Select, types: dict[str, str], en
                              default=value.copy())}
 
 
-def _double(e: exp.Expr) -> exp.Expr:
-    return exp.cast(e, _T.DOUBLE)
-
-
-def _key(value: object, case_insensitive: bool) -> str:
-    from compiler.execute.prepare import spelling
-
-    return spelling(value, case_insensitive)
-
-
 def _standardize(column: str, args: dict, types: dict[str, str]) -> exp.Expr:
+    from compiler.execute.prepare import spelling as _key  # the spellings as polars normalises them
+
     ci = args.get("case_insensitive", True)
     norm: exp.Expr = exp.Trim(this=exp.cast(col(column), _T.VARCHAR))
     if ci:

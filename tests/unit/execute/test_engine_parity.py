@@ -279,3 +279,17 @@ def test_quantiles_and_distinct_counts_that_spill_agree(tmp_path, monkeypatch, f
         for c in ("amount", "code", "seen", "flag")]
     for a, b in zip(*_both(tmp_path, fmt, rules), strict=True):
         _same(a, b)
+
+
+@pytest.mark.parametrize("strategy", ["mean", "median"])
+def test_a_statistic_of_text_is_the_same_error_on_both_engines(tmp_path, strategy):
+    steps = [{"fill_null": {"columns": ["name"], "strategy": strategy}}]
+    rules = [{"id": "n", "severity": "error", "rule": "not_null", "columns": ["name"]}]
+    with pytest.raises(DataError) as polars_error:
+        apply_prepare(_data(), steps)
+    _data().write_parquet(tmp_path / "data.parquet")
+    ingest = {"source": "events", "format": "parquet", "path": "data.parquet", "schema": SCHEMA, "limits": {}}
+    with pytest.raises(DataError) as duck_error:
+        check_source(ingest, {"steps": steps, "schema": SCHEMA}, rules, {}, tmp_path, now=NOW)
+    assert str(duck_error.value) == str(polars_error.value) == \
+        f"`fill_null` with `{strategy}` needs a numeric column, `name` is not one"
