@@ -153,15 +153,32 @@ def _choose(value: str) -> str:
         return _literal(value)
     if not _SIMPLE_CHARS.match(value):
         return "other"  # libyaml and PyYAML's Python emitter disagree on what is printable
-    analysis = _EMITTER.analyze_scalar(value)
-    if analysis.multiline:
-        return "other"
     implicit = _RESOLVER.resolve(yaml.ScalarNode, value, (True, False)) == _STR
-    if implicit and not analysis.empty and analysis.allow_block_plain:
+    # One line of printable characters (checked above): PyYAML's analysis allows it single-quoted,
+    # and plain in a block unless `_block_plain` finds what its character loop would (the loop is
+    # pure Python, and the long expressions of alert rules and CI conditions made it a fifth of a
+    # render; a property test compares the two).
+    if value and implicit and _block_plain(value):
         return "plain"
-    if analysis.allow_single_quoted:
-        return "single"
-    return "other"
+    return "single"
+
+
+_LEADING_INDICATORS = frozenset("#,[]{}&*!|>'\"%@`")
+
+
+def _block_plain(value: str) -> bool:
+    """`analyze_scalar(value).allow_block_plain` for a non-empty line of `_SIMPLE_CHARS`.
+
+    In such a line the only white space is the space: no leading or trailing space, no `---` or
+    `...` start, no indicator first (`-`, `?` and `:` only when a space or the end follows), and
+    no `: `, `:` at the end or ` #` inside.
+    """
+    first = value[0]
+    if first == " " or value[-1] == " " or first in _LEADING_INDICATORS or value.startswith(("---", "...")):
+        return False
+    if first in "-?:" and (len(value) == 1 or value[1] == " "):
+        return False
+    return value.find(": ", 1) < 0 and not (len(value) > 1 and value[-1] == ":") and " #" not in value
 
 
 def _literal(value: str) -> str:

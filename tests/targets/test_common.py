@@ -68,6 +68,24 @@ def test_the_direct_path_writes_exactly_what_pyyaml_writes(docs):
     assert common.dump_yaml(*docs) == common._pyyaml(*docs)
 
 
+indicators = st.text(alphabet=st.sampled_from(list(" -?:#,[]{}&*!|>'\"%@`.~=ab0\xa0\u00e9")), max_size=8)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(indicators | st.text(max_size=10))
+def test_the_plain_test_agrees_with_pyyaml_analysis(value):
+    """`_choose` without PyYAML's character loop picks the style the loop's analysis picks."""
+    from compiler.render import common
+
+    if "\n" in value or not common._SIMPLE_CHARS.match(value) or common._WORDS.match(value):
+        return  # the other branches of `_choose`
+    analysis = common._EMITTER.analyze_scalar(value)
+    implicit = common._RESOLVER.resolve(common.yaml.ScalarNode, value, (True, False)) == common._STR
+    expected = "plain" if implicit and not analysis.empty and analysis.allow_block_plain else \
+        "single" if analysis.allow_single_quoted else "other"
+    assert common._choose(value) == expected
+
+
 multiline = st.lists(st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=10),
                      min_size=2, max_size=5).map("\n".join)
 
