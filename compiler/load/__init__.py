@@ -135,25 +135,33 @@ def load_documents(files: Iterable[Path], root: Path,
     documents: list[Document] = []
     diags: list[Diagnostic] = []
     base = str(root.resolve())
+    slots: list[SourceFile | Diagnostic] = []  # per file, in order: its text, or why it has none
     for path in files:
         rel = _rel(str(path), base) if path.is_absolute() else relpath(path, root)
         try:
             size = path.stat().st_size
             if size > MAX_FILE_BYTES:  # checked before reading, so a huge file is never loaded
-                diags.append(make("L103", f"file is {size} bytes, over the limit of {MAX_FILE_BYTES}",
+                slots.append(make("L103", f"file is {size} bytes, over the limit of {MAX_FILE_BYTES}",
                                   Span(rel, 1, 1), help="split it into several spec files"))
                 continue
             raw = path.read_bytes()
         except OSError as exc:
-            diags.append(make("L108", f"cannot read file: {exc.strerror or exc}", Span(rel, 1, 1)))
+            slots.append(make("L108", f"cannot read file: {exc.strerror or exc}", Span(rel, 1, 1)))
             continue
         source, problem = decode(rel, raw)
         if problem:
-            diags.append(problem)
+            slots.append(problem)
             continue
         assert source is not None  # decode returns a source or a problem
-        sources.append(source)
-        docs, problems = memo.parse(source) if memo is not None else load_source(source)
+        slots.append(source)
+    texts = [s for s in slots if isinstance(s, SourceFile)]
+    parsed = iter(memo.parse_all(texts) if memo is not None else [load_source(s) for s in texts])
+    for slot in slots:
+        if isinstance(slot, Diagnostic):
+            diags.append(slot)
+            continue
+        sources.append(slot)
+        docs, problems = next(parsed)
         documents.extend(docs)
         diags.extend(problems)
     return sources, documents, diags

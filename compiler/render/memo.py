@@ -30,7 +30,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -162,9 +162,9 @@ class RenderMemo:
         return self._bundles[key]["notes"]
 
     def remember(self, key: str, tree: str, spec_dirs: list[str], output: str, notes: list[str],
-                 files: dict[str, str | Stored]) -> None:
-        entry = {"tree": tree, "spec_dirs": spec_dirs, "output": output, "notes": notes,
-                 "files": {p: digest_of(v) for p, v in files.items()}}
+                 digests: dict[str, str]) -> None:
+        """`digests`: repo-relative path -> SHA-256 of every file of the compile, in the bundle's order."""
+        entry = {"tree": tree, "spec_dirs": spec_dirs, "output": output, "notes": notes, "files": dict(digests)}
         if self._bundles.get(key) != entry:
             self._bundles = {key: entry}  # one compile remembered: the last one
             self._changed = True
@@ -172,28 +172,50 @@ class RenderMemo:
     # -- rendering ----------------------------------------------------------------------------
 
     def target(self, name: str, graph, out: str) -> dict[str, str | Stored]:
+        files: dict[str, str | Stored] = {}
+        for key, render in self._entries(name, graph, out):
+            files.update(self._get(key, render))
+        return dict(sorted(files.items()))
+
+    def pending(self, names: list[str], graph, out: str) -> int:
+        """How many entries (a model's files of a target, or a whole-graph file set) these targets would render."""
+        return sum(key not in self._used and key not in self._old
+                   for name in names for key, _ in self._entries(name, graph, out))
+
+    def _entries(self, name: str, graph, out: str) -> Iterator[tuple[str, Callable[[], Files]]]:
+        """A target's units of rendering: (memo key, the render of that unit's files)."""
         module_name, _, func = TARGETS[name].partition(":")
         module = importlib.import_module(module_name)
         base, whole = self._keys(graph, out)
         if not hasattr(module, "render_model"):
-            return self._get(_key(whole, name), lambda: getattr(module, func)(graph, out))
+            yield _key(whole, name), lambda: getattr(module, func)(graph, out)
+            return
         versions = graph.project.get("versions") or {}
-        files: dict[str, str | Stored] = {}
 
         def one(model) -> Callable[[], Files]:
             return lambda: module.render_model(model_view(graph.project, model.name), model, out)
 
         for model in graph.models:
-            key = _key(base, name, self._model_key(model), versions.get(model.name) or "")
-            files.update(self._get(key, one(model)))
+            yield _key(base, name, self._model_key(model), versions.get(model.name) or ""), one(model)
         if getattr(module, "SHARED_READS", None) == ("checks",):  # given nothing else, keyed by nothing else
             view = replace(graph, project={k: v for k, v in graph.project.items() if k != "versions"}, models=(),
                            files={})
-            key = _key(base, name, "shared-checks", _json([c.to_dict() for c in graph.checks]))
-            files.update(self._get(key, lambda: module.render_shared(view, out)))
+            yield (_key(base, name, "shared-checks", _json([c.to_dict() for c in graph.checks])),
+                   lambda: module.render_shared(view, out))
         else:
-            files.update(self._get(_key(whole, name, "shared"), lambda: module.render_shared(graph, out)))
-        return dict(sorted(files.items()))
+            yield _key(whole, name, "shared"), lambda: module.render_shared(graph, out)
+
+    def delta(self) -> dict:
+        """What rendering in this process added to the memo: for `absorb` in another (compile's second worker)."""
+        return {"used": self._used, "rendered": self.rendered,
+                "parts": {k: common.PARTS[k] for k in common.PARTS_USED if k in common.PARTS},
+                "parts_used": set(common.PARTS_USED)}
+
+    def absorb(self, delta: dict) -> None:
+        self._used.update(delta["used"])
+        self.rendered += delta["rendered"]
+        common.PARTS.update(delta["parts"])
+        common.PARTS_USED.update(delta["parts_used"])
 
     def _model_key(self, model) -> str:
         found = self._models.get(model.name)
