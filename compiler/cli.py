@@ -423,7 +423,16 @@ def _compile_files(args: argparse.Namespace) -> int:
     key = RenderMemo.bundle_key(args.target, _lock_versions(root))
     if args.out is None and (code := _unchanged(args, root, memo, key)) is not None:
         return code
-    root, graph = _graph_or_exit(args)
+    later: list = []  # the IR cache's store: written beside the render, by the second process when there is one
+    root, graph = _graph_or_exit(args, later)
+    try:
+        return _render_targets(args, root, graph, memo, key, later)
+    finally:
+        for job in later:  # not handed to the second process: here
+            job()
+
+
+def _render_targets(args: argparse.Namespace, root: Path, graph, memo, key: str, later: list) -> int:
     from compiler.render import TARGETS
 
     wanted = list(dict.fromkeys(args.target or ["ir", *graph.project.get("targets", [])]))
@@ -434,7 +443,7 @@ def _compile_files(args: argparse.Namespace) -> int:
     if unavailable:
         print(f"note: charter.yaml lists targets this version cannot render yet: {', '.join(unavailable)}",
               file=sys.stderr)
-    return _write_targets(args, root, graph, [t for t in wanted if t in TARGETS], memo, key)
+    return _write_targets(args, root, graph, [t for t in wanted if t in TARGETS], memo, key, later)
 
 
 SITE_DIR = Path(".charter") / "site"
@@ -532,7 +541,7 @@ def _unchanged(args: argparse.Namespace, root: Path, memo, key: str) -> int | No
 
 
 def _write_targets(args: argparse.Namespace, root: Path, graph, targets: list[str], memo=None,
-                   key: str | None = None) -> int:
+                   key: str | None = None, later: list | None = None) -> int:
     from compiler.atomic import discard, os_problem, switch
     from compiler.render import render_graph
     from compiler.render.memo import text_of
@@ -565,7 +574,8 @@ def _write_targets(args: argparse.Namespace, root: Path, graph, targets: list[st
         return path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
 
     try:
-        done = _render_and_stage(graph, targets, output, versions, memo, locate, stage=not args.check)
+        done = _render_and_stage(graph, targets, output, versions, memo, locate, stage=not args.check,
+                                 later=later if later is not None else [])
     except OSError as exc:
         problem = os_problem(exc)
         if problem is None:
@@ -623,18 +633,24 @@ class _Rendered:
 # compile renders on two cores: about 0.2 s of work, where a fork and the result's trip cost
 # about 0.02 s. An edit of one model renders a dozen.
 PARALLEL_ENTRIES = 150
-# Relative cost of rendering and writing each target's files on a large tree (1,000 specs),
-# measured; what the split balances.
-_TARGET_COST = {"kubernetes": 30, "argo": 12, "kubeflow": 11, "airflow": 10, "ir": 8, "docs": 6, "github": 2,
-                "gitlab": 1}
+# Cost of rendering and writing each target's files on a large tree (1,000 specs), in ms measured
+# on one core; what the split balances. Run side by side, the halves take 1.3 (this process) and
+# 1.5 times (the child, which also copies each page of the parent's memory that it touches:
+# reference counts are writes) as long as alone.
+_TARGET_COST = {"kubernetes": 25, "argo": 11, "kubeflow": 10, "airflow": 8, "docs": 5, "ir": 5, "github": 3,
+                "gitlab": 2, "codeowners": 2, "runner": 2}
+_CHILD_SLOWDOWN = 1.15
+_IR_CACHE_COST = 4  # `ir.cache.store`: the graph as JSON, about 9 MB
 
 
 def _render_and_stage(graph, targets: list[str], output: str, versions: dict[str, str], memo, locate,
-                      *, stage: bool) -> _Rendered:
+                      *, stage: bool, later: list) -> _Rendered:
     """Render `targets`, compare each file with the disk, and write the stale ones aside (`stage`).
 
     A large render is split over two processes (`compiler/fork.py`), each rendering and writing
     aside the files of some targets; the files, and the memo's entries, are the same either way.
+    The jobs in `later` (caches to write, of no result) then run in the second process, and
+    leave the list; otherwise they stay for the caller.
     """
     from compiler import fork
     from compiler.atomic import discard
@@ -645,11 +661,16 @@ def _render_and_stage(graph, targets: list[str], output: str, versions: dict[str
     if memo is None or len(targets) < 2 or not fork.available() \
             or memo.pending(targets, graph, output) < PARALLEL_ENTRIES:
         return half(targets)
-    mine, theirs = _split(targets)
+    mine, theirs = _split(targets, bool(later))
+    jobs = list(later)
 
     def second() -> tuple[_Rendered, dict]:
-        return half(theirs), memo.delta()
+        done = half(theirs), memo.delta()
+        for job in jobs:
+            job()
+        return done
 
+    later.clear()
     here, there = fork.both(lambda: half(mine), second)
     if here.error is not None or there.error is not None:  # undo the other half's files written aside
         if here.value is not None:
@@ -668,14 +689,19 @@ def _render_and_stage(graph, targets: list[str], output: str, versions: dict[str
                      a.staged + b.staged)
 
 
-def _split(targets: list[str]) -> tuple[list[str], list[str]]:
-    """Two groups of targets of about equal cost (the costliest first, each to the lighter group), in order."""
+def _split(targets: list[str], extra: bool = False) -> tuple[list[str], list[str]]:
+    """Targets for this process and for the child, of about equal time, each group in the given order.
+
+    The costliest first, each to the side where it would end sooner; `extra`: the child also
+    writes the IR cache.
+    """
     groups: tuple[list[str], list[str]] = ([], [])
-    loads = [0, 0]
-    for name in sorted(targets, key=lambda t: (-_TARGET_COST.get(t, 1), t)):
-        lighter = 0 if loads[0] <= loads[1] else 1
-        groups[lighter].append(name)
-        loads[lighter] += _TARGET_COST.get(name, 1)
+    loads = [0.0, _IR_CACHE_COST * _CHILD_SLOWDOWN if extra else 0.0]
+    for name in sorted(targets, key=lambda t: (-_TARGET_COST.get(t, 2), t)):
+        cost = _TARGET_COST.get(name, 2)
+        side = 0 if loads[0] + cost <= loads[1] + cost * _CHILD_SLOWDOWN else 1
+        groups[side].append(name)
+        loads[side] += cost * (_CHILD_SLOWDOWN if side else 1.0)
     order = {name: i for i, name in enumerate(targets)}
     return sorted(groups[0], key=order.__getitem__), sorted(groups[1], key=order.__getitem__)
 
@@ -748,7 +774,11 @@ def _lock_versions(root: Path) -> dict[str, str]:
         return {}
 
 
-def _graph_or_exit(args: argparse.Namespace):
+def _graph_or_exit(args: argparse.Namespace, later: list | None = None):
+    """The IR of the tree: the cached one, else compiled (exit 1 on spec errors) and cached.
+
+    With `later`, the cache's store is appended to it rather than run.
+    """
     from compiler.config import find_root
     from compiler.ir.cache import lookup, store
 
@@ -766,7 +796,11 @@ def _graph_or_exit(args: argparse.Namespace):
     if graph is None:
         sys.stderr.write(FORMATTERS["text"](result.diagnostics, result.sources, redactions=result.redactions))
         raise UsageError("the specs have errors; run `charter validate`")
-    store(root, graph, previous.built)
+    built = previous.built
+    if later is None:
+        store(root, graph, built)
+    else:
+        later.append(lambda: store(root, graph, built))
     return root, graph
 
 

@@ -258,7 +258,7 @@ class Ahead:
 _PREFETCHED: tuple[Path, ParseMemo] | None = None
 # The share of the files to parse that the child takes: this process meanwhile imports pydantic
 # and the spec models and reads charter.yaml (about 0.2 s), then parses the rest.
-AHEAD_SHARE = 0.75
+AHEAD_SHARE = 0.7
 
 
 def prefetch(root: Path) -> None:
@@ -277,6 +277,9 @@ def prefetch(root: Path) -> None:
     if not fork.available():
         return
     memo = ParseMemo.read(root)
+    if len(memo._old) >= PARALLEL_FILES:  # a tree compiled before: few files to parse, if any
+        _PREFETCHED = (root, memo)  # read once, not again by ParseMemo.load
+        return
     files, _ = discover([root / d for d in _spec_dirs(root)], root)
     config = (root / "charter.yaml").resolve()
     base = str(root.resolve())

@@ -99,6 +99,7 @@ class RenderMemo:
         self._graph: tuple[object, str, str, str] | None = None  # (graph, out, base key, whole-graph key)
         self._models: dict[str, tuple[object, str]] = {}  # name -> (the ModelPipeline, its hash)
         self._parts: set[str] = set()  # the YAML parts (common.Parts) the memo file held
+        self._checks: tuple[object, bytes] | None = None  # (graph, its checks as JSON)
 
     @classmethod
     def load(cls, root: Path) -> RenderMemo:
@@ -200,8 +201,7 @@ class RenderMemo:
         if getattr(module, "SHARED_READS", None) == ("checks",):  # given nothing else, keyed by nothing else
             view = replace(graph, project={k: v for k, v in graph.project.items() if k != "versions"}, models=(),
                            files={})
-            yield (_key(base, name, "shared-checks", _json([c.to_dict() for c in graph.checks])),
-                   lambda: module.render_shared(view, out))
+            yield _key(base, name, "shared-checks", self._checks_json(graph)), lambda: module.render_shared(view, out)
         else:
             yield _key(whole, name, "shared"), lambda: module.render_shared(graph, out)
 
@@ -230,10 +230,15 @@ class RenderMemo:
             # the whole graph by its parts: the models' keys (computed once for the per-model targets
             # too) stand for their content, so the graph is not serialised a second time
             whole = _key(base, str(graph.ir_version), *(self._model_key(m) for m in graph.models),
-                         _json(graph.files), _json([c.to_dict() for c in graph.checks]),
-                         _json(graph.project.get("versions")))
+                         _json(graph.files), self._checks_json(graph), _json(graph.project.get("versions")))
             self._graph = (graph, out, base, whole)
         return self._graph[2], self._graph[3]
+
+    def _checks_json(self, graph) -> bytes:
+        found = self._checks
+        if found is None or found[0] is not graph:
+            found = self._checks = (graph, _json([c.to_dict() for c in graph.checks]))
+        return found[1]
 
     def _get(self, key: str, render: Callable[[], Files]) -> dict[str, str | Stored]:
         known = self._used.get(key)
