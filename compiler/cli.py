@@ -671,7 +671,18 @@ def _render_and_stage(graph, targets: list[str], output: str, versions: dict[str
         return done
 
     later.clear()
-    here, there = fork.both(lambda: half(mine), second)
+    written: list[tuple[str, Path]] = []  # this half's files aside, should the wait for the other be interrupted
+
+    def first() -> _Rendered:
+        done = half(mine)
+        written.extend(done.staged)
+        return done
+
+    try:
+        here, there = fork.both(first, second)
+    except BaseException:
+        discard(written)
+        raise
     if here.error is not None or there.error is not None:  # undo the other half's files written aside
         if here.value is not None:
             discard(here.value.staged)

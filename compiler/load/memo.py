@@ -274,6 +274,9 @@ def prefetch(root: Path) -> None:
     from compiler import fork
     from compiler.load import _rel, decode, discover
 
+    if _PREFETCHED is not None:  # another command's, never joined: stop it
+        _PREFETCHED[1].drop()
+        _PREFETCHED = None
     if not fork.available():
         return
     memo = ParseMemo.read(root)
@@ -311,16 +314,23 @@ def prefetch(root: Path) -> None:
 
 
 def _spec_dirs(root: Path) -> list[str]:
-    """charter.yaml's `spec.specs`, read as plain YAML; the default when it says nothing usable."""
-    import yaml
+    """charter.yaml's `spec.specs` as a guess: read without pydantic, by Charter's own loader.
+
+    Its size, depth and alias limits hold; only folders inside the repository are taken, else
+    the default.
+    """
+    from compiler.load import decode, load_source
 
     try:
-        data = yaml.load((root / "charter.yaml").read_text(encoding="utf-8"), Loader=yaml.CSafeLoader)
-        dirs = data["spec"]["specs"]
-        if isinstance(dirs, list) and dirs and all(isinstance(d, str) for d in dirs):
-            return dirs
-    except (OSError, ValueError, yaml.YAMLError, KeyError, TypeError, AttributeError):
-        pass
+        source, _ = decode("charter.yaml", (root / "charter.yaml").read_bytes())
+    except OSError:
+        return ["specs"]
+    docs = load_source(source)[0] if source is not None else []
+    data = docs[0].data if docs else None
+    dirs = data.get("spec", {}).get("specs") if isinstance(data, dict) and isinstance(data.get("spec"), dict) else None
+    if isinstance(dirs, list) and dirs and all(isinstance(d, str) and d and not Path(d).is_absolute()
+                                              and ".." not in Path(d).parts for d in dirs):
+        return dirs
     return ["specs"]
 
 
