@@ -22,14 +22,18 @@ def code_fingerprint() -> str:
     """
     digest = hashlib.sha256(compiler.__version__.encode())
     base = os.path.dirname(compiler.__file__)
+    cut = len(base) + 1
     found = []
-    for folder, dirs, names in os.walk(base):  # os.walk: a third of pathlib's cost, on every command
-        dirs[:] = [d for d in dirs if d != "__pycache__"]
-        for name in names:
-            if name.endswith((".py", ".json", ".md")):
-                path = os.path.join(folder, name)
-                st = os.stat(path)
-                found.append(f"{os.path.relpath(path, base)}\0{st.st_size}\0{st.st_mtime_ns}\n")
+    folders = [base]
+    while folders:  # scandir by hand: a third of os.walk with os.stat and os.path.relpath, on every command
+        with os.scandir(folders.pop()) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    if entry.name != "__pycache__":
+                        folders.append(entry.path)
+                elif entry.name.endswith((".py", ".json", ".md")):
+                    st = entry.stat()
+                    found.append(f"{entry.path[cut:]}\0{st.st_size}\0{st.st_mtime_ns}\n")
     for line in sorted(found):
         digest.update(line.encode())
     return digest.hexdigest()

@@ -6,21 +6,30 @@ validator (and pydantic).
 
 from __future__ import annotations
 
+import functools
 import re
 
-SECRET_VALUES = (
-    (re.compile(r"[a-z][a-z0-9+.-]*://[^\s/:@]+:[^\s/@]+@"), "a URL with a password"),
-    (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"), "a private key"),
-    (re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"), "an AWS access key"),
-    (re.compile(r"\bgh[pousr]_[A-Za-z0-9]{36,}\b"), "a GitHub token"),
-    (re.compile(r"\bglpat-[A-Za-z0-9_-]{20,}\b"), "a GitLab token"),
-    (re.compile(r"\bxox[baprs]-[A-Za-z0-9-]{10,}\b"), "a Slack token"),
-    (re.compile(r"\bsk-[A-Za-z0-9]{32,}\b"), "an API secret key"),
+_PATTERNS = (
+    (r"[a-z][a-z0-9+.-]*://[^\s/:@]+:[^\s/@]+@", "a URL with a password"),
+    (r"-----BEGIN [A-Z ]*PRIVATE KEY-----", "a private key"),
+    (r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b", "an AWS access key"),
+    (r"\bgh[pousr]_[A-Za-z0-9]{36,}\b", "a GitHub token"),
+    (r"\bglpat-[A-Za-z0-9_-]{20,}\b", "a GitLab token"),
+    (r"\bxox[baprs]-[A-Za-z0-9-]{10,}\b", "a Slack token"),
+    (r"\bsk-[A-Za-z0-9]{32,}\b", "an API secret key"),
     # `password=hunter2`, `pwd: x`, `api_key = "..."` inside any text (SQL comments, descriptions,
     # label values); a reference such as `${DB_PASSWORD}`, `env:X` or `secret:x` is not a secret.
-    (re.compile(r"(?i)(?<![a-z0-9])(?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key)[\"']?(?:\s*=|\s*:(?=\s))\s*"
-                r"(?![\"']?(?:\$\{|env:|secret:|<))[\"']?[^\s\"',;)]{3,}"), "a credential (`key=value`)"),
+    (r"(?i)(?<![a-z0-9])(?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key)[\"']?(?:\s*=|\s*:(?=\s))\s*"
+     r"(?![\"']?(?:\$\{|env:|secret:|<))[\"']?[^\s\"',;)]{3,}", "a credential (`key=value`)"),
 )
+
+
+@functools.cache
+def secret_values() -> tuple[tuple[re.Pattern[str], str], ...]:
+    """The patterns, compiled on first use: most commands (a plan of values without a hint) never need them."""
+    return tuple((re.compile(pattern), what) for pattern, what in _PATTERNS)
+
+
 SECRET_KEYS = re.compile(
     r"(?i)(?:^|_|-)(?:password|passwd|secret|token|api_?key|access_?key|private_?key|credentials?)$")
 # Cheap pre-filter: most strings hold none of these, so the regexes above rarely run.
@@ -39,7 +48,7 @@ def comment_secrets(text: str) -> list[tuple[int, int]]:
             at = line.find("#", at + 1)
         if at == -1 or not HINTS.search(line, at):
             continue
-        if any(p.search(line, at) for p, _ in SECRET_VALUES):
+        if any(p.search(line, at) for p, _ in secret_values()):
             found.append((lineno, at + 1))
     return found
 
@@ -50,7 +59,7 @@ def secret(key: object, value: object) -> bool:
         return False
     if isinstance(key, str) and SECRET_KEYS.search(key) and not value.startswith(("${", "env:", "secret:")):
         return True
-    return bool(HINTS.search(value)) and any(p.search(value) for p, _ in SECRET_VALUES)
+    return bool(HINTS.search(value)) and any(p.search(value) for p, _ in secret_values())
 
 
 REDACTED = "<redacted>"

@@ -36,7 +36,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 from compiler.diagnostics import Diagnostic, Span, has_unsafe_chars, make
-from compiler.diagnostics.secrets import HINTS, SECRET_KEYS, SECRET_VALUES, comment_secrets
+from compiler.diagnostics.secrets import HINTS, SECRET_KEYS, comment_secrets, secret_values
 from compiler.load.document import Document, escape_token
 from compiler.validate.context import Context
 
@@ -60,7 +60,7 @@ def _walk(doc: Document, value: object, ptr: str) -> Iterator[Diagnostic]:
             if has_unsafe_chars(k):
                 yield make("S210", "a key holds control or bidi characters", doc.span(p, key=True), pointer=p,
                            help="retype the key; it may not display what it contains")
-            if HINTS.search(k) and (what := next((w for pat, w in SECRET_VALUES if pat.search(k)), None)):
+            if HINTS.search(k) and (what := next((w for pat, w in secret_values() if pat.search(k)), None)):
                 yield make("S223", f"{what} is written into a key of the spec", doc.span(p, key=True), pointer=p,
                            help="remove it and rotate it; keys are printed like values")
             if isinstance(v, str) and v and SECRET_KEYS.search(k) and not v.startswith(("${", "env:", "secret:")):
@@ -75,7 +75,7 @@ def _walk(doc: Document, value: object, ptr: str) -> Iterator[Diagnostic]:
             yield make("S210", "text holds control or bidi characters", doc.span(ptr), pointer=ptr,
                        help="retype the value; it may not display what it contains")
         if HINTS.search(value):
-            for pattern, what in SECRET_VALUES:
+            for pattern, what in secret_values():
                 if pattern.search(value):
                     yield _secret(doc, ptr, what)
                     break
