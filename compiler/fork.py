@@ -75,8 +75,18 @@ class Pending(Generic[T]):
             return
         sys.stdout.flush()
         sys.stderr.flush()
-        read, write = os.pipe()
-        pid = os.fork()
+        try:
+            read, write = os.pipe()
+        except OSError:  # out of file descriptors: here, in `join`
+            self._half = half
+            return
+        try:
+            pid = os.fork()
+        except OSError:  # no process to be had (EAGAIN, ENOMEM): here, in `join`
+            os.close(read)
+            os.close(write)
+            self._half = half
+            return
         if pid == 0:  # the child: run the half, send its outcome, leave without cleanup handlers
             status = 0
             try:

@@ -85,3 +85,12 @@ def test_a_started_half_is_joined_once_and_a_cancelled_one_is_reaped() -> None:
     with pytest.raises(ChildProcessError):
         os.waitpid(pid, 0)  # reaped already
     assert slow not in fork._PENDING
+
+
+def test_a_refused_fork_runs_the_half_here(monkeypatch) -> None:
+    def refuse():
+        raise BlockingIOError(errno.EAGAIN, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(os, "fork", refuse)
+    here, there = fork.both(os.getpid, os.getpid)
+    assert here.get() == there.get() == os.getpid()
