@@ -39,8 +39,10 @@ def parallel(monkeypatch) -> list[str]:
     real_start = fork.start
 
     def start(half):
-        taken.append(getattr(half, "__qualname__", "?"))
-        return real_start(half)
+        pending = real_start(half)
+        if pending._half is None:  # forked, not deferred to `join`
+            taken.append(getattr(half, "__qualname__", "?"))
+        return pending
 
     monkeypatch.setattr(fork, "start", start)
     return taken
@@ -177,3 +179,4 @@ def test_a_second_prefetch_stops_the_first(tmp_path: Path, parallel) -> None:
     assert memo._ahead is not None and parse_memo._PREFETCHED is None
     memo.drop()
     assert not fork._PENDING
+
