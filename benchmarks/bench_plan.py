@@ -1,14 +1,14 @@
 """`charter plan` and `charter history` on a long history, against the git floor.
 
-    python benchmarks/bench_plan.py [--commits 5000] [--files 200] [--runs 5] [--keep DIR]
+    python benchmarks/bench_plan.py [--commits 5000 20000] [--files 200] [--runs 5] [--keep DIR]
 
-Builds a repository with `--files` spec files (the benchmark generator) and `--commits`
-commits made with `git fast-import`, each editing one spec's description. Commits 0-3999
-spread over every file; commits 4000 and later touch only five files. Two plans, each
-between refs 1,000 commits apart:
+Builds a repository per `--commits` value (default: 5,000 and 20,000 commits; kept as
+DIR/repo-N with `--keep DIR`) with `--files` spec files (the benchmark generator), its commits
+made with `git fast-import`, each editing one spec's description. Commits 0-3999
+spread over every file; commits 4000 and later touch only five files. Two plans:
 
 - wide:   refs 2000..3000, every spec file changed;
-- narrow: refs 4000..5000, five spec files changed.
+- narrow: refs 4000..N (the last commit), five spec files changed.
 
 The floor for a plan is what any tool must do: `git diff --name-only` between the refs plus
 `git cat-file --batch` of the changed blobs on both sides. `charter plan` is timed cold (no
@@ -109,19 +109,12 @@ def floor_history(repo: Path, path: str) -> float:
     return time.perf_counter() - start
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--commits", type=int, default=5000)
-    ap.add_argument("--files", type=int, default=200)
-    ap.add_argument("--runs", type=int, default=5)
-    ap.add_argument("--keep", type=Path, default=None)
-    args = ap.parse_args()
-    work = args.keep or Path(tempfile.mkdtemp(prefix="charter-bench-plan-"))
-    repo = work / "repo"
+def run_size(repo: Path, files: int, commits: int, runs: int) -> None:
+    """Every case on one repository of `files` specs and `commits` commits (built once, kept in `repo`)."""
     if not (repo / ".git").is_dir():
         t0 = time.perf_counter()
-        paths = build(repo, args.files, args.commits)
-        print(f"built {args.files} spec files, {args.commits} commits in {time.perf_counter() - t0:.1f} s")
+        paths = build(repo, files, commits)
+        print(f"built {files} spec files, {commits} commits in {time.perf_counter() - t0:.1f} s")
     else:
         paths = sorted(p.relative_to(repo).as_posix() for p in (repo / "specs").rglob("*.yaml"))
     charter = [sys.executable, "-m", "compiler"]
@@ -132,34 +125,47 @@ def main() -> None:
     cache = repo / ".charter" / "cache"
     rows = []
     for label, a, b in (("wide (200 files changed)", "c2000", "c3000"),
-                        ("narrow (5 files changed)", "c4000", f"c{args.commits}")):
+                        ("narrow (5 files changed)", "c4000", f"c{commits}")):
         plan = [*charter, "plan", "--base", a, "--head", b, "--format", "json"]
-        floor = statistics.median(floor_plan(repo, a, b) for _ in range(args.runs))
+        floor = statistics.median(floor_plan(repo, a, b) for _ in range(runs))
         cold = []
-        for _ in range(args.runs):
+        for _ in range(runs):
             shutil.rmtree(cache, ignore_errors=True)
             cold.append(timed(plan, repo, env=env))
-        warm = statistics.median(timed(plan, repo, env=env) for _ in range(args.runs))
-        work = statistics.median(in_process(plan[3:], repo, env) for _ in range(args.runs))
+        warm = statistics.median(timed(plan, repo, env=env) for _ in range(runs))
+        inside = statistics.median(in_process(plan[3:], repo, env) for _ in range(runs))
         cold_m = statistics.median(cold)
-        rows.append((f"plan {label}", floor, cold_m, warm, work))
+        rows.append((f"plan {label}", floor, cold_m, warm, inside))
     name = paths[0]
     resource = next(line.split(":", 1)[1].strip() for line in (repo / name).read_text().splitlines()
                     if line.strip().startswith("name:"))
     hist = [*charter, "history", resource, "--format", "json"]
-    floor = statistics.median(floor_history(repo, name) for _ in range(args.runs))
-    h = statistics.median(timed(hist, repo, env=env) for _ in range(args.runs))
-    work = statistics.median(in_process(hist[3:], repo, env) for _ in range(args.runs))
-    rows.append((f"history {resource}", floor, h, h, work))
+    floor = statistics.median(floor_history(repo, name) for _ in range(runs))
+    h = statistics.median(timed(hist, repo, env=env) for _ in range(runs))
+    inside = statistics.median(in_process(hist[3:], repo, env) for _ in range(runs))
+    rows.append((f"history {resource}", floor, h, h, inside))
     version = [*charter, "--version"]
-    start_cost = statistics.median(timed(version, repo, env=env) for _ in range(args.runs))
-    print(f"\n`charter --version` (process start): {start_cost * 1000:.0f} ms")
+    start_cost = statistics.median(timed(version, repo, env=env) for _ in range(runs))
+    print(f"\n{commits} commits; `charter --version` (process start): {start_cost * 1000:.0f} ms")
     print("cold: no revision cache; warm: whole command, revisions seen before; work: warm, inside a")
     print("running interpreter (start-up and imports excluded), the figure to compare with the floor")
     print(f"{'case':<36} {'git floor':>10} {'cold':>9} {'warm':>9} {'work':>9} {'work/floor':>11}")
     for label, fl, cold_m, warm, work in rows:
         print(f"{label:<36} {fl * 1000:>8.1f}ms {cold_m * 1000:>7.0f}ms {warm * 1000:>7.0f}ms {work * 1000:>7.1f}ms"
               f" {work / fl:>10.1f}x")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--commits", type=int, nargs="+", default=[5000, 20000],
+                    help="history lengths, one repository each (default: 5000 20000)")
+    ap.add_argument("--files", type=int, default=200)
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--keep", type=Path, default=None)
+    args = ap.parse_args()
+    work = args.keep or Path(tempfile.mkdtemp(prefix="charter-bench-plan-"))
+    for commits in args.commits:
+        run_size(work / f"repo-{commits}", args.files, commits, args.runs)
     if args.keep is None:
         shutil.rmtree(work, ignore_errors=True)
 

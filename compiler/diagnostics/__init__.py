@@ -138,6 +138,8 @@ def shown(text: str) -> str:
     The file system and git hand such names over as surrogate escapes, which no UTF-8 output
     (a terminal, JSON, a generated file) can hold.
     """
+    if text.isascii():  # most text: nothing to escape, and a C check
+        return text
     return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -144,9 +145,22 @@ def history(root: Path, args) -> tuple[str, int]:
     return "\n".join(lines) + "\n", 0
 
 
+# A spec's name (`compiler.spec.base._NAME`, kept equal by a test; not imported: that module needs
+# pydantic). A rename maps one such name to another, so only a change between two of them, or of
+# a list, can be a reference following a rename (`risk._renamed_ref`).
+_NAME = re.compile(r"[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?\Z")
+
+
 def _may_need_commit(change) -> bool:
+    """Does judging this change need its whole commit (where it was born, which specs were renamed)?
+
+    A description or any other text edited is not a reference: most commits are read only for
+    the tracked files.
+    """
     return change.action in ("create", "rename") or any(
-        f.op == "change" and isinstance(f.before, (str, list)) for f in change.changes)
+        f.op == "change" and (isinstance(f.before, list) or isinstance(f.before, str) and isinstance(f.after, str)
+                              and _NAME.match(f.before) is not None and _NAME.match(f.after) is not None)
+        for f in change.changes)
 
 
 def _history_entry(git: Git, commit, mine, in_use, renames: dict[str, str]) -> dict:

@@ -133,3 +133,39 @@ def test_rollback_restores_the_deployment_configs_and_lock_entry_of_one_model(ex
     assert "wrote generated/kubernetes/production/churn.yaml" in out
     code, _, err = charter(example_repo, "rollback", "nope", "--to", good, capsys=capsys)
     assert code == 1 and "no Model `nope`" in err
+
+
+def test_the_name_pattern_of_history_is_the_spec_name_pattern():
+    from compiler.gitops import history
+    from compiler.spec import base
+
+    assert history._NAME.pattern == base._NAME.pattern
+
+
+def test_only_changes_that_may_follow_a_rename_read_their_whole_commit(repo, capsys, monkeypatch):
+    """A text edit is judged from the tracked file alone; a reference that follows a rename, with its commit."""
+    from compiler.gitops.git import Git
+
+    edit(repo, MODEL, "description: ", "description: Now with a longer text. ")
+    commit(repo, "describe churn")
+    edit(repo, "specs/churn/data.yaml", "name: customers-quality", "name: customers-checks")
+    edit(repo, MODEL, "validation: customers-quality", "validation: customers-checks")
+    edit(repo, "specs/churn/rollout.yaml", "customers-quality,", "customers-checks,")
+    commit(repo, "rename the suite")
+    asked: list[str] = []
+    real = Git.changes_of
+
+    def changes_of(self, shas, paths):
+        asked.extend(shas)
+        return real(self, shas, paths)
+
+    monkeypatch.setattr(Git, "changes_of", changes_of)
+    code, out, err = charter(repo, "history", "Model/churn", "--format", "json", capsys=capsys)
+    assert code == 0, err
+    commits = {c["subject"]: c for c in json.loads(out)["commits"]}
+    renamed = commits["rename the suite"]["changes"][0]
+    assert [f["rule"] for f in renamed["findings"]] == ["P305"] and renamed["risk"] == "safe"
+    described = commits["describe churn"]["changes"][0]
+    assert described["changes"][0]["path"] == "metadata.description"
+    subjects = {git(repo, "log", "-1", "--format=%s", sha).strip() for sha in asked}
+    assert "rename the suite" in subjects and "describe churn" not in subjects
