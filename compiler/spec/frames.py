@@ -22,15 +22,26 @@ def source_columns(source) -> dict[str, str]:
     return {c.name: c.type for c in source.spec.columns}
 
 
-def prepare_steps(suite, columns: dict[str, str]) -> Iterator[tuple[str, str]]:
+def prepare_steps(suite, columns: dict[str, str],
+                  mistyped: list[tuple[str, str, str, str]] | None = None) -> Iterator[tuple[str, str]]:
     """Apply a ValidationSuite's prepare steps to `columns` in place.
 
     Yields (pointer, column) for every column a step names that does not exist at that point;
-    pointers are relative to the document (`/spec/prepare/2/rename/mapping/old`).
+    pointers are relative to the document (`/spec/prepare/2/rename/mapping/old`). With
+    `mistyped`, appends (pointer, column, its type, what the step does) for a step that computes
+    on a column that is not a number at that point (the mean or median of `fill_null`, `clip`),
+    which every engine refuses when it runs.
     """
     for i, step in enumerate(suite.spec.prepare):
         op, args = step.op, step.args
         ptr = f"/spec/prepare/{i}/{op}"
+        if mistyped is not None:
+            numeric = [(f, c) for f, c in _named(args) if f.startswith("columns/")] \
+                if op == "fill_null" and args.strategy in ("mean", "median") else \
+                [("column", args.column)] if op == "clip" else []
+            what = f"`fill_null` with `{args.strategy}`" if op == "fill_null" else "`clip`"
+            mistyped.extend((f"{ptr}/{f}", c, columns[c], what) for f, c in numeric
+                            if c in columns and columns[c] not in NUMERIC)
         if op == "rename":
             renamed = {}
             for old, new in args.mapping.items():

@@ -35,9 +35,17 @@ def prepared_frame(ctx: Context, suite: Spec, base: Frame, report: bool = False)
     """Apply the suite's prepare steps to `base`; with `report`, flag unknown columns on the way."""
     cols = dict(base.columns)
     diags: list[Diagnostic] = []
-    for pointer, name in prepare_steps(suite.model, cols):
+    mistyped: list[tuple[str, str, str, str]] | None = [] if report else None
+    for pointer, name in prepare_steps(suite.model, cols, mistyped):
         if report:
             diags.append(unknown_column(ctx, suite, pointer, name, cols, key="/mapping/" in pointer))
+    for pointer, name, kind, what in mistyped or ():
+        first = "a `value` or `strategy: mode` fills a column of any type" if what.startswith("`fill_null`") \
+            else "`clip` bounds numbers"
+        diags.append(make("X308", f"{what} needs a number column, `{name}` is {kind} at this step",
+                          ctx.span(suite, pointer), pointer=pointer,
+                          help=f"{first}; numbers read as text are declared `integer` or `float` in the "
+                               "DataSource's schema"))
     return Frame(cols), diags
 
 
