@@ -10,9 +10,12 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from compiler import __version__
+
+if TYPE_CHECKING:
+    from compiler.atomic import Staged
 
 # Exit codes, one table for every command (docs/diagnostics.md and docs/runtime.md list them).
 EXIT_OK = 0  # clean
@@ -626,7 +629,7 @@ class _Rendered:
 
     digests: dict[str, str]  # repo-relative path -> SHA-256, sorted by path
     stale: list[str]  # repo-relative paths whose file on disk differs, sorted
-    staged: list[tuple[str, Path]]  # (temp file, destination) of the stale files, when staging
+    staged: Staged  # (temp file, destination) of the stale files, when staging
 
 
 # Entries to render (a model's files of one target, or a whole-graph file set) above which a
@@ -671,7 +674,7 @@ def _render_and_stage(graph, targets: list[str], output: str, versions: dict[str
         return done
 
     later.clear()
-    written: list[tuple[str, Path]] = []  # this half's files aside, should the wait for the other be interrupted
+    written: Staged = []  # this half's files aside, should the wait for the other be interrupted
 
     def first() -> _Rendered:
         done = half(mine)
@@ -786,7 +789,7 @@ def _lock_versions(root: Path) -> dict[str, str]:
 
 
 def _graph_or_exit(args: argparse.Namespace, later: list | None = None):
-    """The IR of the tree: the cached one, else compiled (exit 1 on spec errors) and cached.
+    """The IR of the tree: the cached one, else compiled and cached (spec errors: printed, then a UsageError).
 
     With `later`, the cache's store is appended to it rather than run.
     """

@@ -107,6 +107,11 @@ class Pending(Generic[T]):
         self._pid, self._read = pid, read
         _PENDING.add(self)
 
+    @property
+    def forked(self) -> bool:
+        """Whether a child runs the half (else `join` runs it here)."""
+        return self._half is None and self._pid != 0
+
     def join(self) -> Outcome[T]:
         if self._outcome is not None:
             return self._outcome
@@ -162,7 +167,7 @@ def both(first: Callable[[], A], second: Callable[[], B]) -> tuple[Outcome[A], O
     other half did (files written aside) before raising it.
     """
     pending = start(second)
-    if pending._half is not None:  # not forked: in order, here
+    if not pending.forked:  # in order, here
         return _run(first), pending.join()
     try:
         here = _run(first)

@@ -12,6 +12,9 @@ import re
 
 # A URL without quotes, `$`, braces, backticks, backslashes, spaces or control characters.
 PLAIN_URL = r"^[a-z][a-z0-9+.-]*://[^\s\x00-\x1f\x7f'\"`$\\{}]+$"
+# A spec's name: a DNS-1123 label (lowercase letters, digits, `-`, at most 63). It reaches
+# generated files unquoted, and a rename maps one such name to another (`gitops.history`).
+SPEC_NAME = r"[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?"
 # A repository-relative path of letters, digits and `_./-`.
 PLAIN_PATH = r"^[A-Za-z0-9_.][A-Za-z0-9_./-]*$"
 _URL, _PATH = re.compile(PLAIN_URL), re.compile(PLAIN_PATH)

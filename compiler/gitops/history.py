@@ -16,6 +16,7 @@ from compiler.gitops.output import CommandError, changes_doc, changes_text, dump
 from compiler.gitops.risk import readers, renames_of
 from compiler.gitops.semdiff import diff_resources
 from compiler.gitops.snapshot import CONFIG, LOCK, Resource, _spec_dirs, at_commit, parse_cached
+from compiler.plain import SPEC_NAME
 
 
 def _blob(git: Git, sha: str, path: str) -> bytes | None:
@@ -145,10 +146,10 @@ def history(root: Path, args) -> tuple[str, int]:
     return "\n".join(lines) + "\n", 0
 
 
-# A spec's name (`compiler.spec.base._NAME`, kept equal by a test; not imported: that module needs
-# pydantic). A rename maps one such name to another, so only a change between two of them, or of
-# a list, can be a reference following a rename (`risk._renamed_ref`).
-_NAME = re.compile(r"[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?\Z")
+# A spec's name, as the validator checks it. A rename maps one such name to another, so only a
+# change between two of them, or of a list, can be a reference following a rename
+# (`risk._renamed_ref`).
+_NAME = re.compile(SPEC_NAME + r"\Z")
 
 
 def _may_need_commit(change) -> bool:

@@ -20,12 +20,17 @@ from __future__ import annotations
 import hashlib
 import marshal
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from compiler.atomic import write_atomic
 from compiler.codeid import code_fingerprint
 from compiler.diagnostics import Diagnostic, Span
 from compiler.load.document import Document, Pos, SourceFile
+
+if TYPE_CHECKING:
+    from compiler.fork import Pending
 
 MEMO = Path(".charter") / "cache" / "parse.marshal"
 FORMAT = 2
@@ -131,13 +136,7 @@ class ParseMemo:
     def parse(self, source: SourceFile) -> tuple[list[Document], list[Diagnostic]]:
         key = _key(source)
         found = self._reuse(source, key)
-        if found is not None:
-            return found, []
-        docs, diags = _parsed(source)
-        self.parsed += 1
-        if not diags:
-            self._new[key] = _entry(docs)
-        return docs, diags
+        return (found, []) if found is not None else self._parse_new(source, key)
 
     def parse_all(self, sources: list[SourceFile]) -> list[tuple[list[Document], list[Diagnostic]]]:
         """`parse` of each source, in order; many files not memoised are parsed on two cores (`compiler/fork.py`).
@@ -162,7 +161,7 @@ class ParseMemo:
             mine = [i for i in misses if keys[i] not in ahead.keys]  # not in the child's share: parsed here
             for i in mine:
                 results[i] = self._parse_new(sources[i], keys[i])
-            got = ahead.join()
+            got = ahead.pending.join()
             try:
                 entries = marshal.loads(got.value) if isinstance(got.value, bytes) else {}
             except (ValueError, EOFError, TypeError):
@@ -172,15 +171,13 @@ class ParseMemo:
                     continue
                 entry = entries.get(keys[i])
                 if entry is not None:
-                    self.parsed += 1
-                    self._new[keys[i]] = entry
-                    results[i] = (self._documents(sources[i], entry), [])
+                    results[i] = self._adopt(sources[i], keys[i], entry)
                 else:  # a file with load problems (their diagnostics are made here), or a failed child
                     results[i] = self._parse_new(sources[i], keys[i])
             return self._in_order(results, keys)
         if ahead is not None:
             self._ahead = None
-            ahead.join()
+            ahead.pending.join()
         if len(misses) < PARALLEL_FILES or not fork.available():
             for i in misses:
                 results[i] = self._parse_new(sources[i], keys[i])
@@ -201,14 +198,18 @@ class ParseMemo:
         for i, done in zip(mine, here.get(), strict=True):
             results[i] = done
         for i, (packed, unpacked) in zip(theirs, there.get(), strict=True):
-            self.parsed += 1
             if packed is None:
+                self.parsed += 1
                 results[i] = unpacked
-                continue
-            entry = marshal.loads(packed)
-            self._new[keys[i]] = entry
-            results[i] = (self._documents(sources[i], entry), [])
+            else:
+                results[i] = self._adopt(sources[i], keys[i], marshal.loads(packed))
         return self._in_order(results, keys)
+
+    def _adopt(self, source: SourceFile, key: str, entry: Entry) -> tuple[list[Document], list[Diagnostic]]:
+        """A file another process parsed: its entry kept, its documents made from it."""
+        self.parsed += 1
+        self._new[key] = entry
+        return self._documents(source, entry), []
 
     def _in_order(self, results: list, keys: list[str]) -> list[tuple[list[Document], list[Diagnostic]]]:
         """The results; the memo's new entries in file order, as one process would have added them."""
@@ -244,15 +245,12 @@ class ParseMemo:
         return docs
 
 
+@dataclass(frozen=True, slots=True)
 class Ahead:
-    """Files a forked child parses (`keys`) while this process goes on; `join` gives their entries."""
+    """Files a forked child parses (by key) while this process goes on; `pending.join()` gives their entries."""
 
-    def __init__(self, keys: set[str], pending) -> None:
-        self.keys = keys
-        self.pending = pending
-
-    def join(self):
-        return self.pending.join()
+    keys: set[str]
+    pending: Pending[bytes]
 
 
 _PREFETCHED: tuple[Path, ParseMemo] | None = None
@@ -266,9 +264,9 @@ def prefetch(root: Path) -> None:
 
     A cold compile of 1,000 specs parses for about 0.35 s and imports and builds the spec models
     for about 0.2 s, one after the other; the child does most of the parsing meanwhile. The spec
-    folders are read from charter.yaml as plain YAML (a guess: `ParseMemo.parse_all` parses
-    whatever the child did not, and entries are keyed by each file's path and text, so a wrong
-    guess costs time, never a different result). Does nothing for a tree that parses quickly.
+    folders are a guess from charter.yaml read without pydantic (`_spec_dirs`): `ParseMemo.parse_all`
+    parses whatever the child did not, and entries are keyed by each file's path and text, so a
+    wrong guess costs time, never a different result. Does nothing for a tree that parses quickly.
     """
     global _PREFETCHED
     from compiler import fork

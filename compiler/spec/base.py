@@ -9,9 +9,11 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
 from pydantic_core import PydanticCustomError
 
+from compiler.plain import SPEC_NAME
+
 API_VERSION = "charter/v1"
 
-_NAME = re.compile(r"[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?\Z")
+_NAME = re.compile(SPEC_NAME + r"\Z")
 # GitHub user names (39 chars, alphanumerics and single inner hyphens) and org/team slugs.
 _HANDLE = re.compile(r"@[A-Za-z0-9](?:-?[A-Za-z0-9]){0,38}(?:/[A-Za-z0-9][A-Za-z0-9_.-]{0,99})?\Z")
 _DURATION = re.compile(r"(?:[0-9]{1,6}[smhdw])+\Z")

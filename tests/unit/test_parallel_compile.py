@@ -40,7 +40,7 @@ def parallel(monkeypatch) -> list[str]:
 
     def start(half):
         pending = real_start(half)
-        if pending._half is None:  # forked, not deferred to `join`
+        if pending.forked:  # not deferred to `join`
             taken.append(getattr(half, "__qualname__", "?"))
         return pending
 
