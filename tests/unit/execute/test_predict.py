@@ -151,3 +151,18 @@ def test_a_pipeline_without_probabilities_predicts_once():
     served = p.predict(_frame(20, seed=5))
     assert served.proba is None and len(served.labels) == 20
     assert build_pipeline(train)[-1].__class__.__name__ == "LinearSVC"
+
+
+def test_a_large_feature_frame_is_one_block_per_dtype_with_the_same_values():
+    from compiler.execute.train import CONSOLIDATE_ROWS, to_pandas
+
+    params = {"features": ["a", "kind", "b"], "numeric": ["a", "b"], "temporal": [], "categorical": ["kind"]}
+    rows = CONSOLIDATE_ROWS
+    df = pl.DataFrame({"a": list(range(rows)), "kind": [None if i % 7 == 0 else f"k{i % 3}" for i in range(rows)],
+                       "b": [i / 2 for i in range(rows)]})
+    large, small = to_pandas(df, params), to_pandas(df.head(rows - 1), params)
+    assert large._mgr.nblocks == 2  # one float block, one object block: what scikit-learn fits faster on
+    assert small._mgr.nblocks == 3  # a request's rows: the column arrays as they are, no copy
+    assert list(large.columns) == ["a", "kind", "b"]
+    assert large.head(rows - 1).equals(small)
+    assert large["kind"].iloc[0] is np.nan and large["kind"].iloc[1] == "k1"
