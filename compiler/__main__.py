@@ -1,7 +1,5 @@
 """`python -m compiler` is the `charter` command."""
 
-import sys
+from compiler.cli import entry
 
-from compiler.cli import main
-
-sys.exit(main())
+entry()

@@ -302,6 +302,37 @@ def main(argv: list[str] | None = None) -> int:
         return usage
 
 
+def entry() -> None:
+    """The `charter` program: `main()`, then an exit that skips tearing the interpreter down.
+
+    After a command has returned, Python would free every object and module one by one before
+    the process ends: 0.55-0.65 s after `charter run` on a million rows (its frames, scikit-learn,
+    SciPy and pandas), for memory the kernel takes back at once. So once the output is flushed
+    and the `atexit` work has run (a forked half reaped, temporary folders removed, joblib's
+    workers stopped, logging flushed), the process ends with `os._exit`, as mypy's does. Not
+    while a non-daemon thread runs: Python would wait for it, so this does too.
+    """
+    import atexit
+    import threading
+
+    code = main()
+    if any(t.is_alive() and not t.daemon for t in threading.enumerate() if t is not threading.main_thread()):
+        sys.exit(code)
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:  # the reader went away (`charter plan | head`): as `main` does
+        pass
+    except OSError as exc:  # the output is lost (disk full): never report success
+        print(f"charter: error: could not write the output: {exc.strerror or exc}", file=sys.stderr)
+        code = code or EXIT_USAGE
+    try:
+        sys.stderr.flush()
+    except OSError:
+        pass
+    atexit._run_exitfuncs()
+    os._exit(code)
+
+
 def _validate(args: argparse.Namespace) -> int:
     import gc
 

@@ -1,0 +1,81 @@
+"""How the `charter` process ends: `compiler.cli.entry` skips the interpreter's teardown, not its duties."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+
+
+def _python(code: str, tmp_path: Path, **kw) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=60, **kw)
+
+
+def test_atexit_work_still_runs_and_the_output_arrives_whole(tmp_path):
+    code = (
+        "import atexit, sys\n"
+        "from pathlib import Path\n"
+        "import compiler.cli as cli\n"
+        "atexit.register(lambda: Path('done').write_text('yes'))\n"
+        "cli.main = lambda: (sys.stdout.write('x' * 200000), 3)[1]\n"
+        "class Freed:\n"
+        "    def __del__(self):\n"
+        "        Path('freed').write_text('teardown ran')\n"
+        "kept = Freed()  # alive until the interpreter tears down its modules\n"
+        "cli.entry()\n"
+    )
+    done = _python(code, tmp_path)
+    assert done.returncode == 3, done.stderr
+    assert done.stdout == "x" * 200000  # buffered output is flushed before the hard exit
+    assert (tmp_path / "done").read_text() == "yes"
+    assert not (tmp_path / "freed").exists()  # no teardown: the process ended in entry()
+
+
+def test_a_running_non_daemon_thread_is_waited_for(tmp_path):
+    code = (
+        "import threading, time\n"
+        "from pathlib import Path\n"
+        "import compiler.cli as cli\n"
+        "def late():\n"
+        "    time.sleep(0.5)\n"
+        "    Path('late').write_text('written')\n"
+        "cli.main = lambda: (threading.Thread(target=late).start(), 0)[1]\n"
+        "cli.entry()\n"
+    )
+    done = _python(code, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "late").read_text() == "written"
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full on this system")
+def test_output_that_cannot_be_written_is_never_a_success(tmp_path):
+    code = ("import sys\nimport compiler.cli as cli\n"
+            "sys.stdout = open(1, 'w', buffering=1 << 20, closefd=False)  # held until entry() flushes it\n"
+            "cli.main = lambda: (sys.stdout.write('report'), 0)[1]\ncli.entry()\n")
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [sys.executable, "-c", code], cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(REPO)},
+            stdout=full, stderr=subprocess.PIPE, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "charter: error: could not write the output: No space left on device" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_a_closed_pipe_ends_quietly(tmp_path):
+    code = ("import sys\nimport compiler.cli as cli\n"
+            "cli.main = lambda: (sys.stdout.write('x' * 1000000), 0)[1]\ncli.entry()\n")
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(REPO)},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.read(10)
+    proc.stdout.close()  # as `| head -c 10` does
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 0
+    assert "Traceback" not in err and "Exception ignored" not in err
