@@ -556,6 +556,8 @@ def _unchanged(args: argparse.Namespace, root: Path, memo, key: str) -> int | No
         return None
     _, files = remembered
     for path, expected in files.items():
+        if memo.unchanged_on_disk(key, path, expected, root / path):
+            continue
         try:
             with open(root / path, "rb") as fh:
                 if digest(fh.read()) != expected:
@@ -608,8 +610,11 @@ def _write_targets(args: argparse.Namespace, root: Path, graph, targets: list[st
         return path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
 
     try:
+        # the repository's own files, as the last compile recorded them: those whose stat is unchanged are not read
+        known = None if args.out is not None or memo is None or key is None else \
+            (lambda path, file_digest: memo.unchanged_on_disk(key, path, file_digest, root / path))
         done = _render_and_stage(graph, targets, output, versions, memo, locate, stage=not args.check,
-                                 later=later if later is not None else [])
+                                 later=later if later is not None else [], known=known)
     except OSError as exc:
         problem = os_problem(exc)
         if problem is None:
@@ -678,7 +683,7 @@ _IR_CACHE_COST = 4  # `ir.cache.store`: the graph as JSON, about 9 MB
 
 
 def _render_and_stage(graph, targets: list[str], output: str, versions: dict[str, str], memo, locate,
-                      *, stage: bool, later: list) -> _Rendered:
+                      *, stage: bool, later: list, known=None) -> _Rendered:
     """Render `targets`, compare each file with the disk, and write the stale ones aside (`stage`).
 
     A large render is split over two processes (`compiler/fork.py`), each rendering and writing
@@ -690,7 +695,7 @@ def _render_and_stage(graph, targets: list[str], output: str, versions: dict[str
     from compiler.atomic import discard
 
     def half(names: list[str]) -> _Rendered:
-        return _render_half(graph, names, output, versions, memo, locate, stage)
+        return _render_half(graph, names, output, versions, memo, locate, stage, known)
 
     if memo is None or len(targets) < 2 or not fork.available() \
             or memo.pending(targets, graph, output) < PARALLEL_ENTRIES:
@@ -752,15 +757,18 @@ def _split(targets: list[str], extra: bool = False) -> tuple[list[str], list[str
 
 
 def _render_half(graph, targets: list[str], output: str, versions: dict[str, str], memo, locate,
-                 stage: bool) -> _Rendered:
+                 stage: bool, known=None) -> _Rendered:
+    """`known(path, digest)`: whether the file is surely that digest already, without reading it (the memo's stat)."""
     from compiler.atomic import stage as write_aside
     from compiler.render import render_graph
     from compiler.render.memo import digest_of, text_of
 
     bundle = render_graph(graph, targets, output, versions, memo)
-    stale = [path for path, value in bundle.files.items() if not _same(locate(path), value, digest_of)]
+    digests = {path: digest_of(value) for path, value in bundle.files.items()}
+    stale = [path for path, value in bundle.files.items()
+             if not (known is not None and known(path, digests[path])) and not _same(locate(path), value, digest_of)]
     staged = write_aside({locate(path): text_of(bundle.files[path]) for path in stale}) if stage else []
-    return _Rendered({path: digest_of(value) for path, value in bundle.files.items()}, stale, staged)
+    return _Rendered(digests, stale, staged)
 
 
 def _same(path: Path, value, digest_of) -> bool:
@@ -792,7 +800,7 @@ def _remember(memo, root: Path, key: str | None, graph, args: argparse.Namespace
     notes = [f"note: charter.yaml lists targets this version cannot render yet: {', '.join(unavailable)}"] \
         if unavailable else []
     memo.remember(key, tree_key(root, spec_dirs), spec_dirs, graph.project.get("output", "generated").rstrip("/"),
-                  notes, digests)
+                  notes, digests, root)
     memo.save(root)
     return None
 

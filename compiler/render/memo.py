@@ -15,6 +15,12 @@ is up to date, and only a file that must be written is rendered again (`Stored.t
 the targets asked for and the lock's versions: an unchanged tree whose files are intact is
 checked without loading the IR or rendering anything.
 
+A file is known to be unchanged on disk without reading it when its `os.stat` (size, mtime,
+ctime, inode) is what the last compile recorded, as git's index does: writing a file changes
+its ctime, which no tool can set back. An entry recorded in the same clock tick as the file's
+last change could miss a change made in that tick, so only entries whose ctime is older than
+the memo file itself are trusted ("racily clean" ones are read, as git does).
+
 The whole-graph CI files (github, gitlab) mark their jobs as `common.Parts`: each job's YAML
 text is remembered by its content, so an edit of one model writes that model's jobs only; the
 texts are kept in the memo file too.
@@ -30,6 +36,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -49,6 +56,11 @@ Files = dict[str, str]
 
 def digest(text: str | bytes) -> str:
     return hashlib.sha256(text.encode("utf-8") if isinstance(text, str) else text).hexdigest()
+
+
+def _signature(st: os.stat_result) -> list[int]:
+    """What any write to a file changes: its ctime (set by the kernel, never back), with size, mtime and inode."""
+    return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
 
 
 def _key(*parts: bytes | str) -> str:
@@ -100,6 +112,7 @@ class RenderMemo:
         self._models: dict[str, tuple[object, str]] = {}  # name -> (the ModelPipeline, its hash)
         self._parts: set[str] = set()  # the YAML parts (common.Parts) the memo file held
         self._checks: tuple[object, bytes] | None = None  # (graph, its checks as JSON)
+        self._saved_ns = 0  # the memo file's mtime: entries of files changed since then are not trusted
 
     @classmethod
     def load(cls, root: Path) -> RenderMemo:
@@ -108,7 +121,9 @@ class RenderMemo:
         common.PARTS.clear()
         common.PARTS_USED.clear()
         try:
-            entry = orjson.loads((root / MEMO).read_bytes())
+            with open(root / MEMO, "rb") as fh:
+                saved_ns = os.fstat(fh.fileno()).st_mtime_ns
+                entry = orjson.loads(fh.read())
             if entry.get("format") != FORMAT or entry.get("code") != code_fingerprint():
                 return cls()
             entries, bundles, parts = entry["entries"], entry["bundles"], entry.get("parts", {})
@@ -117,6 +132,7 @@ class RenderMemo:
             common.PARTS.update((k, v) for k, v in parts.items() if isinstance(v, str))
             memo = cls(entries, bundles)
             memo._parts = set(parts)
+            memo._saved_ns = saved_ns
             return memo
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return cls()  # no memo, or a damaged one: render everything
@@ -163,12 +179,39 @@ class RenderMemo:
         return self._bundles[key]["notes"]
 
     def remember(self, key: str, tree: str, spec_dirs: list[str], output: str, notes: list[str],
-                 digests: dict[str, str]) -> None:
-        """`digests`: repo-relative path -> SHA-256 of every file of the compile, in the bundle's order."""
-        entry = {"tree": tree, "spec_dirs": spec_dirs, "output": output, "notes": notes, "files": dict(digests)}
+                 digests: dict[str, str], root: Path) -> None:
+        """`digests`: repo-relative path -> SHA-256 of every file of the compile, in the bundle's order.
+
+        Each file's `os.stat` under `root` is recorded with it (`unchanged_on_disk`).
+        """
+        stats = {}
+        for path in digests:
+            try:
+                stats[path] = _signature(os.stat(root / path))
+            except OSError:
+                pass  # gone already: read (and found missing) next time
+        entry = {"tree": tree, "spec_dirs": spec_dirs, "output": output, "notes": notes, "files": dict(digests),
+                 "stat": stats}
         if self._bundles.get(key) != entry:
             self._bundles = {key: entry}  # one compile remembered: the last one
             self._changed = True
+
+    def unchanged_on_disk(self, key: str, path: str, file_digest: str, full: Path) -> bool:
+        """Whether the file `full` (repo-relative `path`) surely holds the bytes of `file_digest`, from its stat alone.
+
+        True only when the last compile remembered that digest for it, and its stat then, and the
+        stat is the same now and older than the memo file. False means: read it and compare.
+        """
+        found = self._bundles.get(key)
+        if not isinstance(found, dict) or found.get("files", {}).get(path) != file_digest:
+            return False
+        recorded = found.get("stat", {}).get(path)
+        if not isinstance(recorded, list) or len(recorded) != 4 or not recorded[2] < self._saved_ns:
+            return False
+        try:
+            return _signature(os.stat(full)) == recorded
+        except OSError:
+            return False
 
     # -- rendering ----------------------------------------------------------------------------
 

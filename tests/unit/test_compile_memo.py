@@ -9,8 +9,12 @@ of a generated file still found.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import os
+import time
 from pathlib import Path
 
+from compiler.cli import _lock_versions
 from compiler.driver import compile_tree, validate_tree
 from compiler.render import TARGETS, render_graph
 from compiler.render.memo import MEMO, RenderMemo, text_of
@@ -89,6 +93,49 @@ def test_hand_edits_orphans_and_removals_are_found_after_a_memoised_compile(exam
     orphan.unlink()
     assert {p: p.read_bytes() for p in (example_repo / "generated").rglob("*") if p.is_file()} == first
     assert charter("compile", "--check").returncode == 0
+
+
+def _memo_saved_later(root: Path) -> None:
+    """Date the memo file a second after now: every recorded stat is then older than it (no racy entry)."""
+    later = time.time_ns() + 1_000_000_000
+    os.utime(root / MEMO, ns=(later, later))
+
+
+def test_a_file_whose_stat_is_unchanged_is_trusted_and_any_write_is_seen(example_repo: Path) -> None:
+    assert run_charter("compile", cwd=example_repo).returncode == 0
+    _memo_saved_later(example_repo)
+    memo = RenderMemo.load(example_repo)
+    key = RenderMemo.bundle_key(None, _lock_versions(example_repo))
+    manifest = next(p for p in sorted((example_repo / "generated" / "kubernetes").rglob("*.yaml")))
+    path = manifest.relative_to(example_repo).as_posix()
+    right = hashlib.sha256(manifest.read_bytes()).hexdigest()
+    assert memo.unchanged_on_disk(key, path, right, manifest)
+    assert not memo.unchanged_on_disk(key, path, "0" * 64, manifest)  # another digest: read and compare
+
+    # a hand edit of the same size, its mtime set back: the ctime the kernel set gives it away
+    before = manifest.stat()
+    text = manifest.read_bytes()
+    manifest.write_bytes(text.replace(b"name:", b"nime:", 1))
+    os.utime(manifest, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert manifest.stat().st_size == before.st_size and manifest.stat().st_mtime_ns == before.st_mtime_ns
+    assert not memo.unchanged_on_disk(key, path, right, manifest)
+    check = run_charter("compile", "--check", cwd=example_repo)
+    assert check.returncode == 1
+    assert f"{path}: stale or edited by hand" in check.stderr
+    assert run_charter("compile", cwd=example_repo).returncode == 0
+    assert manifest.read_bytes() == text
+
+
+def test_an_entry_recorded_as_the_file_changed_is_not_trusted(example_repo: Path) -> None:
+    import hashlib
+    assert run_charter("compile", cwd=example_repo).returncode == 0
+    manifest = next(p for p in sorted((example_repo / "generated" / "kubernetes").rglob("*.yaml")))
+    changed = manifest.stat().st_ctime_ns
+    os.utime(example_repo / MEMO, ns=(changed, changed))  # the memo written in the tick of the file's last change
+    memo = RenderMemo.load(example_repo)
+    key = RenderMemo.bundle_key(None, _lock_versions(example_repo))
+    right = hashlib.sha256(manifest.read_bytes()).hexdigest()
+    assert not memo.unchanged_on_disk(key, manifest.relative_to(example_repo).as_posix(), right, manifest)
 
 
 def test_an_edited_spec_rewrites_its_files_as_a_fresh_compile_would(example_repo: Path, tmp_path: Path) -> None:
