@@ -322,8 +322,12 @@ def entry() -> None:
         sys.stdout.flush()
     except BrokenPipeError:  # the reader went away (`charter plan | head`): as `main` does
         pass
-    except OSError as exc:  # the output is lost (disk full): never report success
-        print(f"charter: error: could not write the output: {exc.strerror or exc}", file=sys.stderr)
+    except OSError as exc:  # the output is lost (disk full): never report success, say it as `main` does
+        from compiler.atomic import os_problem
+
+        problem = os_problem(exc, where="the standard output")
+        message, hint = problem or (f"cannot write the standard output: {exc.strerror or exc}", None)
+        print(f"charter: error: {message}" + (f"\n  help: {hint}" if hint else ""), file=sys.stderr)
         code = code or EXIT_USAGE
     try:
         sys.stderr.flush()
@@ -612,7 +616,7 @@ def _write_targets(args: argparse.Namespace, root: Path, graph, targets: list[st
     try:
         # the repository's own files, as the last compile recorded them: those whose stat is unchanged are not read
         known = None if args.out is not None or memo is None or key is None else \
-            (lambda path, file_digest: memo.unchanged_on_disk(key, path, file_digest, root / path))
+            (lambda path, file_digest: memo.unchanged_on_disk(key, path, file_digest, locate(path)))
         done = _render_and_stage(graph, targets, output, versions, memo, locate, stage=not args.check,
                                  later=later if later is not None else [], known=known)
     except OSError as exc:
