@@ -302,6 +302,26 @@ def main(argv: list[str] | None = None) -> int:
         return usage
 
 
+def _no_pydantic_plugins() -> None:
+    """The `charter` program loads no pydantic plugins: its spec models are its own business.
+
+    pydantic looks for plugins (entry points of the `pydantic` group, such as an observability
+    library's instrumentation) the first time it builds a validator, and its loader imports
+    `importlib.metadata` to scan every installed distribution: 36-48 ms of a one-spec compile,
+    to find nothing a user asked to see in Charter. `PYDANTIC_DISABLE_PLUGINS` would skip the scan
+    but not the import, so the loader's module is given its one function here, returning no plugin.
+    Only for the program (`entry`), never for `import compiler` in someone else's application.
+    `tests/acceptance/test_exit.py` pins that pydantic asks its loader for nothing else.
+    """
+    import types
+
+    if "pydantic.plugin._loader" in sys.modules:
+        return  # already loaded (a plugin asked for it first): leave pydantic as it is
+    loader = types.ModuleType("pydantic.plugin._loader", "No pydantic plugins in the `charter` program.")
+    loader.get_plugins = lambda: ()  # type: ignore[attr-defined]
+    sys.modules["pydantic.plugin._loader"] = loader
+
+
 def entry() -> None:
     """The `charter` program: `main()`, then an exit that skips tearing the interpreter down.
 
@@ -315,6 +335,7 @@ def entry() -> None:
     import atexit
     import threading
 
+    _no_pydantic_plugins()
     code = main()
     if any(t.is_alive() and not t.daemon for t in threading.enumerate() if t is not threading.main_thread()):
         sys.exit(code)

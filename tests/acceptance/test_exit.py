@@ -80,3 +80,47 @@ def test_a_closed_pipe_ends_quietly(tmp_path):
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=60) == 0
     assert "Traceback" not in err and "Exception ignored" not in err
+
+
+def test_the_program_validates_specs_without_loading_pydantic_plugins(tmp_path):
+    # `main` is looked up when entry() runs: the wrapper runs the real one, then reports the import
+    code = ("import sys\nimport compiler.cli as cli\nreal = cli.main\n"
+            f"def run():\n    code = real(['validate', '--root', {str(REPO)!r}])\n"
+            "    print('metadata' if 'importlib.metadata' in sys.modules else 'no metadata')\n"
+            "    return code\n"
+            "cli.main = run\ncli.entry()\n")
+    done = _python(code, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.rstrip().endswith("no metadata")  # the specs were validated, and no scan was imported
+
+
+def test_a_bad_spec_is_still_reported_by_the_program(tmp_path):
+    (tmp_path / "charter.yaml").write_text("apiVersion: charter/v1\nkind: Project\nmetadata: {name: p}\n"
+                                           "spec: {specs: [specs]}\n")
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "specs" / "m.yaml").write_text("apiVersion: charter/v1\nkind: Model\nmetadata: {name: m}\n"
+                                               "spec: {colum: 1}\n")
+    done = subprocess.run([sys.executable, "-m", "compiler", "validate"], cwd=tmp_path, env=ENV,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1, done.stderr
+    assert "S203" in done.stdout + done.stderr and "Traceback" not in done.stderr
+
+
+def test_pydantic_asks_its_plugin_loader_for_get_plugins_only():
+    """`compiler.cli._no_pydantic_plugins` gives pydantic a loader with that one function."""
+    import ast
+
+    import pydantic
+
+    package = Path(pydantic.__file__).parent
+    asked = set()
+    for source in package.rglob("*.py"):
+        if source.parts[-2] == "v1" or source.name == "_loader.py":
+            continue
+        tree = ast.parse(source.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").endswith("_loader"):
+                asked.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.Import):
+                assert not any(a.name.endswith("plugin._loader") for a in node.names), source
+    assert asked == {"get_plugins"}
