@@ -482,9 +482,10 @@ def _compile_files(args: argparse.Namespace) -> int:
     key = RenderMemo.bundle_key(args.target, _lock_versions(root))
     if args.out is None and (code := _unchanged(args, root, memo, key)) is not None:
         return code
-    later: list = []  # the IR cache's store: written beside the render, by the second process when there is one
-    root, graph = _graph_or_exit(args, later)
+    # the caches' writes (the parse memo, the IR cache): beside the render, by a second process when there is one
+    later: list = []
     try:
+        root, graph = _graph_or_exit(args, later)
         return _render_targets(args, root, graph, memo, key, later)
     finally:
         for job in later:  # not handed to the second process: here
@@ -724,7 +725,19 @@ def _render_and_stage(graph, targets: list[str], output: str, versions: dict[str
 
     if memo is None or len(targets) < 2 or not fork.available() \
             or memo.pending(targets, graph, output) < PARALLEL_ENTRIES:
-        return half(targets)
+        if not later or not fork.available():
+            return half(targets)
+        # A small render (an edit): the caches are written by a child meanwhile, not after it
+        jobs = list(later)
+        later.clear()
+        caches = fork.start(lambda: [job() for job in jobs] and None)
+        try:
+            done = half(targets)
+        except BaseException:
+            caches.join()
+            raise
+        caches.join().get()
+        return done
     mine, theirs = _split(targets, bool(later))
     jobs = list(later)
 
@@ -870,7 +883,8 @@ def _graph_or_exit(args: argparse.Namespace, later: list | None = None):
     from compiler.diagnostics.format import FORMATTERS
     from compiler.driver import compile_tree
 
-    result, graph = compile_tree(root, previous=previous)  # an edited tree: unchanged models reused
+    # an edited tree: unchanged models reused; with `later`, the parse memo is written with the IR cache
+    result, graph = compile_tree(root, previous=previous, later=later)
     if graph is None:
         sys.stderr.write(FORMATTERS["text"](result.diagnostics, result.sources, redactions=result.redactions))
         raise UsageError("the specs have errors; run `charter validate`")

@@ -7,7 +7,7 @@ the SpecSet, every diagnostic sorted, and the spans to redact in output).
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,17 +62,20 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def validate_tree(root: Path, paths: Sequence[Path] = (), *, beside_specs: bool = True) -> ValidateResult:
+def validate_tree(root: Path, paths: Sequence[Path] = (), *, beside_specs: bool = True,
+                  later: list[Callable[[], object]] | None = None) -> ValidateResult:
     """Load, check and cross-check every spec under `paths` (default: the project's folders).
 
     `beside_specs=False` skips the checks that read other files of the repository (a Feast
-    registry), for a tree that holds only the specs.
+    registry), for a tree that holds only the specs. With `later`, the parse memo's write is
+    appended to it rather than done (the caller writes its caches together, `charter compile`).
     """
     with _collector_paused():
-        return _validate_tree(root, paths, beside_specs)
+        return _validate_tree(root, paths, beside_specs, later)
 
 
-def _validate_tree(root: Path, paths: Sequence[Path] = (), beside_specs: bool = True) -> ValidateResult:
+def _validate_tree(root: Path, paths: Sequence[Path] = (), beside_specs: bool = True,
+                   later: list[Callable[[], object]] | None = None) -> ValidateResult:
     settings, diags = load_settings(root)
     targets = list(paths) or [root / p for p in settings.project.spec.specs]
     files, missing = discover(targets, root)
@@ -82,7 +85,10 @@ def _validate_tree(root: Path, paths: Sequence[Path] = (), beside_specs: bool = 
 
     memo = ParseMemo.load(root)
     sources, documents, load_diags = load_documents(files, root, memo)
-    memo.save(root)
+    if later is None:
+        memo.save(root)
+    else:
+        later.append(lambda: memo.save(root))
     diags.extend(load_diags)
     from compiler.ir.memo import file_digests
     from compiler.validate.memo import RuleMemo
@@ -103,13 +109,14 @@ def _validate_tree(root: Path, paths: Sequence[Path] = (), beside_specs: bool = 
 
 
 def compile_tree(root: Path, *, beside_specs: bool = True, previous: Previous | None = None,
-                 ) -> tuple[ValidateResult, PipelineGraph | None]:
+                 later: list[Callable[[], object]] | None = None) -> tuple[ValidateResult, PipelineGraph | None]:
     """Validate, then build the IR when there are no errors (None otherwise).
 
     `previous` (the IR cache's entry for an earlier tree) gives back the pipelines whose specs did
     not change, and keeps what the cache is to remember of this build (`compiler/ir/memo.py`).
+    `later`: as for `validate_tree`.
     """
-    result = validate_tree(root, beside_specs=beside_specs)
+    result = validate_tree(root, beside_specs=beside_specs, later=later)
     if result.errors or result.missing:
         return result, None
     from compiler.ir import build_graph
