@@ -154,6 +154,33 @@ def test_an_edited_spec_rewrites_its_files_as_a_fresh_compile_would(example_repo
             assert target.read_bytes() == path.read_bytes(), relative
 
 
+def _parse_memo_holds(repo: Path, spec: Path) -> bool:
+    from compiler.load import decode
+    from compiler.load.memo import ParseMemo, _key
+
+    source, _ = decode(spec.relative_to(repo).as_posix(), spec.read_bytes())
+    assert source is not None
+    return _key(source) in ParseMemo.read(repo)._old
+
+
+def test_an_edit_writes_every_cache_even_when_the_specs_have_errors(example_repo: Path) -> None:
+    """A one-spec compile writes the parse memo and the IR cache beside its render (in a child)."""
+    from compiler.ir.cache import forget, lookup
+
+    assert run_charter("compile", cwd=example_repo).returncode == 0
+    model = example_repo / "specs" / "churn" / "model.yaml"
+    model.write_text(model.read_text().replace("description: ", "description: Edited. ", 1))
+    assert not _parse_memo_holds(example_repo, model)
+    assert run_charter("compile", cwd=example_repo).returncode == 0
+    assert _parse_memo_holds(example_repo, model)
+    forget()
+    assert lookup(example_repo)[0] is not None  # the IR cache holds this very tree
+    model.write_text(model.read_text().replace("description: ", "colour: red\n  description: ", 1))
+    failed = run_charter("compile", cwd=example_repo)
+    assert failed.returncode == 2 and "S203" in failed.stderr, failed.stderr
+    assert _parse_memo_holds(example_repo, model)  # parsed without problems: remembered, though invalid
+
+
 def test_damaged_memos_are_ignored(example_repo: Path) -> None:
     assert run_charter("compile", cwd=example_repo).returncode == 0
     for name in (MEMO, Path(".charter/cache/parse.marshal"), Path(".charter/cache/ir.json")):
@@ -338,3 +365,18 @@ def test_parts_of_a_yaml_file_are_written_as_without_the_memo() -> None:
     assert common.dump_yaml(odd) == common.dump_yaml({"jobs": {"a": {"x": float("nan")}, "b": {"y": " lead"}}})
     keys = {"jobs": common.Parts({"a": {1: "x"}, "b": {"y": 1}})}  # a key JSON cannot hold: PyYAML, no memo
     assert common.dump_yaml(keys) == common.dump_yaml({"jobs": {"a": {1: "x"}, "b": {"y": 1}}})
+
+
+def test_the_output_scan_finds_what_rglob_finds(tmp_path: Path) -> None:
+    """`compiler.cli._files_under`, the orphan scan: every file below, links to files too, as `rglob`."""
+    from compiler.cli import _files_under
+
+    for rel in ("a.yaml", "airflow/x.py", "kubernetes/dev/deep/y.yaml", "kubernetes/.hidden", "odd name é.md"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("x")
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "link.yaml").symlink_to(tmp_path / "a.yaml")
+    (tmp_path / "dangling.yaml").symlink_to(tmp_path / "nowhere")
+    expected = sorted(str(p) for p in tmp_path.rglob("*") if p.is_file())
+    assert sorted(_files_under(tmp_path)) == expected
+    assert list(_files_under(tmp_path / "missing")) == []
