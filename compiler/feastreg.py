@@ -19,7 +19,6 @@ feature repository, a relative SQLite URL against it too (`feast apply` runs the
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,7 +77,7 @@ def read_registry(repo: Path) -> Registry:
             views, services = _read_sql(path, project)
         else:
             views, services = _read_file(path.read_bytes(), project)
-    except (ValueError, sqlite3.Error, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError) as exc:
         kind_name = "SQLite" if kind == "sql" else "file"
         raise RegistryError(f"the Feast registry `{shown}` cannot be read as a {kind_name} registry ({exc})",
                             "run `feast apply` in the feature repository again") from None
@@ -156,26 +155,32 @@ def _read_file(data: bytes, project: str) -> tuple[dict[str, FeatureView], dict[
 
 
 def _read_sql(path: Path, project: str) -> tuple[dict[str, FeatureView], dict[str, FeatureService]]:
-    # Read-only and immutable: validate never writes, nor waits on a writer's lock.
-    with sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True) as db:
-        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        if "feature_views" not in tables:
-            raise ValueError("it has no `feature_views` table")
-        views = {}
-        for table, (features, source) in _TABLES.items():
-            if table in tables:
-                for (blob,) in db.execute(f"SELECT feature_view_proto FROM {table} WHERE project_id = ?", (project,)):
-                    view = _view(blob, features, source, project)
-                    if view is not None:
-                        views[view.name] = view
-        services = {}
-        if "feature_services" in tables:
-            for (blob,) in db.execute("SELECT feature_service_proto FROM feature_services WHERE project_id = ?",
-                                      (project,)):
-                service = _service(blob, project)
-                if service is not None:
-                    services[service.name] = service
-    return views, services
+    import sqlite3  # here, not at the top: only a SQL registry needs it (4 ms of every validate otherwise)
+
+    try:
+        # Read-only and immutable: validate never writes, nor waits on a writer's lock.
+        with sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True) as db:
+            tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if "feature_views" not in tables:
+                raise ValueError("it has no `feature_views` table")
+            views = {}
+            for table, (features, source) in _TABLES.items():
+                if table in tables:
+                    query = f"SELECT feature_view_proto FROM {table} WHERE project_id = ?"
+                    for (blob,) in db.execute(query, (project,)):
+                        view = _view(blob, features, source, project)
+                        if view is not None:
+                            views[view.name] = view
+            services = {}
+            if "feature_services" in tables:
+                for (blob,) in db.execute("SELECT feature_service_proto FROM feature_services WHERE project_id = ?",
+                                          (project,)):
+                    service = _service(blob, project)
+                    if service is not None:
+                        services[service.name] = service
+        return views, services
+    except sqlite3.Error as exc:  # as a damaged file registry: RegistryError in read_registry's words
+        raise ValueError(str(exc)) from None
 
 
 def _view(blob: bytes, features: int, source: int | None, project: str) -> FeatureView | None:
