@@ -22,7 +22,7 @@ import orjson
 
 from compiler.atomic import write_atomic
 from compiler.codeid import code_fingerprint
-from compiler.ir.graph import PipelineGraph
+from compiler.ir.graph import PipelineGraph, forget_digests, pipeline_digest
 
 if TYPE_CHECKING:
     from compiler.ir.memo import BuildMemo
@@ -43,6 +43,7 @@ def tree_key(root: Path, spec_dirs: list[str]) -> str:
 
 def forget() -> None:
     _tree_key.cache_clear()
+    forget_digests()
 
 
 @functools.lru_cache(maxsize=8)
@@ -115,7 +116,11 @@ def lookup(root: Path) -> tuple[PipelineGraph | None, Previous]:
 def store(root: Path, graph: PipelineGraph, memo: BuildMemo | None = None) -> None:
     spec_dirs = list(graph.project.get("specs", ["specs"]))
     head = {"key": tree_key(root, spec_dirs), "spec_dirs": spec_dirs}
-    body = {"graph": graph.to_dict(), "memo": memo.new if memo is not None else {}}
+    entries = memo.new if memo is not None else {}
+    for model in graph.models:  # the render memo's key of each, for the next build that reuses it
+        if isinstance(entry := entries.get(f"model:{model.name}"), dict):
+            entry["digest"] = pipeline_digest(model)
+    body = {"graph": graph.to_dict(), "memo": entries}
     try:  # a cache: recomputed if lost
         write_atomic(root / CACHE, orjson.dumps(head) + b"\n" + orjson.dumps(body), durable=False)
     except OSError:

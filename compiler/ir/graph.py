@@ -32,6 +32,42 @@ def content_hash(value: Any) -> str:
     return hashlib.sha256(canonical_json(value).encode("utf-8")).hexdigest()
 
 
+# ModelPipeline -> its digest, for the pipelines of this command (by id, holding the object so
+# that the id is not reused): reused pipelines come with the digest their build recorded.
+_DIGESTS: dict[int, tuple[object, str]] = {}
+
+
+def pipeline_digest(pipeline: ModelPipeline) -> str:
+    """The SHA-256 of a pipeline's sorted JSON: what the render memo keys its files by.
+
+    Computed once per pipeline object; a pipeline reused from the IR cache carries the digest
+    recorded when it was built (`known_digest`), so an edit computes it for the rebuilt ones only.
+    """
+    found = _DIGESTS.get(id(pipeline))
+    if found is not None and found[0] is pipeline:
+        return found[1]
+    value = pipeline.to_dict()
+    try:
+        import orjson  # here, not at the top: a plan reads the IR's classes and never hashes them
+
+        data = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # orjson refuses lone surrogates (a file name in any bytes): the slower, total encoder
+        data = json.dumps(value, sort_keys=True).encode()
+    digest = hashlib.sha256(data).hexdigest()
+    _DIGESTS[id(pipeline)] = (pipeline, digest)
+    return digest
+
+
+def known_digest(pipeline: ModelPipeline, digest: str) -> None:
+    """The digest of a pipeline rebuilt from the dict it was computed of (the IR cache's)."""
+    _DIGESTS[id(pipeline)] = (pipeline, digest)
+
+
+def forget_digests() -> None:
+    """A new command: the last one's pipelines are not kept alive."""
+    _DIGESTS.clear()
+
+
 @dataclass(frozen=True, slots=True)
 class Step:
     """One node of a model pipeline: what it runs, on what, and the hash of everything that determines its result.

@@ -45,6 +45,7 @@ import orjson
 
 from compiler.atomic import write_atomic
 from compiler.codeid import code_fingerprint
+from compiler.ir.graph import pipeline_digest
 from compiler.render import common
 from compiler.render.common import model_view
 from compiler.render.registry import TARGETS
@@ -263,7 +264,7 @@ class RenderMemo:
     def _model_key(self, model) -> str:
         found = self._models.get(model.name)
         if found is None or found[0] is not model:
-            found = self._models[model.name] = (model, _key(_json(model.to_dict())))
+            found = self._models[model.name] = (model, pipeline_digest(model))
         return found[1]
 
     def _keys(self, graph, out: str) -> tuple[str, str]:

@@ -380,3 +380,21 @@ def test_the_output_scan_finds_what_rglob_finds(tmp_path: Path) -> None:
     expected = sorted(str(p) for p in tmp_path.rglob("*") if p.is_file())
     assert sorted(_files_under(tmp_path)) == expected
     assert list(_files_under(tmp_path / "missing")) == []
+
+
+def test_a_reused_pipeline_carries_the_digest_of_its_content(example_repo: Path) -> None:
+    """The render memo's key of a pipeline reused from the IR cache is the one its content gives."""
+    from compiler.ir import graph as ir_graph
+    from compiler.ir.cache import forget, lookup
+
+    assert run_charter("compile", cwd=example_repo).returncode == 0
+    model = example_repo / "specs" / "churn" / "model.yaml"
+    model.write_text(model.read_text().replace("description: ", "description: Edited. ", 1))
+    forget()
+    _, previous = lookup(example_repo)
+    _, graph = compile_tree(example_repo, previous=previous)
+    assert graph is not None and previous.built is not None and previous.built.reused >= 1
+    carried = {m.name: ir_graph._DIGESTS[id(m)][1] for m in graph.models if id(m) in ir_graph._DIGESTS}
+    assert "churn" not in carried and len(carried) == previous.built.reused - len(graph.checks)
+    ir_graph.forget_digests()
+    assert carried == {name: ir_graph.pipeline_digest(m) for name in carried if (m := graph.model(name))}
