@@ -640,7 +640,7 @@ def _write_targets(args: argparse.Namespace, root: Path, graph, targets: list[st
     try:
         # the repository's own files, as the last compile recorded them: those whose stat is unchanged are not read
         known = None if args.out is not None or memo is None or key is None else \
-            (lambda path, file_digest: memo.unchanged_on_disk(key, path, file_digest, locate(path)))
+            (lambda path: memo.on_disk(key, path, locate(path)))
         done = _render_and_stage(graph, targets, output, versions, memo, locate, stage=not args.check,
                                  later=later if later is not None else [], known=known)
     except OSError as exc:
@@ -822,15 +822,19 @@ def _split(targets: list[str], extra: bool = False) -> tuple[list[str], list[str
 
 def _render_half(graph, targets: list[str], output: str, versions: dict[str, str], memo, locate,
                  stage: bool, known=None) -> _Rendered:
-    """`known(path, digest)`: whether the file is surely that digest already, without reading it (the memo's stat)."""
+    """`known(path)`: the digest the file surely holds, without reading it (the memo's stat), else None."""
     from compiler.atomic import stage as write_aside
     from compiler.render import render_graph
     from compiler.render.memo import digest_of, text_of
 
     bundle = render_graph(graph, targets, output, versions, memo)
     digests = {path: digest_of(value) for path, value in bundle.files.items()}
-    stale = [path for path, value in bundle.files.items()
-             if not (known is not None and known(path, digests[path])) and not _same(locate(path), value, digest_of)]
+
+    def fresh(path: str, value) -> bool:
+        held = known(path) if known is not None else None
+        return held == digests[path] if held is not None else _same(locate(path), value, digest_of)
+
+    stale = [path for path, value in bundle.files.items() if not fresh(path, value)]
     staged = write_aside({locate(path): text_of(bundle.files[path]) for path in stale}) if stage else []
     return _Rendered(digests, stale, staged)
 

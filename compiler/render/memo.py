@@ -198,21 +198,26 @@ class RenderMemo:
             self._changed = True
 
     def unchanged_on_disk(self, key: str, path: str, file_digest: str, full: Path) -> bool:
-        """Whether the file `full` (repo-relative `path`) surely holds the bytes of `file_digest`, from its stat alone.
+        """Whether the file `full` (repo-relative `path`) surely holds the bytes of `file_digest`, by its stat."""
+        return self.on_disk(key, path, full) == file_digest
 
-        True only when the last compile remembered that digest for it, and its stat then, and the
-        stat is the same now and older than the memo file. False means: read it and compare.
+    def on_disk(self, key: str, path: str, full: Path) -> str | None:
+        """The digest the file `full` (repo-relative `path`) surely holds, from its stat alone; None: read it.
+
+        The digest the last compile remembered for it, when the stat it recorded then is the same
+        now and older than the memo file (a write in the same clock tick as the record is read).
         """
         found = self._bundles.get(key)
-        if not isinstance(found, dict) or found.get("files", {}).get(path) != file_digest:
-            return False
-        recorded = found.get("stat", {}).get(path)
+        held = found.get("files", {}).get(path) if isinstance(found, dict) else None
+        if not isinstance(held, str):
+            return None
+        recorded = found.get("stat", {}).get(path)  # type: ignore[union-attr]  # a dict: `held` came from it
         if not isinstance(recorded, list) or len(recorded) != 4 or not recorded[2] < self._saved_ns:
-            return False
+            return None
         try:
-            return _signature(os.stat(full)) == recorded
+            return held if _signature(os.stat(full)) == recorded else None
         except OSError:
-            return False
+            return None
 
     # -- rendering ----------------------------------------------------------------------------
 

@@ -110,7 +110,8 @@ def test_a_file_whose_stat_is_unchanged_is_trusted_and_any_write_is_seen(example
     path = manifest.relative_to(example_repo).as_posix()
     right = hashlib.sha256(manifest.read_bytes()).hexdigest()
     assert memo.unchanged_on_disk(key, path, right, manifest)
-    assert not memo.unchanged_on_disk(key, path, "0" * 64, manifest)  # another digest: read and compare
+    assert not memo.unchanged_on_disk(key, path, "0" * 64, manifest)
+    assert memo.on_disk(key, path, manifest) == right  # so a render of another digest is stale, unread
 
     # a hand edit of the same size, its mtime set back: the ctime the kernel set gives it away
     before = manifest.stat()
@@ -119,6 +120,7 @@ def test_a_file_whose_stat_is_unchanged_is_trusted_and_any_write_is_seen(example
     os.utime(manifest, ns=(before.st_atime_ns, before.st_mtime_ns))
     assert manifest.stat().st_size == before.st_size and manifest.stat().st_mtime_ns == before.st_mtime_ns
     assert not memo.unchanged_on_disk(key, path, right, manifest)
+    assert memo.on_disk(key, path, manifest) is None  # read it
     check = run_charter("compile", "--check", cwd=example_repo)
     assert check.returncode == 1
     assert f"{path}: stale or edited by hand" in check.stderr
