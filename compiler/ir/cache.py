@@ -42,13 +42,16 @@ def tree_key(root: Path, spec_dirs: list[str]) -> str:
 
 
 def forget() -> None:
+    from compiler.load import forget_read
+
     _tree_key.cache_clear()
     forget_digests()
+    forget_read()
 
 
 @functools.lru_cache(maxsize=8)
 def _tree_key(root: Path, spec_dirs: tuple[str, ...]) -> str:
-    from compiler.load import discover
+    from compiler.load import discover, read_spec
 
     digest = hashlib.sha256(code_fingerprint().encode())
     config = root / "charter.yaml"
@@ -59,8 +62,7 @@ def _tree_key(root: Path, spec_dirs: tuple[str, ...]) -> str:
         if path == resolved_config:
             continue
         digest.update(b"\0" + os.fsencode(path) + b"\0")  # a file name in any bytes
-        with open(path, "rb") as fh:
-            digest.update(fh.read())
+        digest.update(read_spec(path))  # kept for the loader: the file is read once per command
     digest.update(repr(missing).encode())
     return digest.hexdigest()
 

@@ -36,6 +36,25 @@ _BOMS = (
 )
 
 
+# Spec files read whole by this command before it loads them (the tree's hash, `ir.cache.tree_key`),
+# each handed to `load_documents` once: a compile reads each file once, not twice. Cleared when a
+# command starts (`compiler.ir.cache.forget`), like the hash itself.
+_READ: dict[Path, bytes] = {}
+
+
+def read_spec(path: Path) -> bytes:
+    """A spec file's bytes; kept (up to the size limit) for this command's `load_documents`."""
+    with open(path, "rb") as fh:
+        raw = fh.read()
+    if len(raw) <= MAX_FILE_BYTES:
+        _READ[path] = raw
+    return raw
+
+
+def forget_read() -> None:
+    _READ.clear()
+
+
 def decode(path: str, raw: bytes) -> tuple[SourceFile | None, Diagnostic | None]:
     """Bytes -> text. UTF-8 by default; UTF-16/32 only with a byte order mark, as YAML allows."""
     if len(raw) > MAX_FILE_BYTES:
@@ -139,12 +158,13 @@ def load_documents(files: Iterable[Path], root: Path,
     for path in files:
         rel = _rel(str(path), base) if path.is_absolute() else relpath(path, root)
         try:
-            size = path.stat().st_size
+            read = _READ.pop(path, None)
+            size = path.stat().st_size if read is None else len(read)
             if size > MAX_FILE_BYTES:  # checked before reading, so a huge file is never loaded
                 slots.append(make("L103", f"file is {size} bytes, over the limit of {MAX_FILE_BYTES}",
                                   Span(rel, 1, 1), help="split it into several spec files"))
                 continue
-            raw = path.read_bytes()
+            raw = path.read_bytes() if read is None else read
         except OSError as exc:
             slots.append(make("L108", f"cannot read file: {exc.strerror or exc}", Span(rel, 1, 1)))
             continue

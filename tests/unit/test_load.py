@@ -188,3 +188,22 @@ def test_suspect_prescan():
     for text in ("url: postgresql://u:p@h/db", "password: x", "a: \"\\e[31m\"", "a: \u202e", "API_KEY: x",
                  "t: ghp_abcdefghijklmnopqrstuvwxyz0123456789"):
         assert suspect(text), text
+
+
+def test_bytes_read_for_the_trees_hash_are_loaded_once(tmp_path):
+    """`read_spec` (the tree's hash) hands its bytes to the next load of the file, and only to it."""
+    from compiler.load import _READ, MAX_FILE_BYTES, forget_read, load_documents, read_spec
+
+    spec = tmp_path / "m.yaml"
+    spec.write_text("apiVersion: charter/v1\nkind: Model\nmetadata: {name: first}\n")
+    big = tmp_path / "big.yaml"
+    big.write_bytes(b"#" * (MAX_FILE_BYTES + 1))
+    forget_read()
+    assert read_spec(spec).endswith(b"{name: first}\n") and read_spec(big)
+    assert spec in _READ and big not in _READ  # over the limit: never kept
+    spec.write_text("apiVersion: charter/v1\nkind: Model\nmetadata: {name: later}\n")
+    _, docs, diags = load_documents([spec, big], tmp_path)
+    assert docs[0].data["metadata"]["name"] == "first"  # the bytes the hash saw
+    assert [d.code for d in diags] == ["L103"]
+    _, docs, _ = load_documents([spec], tmp_path)
+    assert docs[0].data["metadata"]["name"] == "later" and not _READ  # used once, then the disk
