@@ -173,7 +173,7 @@ def test_monitor_needs_a_promoted_model(example_repo):
 
 def test_ir_cache_never_hides_a_spec_change(example_repo):
     assert run_charter("check-data", "customers", cwd=example_repo).returncode == 0
-    assert (example_repo / ".charter/cache/ir.json").is_file()
+    assert (example_repo / ".charter/cache/ir.marshal").is_file()
     _edit(example_repo / "specs/churn/data.yaml", "{rule: row_count, min: 100}", "{rule: row_count, min: oops}")
     broken = run_charter("check-data", "customers", cwd=example_repo)
     assert broken.returncode == 2 and "S205" in broken.stderr

@@ -185,7 +185,7 @@ def test_an_edit_writes_every_cache_even_when_the_specs_have_errors(example_repo
 
 def test_damaged_memos_are_ignored(example_repo: Path) -> None:
     assert run_charter("compile", cwd=example_repo).returncode == 0
-    for name in (MEMO, Path(".charter/cache/parse.marshal"), Path(".charter/cache/ir.json")):
+    for name in (MEMO, Path(".charter/cache/parse.marshal"), Path(".charter/cache/ir.marshal")):
         (example_repo / name).write_bytes(b"\x00garbage{")
     model = example_repo / "specs" / "churn" / "model.yaml"
     model.write_text(model.read_text().replace("description: ", "description: Edited. ", 1))
@@ -279,7 +279,7 @@ def test_a_damaged_ir_memo_is_ignored(example_repo: Path) -> None:
     head, _, body = cache.read_bytes().partition(b"\n")
     model = example_repo / "specs" / "churn" / "model.yaml"
     model.write_text(model.read_text().replace("description: ", "description: Edited. ", 1))
-    for damaged in (body[: len(body) // 2], body.replace(b'"reads"', b'"raeds"'), body.replace(b'"steps"', b'"stpes"')):
+    for damaged in (body[: len(body) // 2], body.replace(b"reads", b"raeds"), body.replace(b"steps", b"stpes")):
         cache.write_bytes(head + b"\n" + damaged)
         forget()
         memoised, _ = _build_with_memo(example_repo)
@@ -400,3 +400,20 @@ def test_a_reused_pipeline_carries_the_digest_of_its_content(example_repo: Path)
     assert "churn" not in carried and len(carried) == previous.built.reused - len(graph.checks)
     ir_graph.forget_digests()
     assert carried == {name: ir_graph.pipeline_digest(m) for name in carried if (m := graph.model(name))}
+
+
+def test_an_ir_cache_of_another_python_is_not_read(example_repo: Path) -> None:
+    """Its body is marshal, whose format is the Python version's: neither the graph nor the memo is read."""
+    import orjson
+
+    from compiler.ir.cache import CACHE, forget, lookup
+
+    assert run_charter("compile", cwd=example_repo).returncode == 0
+    cache = example_repo / CACHE
+    head, _, body = cache.read_bytes().partition(b"\n")
+    forget()
+    assert lookup(example_repo)[0] is not None
+    cache.write_bytes(orjson.dumps({**orjson.loads(head), "python": "2.7.18"}) + b"\n" + body)
+    forget()
+    graph, previous = lookup(example_repo)
+    assert graph is None and previous.memo({}).reused == 0 and previous._body is None

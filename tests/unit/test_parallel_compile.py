@@ -75,7 +75,7 @@ def test_two_cores_write_the_bytes_one_core_writes(tmp_path: Path, parallel, cap
     assert render[0] == render[1]
     parsed = [marshal.loads((r / ".charter/cache/parse.marshal").read_bytes())[1] for r in (one, two)]
     assert list(parsed[0]) == list(parsed[1]) and parsed[0] == parsed[1]
-    cached = [(r / ".charter/cache/ir.json").read_bytes().partition(b"\n")[2] for r in (one, two)]
+    cached = [marshal.loads((r / ".charter/cache/ir.marshal").read_bytes().partition(b"\n")[2]) for r in (one, two)]
     assert cached[0] == cached[1] and cached[0]  # the IR cache, written by the second process (its key: the paths)
     assert not [p for p in two.rglob("*.tmp")]
     # and the next compile of either finds everything up to date
