@@ -114,6 +114,7 @@ class RenderMemo:
         self._parts: set[str] = set()  # the YAML parts (common.Parts) the memo file held
         self._checks: tuple[object, bytes] | None = None  # (graph, its checks as JSON)
         self._saved_ns = 0  # the memo file's mtime: entries of files changed since then are not trusted
+        self._verified: dict[str, tuple[str, list[int]]] = {}  # path -> (digest, stat) `on_disk` found unchanged
 
     @classmethod
     def load(cls, root: Path) -> RenderMemo:
@@ -186,9 +187,14 @@ class RenderMemo:
         Each file's `os.stat` under `root` is recorded with it (`unchanged_on_disk`).
         """
         stats = {}
-        for path in digests:
+        base = os.fspath(root)
+        for path, file_digest in digests.items():
+            verified = self._verified.get(path)
+            if verified is not None and verified[0] == file_digest:
+                stats[path] = verified[1]  # stat'ed by `on_disk` in this run, and not written since
+                continue
             try:
-                stats[path] = _signature(os.stat(root / path))
+                stats[path] = _signature(os.stat(os.path.join(base, path)))
             except OSError:
                 pass  # gone already: read (and found missing) next time
         entry = {"tree": tree, "spec_dirs": spec_dirs, "output": output, "notes": notes, "files": dict(digests),
@@ -197,11 +203,11 @@ class RenderMemo:
             self._bundles = {key: entry}  # one compile remembered: the last one
             self._changed = True
 
-    def unchanged_on_disk(self, key: str, path: str, file_digest: str, full: Path) -> bool:
+    def unchanged_on_disk(self, key: str, path: str, file_digest: str, full: Path | str) -> bool:
         """Whether the file `full` (repo-relative `path`) surely holds the bytes of `file_digest`, by its stat."""
         return self.on_disk(key, path, full) == file_digest
 
-    def on_disk(self, key: str, path: str, full: Path) -> str | None:
+    def on_disk(self, key: str, path: str, full: Path | str) -> str | None:
         """The digest the file `full` (repo-relative `path`) surely holds, from its stat alone; None: read it.
 
         The digest the last compile remembered for it, when the stat it recorded then is the same
@@ -215,9 +221,12 @@ class RenderMemo:
         if not isinstance(recorded, list) or len(recorded) != 4 or not recorded[2] < self._saved_ns:
             return None
         try:
-            return held if _signature(os.stat(full)) == recorded else None
+            if _signature(os.stat(full)) != recorded:
+                return None
         except OSError:
             return None
+        self._verified[path] = (held, recorded)
+        return held
 
     # -- rendering ----------------------------------------------------------------------------
 

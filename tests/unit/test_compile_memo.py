@@ -417,3 +417,20 @@ def test_an_ir_cache_of_another_python_is_not_read(example_repo: Path) -> None:
     forget()
     graph, previous = lookup(example_repo)
     assert graph is None and previous.memo({}).reused == 0 and previous._body is None
+
+
+def test_after_an_edit_the_memo_records_each_files_stat_as_it_is(example_repo: Path) -> None:
+    """Files written again are stat'ed afresh; the others keep the stat `on_disk` verified."""
+    from compiler.render.memo import _signature
+
+    assert run_charter("compile", cwd=example_repo).returncode == 0
+    _memo_saved_later(example_repo)  # every file trusted by its stat in the next compile
+    model = example_repo / "specs" / "churn" / "model.yaml"
+    model.write_text(model.read_text().replace("description: ", "description: Edited. ", 1))
+    done = run_charter("compile", cwd=example_repo)
+    assert done.returncode == 0 and "wrote generated/" in done.stdout
+    memo = RenderMemo.load(example_repo)
+    (bundle,) = memo._bundles.values()
+    assert bundle["stat"].keys() == bundle["files"].keys()
+    for path, recorded in bundle["stat"].items():
+        assert recorded == _signature(os.stat(example_repo / path)), path
