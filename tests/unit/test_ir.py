@@ -173,3 +173,22 @@ def test_pod_settings_change_the_rendered_pipelines_but_no_step_or_run_key(tmp_p
     changed = {path for path in new if old.get(path) != new[path]}
     assert {"generated/argo/churn.yaml", "generated/kubeflow/churn.yaml", "generated/airflow/charter_churn.py",
             "generated/argo/delivery-time.yaml"} <= changed  # charter.yaml's defaults reach every model
+
+
+@pytest.mark.parametrize("tree", ["example", "generated"])
+def test_parts_of_indexed_documents_dump_as_the_models_themselves(tree: str, tmp_path: Path, monkeypatch) -> None:
+    """`ir.build._dump` takes a nested model's dump from its document's: the same IR as dumping each alone."""
+    import compiler.ir.build as build
+    from tests.unit.test_bench_specs import _generator
+
+    if tree == "example":
+        root = REPO
+    else:
+        _generator().generate(tmp_path, 150, 3)
+        root = tmp_path
+    result, indexed = compile_tree(root)
+    assert indexed is not None
+    monkeypatch.setattr(build, "_indexed", lambda document: None)  # every model dumped on its own
+    alone = build.build_graph(result.specset, result.settings.project)
+    assert indexed.to_json() == alone.to_json()
+    assert not build._INDEX  # nothing kept after a build
