@@ -50,6 +50,7 @@ _TEMPLATE = (
 # Every pydantic model inside a document dumped by `_indexed`, by id (holding the object, so that
 # the id is not reused): its part of the document's dump. Cleared by each build.
 _INDEX: dict[int, tuple[object, Any]] = {}
+_RACI: dict[int, tuple[object, dict]] = {}  # an Ownership document -> its RACI as plain data, likewise
 
 
 def _dump(model) -> dict:
@@ -72,24 +73,32 @@ def _indexed(document) -> None:
         _walk(document, document.model_dump(mode="json", by_alias=True))
 
 
+_PLAIN = (str, int, float, bool, type(None))  # no model inside: not walked
+
+
 def _walk(value, dumped) -> None:
     if isinstance(value, BaseModel):
         decorators = type(value).__pydantic_decorators__
         if not isinstance(dumped, dict) or decorators.model_serializers:
             return  # a model that dumps itself its own way: dumped on its own
         _INDEX[id(value)] = (value, dumped)
-        own = {name for info in decorators.field_serializers.values() for name in info.info.fields}
+        own = {name for info in decorators.field_serializers.values() for name in info.info.fields} \
+            if decorators.field_serializers else ()
         for name, field in type(value).model_fields.items():
+            item = getattr(value, name)
+            if isinstance(item, _PLAIN) or name in own:
+                continue
             key = field.serialization_alias or field.alias or name
-            if key in dumped and name not in own:
-                _walk(getattr(value, name), dumped[key])
+            if key in dumped:
+                _walk(item, dumped[key])
     elif isinstance(value, (list, tuple)):
         if isinstance(dumped, list) and len(dumped) == len(value):
             for item, part in zip(value, dumped, strict=True):
-                _walk(item, part)
+                if not isinstance(item, _PLAIN):
+                    _walk(item, part)
     elif isinstance(value, dict) and isinstance(dumped, dict):
         for key, item in value.items():
-            if isinstance(key, str) and key in dumped:
+            if isinstance(key, str) and key in dumped and not isinstance(item, _PLAIN):
                 _walk(item, dumped[key])
 
 
@@ -100,10 +109,12 @@ def build_graph(specset: SpecSet, project, memo: BuildMemo | None = None) -> Pip
     build is reused as it was built then (`compiler/ir/memo.py`).
     """
     _INDEX.clear()
+    _RACI.clear()
     try:
         return _build_graph(specset, project, memo)
     finally:
         _INDEX.clear()
+        _RACI.clear()
 
 
 def _build_graph(specset: SpecSet, project, memo: BuildMemo | None) -> PipelineGraph:
@@ -358,8 +369,12 @@ def _compute(project, model: Spec, steps: tuple[Step, ...]) -> dict:
 
 
 def _dump_raci(ownership) -> dict:
-    _indexed(ownership)
-    return {k: v for k, v in _dump(ownership.spec.raci).items() if v is not None}
+    """An Ownership's RACI, dumped once per build (for the owners, then for its own file's entry)."""
+    found = _RACI.get(id(ownership))
+    if found is None or found[0] is not ownership:
+        found = _RACI[id(ownership)] = (ownership, {k: v for k, v in _dump(ownership.spec.raci).items()
+                                                    if v is not None})
+    return found[1]
 
 
 def _ownership(specset: SpecSet, project) -> dict[str, dict]:
@@ -368,13 +383,11 @@ def _ownership(specset: SpecSet, project) -> dict[str, dict]:
     default = specset.get("Ownership", default_name) if default_name else None
     result: dict[str, dict] = {}
     for own in specset.of_kind("Ownership"):
-        _indexed(own.model)
-        raci = {k: v for k, v in _dump(own.model.spec.raci).items() if v is not None}
+        raci = _dump_raci(own.model)
         for name in own.model.spec.covers:
             result.setdefault(name, raci)
     if default is not None:
-        _indexed(default.model)
-        raci = {k: v for k, v in _dump(default.model.spec.raci).items() if v is not None}
+        raci = _dump_raci(default.model)
         for spec in specset:
             result.setdefault(spec.name, raci)
     return result
