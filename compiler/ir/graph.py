@@ -32,6 +32,16 @@ def content_hash(value: Any) -> str:
     return hashlib.sha256(canonical_json(value).encode("utf-8")).hexdigest()
 
 
+def sorted_json(value: Any) -> bytes:
+    """Compact JSON with sorted keys, for hashing within this code's caches (not `canonical_json`'s bytes)."""
+    try:
+        import orjson  # here, not at the top: a plan reads the IR's classes and never hashes them
+
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # orjson refuses lone surrogates (a file name in any bytes): the slower, total encoder
+        return json.dumps(value, sort_keys=True).encode("utf-8", "surrogatepass")
+
+
 # ModelPipeline -> its digest, for the pipelines of this command (by id, holding the object so
 # that the id is not reused): reused pipelines come with the digest their build recorded.
 _DIGESTS: dict[int, tuple[object, str]] = {}
@@ -46,14 +56,7 @@ def pipeline_digest(pipeline: ModelPipeline) -> str:
     found = _DIGESTS.get(id(pipeline))
     if found is not None and found[0] is pipeline:
         return found[1]
-    value = pipeline.to_dict()
-    try:
-        import orjson  # here, not at the top: a plan reads the IR's classes and never hashes them
-
-        data = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
-    except TypeError:  # orjson refuses lone surrogates (a file name in any bytes): the slower, total encoder
-        data = json.dumps(value, sort_keys=True).encode()
-    digest = hashlib.sha256(data).hexdigest()
+    digest = hashlib.sha256(sorted_json(pipeline.to_dict())).hexdigest()
     _DIGESTS[id(pipeline)] = (pipeline, digest)
     return digest
 

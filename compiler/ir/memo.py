@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from compiler.codeid import code_fingerprint
-from compiler.ir.graph import ModelPipeline, canonical_json, known_digest
+from compiler.ir.graph import ModelPipeline, canonical_json, known_digest, sorted_json
 
 if TYPE_CHECKING:
     from compiler.spec import Spec, SpecSet
@@ -84,7 +84,7 @@ class BuildMemo:
         ids = [self.spec_id(s) for s in given]
         if any(i is None for i, s in zip(ids, given, strict=True) if s is not None):
             return None  # a spec of no known file: never reused
-        return hashlib.sha256(canonical_json([self._project, ids, owners]).encode()).hexdigest()
+        return hashlib.sha256(sorted_json([self._project, ids, owners])).hexdigest()
 
     def reuse(self, slot: str, key: str | None, specset: SpecSet) -> ModelPipeline | None:
         entry = self._old.get(slot)
