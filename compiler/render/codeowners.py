@@ -10,6 +10,9 @@ written where GitHub reads it (`.github/`), not in the output folder.
 from __future__ import annotations
 
 PATH = ".github/CODEOWNERS"
+# What `render` reads of the graph: its spec files and their owners (and nothing of the models), so
+# the render memo keys it by them alone and an edit that moves no owner reuses the file.
+READS = ("files",)
 _SPECIAL = set(" \\#!")  # characters CODEOWNERS patterns cannot hold literally
 
 

@@ -113,6 +113,7 @@ class RenderMemo:
         self._models: dict[str, tuple[object, str]] = {}  # name -> (the ModelPipeline, its hash)
         self._parts: set[str] = set()  # the YAML parts (common.Parts) the memo file held
         self._checks: tuple[object, bytes] | None = None  # (graph, its checks as JSON)
+        self._files: tuple[object, bytes] | None = None  # (graph, its spec files as JSON)
         self._saved_ns = 0  # the memo file's mtime: entries of files changed since then are not trusted
         self._verified: dict[str, tuple[str, list[int]]] = {}  # path -> (digest, stat) `on_disk` found unchanged
 
@@ -247,6 +248,11 @@ class RenderMemo:
         module = importlib.import_module(module_name)
         base, whole = self._keys(graph, out)
         if not hasattr(module, "render_model"):
+            if getattr(module, "READS", None) == ("files",):  # given the spec files alone, keyed by them alone
+                view = replace(graph, project={k: v for k, v in graph.project.items() if k != "versions"},
+                               models=(), checks=())
+                yield _key(base, name, "files", self._files_json(graph)), lambda: getattr(module, func)(view, out)
+                return
             yield _key(whole, name), lambda: getattr(module, func)(graph, out)
             return
         versions = graph.project.get("versions") or {}
@@ -288,9 +294,15 @@ class RenderMemo:
             # the whole graph by its parts: the models' keys (computed once for the per-model targets
             # too) stand for their content, so the graph is not serialised a second time
             whole = _key(base, str(graph.ir_version), *(self._model_key(m) for m in graph.models),
-                         _json(graph.files), self._checks_json(graph), _json(graph.project.get("versions")))
+                         self._files_json(graph), self._checks_json(graph), _json(graph.project.get("versions")))
             self._graph = (graph, out, base, whole)
         return self._graph[2], self._graph[3]
+
+    def _files_json(self, graph) -> bytes:
+        found = self._files
+        if found is None or found[0] is not graph:
+            found = self._files = (graph, _json(graph.files))
+        return found[1]
 
     def _checks_json(self, graph) -> bytes:
         found = self._checks
