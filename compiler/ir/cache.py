@@ -26,7 +26,7 @@ import orjson
 
 from compiler.atomic import write_atomic
 from compiler.codeid import code_fingerprint
-from compiler.ir.graph import PipelineGraph, forget_pipelines, pipeline_digest, pipeline_json
+from compiler.ir.graph import PipelineGraph, forget_digests, pipeline_digest
 
 if TYPE_CHECKING:
     from compiler.ir.memo import BuildMemo
@@ -49,7 +49,7 @@ def forget() -> None:
     from compiler.load import forget_read
 
     _tree_key.cache_clear()
-    forget_pipelines()
+    forget_digests()
     forget_read()
 
 
@@ -112,7 +112,7 @@ def lookup(root: Path) -> tuple[PipelineGraph | None, Previous]:
     try:
         data = (root / CACHE).read_bytes()
         line = data.index(b"\n")
-        head, body = data[:line], memoryview(data)[line + 1:]  # the body is 12 MB on 1,000 specs: not copied
+        head, body = data[:line], memoryview(data)[line + 1:]  # the body (4 MB on 1,000 specs): not copied
         entry = orjson.loads(head)
         if entry["python"] != sys.version:
             return None, Previous()  # marshal's format is the Python version's
@@ -127,15 +127,9 @@ def store(root: Path, graph: PipelineGraph, memo: BuildMemo | None = None) -> No
     spec_dirs = list(graph.project.get("specs", ["specs"]))
     head = {"key": tree_key(root, spec_dirs), "spec_dirs": spec_dirs, "python": sys.version}
     entries = memo.new if memo is not None else {}
-    # each pipeline's text in ir.json and its digest (the render memo's key), for the next build that reuses it
-    for slot, pipeline in (*((f"model:{m.name}", m) for m in graph.models),
-                           *((f"check:{c.name}", c) for c in graph.checks)):
-        if isinstance(entry := entries.get(slot), dict):
-            try:
-                entry["text"] = pipeline_json(pipeline)
-            except TypeError:  # a lone surrogate (never in an IR built from specs): built again next time
-                continue
-            entry["digest"] = pipeline_digest(pipeline)
+    for model in graph.models:  # the render memo's key of each, for the next build that reuses it
+        if isinstance(entry := entries.get(f"model:{model.name}"), dict):
+            entry["digest"] = pipeline_digest(model)
     body = {"graph": graph.to_dict(), "memo": entries}
     try:  # a cache: recomputed if lost
         write_atomic(root / CACHE, orjson.dumps(head) + b"\n" + marshal.dumps(body), durable=False)

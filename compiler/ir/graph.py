@@ -42,53 +42,33 @@ def sorted_json(value: Any) -> bytes:
         return json.dumps(value, sort_keys=True).encode("utf-8", "surrogatepass")
 
 
-# ModelPipeline -> (its text in ir.json, that text's SHA-256), for the pipelines of this command (by
-# id, holding the object so that the id is not reused): a pipeline reused from the IR cache comes
-# with the text its build recorded, so an edit serialises only the rebuilt pipelines.
-_TEXTS: dict[int, tuple[object, bytes, str]] = {}
-
-
-def pipeline_json(pipeline: ModelPipeline) -> bytes:
-    """The pipeline as ir.json holds it: an item of a top-level list, sorted keys, two-space indent.
-
-    Its lines after the first carry the item's indent (four spaces), so ir.json is these texts
-    joined (`PipelineGraph.to_json`). Computed once per pipeline object.
-    """
-    found = _TEXTS.get(id(pipeline))
-    if found is not None and found[0] is pipeline:
-        return found[1]
-    import orjson  # here, not at the top: a plan reads the IR's classes and never writes its file
-
-    text = orjson.dumps(pipeline.to_dict(), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).replace(b"\n", b"\n    ")
-    _TEXTS[id(pipeline)] = (pipeline, text, hashlib.sha256(text).hexdigest())
-    return text
+# ModelPipeline -> its digest, for the pipelines of this command (by id, holding the object so
+# that the id is not reused): reused pipelines come with the digest their build recorded.
+_DIGESTS: dict[int, tuple[object, str]] = {}
 
 
 def pipeline_digest(pipeline: ModelPipeline) -> str:
-    """The SHA-256 of the pipeline's text in ir.json: what the render memo keys its files by."""
-    found = _TEXTS.get(id(pipeline))
+    """The SHA-256 of a pipeline's sorted JSON: what the render memo keys its files by.
+
+    Computed once per pipeline object; a pipeline reused from the IR cache carries the digest
+    recorded when it was built (`known_digest`), so an edit computes it for the rebuilt ones only.
+    """
+    found = _DIGESTS.get(id(pipeline))
     if found is not None and found[0] is pipeline:
-        return found[2]
-    try:
-        pipeline_json(pipeline)
-    except TypeError:  # orjson refuses lone surrogates (never in an IR built from specs): by the total encoder
-        return hashlib.sha256(sorted_json(pipeline.to_dict())).hexdigest()
-    return _TEXTS[id(pipeline)][2]
+        return found[1]
+    digest = hashlib.sha256(sorted_json(pipeline.to_dict())).hexdigest()
+    _DIGESTS[id(pipeline)] = (pipeline, digest)
+    return digest
 
 
-def known_pipeline(pipeline: ModelPipeline, text: bytes, digest: str) -> None:
-    """The text and digest of a pipeline rebuilt from the dict they were computed of (the IR cache's)."""
-    _TEXTS[id(pipeline)] = (pipeline, text, digest)
+def known_digest(pipeline: ModelPipeline, digest: str) -> None:
+    """The digest of a pipeline rebuilt from the dict it was computed of (the IR cache's)."""
+    _DIGESTS[id(pipeline)] = (pipeline, digest)
 
 
-def forget_pipelines() -> None:
+def forget_digests() -> None:
     """A new command: the last one's pipelines are not kept alive."""
-    _TEXTS.clear()
-
-
-# What stands for a list of pipelines while the rest of the graph is written: a key's value at the
-# top level is on a line of its own, after two spaces, and no string holds a raw line break.
-_HOLE = "\0pipelines"
+    _DIGESTS.clear()
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,27 +184,11 @@ class PipelineGraph:
 
         These are the same bytes as `json.dumps(sort_keys=True, indent=2, ensure_ascii=False)`
         (tested). orjson writes them 20x faster: the standard library's indenting encoder is pure
-        Python, and was most of the time of `charter compile` on 1,000 specs. The pipelines' texts
-        are each serialised once (`pipeline_json`, or carried from the IR cache) and joined into
-        their lists: an edit serialises the pipelines it rebuilt, and the rest of the graph.
+        Python, and was most of the time of `charter compile` on 1,000 specs.
         """
         import orjson  # here, not at the top: a plan reads the IR's classes and never writes its file
 
-        rest = {"ir_version": self.ir_version, "project": self.project, "models": _HOLE, "files": self.files,
-                "checks": _HOLE}
-        text = orjson.dumps(rest, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
-        hole = orjson.dumps(_HOLE)
-        parts: list[bytes] = []  # joined once: ir.json is 10 MB on 1,000 specs, and each copy costs
-        for key, pipelines in (("checks", self.checks), ("models", self.models)):  # in the sorted keys' order
-            name = b'\n  "' + key.encode() + b'": '
-            before, found, text = text.partition(name + hole)
-            assert found, key
-            parts += (before, name)
-            for i, pipeline in enumerate(pipelines):
-                parts += (b",\n    " if i else b"[\n    ", pipeline_json(pipeline))
-            parts.append(b"\n  ]" if pipelines else b"[]")
-        parts += (text, b"\n")
-        return b"".join(parts).decode()
+        return orjson.dumps(self.to_dict(), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode() + "\n"
 
     @classmethod
     def from_json(cls, text: str) -> PipelineGraph:

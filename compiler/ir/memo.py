@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from compiler.codeid import code_fingerprint
-from compiler.ir.graph import ModelPipeline, canonical_json, known_pipeline, sorted_json
+from compiler.ir.graph import ModelPipeline, canonical_json, known_digest, sorted_json
 
 if TYPE_CHECKING:
     from compiler.spec import Spec, SpecSet
@@ -99,8 +99,8 @@ class BuildMemo:
             pipeline = ModelPipeline.from_dict(self._dicts[slot])
         except (KeyError, TypeError, ValueError):
             return None  # a damaged entry: build it
-        if isinstance(text := entry.get("text"), bytes) and isinstance(digest := entry.get("digest"), str):
-            known_pipeline(pipeline, text, digest)  # of the very dict it was rebuilt from
+        if isinstance(digest := entry.get("digest"), str):
+            known_digest(pipeline, digest)  # of the very dict it was rebuilt from
         self.new[slot] = entry
         self.reused += 1
         return pipeline

@@ -384,8 +384,8 @@ def test_the_output_scan_finds_what_rglob_finds(tmp_path: Path) -> None:
     assert list(_files_under(tmp_path / "missing")) == []
 
 
-def test_a_reused_pipeline_carries_its_text_and_digest(example_repo: Path) -> None:
-    """A pipeline reused from the IR cache carries its ir.json text and render key: those its content gives."""
+def test_a_reused_pipeline_carries_the_digest_of_its_content(example_repo: Path) -> None:
+    """The render memo's key of a pipeline reused from the IR cache is the one its content gives."""
     from compiler.ir import graph as ir_graph
     from compiler.ir.cache import forget, lookup
 
@@ -396,12 +396,10 @@ def test_a_reused_pipeline_carries_its_text_and_digest(example_repo: Path) -> No
     _, previous = lookup(example_repo)
     _, graph = compile_tree(example_repo, previous=previous)
     assert graph is not None and previous.built is not None and previous.built.reused >= 1
-    pipelines = [*graph.models, *graph.checks]
-    carried = {p.name: ir_graph._TEXTS[id(p)][1:] for p in pipelines if id(p) in ir_graph._TEXTS}
-    assert "churn" not in carried and len(carried) == previous.built.reused
-    ir_graph.forget_pipelines()
-    assert carried == {p.name: (ir_graph.pipeline_json(p), ir_graph.pipeline_digest(p))
-                       for p in pipelines if p.name in carried}
+    carried = {m.name: ir_graph._DIGESTS[id(m)][1] for m in graph.models if id(m) in ir_graph._DIGESTS}
+    assert "churn" not in carried and len(carried) == previous.built.reused - len(graph.checks)
+    ir_graph.forget_digests()
+    assert carried == {name: ir_graph.pipeline_digest(m) for name in carried if (m := graph.model(name))}
 
 
 def test_an_ir_cache_of_another_python_is_not_read(example_repo: Path) -> None:

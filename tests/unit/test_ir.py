@@ -192,29 +192,3 @@ def test_parts_of_indexed_documents_dump_as_the_models_themselves(tree: str, tmp
     alone = build.build_graph(result.specset, result.settings.project)
     assert indexed.to_json() == alone.to_json()
     assert not build._INDEX  # nothing kept after a build
-
-
-@pytest.mark.parametrize("tree", ["example", "generated"])
-def test_ir_json_joins_pipeline_texts_into_orjsons_own_bytes(tree: str, tmp_path: Path) -> None:
-    """`to_json` serialises each pipeline once and joins them: the bytes of serialising the whole graph."""
-    import orjson
-
-    from compiler.ir.graph import forget_pipelines
-    from tests.unit.test_bench_specs import _generator
-
-    if tree == "example":
-        root = REPO
-    else:
-        _generator().generate(tmp_path, 150, 4)
-        root = tmp_path
-    _, graph = compile_tree(root)
-    assert graph is not None
-    def whole_of(g: PipelineGraph) -> str:
-        return orjson.dumps(g.to_dict(), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode() + "\n"
-
-    whole = whole_of(graph)
-    forget_pipelines()
-    assert graph.to_json() == whole
-    assert graph.to_json() == whole  # again, from the texts kept
-    empty = PipelineGraph(graph.project, (), graph.files)
-    assert empty.to_json() == whole_of(empty)
