@@ -1,6 +1,6 @@
 """`charter compile` of 1,000 specs, every target, against the 2-second budget (issue 4).
 
-    python benchmarks/bench_compile.py [--count 1000] [--runs 5] [--keep DIR]
+    python benchmarks/bench_compile.py [--count 1000] [--runs 5] [--keep DIR] [--against DIR]
 
 Generates a repository with the benchmark generator (1,000 specs: about 167 models with
 their sources, suites, metric sets, rollouts and owners), then times whole commands:
@@ -14,6 +14,9 @@ their sources, suites, metric sets, rollouts and owners), then times whole comma
 - `charter compile` cold again with `CHARTER_JOBS=1`: the same work on one core, in the same
   rounds (the order of the two cold runs alternates), so the second core's share is a ratio of
   this run, not of two runs on a noisy machine;
+- with `--against DIR` (a checkout of another revision of Charter): the one-spec edit timed on
+  that code too, on its own copy of the specs, in the same rounds and in alternating order, so the
+  change between the two is a ratio of this run, not of two runs an hour apart on a noisy machine;
 - the floor of a cold compile's writing: the same files, read into memory first, written into an
   empty folder by a loop of `os.open`/`write` (no temp files, no renames), in each round. On a
   machine whose file creation is slow, that alone is a good part of a cold compile.
@@ -70,7 +73,11 @@ def main() -> None:
     ap.add_argument("--count", type=int, default=1000)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--keep", type=Path, default=None)
+    ap.add_argument("--against", type=Path, default=None,
+                    help="a checkout of another revision: its one-spec edit timed in the same rounds")
     args = ap.parse_args()
+    if args.against is not None and not (args.against / "compiler" / "__init__.py").is_file():
+        sys.exit(f"--against {args.against}: not a checkout of Charter (no compiler/__init__.py)")
     work = args.keep or Path(tempfile.mkdtemp(prefix="charter-bench-compile-"))
     repo = work / "repo"
     if not (repo / "charter.yaml").is_file():
@@ -85,6 +92,25 @@ def main() -> None:
     model = next(p for p in sorted((repo / "specs").rglob("model.yaml")))
     original = model.read_text()
     files = 0
+    against: list[float] = []
+    if args.against is not None:  # its own copy of the specs, so each side's caches are its own
+        other = work / "repo-against"
+        shutil.rmtree(other, ignore_errors=True)
+        shutil.copytree(repo, other, ignore=shutil.ignore_patterns(".charter", "generated", ".github"))
+        other_env = {**env, "PYTHONPATH": str(args.against.resolve())}
+        if timed([*charter, "compile"], other, other_env)[1].returncode != 0:
+            sys.exit(f"charter compile of {args.against} failed on the generated specs")
+
+    def edit(root: Path, code: dict) -> float:
+        """One spec edited, compiled and timed; then restored and compiled again (the next round's start)."""
+        spec = root / model.relative_to(repo)
+        spec.write_text(original.replace("description: ", "description: Edited. ", 1))
+        t, done = timed([*charter, "compile"], root, code)
+        spec.write_text(original)
+        if done.returncode != 0:
+            sys.exit(f"charter compile failed after an edit:\n{done.stderr[-2000:]}")
+        timed([*charter, "compile"], root, code)
+        return t
 
     def clean() -> None:
         shutil.rmtree(repo / ".charter", ignore_errors=True)
@@ -116,12 +142,10 @@ def main() -> None:
             sys.exit(f"charter compile --check failed without a cache:\n{done.stderr[-2000:]}")
         fresh.append(t)
         floor.append(write_floor(repo, work / "floor"))
-        # the everyday case: one spec edited since the last compile
-        model.write_text(original.replace("description: ", "description: Edited. ", 1))
-        t, done = timed([*charter, "compile"], repo, env)
-        model.write_text(original)
-        edited.append(t)
-        timed([*charter, "compile"], repo, env)
+        # the everyday case: one spec edited since the last compile (and on the other code, in turn)
+        sides = [(repo, env, edited)] + ([(other, other_env, against)] if args.against is not None else [])
+        for root, code, times in (sides if not round_ % 2 else sides[::-1]):
+            times.append(edit(root, code))
     targets = next((line for line in (repo / "charter.yaml").read_text().splitlines() if "targets" in line),
                    "targets: (default: all)")
     print(f"{args.count} specs, {files} generated files; {targets.strip()}")
@@ -134,6 +158,10 @@ def main() -> None:
     print(f"charter compile --check        {statistics.median(check):6.2f} s")
     print(f"  --check, no cache (CI clone) {statistics.median(fresh):6.2f} s")
     print(f"charter compile, 1 spec edited {statistics.median(edited):6.2f} s   (issue 13: 0.6 s)")
+    if against:
+        ratios = [a / b for a, b in zip(edited, against, strict=True)]
+        print(f"  the same, on {args.against}  {statistics.median(against):6.2f} s   "
+              f"this / that: {statistics.median(ratios):.2f} (per round: {', '.join(f'{r:.2f}' for r in ratios)})")
     if args.keep is None:
         shutil.rmtree(work, ignore_errors=True)
 
