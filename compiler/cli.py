@@ -766,7 +766,9 @@ def _render_and_stage(graph, targets: list[str], output: str, versions: dict[str
         except BaseException:
             caches.join()
             raise
-        caches.join().get()
+        if (failed := caches.join().error) is not None:  # as the second half's: nothing left aside
+            discard(done.staged)
+            raise failed
         return done
     mine, theirs = _split(targets, bool(later))
     jobs = list(later)

@@ -434,3 +434,25 @@ def test_after_an_edit_the_memo_records_each_files_stat_as_it_is(example_repo: P
     assert bundle["stat"].keys() == bundle["files"].keys()
     for path, recorded in bundle["stat"].items():
         assert recorded == _signature(os.stat(example_repo / path)), path
+
+
+def test_a_cache_write_that_fails_beside_the_render_leaves_no_file_aside(example_repo: Path, monkeypatch,
+                                                                        capsys) -> None:
+    """The caches' child of an edit fails: reported as Charter's bug, the files written aside removed."""
+    import compiler.ir.cache as cache
+    from compiler.cli import main
+
+    assert main(["compile", "--root", str(example_repo)]) == 0
+    before = (example_repo / "generated" / "ir.json").read_bytes()
+    model = example_repo / "specs" / "churn" / "model.yaml"
+    model.write_text(model.read_text().replace("description: ", "description: Edited. ", 1))
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug in the cache")
+
+    monkeypatch.setattr(cache, "store", broken)
+    capsys.readouterr()
+    assert main(["compile", "--root", str(example_repo)]) == 2
+    assert "internal error: RuntimeError: a bug in the cache" in capsys.readouterr().err
+    assert not [p for p in example_repo.rglob("*.tmp")]
+    assert (example_repo / "generated" / "ir.json").read_bytes() == before  # nothing switched in
