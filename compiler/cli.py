@@ -281,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     usage = EXIT_SPEC_ERRORS if gitops else EXIT_USAGE
     try:
-        return COMMANDS[args.command](args)
+        return _command(args)
     except UsageError as exc:
         print(f"charter: error: {exc}", file=sys.stderr)
         return usage
@@ -302,6 +302,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"charter: internal error: {type(exc).__name__}: {exc}\n"
               "(set CHARTER_DEBUG=1 for a traceback, and please report it)", file=sys.stderr)
         return usage
+
+
+def _command(args: argparse.Namespace) -> int:
+    """Run one command; the spec bytes it read for its tree's hash are not kept past it."""
+    try:
+        return COMMANDS[args.command](args)
+    finally:
+        if (load := sys.modules.get("compiler.load")) is not None:
+            load.forget_read()  # a later caller in this process (an editor, a test) reads the files again
 
 
 def _no_pydantic_plugins() -> None:
@@ -766,9 +775,13 @@ def _render_and_stage(graph, targets: list[str], output: str, versions: dict[str
         except BaseException:
             caches.join()
             raise
-        if (failed := caches.join().error) is not None:  # as the second half's: nothing left aside
+        try:
+            if caches.join().error is not None:  # the child failed or died: the caches are written here
+                for job in jobs:
+                    job()
+        except BaseException:  # a bug in a cache, or an interrupt: nothing left aside
             discard(done.staged)
-            raise failed
+            raise
         return done
     mine, theirs = _split(targets, bool(later))
     jobs = list(later)

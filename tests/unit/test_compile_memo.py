@@ -456,3 +456,38 @@ def test_a_cache_write_that_fails_beside_the_render_leaves_no_file_aside(example
     assert "internal error: RuntimeError: a bug in the cache" in capsys.readouterr().err
     assert not [p for p in example_repo.rglob("*.tmp")]
     assert (example_repo / "generated" / "ir.json").read_bytes() == before  # nothing switched in
+
+
+def test_an_interrupt_while_the_caches_are_written_leaves_no_file_aside(example_repo: Path, monkeypatch,
+                                                                       capsys) -> None:
+    import compiler.fork as fork
+    from compiler.cli import main
+
+    assert main(["compile", "--root", str(example_repo)]) == 0
+    model = example_repo / "specs" / "churn" / "model.yaml"
+    model.write_text(model.read_text().replace("description: ", "description: Edited. ", 1))
+    real = fork.Pending.join
+
+    def interrupted(self):
+        real(self)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(fork.Pending, "join", interrupted)
+    assert main(["compile", "--root", str(example_repo)]) == 130
+    assert not [p for p in (example_repo / "generated").rglob("*.tmp")]
+    monkeypatch.undo()
+    capsys.readouterr()
+    assert main(["compile", "--root", str(example_repo)]) == 0  # and the next compile writes the edit
+
+
+def test_a_command_keeps_no_spec_bytes_for_later_callers(example_repo: Path, capsys) -> None:
+    """The bytes the tree's hash read are the loader's within one command, never a later one's."""
+    from compiler.cli import main
+    from compiler.load import _READ
+
+    assert main(["compile", "--root", str(example_repo)]) == 0
+    assert main(["compile", "--root", str(example_repo)]) == 0  # up to date: hashed, never loaded
+    assert not _READ
+    model = example_repo / "specs" / "churn" / "model.yaml"
+    model.write_text(model.read_text().replace("description: ", "colour: red\n  description: ", 1))
+    assert validate_tree(example_repo).errors >= 1
