@@ -920,14 +920,19 @@ def _graph_or_exit(args: argparse.Namespace, later: list | None = None):
     With `later`, the cache's store is appended to it rather than run.
     """
     from compiler.config import find_root
-    from compiler.ir.cache import lookup, store
+    from compiler.ir.cache import lookup, store, tree_key
 
     root = (args.root or find_root(Path.cwd())).resolve()
     graph, previous = lookup(root)  # an unchanged tree: no parsing, validation or pydantic import
     if graph is not None:
         return root, graph
-    from compiler.load.memo import prefetch
+    from compiler.load.memo import _spec_dirs, prefetch
 
+    # The tree hashed before anything is loaded, and the loader given the very bytes hashed: a spec
+    # saved while this command runs is then compiled next time, never cached under its new hash
+    # with an IR of its old text (charter.yaml's folders, read without pydantic; `store` hashes
+    # again should the validated setting differ).
+    tree_key(root, _spec_dirs(root))
     prefetch(root)  # many files to parse: a child parses most of them while pydantic is imported
     from compiler.diagnostics.format import FORMATTERS
     from compiler.driver import compile_tree

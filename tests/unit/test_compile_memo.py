@@ -491,3 +491,24 @@ def test_a_command_keeps_no_spec_bytes_for_later_callers(example_repo: Path, cap
     model = example_repo / "specs" / "churn" / "model.yaml"
     model.write_text(model.read_text().replace("description: ", "colour: red\n  description: ", 1))
     assert validate_tree(example_repo).errors >= 1
+
+
+def test_a_spec_saved_while_a_compile_runs_is_compiled_by_the_next(example_repo: Path, monkeypatch, capsys) -> None:
+    """The tree is hashed before it is loaded: an edit saved after the load is never cached as compiled."""
+    import compiler.ir as ir
+    from compiler.cli import main
+
+    model = example_repo / "specs" / "churn" / "model.yaml"
+    text = model.read_text()
+    real = ir.build_graph
+
+    def saved_meanwhile(*args, **kwargs):
+        model.write_text(text.replace("description: ", "description: Saved meanwhile. ", 1))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ir, "build_graph", saved_meanwhile)
+    assert main(["compile", "--root", str(example_repo)]) == 0  # cold: of the text loaded
+    monkeypatch.undo()
+    assert "Saved meanwhile." not in (example_repo / "generated" / "ir.json").read_text()
+    assert main(["compile", "--root", str(example_repo)]) == 0
+    assert "Saved meanwhile." in (example_repo / "generated" / "ir.json").read_text()
