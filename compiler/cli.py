@@ -769,7 +769,12 @@ def _render_and_stage(graph, targets: list[str], output: str, versions: dict[str
         # A small render (an edit): the caches are written by a child meanwhile, not after it
         jobs = list(later)
         later.clear()
-        caches = fork.start(lambda: [job() for job in jobs] and None)
+
+        def write_caches() -> None:
+            for job in jobs:
+                job()
+
+        caches = fork.start(write_caches)
         try:
             done = half(targets)
         except BaseException:
@@ -777,8 +782,7 @@ def _render_and_stage(graph, targets: list[str], output: str, versions: dict[str
             raise
         try:
             if caches.join().error is not None:  # the child failed or died: the caches are written here
-                for job in jobs:
-                    job()
+                write_caches()
         except BaseException:  # a bug in a cache, or an interrupt: nothing left aside
             discard(done.staged)
             raise
@@ -926,13 +930,13 @@ def _graph_or_exit(args: argparse.Namespace, later: list | None = None):
     graph, previous = lookup(root)  # an unchanged tree: no parsing, validation or pydantic import
     if graph is not None:
         return root, graph
-    from compiler.load.memo import _spec_dirs, prefetch
+    from compiler.load.memo import guess_spec_dirs, prefetch
 
     # The tree hashed before anything is loaded, and the loader given the very bytes hashed: a spec
     # saved while this command runs is then compiled next time, never cached under its new hash
     # with an IR of its old text (charter.yaml's folders, read without pydantic; `store` hashes
     # again should the validated setting differ).
-    tree_key(root, _spec_dirs(root))
+    tree_key(root, guess_spec_dirs(root))
     prefetch(root)  # many files to parse: a child parses most of them while pydantic is imported
     from compiler.diagnostics.format import FORMATTERS
     from compiler.driver import compile_tree

@@ -47,10 +47,27 @@ _TEMPLATE = (
 )
 
 
-# Every pydantic model inside a document dumped by `_indexed`, by id (holding the object, so that
-# the id is not reused): its part of the document's dump. Cleared by each build.
-_INDEX: dict[int, tuple[object, Any]] = {}
-_RACI: dict[int, tuple[object, dict]] = {}  # an Ownership document -> its RACI as plain data, likewise
+# Documents indexed per build, at most: an edit rebuilds a pipeline or two (a handful of documents),
+# where the index saves building the serializers; a build of many pipelines builds each class's
+# serializer once (0.3-4 ms) and dumps directly, which is faster than walking every document.
+_INDEX_BUDGET = 32
+
+
+class _Dumps:
+    """What one build dumped, by id (holding each object, so that the id is not reused); cleared by each build."""
+
+    def __init__(self) -> None:
+        self.parts: dict[int, tuple[object, Any]] = {}  # a model inside an indexed document -> its part of the dump
+        self.raci: dict[int, tuple[object, dict]] = {}  # an Ownership document -> its RACI as plain data
+        self.documents = 0  # documents indexed, up to _INDEX_BUDGET
+
+    def clear(self) -> None:
+        self.parts.clear()
+        self.raci.clear()
+        self.documents = 0
+
+
+_DUMPS = _Dumps()
 
 
 def _dump(model) -> dict:
@@ -61,24 +78,17 @@ def _dump(model) -> dict:
     serializer, built with its validator, gives the same part (`_INDEX_BUDGET` documents per
     build: a build of many pipelines dumps directly). A copy: callers change it.
     """
-    found = _INDEX.get(id(model))
+    found = _DUMPS.parts.get(id(model))
     if found is not None and found[0] is model:
         return marshal.loads(marshal.dumps(found[1]))
     return model.model_dump(mode="json", by_alias=True)
 
 
-# Documents indexed per build, at most: an edit rebuilds a pipeline or two (a handful of documents),
-# where the index saves building the serializers; a build of many pipelines builds each class's
-# serializer once (0.3-4 ms) and dumps directly, which is faster than walking every document.
-_INDEX_BUDGET = 32
-_INDEXED: list[int] = [0]
-
-
 def _indexed(document) -> None:
     """Dump a validated document (a spec's, or charter.yaml's) once, and index the models in it."""
-    found = _INDEX.get(id(document))
-    if (found is None or found[0] is not document) and _INDEXED[0] < _INDEX_BUDGET:
-        _INDEXED[0] += 1
+    found = _DUMPS.parts.get(id(document))
+    if (found is None or found[0] is not document) and _DUMPS.documents < _INDEX_BUDGET:
+        _DUMPS.documents += 1
         _walk(document, document.model_dump(mode="json", by_alias=True))
 
 
@@ -90,7 +100,7 @@ def _walk(value, dumped) -> None:
         decorators = type(value).__pydantic_decorators__
         if not isinstance(dumped, dict) or decorators.model_serializers:
             return  # a model that dumps itself its own way: dumped on its own
-        _INDEX[id(value)] = (value, dumped)
+        _DUMPS.parts[id(value)] = (value, dumped)
         own = {name for info in decorators.field_serializers.values() for name in info.info.fields} \
             if decorators.field_serializers else ()
         for name, field in type(value).model_fields.items():
@@ -117,14 +127,11 @@ def build_graph(specset: SpecSet, project, memo: BuildMemo | None = None) -> Pip
     With `memo`, a pipeline whose specs, settings and owners are those of the memo's earlier
     build is reused as it was built then (`compiler/ir/memo.py`).
     """
-    _INDEX.clear()
-    _RACI.clear()
-    _INDEXED[0] = 0
+    _DUMPS.clear()
     try:
         return _build_graph(specset, project, memo)
     finally:
-        _INDEX.clear()
-        _RACI.clear()
+        _DUMPS.clear()
 
 
 def _build_graph(specset: SpecSet, project, memo: BuildMemo | None) -> PipelineGraph:
@@ -380,9 +387,9 @@ def _compute(project, model: Spec, steps: tuple[Step, ...]) -> dict:
 
 def _dump_raci(ownership) -> dict:
     """An Ownership's RACI, dumped once per build (for the owners, then for its own file's entry)."""
-    found = _RACI.get(id(ownership))
+    found = _DUMPS.raci.get(id(ownership))
     if found is None or found[0] is not ownership:
-        found = _RACI[id(ownership)] = (ownership, {k: v for k, v in _dump(ownership.spec.raci).items()
+        found = _DUMPS.raci[id(ownership)] = (ownership, {k: v for k, v in _dump(ownership.spec.raci).items()
                                                     if v is not None})
     return found[1]
 

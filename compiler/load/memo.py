@@ -264,7 +264,7 @@ def prefetch(root: Path) -> None:
 
     A cold compile of 1,000 specs parses for about 0.35 s and imports and builds the spec models
     for about 0.2 s, one after the other; the child does most of the parsing meanwhile. The spec
-    folders are a guess from charter.yaml read without pydantic (`_spec_dirs`): `ParseMemo.parse_all`
+    folders are a guess from charter.yaml read without pydantic (`guess_spec_dirs`): `ParseMemo.parse_all`
     parses whatever the child did not, and entries are keyed by each file's path and text, so a
     wrong guess costs time, never a different result. Does nothing for a tree that parses quickly.
     """
@@ -281,7 +281,7 @@ def prefetch(root: Path) -> None:
     if len(memo._old) >= PARALLEL_FILES:  # a tree compiled before: few files to parse, if any
         _PREFETCHED = (root, memo)  # read once, not again by ParseMemo.load
         return
-    files, _ = discover([root / d for d in _spec_dirs(root)], root)
+    files, _ = discover([root / d for d in guess_spec_dirs(root)], root)
     config = (root / "charter.yaml").resolve()
     base = str(root.resolve())
     todo: list[tuple[str, SourceFile]] = []
@@ -311,7 +311,7 @@ def prefetch(root: Path) -> None:
     _PREFETCHED = (root, memo)
 
 
-def _spec_dirs(root: Path) -> list[str]:
+def guess_spec_dirs(root: Path) -> list[str]:
     """charter.yaml's `spec.specs` as a guess: read without pydantic, by Charter's own loader.
 
     Its size, depth and alias limits hold; only folders inside the repository are taken, else
@@ -352,4 +352,4 @@ def _entry(docs: list[Document]) -> Entry:
     return tuple((d.index, d.data, marshal.dumps((d.values, d.keys)), d.values.get(""), d.suspect) for d in docs)
 
 
-__all__ = ["MEMO", "ParseMemo", "prefetch"]
+__all__ = ["MEMO", "ParseMemo", "guess_spec_dirs", "prefetch"]

@@ -45,7 +45,7 @@ import orjson
 
 from compiler.atomic import write_atomic
 from compiler.codeid import code_fingerprint
-from compiler.ir.graph import pipeline_digest
+from compiler.ir.graph import pipeline_digest, sorted_json
 from compiler.render import common
 from compiler.render.common import model_view
 from compiler.render.registry import TARGETS
@@ -73,12 +73,7 @@ def _key(*parts: bytes | str) -> str:
 
 
 def _json(value) -> bytes:
-    try:
-        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
-    except TypeError:  # orjson refuses lone surrogates (a file name in any bytes): the slower, total encoder
-        import json
-
-        return json.dumps(value, sort_keys=True).encode()
+    return sorted_json(value)  # the IR's: one encoder (and one fallback) for every key of the caches
 
 
 class Stored:
@@ -110,7 +105,6 @@ class RenderMemo:
         self._changed = False
         self.rendered = 0  # entries rendered in this run (misses)
         self._graph: tuple[object, str, str, str] | None = None  # (graph, out, base key, whole-graph key)
-        self._models: dict[str, tuple[object, str]] = {}  # name -> (the ModelPipeline, its hash)
         self._parts: set[str] = set()  # the YAML parts (common.Parts) the memo file held
         self._checks: tuple[object, bytes] | None = None  # (graph, its checks as JSON)
         self._files: tuple[object, bytes] | None = None  # (graph, its spec files as JSON)
@@ -282,10 +276,7 @@ class RenderMemo:
         common.PARTS_USED.update(delta["parts_used"])
 
     def _model_key(self, model) -> str:
-        found = self._models.get(model.name)
-        if found is None or found[0] is not model:
-            found = self._models[model.name] = (model, pipeline_digest(model))
-        return found[1]
+        return pipeline_digest(model)  # kept per pipeline object by the IR (`ir.graph`)
 
     def _keys(self, graph, out: str) -> tuple[str, str]:
         if self._graph is None or self._graph[0] is not graph or self._graph[1] != out:

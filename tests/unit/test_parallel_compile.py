@@ -151,19 +151,19 @@ def test_a_wrong_guess_of_the_spec_folders_costs_time_only(tmp_path: Path, paral
 def test_the_guess_of_the_spec_folders_reads_charter_yaml_within_charters_limits(tmp_path: Path) -> None:
     config = tmp_path / "charter.yaml"
     config.write_text("apiVersion: charter/v1\nkind: Project\nspec: {specs: [ml/specs, shared]}\n")
-    assert parse_memo._spec_dirs(tmp_path) == ["ml/specs", "shared"]
+    assert parse_memo.guess_spec_dirs(tmp_path) == ["ml/specs", "shared"]
     for bad in ("spec: {specs: [/etc]}", "spec: {specs: [../elsewhere]}", "spec: {specs: []}", "spec: [1, 2]",
                 "kind: [unclosed", ""):
         config.write_text(bad + "\n")
-        assert parse_memo._spec_dirs(tmp_path) == ["specs"], bad
+        assert parse_memo.guess_spec_dirs(tmp_path) == ["specs"], bad
     # an alias bomb: refused by the loader's node limit, not expanded
     names = "abcdefghi"
     bomb = ["a: &a [x, x, x, x, x, x, x, x, x, x]"] + [
         f"{names[i + 1]}: &{names[i + 1]} [{', '.join([f'*{names[i]}'] * 10)}]" for i in range(8)]
     config.write_text("\n".join(bomb) + "\nspec: {specs: [x]}\n")
-    assert parse_memo._spec_dirs(tmp_path) == ["specs"]
+    assert parse_memo.guess_spec_dirs(tmp_path) == ["specs"]
     config.unlink()
-    assert parse_memo._spec_dirs(tmp_path) == ["specs"]
+    assert parse_memo.guess_spec_dirs(tmp_path) == ["specs"]
 
 
 def test_a_second_prefetch_stops_the_first(tmp_path: Path, parallel) -> None:
